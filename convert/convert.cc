@@ -1,0 +1,169 @@
+#include "convert/convert.h"
+
+namespace cutover {
+namespace {
+
+template <typename To, typename From>
+To EnumIn(From value, int first, int last) {
+  const int n = static_cast<int>(value);
+  return (n >= first && n <= last) ? static_cast<To>(n) : To{};
+}
+
+}  // namespace
+
+// The core enums share the protobuf enums' numbers (see core/stage.h,
+// core/evaluate.h); the range checks keep unknown wire values unspecified.
+Stage FromProto(v1::Stage stage) {
+  return EnumIn<Stage>(stage, v1::OFF, v1::COMPLETE);
+}
+v1::Stage ToProto(Stage stage) { return static_cast<v1::Stage>(stage); }
+Origin FromProto(v1::Origin origin) {
+  return EnumIn<Origin>(origin, v1::OLD, v1::NEW);
+}
+v1::Origin ToProto(Origin origin) { return static_cast<v1::Origin>(origin); }
+Reason FromProto(v1::Reason reason) {
+  return EnumIn<Reason>(reason, v1::DISABLED, v1::STALE);
+}
+v1::Reason ToProto(Reason reason) { return static_cast<v1::Reason>(reason); }
+
+Operator FromProto(v1::Operator op) {
+  return EnumIn<Operator>(op, v1::IN, v1::IN_SEGMENT);
+}
+v1::Operator ToProto(Operator op) { return static_cast<v1::Operator>(op); }
+
+Clause FromProto(const v1::Clause& clause) {
+  Clause out;
+  out.attribute = clause.attribute();
+  out.op = FromProto(clause.op());
+  out.values.assign(clause.values().begin(), clause.values().end());
+  return out;
+}
+
+void ToProto(const Clause& clause, v1::Clause* out) {
+  out->set_attribute(clause.attribute);
+  out->set_op(ToProto(clause.op));
+  for (const auto& value : clause.values) out->add_values(value);
+}
+
+Rollout FromProto(const v1::Rollout& rollout) {
+  Rollout out;
+  for (const auto& split : rollout.splits()) {
+    out.splits.push_back({FromProto(split.stage()), split.weight()});
+  }
+  return out;
+}
+
+void ToProto(const Rollout& rollout, v1::Rollout* out) {
+  for (const auto& split : rollout.splits) {
+    auto* s = out->add_splits();
+    s->set_stage(ToProto(split.stage));
+    s->set_weight(split.weight);
+  }
+}
+
+Serve FromProto(const v1::Serve& serve) {
+  Serve out;
+  switch (serve.kind_case()) {
+    case v1::Serve::kStage:
+      out.stage = FromProto(serve.stage());
+      break;
+    case v1::Serve::kRollout:
+      out.rollout = FromProto(serve.rollout());
+      break;
+    case v1::Serve::KIND_NOT_SET:
+      break;
+  }
+  return out;
+}
+
+void ToProto(const Serve& serve, v1::Serve* out) {
+  out->Clear();
+  if (serve.stage) out->set_stage(ToProto(*serve.stage));
+  if (serve.rollout) ToProto(*serve.rollout, out->mutable_rollout());
+}
+
+Flag FromProto(const v1::Flag& flag) {
+  Flag out;
+  out.key = flag.key();
+  out.description = flag.description();
+  out.owner = flag.owner();
+  out.tags.assign(flag.tags().begin(), flag.tags().end());
+  out.old_target = flag.old_target();
+  out.new_target = flag.new_target();
+  out.enabled = flag.enabled();
+  out.bucket_by = flag.bucket_by();
+  for (const auto& rule : flag.rules()) {
+    Rule r;
+    r.id = rule.id();
+    r.description = rule.description();
+    for (const auto& clause : rule.clauses()) r.clauses.push_back(FromProto(clause));
+    r.serve = FromProto(rule.serve());
+    out.rules.push_back(std::move(r));
+  }
+  out.default_serve = FromProto(flag.default_serve());
+  if (flag.has_compare_sample_rate()) {
+    out.compare_sample_rate = flag.compare_sample_rate();
+  }
+  out.version = flag.version();
+  out.archived = flag.archived();
+  return out;
+}
+
+Segment FromProto(const v1::Segment& segment) {
+  Segment out;
+  out.key = segment.key();
+  out.description = segment.description();
+  out.included.assign(segment.included().begin(), segment.included().end());
+  out.excluded.assign(segment.excluded().begin(), segment.excluded().end());
+  for (const auto& clause : segment.clauses()) {
+    out.clauses.push_back(FromProto(clause));
+  }
+  out.version = segment.version();
+  return out;
+}
+
+Context FromProto(const v1::Context& context) {
+  Context out;
+  out.targeting_key = context.targeting_key();
+  out.attributes.insert(context.attributes().begin(), context.attributes().end());
+  return out;
+}
+
+void ToProto(const Decision& decision, v1::Decision* out) {
+  out->set_flag_key(decision.flag_key);
+  out->set_stage(ToProto(decision.stage));
+  out->mutable_reads()->set_authoritative(ToProto(decision.plan.read_authoritative));
+  out->mutable_reads()->set_shadow(ToProto(decision.plan.read_shadow));
+  out->mutable_writes()->set_authoritative(
+      ToProto(decision.plan.write_authoritative));
+  out->mutable_writes()->set_secondary(ToProto(decision.plan.write_secondary));
+  out->set_old_target(decision.old_target);
+  out->set_new_target(decision.new_target);
+  out->set_reason(ToProto(decision.reason));
+  out->set_rule_id(decision.rule_id);
+  out->set_bucket(decision.bucket);
+  out->set_flag_version(decision.flag_version);
+  out->set_error(decision.error);
+  out->set_compare_sample_rate(decision.compare_sample_rate);
+}
+
+Decision FromProto(const v1::Decision& decision) {
+  Decision out;
+  out.flag_key = decision.flag_key();
+  out.stage = FromProto(decision.stage());
+  out.plan.read_authoritative = FromProto(decision.reads().authoritative());
+  out.plan.read_shadow = FromProto(decision.reads().shadow());
+  out.plan.write_authoritative = FromProto(decision.writes().authoritative());
+  out.plan.write_secondary = FromProto(decision.writes().secondary());
+  out.old_target = decision.old_target();
+  out.new_target = decision.new_target();
+  out.reason = FromProto(decision.reason());
+  out.rule_id = decision.rule_id();
+  out.bucket = decision.bucket();
+  out.flag_version = decision.flag_version();
+  out.error = decision.error();
+  out.compare_sample_rate = decision.compare_sample_rate();
+  return out;
+}
+
+}  // namespace cutover

@@ -1,0 +1,48 @@
+// Conversion between the protobuf API messages (cutover.v1) and the core
+// model. The only place that knows both; everything else speaks one or the
+// other.
+//
+// Conversions from protobuf are total: any message converts, and the core's
+// CompileFlag/CompileSegment decide what is valid (so messages name fields
+// the same way). Enum values outside the known range become kUnspecified and
+// are then rejected by validation.
+//
+// Pure functions; thread-safe.
+#ifndef CUTOVER_CONVERT_CONVERT_H_
+#define CUTOVER_CONVERT_CONVERT_H_
+
+#include "core/evaluate.h"
+#include "core/model.h"
+#include "core/stage.h"
+#include "cutover/v1/cutover.pb.h"
+
+namespace cutover {
+
+Stage FromProto(v1::Stage stage);
+v1::Stage ToProto(Stage stage);
+Origin FromProto(v1::Origin origin);
+v1::Origin ToProto(Origin origin);
+Operator FromProto(v1::Operator op);
+v1::Operator ToProto(Operator op);
+v1::Reason ToProto(Reason reason);
+Reason FromProto(v1::Reason reason);
+
+Clause FromProto(const v1::Clause& clause);
+void ToProto(const Clause& clause, v1::Clause* out);
+Rollout FromProto(const v1::Rollout& rollout);
+void ToProto(const Rollout& rollout, v1::Rollout* out);
+Serve FromProto(const v1::Serve& serve);
+void ToProto(const Serve& serve, v1::Serve* out);
+
+// Configuration fields and version/archived (the other output-only fields
+// stay with the protobuf message, which the store keeps).
+Flag FromProto(const v1::Flag& flag);
+Segment FromProto(const v1::Segment& segment);
+Context FromProto(const v1::Context& context);
+
+void ToProto(const Decision& decision, v1::Decision* out);
+Decision FromProto(const v1::Decision& decision);
+
+}  // namespace cutover
+
+#endif  // CUTOVER_CONVERT_CONVERT_H_

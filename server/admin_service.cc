@@ -1,0 +1,97 @@
+#include "server/admin_service.h"
+
+#include <string>
+#include <utility>
+
+#include "convert/grpc_status.h"
+
+namespace cutover {
+namespace {
+
+Caller CallerOf(const grpc::ServerContext& context) {
+  Caller caller;
+  caller.peer = context.peer();
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find(kActorMetadataKey);
+  if (it != metadata.end() && !it->second.empty()) {
+    caller.actor = std::string(it->second.data(),
+                               std::min<size_t>(it->second.size(), 128));
+  } else {
+    caller.actor = caller.peer;
+  }
+  return caller;
+}
+
+template <typename T>
+grpc::Status Reply(absl::StatusOr<T> result, T* response) {
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *response = *std::move(result);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+// Each write: the registry does the work; we name the caller and convert.
+#define CUTOVER_ADMIN_WRITE(Method, Request, Response)                   \
+  grpc::Status AdminService::Method(grpc::ServerContext* context,        \
+                                    const v1::Request* request,          \
+                                    v1::Response* response) {            \
+    return Reply(registry_->Method(*request, CallerOf(*context)),        \
+                 response);                                              \
+  }
+
+CUTOVER_ADMIN_WRITE(CreateFlag, CreateFlagRequest, Flag)
+CUTOVER_ADMIN_WRITE(ReplaceFlag, ReplaceFlagRequest, Flag)
+CUTOVER_ADMIN_WRITE(ArchiveFlag, ArchiveFlagRequest, Flag)
+CUTOVER_ADMIN_WRITE(SetStage, SetStageRequest, Flag)
+CUTOVER_ADMIN_WRITE(SetRollout, SetRolloutRequest, Flag)
+CUTOVER_ADMIN_WRITE(AddRule, AddRuleRequest, Flag)
+CUTOVER_ADMIN_WRITE(RemoveRule, RemoveRuleRequest, Flag)
+CUTOVER_ADMIN_WRITE(SetEnabled, SetEnabledRequest, Flag)
+CUTOVER_ADMIN_WRITE(Rollback, RollbackRequest, Flag)
+CUTOVER_ADMIN_WRITE(CreateSegment, CreateSegmentRequest, Segment)
+CUTOVER_ADMIN_WRITE(ReplaceSegment, ReplaceSegmentRequest, Segment)
+CUTOVER_ADMIN_WRITE(DeleteSegment, DeleteSegmentRequest, Segment)
+#undef CUTOVER_ADMIN_WRITE
+
+grpc::Status AdminService::GetFlag(grpc::ServerContext*,
+                                   const v1::GetFlagRequest* request,
+                                   v1::Flag* response) {
+  return Reply(registry_->GetFlag(request->key()), response);
+}
+
+grpc::Status AdminService::ListFlags(grpc::ServerContext*,
+                                     const v1::ListFlagsRequest* request,
+                                     v1::ListFlagsResponse* response) {
+  for (auto& flag : registry_->ListFlags(request->include_archived())) {
+    *response->add_flags() = std::move(flag);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::GetHistory(grpc::ServerContext*,
+                                      const v1::GetHistoryRequest* request,
+                                      v1::GetHistoryResponse* response) {
+  auto entries = registry_->History(request->key(), request->segment(),
+                                    request->limit());
+  if (!entries.ok()) return ToGrpcStatus(entries.status());
+  for (auto& entry : *entries) *response->add_entries() = std::move(entry);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::GetSegment(grpc::ServerContext*,
+                                      const v1::GetSegmentRequest* request,
+                                      v1::Segment* response) {
+  return Reply(registry_->GetSegment(request->key()), response);
+}
+
+grpc::Status AdminService::ListSegments(grpc::ServerContext*,
+                                        const v1::ListSegmentsRequest*,
+                                        v1::ListSegmentsResponse* response) {
+  for (auto& segment : registry_->ListSegments()) {
+    *response->add_segments() = std::move(segment);
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace cutover

@@ -1,0 +1,83 @@
+// AdminService: the gRPC Admin API, a thin adapter from RPCs to
+// FlagRegistry. It names the caller (metadata "x-cutover-actor", else the
+// peer) and converts absl::Status to grpc::Status; all rules live in the
+// registry and the core.
+//
+// Uses gRPC's synchronous API: admin writes wait for an fsync, which must
+// not block the callback threads that serve evaluation.
+//
+// Thread-safe.
+#ifndef CUTOVER_SERVER_ADMIN_SERVICE_H_
+#define CUTOVER_SERVER_ADMIN_SERVICE_H_
+
+#include "cutover/v1/cutover.grpc.pb.h"
+#include "server/flag_registry.h"
+
+namespace cutover {
+
+// The request metadata key naming the person or system making a change.
+inline constexpr char kActorMetadataKey[] = "x-cutover-actor";
+
+class AdminService final : public v1::Admin::Service {
+ public:
+  explicit AdminService(FlagRegistry* registry) : registry_(registry) {}
+
+  grpc::Status CreateFlag(grpc::ServerContext* context,
+                          const v1::CreateFlagRequest* request,
+                          v1::Flag* response) override;
+  grpc::Status GetFlag(grpc::ServerContext* context,
+                       const v1::GetFlagRequest* request,
+                       v1::Flag* response) override;
+  grpc::Status ListFlags(grpc::ServerContext* context,
+                         const v1::ListFlagsRequest* request,
+                         v1::ListFlagsResponse* response) override;
+  grpc::Status ReplaceFlag(grpc::ServerContext* context,
+                           const v1::ReplaceFlagRequest* request,
+                           v1::Flag* response) override;
+  grpc::Status ArchiveFlag(grpc::ServerContext* context,
+                           const v1::ArchiveFlagRequest* request,
+                           v1::Flag* response) override;
+  grpc::Status SetStage(grpc::ServerContext* context,
+                        const v1::SetStageRequest* request,
+                        v1::Flag* response) override;
+  grpc::Status SetRollout(grpc::ServerContext* context,
+                          const v1::SetRolloutRequest* request,
+                          v1::Flag* response) override;
+  grpc::Status AddRule(grpc::ServerContext* context,
+                       const v1::AddRuleRequest* request,
+                       v1::Flag* response) override;
+  grpc::Status RemoveRule(grpc::ServerContext* context,
+                          const v1::RemoveRuleRequest* request,
+                          v1::Flag* response) override;
+  grpc::Status SetEnabled(grpc::ServerContext* context,
+                          const v1::SetEnabledRequest* request,
+                          v1::Flag* response) override;
+  grpc::Status Rollback(grpc::ServerContext* context,
+                        const v1::RollbackRequest* request,
+                        v1::Flag* response) override;
+  grpc::Status GetHistory(grpc::ServerContext* context,
+                          const v1::GetHistoryRequest* request,
+                          v1::GetHistoryResponse* response) override;
+  grpc::Status CreateSegment(grpc::ServerContext* context,
+                             const v1::CreateSegmentRequest* request,
+                             v1::Segment* response) override;
+  grpc::Status GetSegment(grpc::ServerContext* context,
+                          const v1::GetSegmentRequest* request,
+                          v1::Segment* response) override;
+  grpc::Status ListSegments(grpc::ServerContext* context,
+                            const v1::ListSegmentsRequest* request,
+                            v1::ListSegmentsResponse* response) override;
+  grpc::Status ReplaceSegment(grpc::ServerContext* context,
+                              const v1::ReplaceSegmentRequest* request,
+                              v1::Segment* response) override;
+  grpc::Status DeleteSegment(grpc::ServerContext* context,
+                             const v1::DeleteSegmentRequest* request,
+                             v1::Segment* response) override;
+
+ private:
+  FlagRegistry* const registry_;
+};
+
+}  // namespace cutover
+
+#endif  // CUTOVER_SERVER_ADMIN_SERVICE_H_

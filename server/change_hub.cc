@@ -1,0 +1,115 @@
+#include "server/change_hub.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace cutover {
+
+ChangeHub::ChangeHub(std::shared_ptr<const Snapshot> initial,
+                     std::vector<v1::WatchEvent> recent, size_t ring_capacity)
+    : snapshot_(std::move(initial)), ring_capacity_(ring_capacity) {
+  const size_t skip =
+      recent.size() > ring_capacity_ ? recent.size() - ring_capacity_ : 0;
+  for (size_t i = skip; i < recent.size(); ++i) {
+    ring_.push_back(std::move(recent[i]));
+  }
+}
+
+void ChangeHub::Publish(std::shared_ptr<const Snapshot> next,
+                        v1::WatchEvent event) {
+  absl::MutexLock lock(&mu_);
+  std::atomic_store(&snapshot_, std::move(next));
+  for (Subscriber* subscriber : subscribers_) subscriber->Deliver(event);
+  ring_.push_back(std::move(event));
+  while (ring_.size() > ring_capacity_) ring_.pop_front();
+}
+
+bool ChangeHub::Subscribe(Subscriber* subscriber, int64_t from_revision) {
+  absl::MutexLock lock(&mu_);
+  if (closed_) {
+    subscriber->Close();
+    return false;
+  }
+  // The snapshot only changes under mu_, so it and the ring agree here.
+  const std::shared_ptr<const Snapshot> current = std::atomic_load(&snapshot_);
+  const int64_t oldest_kept =
+      ring_.empty() ? current->revision + 1 : ring_.front().revision();
+  const bool can_replay = from_revision > 0 &&
+                          from_revision <= current->revision &&
+                          from_revision + 1 >= oldest_kept;
+  if (can_replay) {
+    for (const auto& event : ring_) {
+      if (event.revision() > from_revision) subscriber->Deliver(event);
+    }
+  } else {
+    DeliverStateLocked(subscriber, *current);
+  }
+  v1::WatchEvent synced;
+  synced.set_kind(v1::WatchEvent::SYNCED);
+  synced.set_revision(current->revision);
+  subscriber->Deliver(synced);
+  subscribers_.insert(subscriber);
+  return !can_replay;
+}
+
+void ChangeHub::DeliverStateLocked(Subscriber* subscriber,
+                                   const Snapshot& snapshot) {
+  v1::WatchEvent reset;
+  reset.set_kind(v1::WatchEvent::RESET);
+  reset.set_revision(snapshot.revision);
+  subscriber->Deliver(reset);
+  // Sorted by key so that a stream's content is reproducible.
+  std::vector<const v1::Segment*> segments;
+  for (const auto& [key, segment] : snapshot.segment_protos) {
+    segments.push_back(&segment);
+  }
+  std::sort(segments.begin(), segments.end(),
+            [](auto* a, auto* b) { return a->key() < b->key(); });
+  for (const v1::Segment* segment : segments) {
+    v1::WatchEvent event;
+    event.set_kind(v1::WatchEvent::SEGMENT_UPSERTED);
+    event.set_revision(segment->revision());
+    *event.mutable_segment() = *segment;
+    subscriber->Deliver(event);
+  }
+  std::vector<const v1::Flag*> flags;
+  for (const auto& [key, entry] : snapshot.flags) {
+    if (!entry->proto.archived()) flags.push_back(&entry->proto);
+  }
+  std::sort(flags.begin(), flags.end(),
+            [](auto* a, auto* b) { return a->key() < b->key(); });
+  for (const v1::Flag* flag : flags) {
+    v1::WatchEvent event;
+    event.set_kind(v1::WatchEvent::FLAG_UPSERTED);
+    event.set_revision(flag->revision());
+    *event.mutable_flag() = *flag;
+    subscriber->Deliver(event);
+  }
+}
+
+void ChangeHub::Unsubscribe(Subscriber* subscriber) {
+  absl::MutexLock lock(&mu_);
+  subscribers_.erase(subscriber);
+}
+
+void ChangeHub::Heartbeat() {
+  absl::MutexLock lock(&mu_);
+  v1::WatchEvent heartbeat;
+  heartbeat.set_kind(v1::WatchEvent::HEARTBEAT);
+  heartbeat.set_revision(std::atomic_load(&snapshot_)->revision);
+  for (Subscriber* subscriber : subscribers_) subscriber->Deliver(heartbeat);
+}
+
+void ChangeHub::CloseAll() {
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
+  for (Subscriber* subscriber : subscribers_) subscriber->Close();
+  subscribers_.clear();
+}
+
+size_t ChangeHub::subscriber_count() const {
+  absl::MutexLock lock(&mu_);
+  return subscribers_.size();
+}
+
+}  // namespace cutover

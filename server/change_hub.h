@@ -1,0 +1,83 @@
+// ChangeHub: holds the current Snapshot and fans changes out to Watch
+// subscribers.
+//
+// Writers (FlagRegistry, one at a time) call Publish with the new snapshot
+// and the change event; readers call snapshot() on the hot path, which is
+// an atomic shared_ptr load and never waits for a writer's store I/O.
+// A bounded ring of recent events lets a Watch resume from a revision;
+// older resumptions get a RESET and the whole state.
+//
+// Thread-safe.
+#ifndef CUTOVER_SERVER_CHANGE_HUB_H_
+#define CUTOVER_SERVER_CHANGE_HUB_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "cutover/v1/cutover.pb.h"
+#include "server/snapshot.h"
+
+namespace cutover {
+
+class ChangeHub {
+ public:
+  // Something that receives events: a Watch stream. Deliver and Close are
+  // called with the hub's lock held: they must not block or call back into
+  // the hub.
+  class Subscriber {
+   public:
+    virtual ~Subscriber() = default;
+    virtual void Deliver(const v1::WatchEvent& event) = 0;
+    // The daemon is shutting down: end the stream.
+    virtual void Close() = 0;
+  };
+
+  // `recent` are the latest change events, oldest first (from the store).
+  ChangeHub(std::shared_ptr<const Snapshot> initial,
+            std::vector<v1::WatchEvent> recent, size_t ring_capacity);
+
+  // The current snapshot. Lock-free for readers of the pointer.
+  std::shared_ptr<const Snapshot> snapshot() const {
+    return std::atomic_load(&snapshot_);
+  }
+
+  // Makes `next` current and sends `event` to every subscriber. Callers
+  // publish in revision order.
+  void Publish(std::shared_ptr<const Snapshot> next, v1::WatchEvent event);
+
+  // Registers `subscriber` and delivers, before any live event, what it
+  // needs to catch up from `from_revision`: the kept events after it, or a
+  // RESET and the whole state; then a SYNCED event. Returns whether a RESET
+  // was needed.
+  bool Subscribe(Subscriber* subscriber, int64_t from_revision);
+  void Unsubscribe(Subscriber* subscriber);
+
+  // Sends a HEARTBEAT at the current revision to every subscriber.
+  void Heartbeat();
+  // Closes every subscriber and refuses new ones (Subscribe then closes
+  // the newcomer at once).
+  void CloseAll();
+
+  size_t subscriber_count() const;
+
+ private:
+  void DeliverStateLocked(Subscriber* subscriber, const Snapshot& snapshot)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  std::shared_ptr<const Snapshot> snapshot_;  // atomic_load/atomic_store
+  mutable absl::Mutex mu_;
+  std::deque<v1::WatchEvent> ring_ ABSL_GUARDED_BY(mu_);
+  const size_t ring_capacity_;
+  absl::flat_hash_set<Subscriber*> subscribers_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace cutover
+
+#endif  // CUTOVER_SERVER_CHANGE_HUB_H_

@@ -1,0 +1,198 @@
+#include "server/evaluation_service.h"
+
+#include <deque>
+#include <string>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "convert/convert.h"
+#include "convert/grpc_status.h"
+#include "core/evaluate.h"
+
+namespace cutover {
+namespace {
+
+absl::Status CheckRequest(const v1::DecideRequest& request,
+                          const EvaluationLimits& limits,
+                          const std::string& field) {
+  auto bad = [&field](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat(field, what));
+  };
+  if (request.flag_key().empty()) return bad("flag_key: required");
+  if (static_cast<int>(request.flag_key().size()) > limits.max_key_length) {
+    return bad(absl::StrCat("flag_key: longer than ", limits.max_key_length,
+                            " bytes"));
+  }
+  const auto& context = request.context();
+  if (static_cast<int>(context.targeting_key().size()) >
+      limits.max_key_length) {
+    return bad(absl::StrCat("context.targeting_key: longer than ",
+                            limits.max_key_length, " bytes"));
+  }
+  if (context.attributes_size() > limits.max_attributes) {
+    return bad(absl::StrCat("context.attributes: more than ",
+                            limits.max_attributes, " entries"));
+  }
+  for (const auto& [name, value] : context.attributes()) {
+    if (name.empty() ||
+        static_cast<int>(name.size()) > limits.max_attribute_length ||
+        static_cast<int>(value.size()) > limits.max_attribute_length) {
+      return bad(absl::StrCat("context.attributes[\"", name.substr(0, 64),
+                              "\"]: name must be 1 to ",
+                              limits.max_attribute_length,
+                              " bytes, value at most as long"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void DecideInto(const Snapshot& snapshot, const v1::DecideRequest& request,
+                v1::Decision* out) {
+  auto it = snapshot.flags.find(request.flag_key());
+  if (it == snapshot.flags.end() || it->second->proto.archived()) {
+    ToProto(SafeDecision(request.flag_key(), Reason::kFlagNotFound), out);
+    return;
+  }
+  ToProto(cutover::Decide(*it->second->compiled, snapshot.segments,
+                          FromProto(request.context())),
+          out);
+}
+
+// One Watch stream: events queue here and are written one at a time (the
+// callback API allows one outstanding write). A consumer that falls more
+// than kMaxQueued events behind is ended with RESOURCE_EXHAUSTED and can
+// resume from its last revision.
+class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent>,
+                           public ChangeHub::Subscriber {
+ public:
+  static constexpr size_t kMaxQueued = 100000;
+
+  WatchReactor(ChangeHub* hub, const v1::WatchRequest& request)
+      : hub_(hub),
+        flag_keys_(request.flag_keys().begin(), request.flag_keys().end()) {
+    hub_->Subscribe(this, request.from_revision());
+  }
+
+  void Deliver(const v1::WatchEvent& event) override {
+    if (!flag_keys_.empty() && event.has_flag() &&
+        !flag_keys_.contains(event.flag().key())) {
+      return;
+    }
+    absl::MutexLock lock(&mu_);
+    if (done_) return;
+    if (queue_.size() >= kMaxQueued) {
+      FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                "watch: the stream fell too far behind; "
+                                "resume from the last revision seen"));
+      return;
+    }
+    queue_.push_back(event);
+    if (!writing_) WriteNextLocked();
+  }
+
+  void Close() override {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              "watch: cutoverd is shutting down"));
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    queue_.pop_front();
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                "watch: write failed"));
+      return;
+    }
+    if (!queue_.empty() && !done_) WriteNextLocked();
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    hub_->Unsubscribe(this);
+    delete this;
+  }
+
+ private:
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    writing_ = true;
+    StartWrite(&queue_.front());
+  }
+
+  void FinishLocked(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (done_) return;
+    done_ = true;
+    Finish(status);
+  }
+
+  ChangeHub* const hub_;
+  const absl::flat_hash_set<std::string> flag_keys_;
+  absl::Mutex mu_;
+  // Front is the event being written while writing_; std::deque keeps its
+  // address stable while others are pushed behind it.
+  std::deque<v1::WatchEvent> queue_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
+
+EvaluationService::EvaluationService(ChangeHub* hub, EvaluationLimits limits)
+    : hub_(hub), limits_(limits) {}
+
+grpc::ServerUnaryReactor* EvaluationService::Decide(
+    grpc::CallbackServerContext* context, const v1::DecideRequest* request,
+    v1::DecideResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  absl::Status status = CheckRequest(*request, limits_, "");
+  if (status.ok()) {
+    const auto snapshot = hub_->snapshot();
+    DecideInto(*snapshot, *request, response->mutable_decision());
+    response->set_revision(snapshot->revision);
+  }
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* EvaluationService::DecideBatch(
+    grpc::CallbackServerContext* context,
+    const v1::DecideBatchRequest* request, v1::DecideBatchResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  absl::Status status;
+  if (request->items_size() == 0) {
+    status = absl::InvalidArgumentError("items: at least one item");
+  } else if (request->items_size() > limits_.max_batch) {
+    status = absl::InvalidArgumentError(
+        absl::StrCat("items: ", request->items_size(), " items, more than the "
+                     "limit of ", limits_.max_batch));
+  }
+  for (int i = 0; status.ok() && i < request->items_size(); ++i) {
+    status = CheckRequest(request->items(i), limits_,
+                          absl::StrCat("items[", i, "].")); 
+  }
+  if (status.ok()) {
+    const auto snapshot = hub_->snapshot();
+    response->mutable_decisions()->Reserve(request->items_size());
+    for (const auto& item : request->items()) {
+      DecideInto(*snapshot, item, response->add_decisions());
+    }
+    response->set_revision(snapshot->revision);
+  }
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::WatchEvent>* EvaluationService::Watch(
+    grpc::CallbackServerContext* /*context*/, const v1::WatchRequest* request) {
+  return new WatchReactor(hub_, *request);
+}
+
+}  // namespace cutover

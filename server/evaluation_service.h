@@ -1,0 +1,44 @@
+// EvaluationService: the gRPC Evaluation API (Decide, DecideBatch, Watch)
+// on gRPC's callback API. Decisions come from the ChangeHub's current
+// snapshot; a call never touches the store or waits for a writer.
+//
+// Thread-safe.
+#ifndef CUTOVER_SERVER_EVALUATION_SERVICE_H_
+#define CUTOVER_SERVER_EVALUATION_SERVICE_H_
+
+#include "cutover/v1/cutover.grpc.pb.h"
+#include "server/change_hub.h"
+
+namespace cutover {
+
+// Limits on evaluation requests.
+struct EvaluationLimits {
+  int max_batch = 10000;
+  int max_key_length = 256;        // targeting key, flag key
+  int max_attributes = 64;
+  int max_attribute_length = 1024; // attribute name or value
+};
+
+class EvaluationService final : public v1::Evaluation::CallbackService {
+ public:
+  EvaluationService(ChangeHub* hub, EvaluationLimits limits);
+
+  grpc::ServerUnaryReactor* Decide(grpc::CallbackServerContext* context,
+                                   const v1::DecideRequest* request,
+                                   v1::DecideResponse* response) override;
+  grpc::ServerUnaryReactor* DecideBatch(
+      grpc::CallbackServerContext* context,
+      const v1::DecideBatchRequest* request,
+      v1::DecideBatchResponse* response) override;
+  grpc::ServerWriteReactor<v1::WatchEvent>* Watch(
+      grpc::CallbackServerContext* context,
+      const v1::WatchRequest* request) override;
+
+ private:
+  ChangeHub* const hub_;
+  const EvaluationLimits limits_;
+};
+
+}  // namespace cutover
+
+#endif  // CUTOVER_SERVER_EVALUATION_SERVICE_H_

@@ -1,0 +1,37 @@
+// Snapshot: an immutable view of every flag and segment at one store
+// revision. The evaluation hot path reads the current snapshot without
+// locks held by writers; each admin write builds a new snapshot and swaps it
+// in (ChangeHub::Publish).
+//
+// Immutable once published; share freely across threads.
+#ifndef CUTOVER_SERVER_SNAPSHOT_H_
+#define CUTOVER_SERVER_SNAPSHOT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "core/evaluate.h"
+#include "cutover/v1/cutover.pb.h"
+
+namespace cutover {
+
+// A flag as stored (protobuf, with output-only fields) and compiled.
+struct FlagEntry {
+  v1::Flag proto;
+  std::shared_ptr<const CompiledFlag> compiled;
+};
+
+struct Snapshot {
+  int64_t revision = 0;
+  // Every flag, archived included (Decide treats archived as not found).
+  absl::flat_hash_map<std::string, std::shared_ptr<const FlagEntry>> flags;
+  absl::flat_hash_map<std::string, v1::Segment> segment_protos;
+  // The same segments, compiled, as evaluation looks them up.
+  SegmentIndex segments;
+};
+
+}  // namespace cutover
+
+#endif  // CUTOVER_SERVER_SNAPSHOT_H_

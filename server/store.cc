@@ -1,0 +1,289 @@
+#include "server/store.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
+#include "rocksdb/write_batch.h"
+
+namespace cutover {
+namespace {
+
+constexpr char kMetaFamily[] = "meta";
+constexpr char kFlagsFamily[] = "flags";
+constexpr char kSegmentsFamily[] = "segments";
+constexpr char kHistoryFamily[] = "history";
+constexpr char kChangesFamily[] = "changes";
+constexpr char kSchemaKey[] = "schema_version";
+constexpr char kRevisionKey[] = "revision";
+
+// The one place a rocksdb::Status becomes an absl::Status.
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  const std::string message = absl::StrCat(what, ": ", s.ToString());
+  if (s.IsNotFound()) return absl::NotFoundError(message);
+  if (s.IsCorruption()) return absl::DataLossError(message);
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(message);
+  if (s.IsNoSpace()) return absl::ResourceExhaustedError(message);
+  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) {
+    return absl::UnavailableError(message);
+  }
+  if (s.IsIOError()) {
+    // RocksDB reports a held LOCK file as an IO error.
+    if (s.ToString().find("lock") != std::string::npos) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          what, ": the data folder is locked by another process (is another "
+                "cutoverd running on it?): ",
+          s.ToString()));
+    }
+    return absl::UnavailableError(message);
+  }
+  return absl::InternalError(message);
+}
+
+std::string BigEndian64(uint64_t value) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(value & 0xff);
+    value >>= 8;
+  }
+  return out;
+}
+
+uint64_t FromBigEndian64(rocksdb::Slice bytes) {
+  uint64_t value = 0;
+  for (size_t i = 0; i < 8 && i < bytes.size(); ++i) {
+    value = (value << 8) | static_cast<unsigned char>(bytes[i]);
+  }
+  return value;
+}
+
+std::string HistoryKey(const std::string& flag_key, int64_t version) {
+  return absl::StrCat(flag_key, std::string(1, '\0'),
+                      BigEndian64(static_cast<uint64_t>(version)));
+}
+
+template <typename Message>
+absl::Status ParseValue(rocksdb::Slice value, Message* out,
+                        absl::string_view what) {
+  if (!out->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    return absl::DataLossError(absl::StrCat("store: cannot parse ", what));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
+  rocksdb::DBOptions options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  options.paranoid_checks = true;
+  options.max_background_jobs = 2;
+  options.keep_log_file_num = 5;
+  options.max_total_wal_size = 64 << 20;
+
+  rocksdb::ColumnFamilyOptions family_options;
+  family_options.OptimizeForSmallDb();
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const char* name : {rocksdb::kDefaultColumnFamilyName.c_str(),
+                           kMetaFamily, kFlagsFamily, kSegmentsFamily,
+                           kHistoryFamily, kChangesFamily}) {
+    families.emplace_back(name, family_options);
+  }
+
+  // A store written by a later build may have families we do not know;
+  // opening it would fail obscurely, so look first.
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(options, dir, &existing).ok()) {
+    for (const auto& name : existing) {
+      bool known = false;
+      for (const auto& f : families) known = known || f.name == name;
+      if (!known) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "store: ", dir, " has column family '", name,
+            "' that this cutoverd does not know; it was written by a newer "
+            "version"));
+      }
+    }
+  }
+
+  std::unique_ptr<Store> store(new Store());
+  rocksdb::DB* db = nullptr;
+  absl::Status status = FromRocks(
+      rocksdb::DB::Open(options, dir, families, &store->handles_, &db),
+      absl::StrCat("store: open ", dir));
+  if (!status.ok()) return status;
+  store->db_.reset(db);
+  store->meta_ = store->handles_[1];
+  store->flags_ = store->handles_[2];
+  store->segments_ = store->handles_[3];
+  store->history_ = store->handles_[4];
+  store->changes_ = store->handles_[5];
+
+  std::string value;
+  rocksdb::Status s =
+      db->Get(rocksdb::ReadOptions(), store->meta_, kSchemaKey, &value);
+  if (s.IsNotFound()) {
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    status = FromRocks(db->Put(sync, store->meta_, kSchemaKey,
+                               std::to_string(kSchemaVersion)),
+                       "store: write schema version");
+    if (!status.ok()) return status;
+  } else {
+    status = FromRocks(s, "store: read schema version");
+    if (!status.ok()) return status;
+    int schema = 0;
+    if (!absl::SimpleAtoi(value, &schema) || schema != kSchemaVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "store: ", dir, " has schema version '", value,
+          "'; this cutoverd reads version ", kSchemaVersion));
+    }
+  }
+
+  s = db->Get(rocksdb::ReadOptions(), store->meta_, kRevisionKey, &value);
+  if (s.ok()) {
+    store->revision_ = static_cast<int64_t>(FromBigEndian64(value));
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "store: read revision");
+  }
+  return store;
+}
+
+Store::~Store() {
+  if (db_ == nullptr) return;
+  for (auto* handle : handles_) {
+    db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+  }
+  db_->Close().PermitUncheckedError();
+}
+
+absl::StatusOr<StoredState> Store::Load() const {
+  StoredState state;
+  state.revision = revision_;
+  rocksdb::ReadOptions read;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, flags_));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      v1::Flag flag;
+      absl::Status status = ParseValue(it->value(), &flag, "flag");
+      if (!status.ok()) return status;
+      state.flags.push_back(std::move(flag));
+    }
+    absl::Status status = FromRocks(it->status(), "store: scan flags");
+    if (!status.ok()) return status;
+  }
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, segments_));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      v1::Segment segment;
+      absl::Status status = ParseValue(it->value(), &segment, "segment");
+      if (!status.ok()) return status;
+      state.segments.push_back(std::move(segment));
+    }
+    absl::Status status = FromRocks(it->status(), "store: scan segments");
+    if (!status.ok()) return status;
+  }
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, changes_));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      v1::WatchEvent event;
+      absl::Status status = ParseValue(it->value(), &event, "change");
+      if (!status.ok()) return status;
+      state.recent_changes.push_back(std::move(event));
+    }
+    absl::Status status = FromRocks(it->status(), "store: scan changes");
+    if (!status.ok()) return status;
+  }
+  return state;
+}
+
+std::string SegmentHistorySubject(const std::string& segment_key) {
+  return "segment/" + segment_key;
+}
+
+absl::StatusOr<std::vector<v1::HistoryEntry>> Store::History(
+    const std::string& flag_key, int limit) const {
+  std::vector<v1::HistoryEntry> entries;
+  const std::string prefix = flag_key + std::string(1, '\0');
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), history_));
+  // Newest first: seek to the end of the prefix and walk back.
+  it->SeekForPrev(HistoryKey(flag_key, INT64_MAX));
+  for (; it->Valid() && it->key().starts_with(prefix); it->Prev()) {
+    v1::HistoryEntry entry;
+    absl::Status status = ParseValue(it->value(), &entry, "history entry");
+    if (!status.ok()) return status;
+    entries.push_back(std::move(entry));
+    if (limit > 0 && static_cast<int>(entries.size()) >= limit) break;
+  }
+  absl::Status status = FromRocks(it->status(), "store: scan history");
+  if (!status.ok()) return status;
+  return entries;
+}
+
+absl::Status Store::Commit(const Mutation& mutation) {
+  if (mutation.revision != revision_ + 1) {
+    return absl::InternalError(
+        absl::StrCat("store: commit of revision ", mutation.revision,
+                     " after revision ", revision_.load()));
+  }
+  rocksdb::WriteBatch batch;
+  auto put = [&batch](rocksdb::ColumnFamilyHandle* family,
+                      const std::string& key,
+                      const google::protobuf::Message& message) {
+    return batch.Put(family, key, message.SerializeAsString());
+  };
+  rocksdb::Status s;
+  if (mutation.put_flag) {
+    s = put(flags_, mutation.put_flag->key(), *mutation.put_flag);
+  }
+  if (s.ok() && mutation.put_segment) {
+    s = put(segments_, mutation.put_segment->key(), *mutation.put_segment);
+  }
+  if (s.ok() && mutation.delete_segment) {
+    s = batch.Delete(segments_, *mutation.delete_segment);
+  }
+  if (s.ok() && mutation.history) {
+    const v1::HistoryEntry& entry = *mutation.history;
+    const std::string subject = entry.flag_key().empty()
+                                    ? SegmentHistorySubject(entry.segment_key())
+                                    : entry.flag_key();
+    s = put(history_, HistoryKey(subject, entry.version()), entry);
+  }
+  const uint64_t revision = static_cast<uint64_t>(mutation.revision);
+  if (s.ok()) s = put(changes_, BigEndian64(revision), mutation.event);
+  if (s.ok() && revision > static_cast<uint64_t>(kChangesKept)) {
+    // Keep the latest kChangesKept changes for Watch resumption: each
+    // commit drops the one that falls out of the window.
+    s = batch.Delete(changes_, BigEndian64(revision - kChangesKept));
+  }
+  if (s.ok()) s = batch.Put(meta_, kRevisionKey, BigEndian64(revision));
+  absl::Status status = FromRocks(s, "store: build write batch");
+  if (!status.ok()) return status;
+
+  rocksdb::WriteOptions options;
+  options.sync = true;  // acknowledged means on disk
+  status = FromRocks(db_->Write(options, &batch), "store: write");
+  if (!status.ok()) return status;
+  revision_ = mutation.revision;
+  return absl::OkStatus();
+}
+
+uint64_t Store::LiveDataBytes() const {
+  uint64_t total = 0;
+  for (auto* family : {flags_, segments_, history_, changes_, meta_}) {
+    uint64_t bytes = 0;
+    if (db_->GetIntProperty(family, rocksdb::DB::Properties::kEstimateLiveDataSize,
+                            &bytes)) {
+      total += bytes;
+    }
+  }
+  return total;
+}
+
+}  // namespace cutover

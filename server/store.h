@@ -1,0 +1,107 @@
+// Store: the daemon's durable state in RocksDB.
+//
+// Column families (the key layout is written up in docs/storage.md):
+//   meta      "schema_version" -> decimal string; "revision" -> 8-byte BE
+//   flags     flag key -> cutover.v1.Flag (current state, archived included)
+//   segments  segment key -> cutover.v1.Segment
+//   history   subject, 0x00, 8-byte BE version -> cutover.v1.HistoryEntry,
+//             where the subject is the flag key, or "segment/" + segment key
+//             (flag keys cannot contain '/')
+//   changes   8-byte BE revision -> cutover.v1.WatchEvent (the last
+//             kChangesKept revisions, so Watch can resume after a restart)
+//
+// Every Commit is one atomic RocksDB WriteBatch written with sync = true:
+// when Commit returns OK the change survives a crash or power loss.
+//
+// Thread-safety: reads may run concurrently with each other and with one
+// Commit; callers serialise Commits (FlagRegistry holds a mutex).
+#ifndef CUTOVER_SERVER_STORE_H_
+#define CUTOVER_SERVER_STORE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "cutover/v1/cutover.pb.h"
+
+namespace rocksdb {
+class ColumnFamilyHandle;
+class DB;
+}  // namespace rocksdb
+
+namespace cutover {
+
+// The on-disk format this build reads and writes.
+inline constexpr int kSchemaVersion = 1;
+// How many of the latest revisions the changes family keeps.
+inline constexpr int64_t kChangesKept = 10000;
+
+// The history subject of a segment.
+std::string SegmentHistorySubject(const std::string& segment_key);
+
+// Everything a daemon needs at start-up.
+struct StoredState {
+  int64_t revision = 0;
+  std::vector<v1::Flag> flags;        // by key, archived included
+  std::vector<v1::Segment> segments;  // by key
+  std::vector<v1::WatchEvent> recent_changes;  // oldest first
+};
+
+// One atomic change: a new revision with what it writes.
+struct Mutation {
+  int64_t revision = 0;  // must be revision() + 1
+  std::optional<v1::Flag> put_flag;
+  std::optional<v1::Segment> put_segment;
+  std::optional<std::string> delete_segment;
+  std::optional<v1::HistoryEntry> history;
+  v1::WatchEvent event;                     // the change as Watch sends it
+};
+
+class Store {
+ public:
+  // Opens or creates the store in `dir`. FAILED_PRECONDITION if another
+  // process holds the folder's lock or the schema version is not ours;
+  // DATA_LOSS if RocksDB reports corruption.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& dir);
+  ~Store();
+
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  [[nodiscard]] absl::StatusOr<StoredState> Load() const;
+
+  // A subject's history (a flag key or SegmentHistorySubject(key)), newest
+  // first; `limit` <= 0 means all.
+  [[nodiscard]] absl::StatusOr<std::vector<v1::HistoryEntry>> History(
+      const std::string& flag_key, int limit) const;
+
+  // Writes `mutation` atomically and durably (fsync) and advances revision.
+  // INTERNAL if the revision is not the next one.
+  [[nodiscard]] absl::Status Commit(const Mutation& mutation);
+
+  int64_t revision() const { return revision_.load(); }
+
+  // RocksDB's estimate of live data bytes (for metrics).
+  uint64_t LiveDataBytes() const;
+
+ private:
+  Store() = default;
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+  rocksdb::ColumnFamilyHandle* flags_ = nullptr;
+  rocksdb::ColumnFamilyHandle* segments_ = nullptr;
+  rocksdb::ColumnFamilyHandle* history_ = nullptr;
+  rocksdb::ColumnFamilyHandle* changes_ = nullptr;
+  std::atomic<int64_t> revision_{0};
+};
+
+}  // namespace cutover
+
+#endif  // CUTOVER_SERVER_STORE_H_
