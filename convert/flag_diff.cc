@@ -1,5 +1,6 @@
 #include "convert/flag_diff.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -32,6 +33,8 @@ std::vector<std::string> DiffMessages(const google::protobuf::Message& before,
   }
   std::vector<std::string> lines;
   for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    // The reporter also lists the fields we told it to ignore.
+    if (absl::StartsWith(line, "ignored:")) continue;
     lines.emplace_back(line);
   }
   return lines;

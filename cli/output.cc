@@ -1,0 +1,271 @@
+#include "cli/output.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cli/parse.h"
+#include "convert/convert.h"
+#include "convert/yaml_message.h"
+#include "core/model.h"
+#include "core/stage.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace cutover::cli {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+
+std::string StageText(v1::Stage stage) { return StageName(FromProto(stage)); }
+
+std::string OriginText(v1::Origin origin) {
+  return OriginName(FromProto(origin));
+}
+
+// Two aligned columns: label, value.
+class Fields {
+ public:
+  void Add(std::string label, std::string value) {
+    rows_.emplace_back(std::move(label), std::move(value));
+  }
+  std::string Render() const {
+    size_t width = 0;
+    for (const auto& row : rows_) width = std::max(width, row.first.size());
+    std::string out;
+    for (const auto& [label, value] : rows_) {
+      absl::StrAppend(&out, label, std::string(width - label.size() + 2, ' '),
+                      value, "\n");
+    }
+    return out;
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> rows_;
+};
+
+// Columns sized to their widest cell.
+std::string Table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (size_t i = 0; i < row.size(); ++i) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      absl::StrAppend(&line, row[i]);
+      if (i + 1 < row.size()) {
+        absl::StrAppend(&line, std::string(widths[i] - row[i].size() + 2, ' '));
+      }
+    }
+    absl::StrAppend(&out, line, "\n");
+  }
+  return out;
+}
+
+std::string ChangedText(int64_t version, int64_t revision,
+                        const google::protobuf::Timestamp& time,
+                        const std::string& by) {
+  return absl::StrCat(version, " (revision ", revision, ", ",
+                      TimeUtil::ToString(time), " by ", by, ")");
+}
+
+std::string FlagTable(const v1::Flag& flag) {
+  Fields fields;
+  fields.Add("key", flag.key());
+  if (!flag.description().empty()) fields.Add("description", flag.description());
+  if (!flag.owner().empty()) fields.Add("owner", flag.owner());
+  if (flag.tags_size() > 0) fields.Add("tags", absl::StrJoin(flag.tags(), ", "));
+  fields.Add("targets", absl::StrCat("old=", flag.old_target(),
+                                     "  new=", flag.new_target()));
+  fields.Add("enabled", flag.enabled() ? "yes" : "NO (kill switch: off for everyone)");
+  if (flag.archived()) fields.Add("archived", "yes");
+  fields.Add("bucket by", flag.bucket_by().empty() ? "key" : flag.bucket_by());
+  fields.Add("default", FormatServe(flag.default_serve()));
+  for (int i = 0; i < flag.rules_size(); ++i) {
+    const auto& rule = flag.rules(i);
+    std::vector<std::string> clauses;
+    for (const auto& clause : rule.clauses()) clauses.push_back(FormatClause(clause));
+    fields.Add(i == 0 ? "rules" : "",
+               absl::StrCat(i + 1, ". ", rule.id(), ": if ",
+                            absl::StrJoin(clauses, " and "), " -> ",
+                            FormatServe(rule.serve())));
+  }
+  fields.Add("compare rate", absl::StrCat(flag.has_compare_sample_rate()
+                                              ? flag.compare_sample_rate()
+                                              : 1.0));
+  fields.Add("version", ChangedText(flag.version(), flag.revision(),
+                                    flag.update_time(), flag.updated_by()));
+  return fields.Render();
+}
+
+std::string FlagListTable(const v1::ListFlagsResponse& list) {
+  std::vector<std::vector<std::string>> rows = {
+      {"KEY", "ENABLED", "DEFAULT", "RULES", "VERSION", "OLD", "NEW"}};
+  for (const auto& flag : list.flags()) {
+    rows.push_back({flag.key() + (flag.archived() ? " (archived)" : ""),
+                    flag.enabled() ? "yes" : "no",
+                    FormatServe(flag.default_serve()),
+                    absl::StrCat(flag.rules_size()),
+                    absl::StrCat(flag.version()), flag.old_target(),
+                    flag.new_target()});
+  }
+  return Table(rows);
+}
+
+std::string DecisionTable(const v1::DecideResponse& response) {
+  const v1::Decision& d = response.decision();
+  Fields fields;
+  fields.Add("flag", absl::StrCat(d.flag_key(), " (version ", d.flag_version(),
+                                  ", revision ", response.revision(), ")"));
+  fields.Add("stage", StageText(d.stage()));
+  std::string reads = OriginText(d.reads().authoritative());
+  if (d.reads().shadow() != v1::ORIGIN_NONE) {
+    absl::StrAppend(&reads, " (also ", OriginText(d.reads().shadow()),
+                    ", compared)");
+  }
+  fields.Add("reads", reads);
+  std::string writes = OriginText(d.writes().authoritative());
+  if (d.writes().secondary() != v1::ORIGIN_NONE) {
+    absl::StrAppend(&writes, ", then ", OriginText(d.writes().secondary()));
+  }
+  fields.Add("writes", writes);
+  fields.Add("targets",
+             absl::StrCat("old=", d.old_target(), "  new=", d.new_target()));
+  std::string reason = v1::Reason_Name(d.reason());
+  if (!d.rule_id().empty()) absl::StrAppend(&reason, " (rule ", d.rule_id(), ")");
+  if (d.bucket() >= 0) absl::StrAppend(&reason, " (bucket ", d.bucket(), ")");
+  if (!d.error().empty()) absl::StrAppend(&reason, ": ", d.error());
+  fields.Add("reason", reason);
+  return fields.Render();
+}
+
+std::string HistoryTable(const v1::GetHistoryResponse& history) {
+  std::string out;
+  for (const auto& entry : history.entries()) {
+    absl::StrAppend(&out, "version ", entry.version(), "  ",
+                    TimeUtil::ToString(entry.time()), "  ", entry.action(),
+                    "  by ", entry.actor());
+    if (entry.peer() != entry.actor()) absl::StrAppend(&out, " from ", entry.peer());
+    if (entry.forced()) absl::StrAppend(&out, "  FORCED");
+    absl::StrAppend(&out, "\n");
+    if (!entry.comment().empty()) {
+      absl::StrAppend(&out, "    comment: ", entry.comment(), "\n");
+    }
+    for (const auto& line : entry.diff()) {
+      absl::StrAppend(&out, "    ", line, "\n");
+    }
+  }
+  return out;
+}
+
+std::string SegmentTable(const v1::Segment& segment) {
+  Fields fields;
+  fields.Add("key", segment.key());
+  if (!segment.description().empty()) {
+    fields.Add("description", segment.description());
+  }
+  fields.Add("included", absl::StrCat(segment.included_size(), ": ",
+                                      absl::StrJoin(segment.included(), ", ")));
+  fields.Add("excluded", absl::StrCat(segment.excluded_size(), ": ",
+                                      absl::StrJoin(segment.excluded(), ", ")));
+  for (int i = 0; i < segment.clauses_size(); ++i) {
+    fields.Add(i == 0 ? "clauses" : "", FormatClause(segment.clauses(i)));
+  }
+  fields.Add("version", ChangedText(segment.version(), segment.revision(),
+                                    segment.update_time(), segment.updated_by()));
+  return fields.Render();
+}
+
+std::string SegmentListTable(const v1::ListSegmentsResponse& list) {
+  std::vector<std::vector<std::string>> rows = {
+      {"KEY", "INCLUDED", "EXCLUDED", "CLAUSES", "VERSION"}};
+  for (const auto& segment : list.segments()) {
+    rows.push_back({segment.key(), absl::StrCat(segment.included_size()),
+                    absl::StrCat(segment.excluded_size()),
+                    absl::StrCat(segment.clauses_size()),
+                    absl::StrCat(segment.version())});
+  }
+  return Table(rows);
+}
+
+}  // namespace
+
+absl::StatusOr<Format> ParseFormat(const std::string& text) {
+  if (text == "table") return Format::kTable;
+  if (text == "json") return Format::kJson;
+  if (text == "yaml") return Format::kYaml;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--output: '", text, "' is not one of table, json, yaml"));
+}
+
+std::string FormatServe(const v1::Serve& serve) {
+  switch (serve.kind_case()) {
+    case v1::Serve::kStage:
+      return StageText(serve.stage());
+    case v1::Serve::kRollout: {
+      std::vector<std::string> parts;
+      for (const auto& split : serve.rollout().splits()) {
+        parts.push_back(absl::StrCat(StageText(split.stage()), " ",
+                                     FormatPercent(split.weight())));
+      }
+      return absl::StrJoin(parts, ", ");
+    }
+    case v1::Serve::KIND_NOT_SET:
+      break;
+  }
+  return "(none)";
+}
+
+std::string FormatClause(const v1::Clause& clause) {
+  const std::string op = OperatorName(FromProto(clause.op()));
+  if (clause.op() == v1::IN_SEGMENT) {
+    return absl::StrCat(op, " ", absl::StrJoin(clause.values(), ", "));
+  }
+  return absl::StrCat(clause.attribute(), " ", op, " ",
+                      absl::StrJoin(clause.values(), ", "));
+}
+
+std::string Render(const google::protobuf::Message& message, Format format) {
+  if (format == Format::kJson) {
+    google::protobuf::util::JsonPrintOptions options;
+    options.add_whitespace = true;
+    options.preserve_proto_field_names = true;
+    options.always_print_primitive_fields = true;
+    std::string json;
+    if (!google::protobuf::util::MessageToJsonString(message, &json, options)
+             .ok()) {
+      return "{}\n";
+    }
+    if (json.empty() || json.back() != '\n') json += "\n";
+    return json;
+  }
+  if (format == Format::kTable) {
+    if (auto* m = dynamic_cast<const v1::Flag*>(&message)) return FlagTable(*m);
+    if (auto* m = dynamic_cast<const v1::ListFlagsResponse*>(&message)) {
+      return FlagListTable(*m);
+    }
+    if (auto* m = dynamic_cast<const v1::DecideResponse*>(&message)) {
+      return DecisionTable(*m);
+    }
+    if (auto* m = dynamic_cast<const v1::GetHistoryResponse*>(&message)) {
+      return HistoryTable(*m);
+    }
+    if (auto* m = dynamic_cast<const v1::Segment*>(&message)) {
+      return SegmentTable(*m);
+    }
+    if (auto* m = dynamic_cast<const v1::ListSegmentsResponse*>(&message)) {
+      return SegmentListTable(*m);
+    }
+  }
+  return MessageToYaml(message);
+}
+
+}  // namespace cutover::cli
