@@ -1,0 +1,118 @@
+// The migration-flag model, as plain data: what a flag, a rule, a clause, a
+// rollout and a segment are, independent of any wire format. These structs
+// mirror the protobuf messages of proto/cutover/v1/cutover.proto field for
+// field (one converter, convert/, maps between them), so validation messages
+// name fields the way an API user sees them.
+//
+// Plain values; not synchronised. Share them between threads only as const.
+#ifndef CUTOVER_CORE_MODEL_H_
+#define CUTOVER_CORE_MODEL_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/stage.h"
+
+namespace cutover {
+
+// How a clause compares an attribute with its values; see the proto enum.
+enum class Operator {
+  kUnspecified = 0,
+  kIn,
+  kNotIn,
+  kStartsWith,
+  kEndsWith,
+  kMatches,
+  kSemverEq,
+  kSemverLt,
+  kSemverLe,
+  kSemverGt,
+  kSemverGe,
+  kNumberEq,
+  kNumberLt,
+  kNumberLe,
+  kNumberGt,
+  kNumberGe,
+  kInSegment,
+};
+
+// The lowercase name used by the CLI and docs ("in", "not_in", "semver_lt",
+// "in_segment"...). "unspecified" for kUnspecified.
+const char* OperatorName(Operator op);
+// Parses OperatorName's output, case-insensitively; nullopt if unknown or
+// "unspecified" (not an operator anyone can ask for).
+std::optional<Operator> ParseOperator(const std::string& name);
+
+// The attribute name that means "the context's targeting key".
+inline constexpr char kTargetingKeyAttribute[] = "key";
+
+// One condition on a user.
+struct Clause {
+  std::string attribute;
+  Operator op = Operator::kUnspecified;
+  std::vector<std::string> values;
+};
+
+// A share of a rollout: `weight` thousandths of a percent get `stage`.
+struct Split {
+  Stage stage = Stage::kUnspecified;
+  uint32_t weight = 0;
+};
+
+// Weights of all splits sum to kTotalWeight.
+inline constexpr uint32_t kTotalWeight = 100000;
+
+struct Rollout {
+  std::vector<Split> splits;
+};
+
+// One stage for everyone, or a rollout. Exactly one of the two is set.
+struct Serve {
+  std::optional<Stage> stage;
+  std::optional<Rollout> rollout;
+};
+
+struct Rule {
+  std::string id;
+  std::string description;
+  std::vector<Clause> clauses;
+  Serve serve;
+};
+
+struct Flag {
+  std::string key;
+  std::string description;
+  std::string owner;
+  std::vector<std::string> tags;
+  std::string old_target;
+  std::string new_target;
+  bool enabled = false;
+  std::string bucket_by;  // empty or "key": the targeting key
+  std::vector<Rule> rules;
+  Serve default_serve;
+  std::optional<double> compare_sample_rate;  // unset means 1
+  int64_t version = 0;
+  bool archived = false;
+};
+
+struct Segment {
+  std::string key;
+  std::string description;
+  std::vector<std::string> included;
+  std::vector<std::string> excluded;
+  std::vector<Clause> clauses;
+  int64_t version = 0;
+};
+
+// The user a decision is for.
+struct Context {
+  std::string targeting_key;
+  std::map<std::string, std::string> attributes;
+};
+
+}  // namespace cutover
+
+#endif  // CUTOVER_CORE_MODEL_H_
