@@ -1,0 +1,266 @@
+// cutoverctl against the real cutoverd: the operator's story of the README,
+// output formats, exit codes, and bad input leaving the store unchanged.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "convert/yaml_message.h"
+#include "cutover/v1/cutover.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "tests/integration/harness.h"
+
+namespace cutover::testing {
+namespace {
+
+// A daemon with a fresh store, and cutoverctl pointed at it.
+class CliFixture {
+ public:
+  CliFixture() : daemon_(dir_.path() + "/data") {
+    REQUIRE(daemon_.Start());
+  }
+
+  RunResult Ctl(const std::vector<std::string>& args) {
+    return RunCli(daemon_.address(), args);
+  }
+
+  // Runs a command that must succeed; returns its stdout.
+  std::string Ok(const std::vector<std::string>& args) {
+    RunResult result = Ctl(args);
+    INFO("cutoverctl " << Join(args) << "\nstderr: " << result.err);
+    REQUIRE(result.exit_code == 0);
+    return result.out;
+  }
+
+  v1::Flag GetFlag(const std::string& key) {
+    v1::Flag flag;
+    const std::string json = Ok({"flags", "get", key, "-o", "json"});
+    REQUIRE(google::protobuf::util::JsonStringToMessage(json, &flag).ok());
+    return flag;
+  }
+
+  v1::Decision Decide(const std::string& key, const std::string& user) {
+    v1::DecideResponse response;
+    const std::string json =
+        Ok({"decide", key, "--user", user, "-o", "json"});
+    REQUIRE(google::protobuf::util::JsonStringToMessage(json, &response).ok());
+    return response.decision();
+  }
+
+  static std::string Join(const std::vector<std::string>& args) {
+    std::string out;
+    for (const auto& arg : args) out += arg + " ";
+    return out;
+  }
+
+  const TempDir& dir() const { return dir_; }
+
+ private:
+  TempDir dir_;
+  DaemonProcess daemon_;
+};
+
+TEST_CASE_METHOD(CliFixture, "operator story: create, stage, ramp, rules, "
+                             "rollback, history", "[cli]") {
+  Ok({"flags", "create", "orders", "--old", "postgres-orders", "--new",
+      "dynamodb-orders", "--description", "orders table to DynamoDB"});
+  Ok({"stage", "orders", "dualwrite"});
+  Ok({"stage", "orders", "shadow"});
+  Ok({"rollout", "orders", "live=5", "shadow=95"});
+
+  const std::string table =
+      Ok({"decide", "orders", "--user", "u-42", "--attr", "tenant=acme"});
+  CHECK(absl::StrContains(table, "stage"));
+  CHECK(absl::StrContains(table, "reason   SPLIT (bucket "));
+  CHECK(absl::StrContains(table, "version 4"));
+
+  // Who is live at 5% stays live at 10%.
+  std::vector<std::string> live_at_5;
+  for (int i = 0; i < 60; ++i) {
+    const std::string user = "u-" + std::to_string(i);
+    if (Decide("orders", user).stage() == v1::LIVE) live_at_5.push_back(user);
+  }
+  Ok({"rollout", "orders", "live=10", "shadow=90"});
+  for (const auto& user : live_at_5) {
+    INFO(user);
+    CHECK(Decide("orders", user).stage() == v1::LIVE);
+  }
+
+  Ok({"segments", "create", "internal", "--include", "u-1,u-2,u-3"});
+  Ok({"rules", "add", "orders", "--if", "in_segment internal", "--serve",
+      "live"});
+  const v1::Decision internal = Decide("orders", "u-2");
+  CHECK(internal.stage() == v1::LIVE);
+  CHECK(internal.reason() == v1::RULE_MATCH);
+  CHECK(internal.rule_id() == "rule-1");
+
+  Ok({"rollback", "orders"});
+  for (const char* user : {"u-1", "u-2", "u-42", "u-7"}) {
+    const v1::Decision d = Decide("orders", user);
+    CHECK(d.stage() == v1::OFF);
+    CHECK(d.reads().authoritative() == v1::OLD);
+    CHECK(d.writes().secondary() == v1::ORIGIN_NONE);
+  }
+
+  const std::string history = Ok({"history", "orders"});
+  CHECK(absl::StrContains(history, "version 7"));
+  CHECK(absl::StrContains(history, "rollback  by test-operator"));
+  CHECK(absl::StrContains(history, "create  by test-operator"));
+  CHECK(absl::StrContains(history, "default_serve.rollout.splits[0].weight: "
+                                   "5000 -> 10000"));
+
+  const v1::Flag flag = GetFlag("orders");
+  CHECK(flag.version() == 7);
+  CHECK(flag.default_serve().stage() == v1::OFF);
+  CHECK(flag.rules_size() == 0);
+  CHECK(flag.updated_by() == "test-operator");
+
+  v1::Flag from_yaml;
+  REQUIRE(YamlToMessage(Ok({"flags", "get", "orders", "-o", "yaml"}),
+                        &from_yaml).ok());
+  CHECK(from_yaml.version() == 7);
+  CHECK(from_yaml.old_target() == "postgres-orders");
+}
+
+TEST_CASE_METHOD(CliFixture, "stage skips are refused unless forced",
+                 "[cli]") {
+  Ok({"flags", "create", "orders", "--old", "a", "--new", "b"});
+  RunResult skip = Ctl({"stage", "orders", "live"});
+  CHECK(skip.exit_code == 2);
+  CHECK(absl::StrContains(skip.err, "FAILED_PRECONDITION"));
+  CHECK(absl::StrContains(skip.err, "skips dualwrite, shadow"));
+  CHECK(GetFlag("orders").version() == 1);
+
+  Ok({"stage", "orders", "live", "--force", "-m", "drill"});
+  CHECK(GetFlag("orders").default_serve().stage() == v1::LIVE);
+  CHECK(absl::StrContains(Ok({"history", "orders", "--limit", "1"}),
+                          "FORCED"));
+  // Backwards is always allowed.
+  Ok({"stage", "orders", "off"});
+}
+
+// Bad input: exit code 2, one line naming the problem, nothing stored.
+TEST_CASE_METHOD(CliFixture, "bad input exits 2 and changes nothing",
+                 "[cli]") {
+  Ok({"flags", "create", "orders", "--old", "a", "--new", "b"});
+  Ok({"stage", "orders", "dualwrite"});
+  const int64_t version = GetFlag("orders").version();
+
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;  // expected in stderr
+  };
+  const std::vector<Case> cases = {
+      {{"stage", "orders", "sideways"}, "stage: 'sideways' is not one of"},
+      {{"rollout", "orders", "live=5", "shadow=90"}, "add up to 95%"},
+      {{"rollout", "orders", "live=abc", "shadow=100"}, "not a percentage"},
+      {{"rollout", "orders", "live=5", "live=95"}, "given twice"},
+      {{"rollout", "orders", "live=5.1234", "shadow=94.8766"},
+       "at most 3 decimals"},
+      {{"rules", "add", "orders", "--if", "tenant like acme", "--serve",
+        "live"},
+       "'like' is not an operator"},
+      {{"rules", "add", "orders", "--if", "in_segment nosuch", "--serve",
+        "dualwrite"},
+       "segment 'nosuch' does not exist"},
+      {{"rules", "add", "orders", "--if", "email matches (unclosed", "--serve",
+        "dualwrite"},
+       "rules[0].clauses[0].values[0]"},
+      {{"rules", "add", "orders", "--if", "version semver_gt 1.x", "--serve",
+        "dualwrite"},
+       "rules[0].clauses[0].values[0]"},
+      {{"rules", "remove", "orders", "rule-9"}, "has no rule 'rule-9'"},
+      {{"decide", "orders", "--user", "u-1", "--attr", "novalue"},
+       "is not NAME=VALUE"},
+      {{"flags", "create", "orders", "--old", "a", "--new", "b"},
+       "already exists"},
+      {{"flags", "create", "Bad_Key", "--old", "a", "--new", "b"}, "key:"},
+      {{"flags", "create", "same", "--old", "a", "--new", "a"},
+       "new_target"},
+      {{"stage", "orders", "shadow", "--expected-version", "1"}, "ABORTED"},
+      {{"rollback", "orders", "--to-version", "99"}, "to_version"},
+      {{"flags", "get", "orders", "-o", "xml"}, "--output"},
+      {{"flags", "frobnicate"}, "cutoverctl:"},
+      {{"apply", "-f", "/nonexistent/flags.yaml"}, "cannot read"},
+  };
+  for (const auto& c : cases) {
+    RunResult result = Ctl(c.args);
+    INFO("cutoverctl " << Join(c.args) << "\nstderr: " << result.err);
+    CHECK(result.exit_code == 2);
+    CHECK(absl::StrContains(result.err, c.message));
+    // One line.
+    CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+  }
+  CHECK(GetFlag("orders").version() == version);
+  CHECK(Ctl({"flags", "get", "same"}).exit_code == 2);
+}
+
+TEST_CASE("cutoverctl exits 1 when the server is unreachable", "[cli]") {
+  // Port 1 on loopback: nothing listens there.
+  RunResult result = RunCli("127.0.0.1:1", {"flags", "list"});
+  CHECK(result.exit_code == 1);
+  CHECK(absl::StrContains(result.err, "cannot reach cutoverd at 127.0.0.1:1"));
+}
+
+TEST_CASE_METHOD(CliFixture, "apply: dry run prints the diff and changes "
+                             "nothing; apply converges", "[cli]") {
+  const std::string example =
+      std::string(CUTOVER_SOURCE_DIR) + "/config/flags.example.yaml";
+  const std::string dry = Ok({"apply", "-f", example, "--dry-run"});
+  CHECK(absl::StrContains(dry, "segment internal: create"));
+  CHECK(absl::StrContains(dry, "flag orders: create"));
+  CHECK(absl::StrContains(dry, "dry run: nothing changed"));
+  CHECK(Ctl({"flags", "get", "orders"}).exit_code == 2);  // NOT_FOUND
+
+  Ok({"apply", "-f", example});
+  const v1::Flag flag = GetFlag("orders");
+  CHECK(flag.version() == 1);
+  CHECK(flag.bucket_by() == "tenant_id");
+  CHECK(flag.rules(0).id() == "internal-first");
+
+  // Applying again changes nothing.
+  const std::string again = Ok({"apply", "-f", example});
+  CHECK(absl::StrContains(again, "flag orders: unchanged"));
+  CHECK(absl::StrContains(again, "segment internal: unchanged"));
+  CHECK(GetFlag("orders").version() == 1);
+
+  // A file that skips a stage is refused, in a dry run too.
+  const std::string skip_file = dir().path() + "/skip.yaml";
+  {
+    std::ofstream out(skip_file);
+    out << "flags:\n"
+           "  - key: orders\n"
+           "    old_target: postgres-orders\n"
+           "    new_target: dynamodb-orders\n"
+           "    enabled: true\n"
+           "    default_serve: {stage: complete}\n";
+  }
+  RunResult refused = Ctl({"apply", "-f", skip_file, "--dry-run"});
+  CHECK(refused.exit_code == 2);
+  CHECK(absl::StrContains(refused.err, "skips"));
+
+  // An invalid file names the field and changes nothing.
+  const std::string bad_file = dir().path() + "/bad.yaml";
+  {
+    std::ofstream out(bad_file);
+    out << "flags:\n"
+           "  - key: orders\n"
+           "    old_target: postgres-orders\n"
+           "    new_target: dynamodb-orders\n"
+           "    default_serve:\n"
+           "      rollout:\n"
+           "        splits:\n"
+           "          - {stage: live, weight: five}\n";
+  }
+  RunResult bad = Ctl({"apply", "-f", bad_file});
+  CHECK(bad.exit_code == 2);
+  CHECK(absl::StrContains(
+      bad.err, "flags[0].default_serve.rollout.splits[0].weight"));
+  CHECK(GetFlag("orders").version() == 1);
+}
+
+}  // namespace
+}  // namespace cutover::testing
