@@ -1,0 +1,118 @@
+#include "convert/convert.h"
+
+#include <catch2/catch.hpp>
+
+#include "absl/strings/match.h"
+#include "convert/flag_diff.h"
+#include "convert/grpc_status.h"
+
+namespace cutover {
+namespace {
+
+TEST_CASE("enums map one to one, unknown wire values become unspecified",
+          "[convert]") {
+  for (int n = 0; n <= 6; ++n) {
+    CHECK(static_cast<int>(FromProto(static_cast<v1::Stage>(n))) == n);
+    CHECK(ToProto(static_cast<Stage>(n)) == static_cast<v1::Stage>(n));
+  }
+  CHECK(FromProto(static_cast<v1::Stage>(42)) == Stage::kUnspecified);
+  CHECK(FromProto(static_cast<v1::Operator>(-1)) == Operator::kUnspecified);
+  CHECK(FromProto(v1::IN_SEGMENT) == Operator::kInSegment);
+  CHECK(ToProto(Reason::kSplit) == v1::SPLIT);
+  CHECK(FromProto(v1::NEW) == Origin::kNew);
+}
+
+TEST_CASE("a flag converts with every configuration field", "[convert]") {
+  v1::Flag proto;
+  proto.set_key("orders");
+  proto.set_description("d");
+  proto.set_owner("o");
+  proto.add_tags("t");
+  proto.set_old_target("pg");
+  proto.set_new_target("ddb");
+  proto.set_enabled(true);
+  proto.set_bucket_by("tenant_id");
+  proto.set_compare_sample_rate(0.5);
+  proto.set_version(4);
+  auto* rule = proto.add_rules();
+  rule->set_id("r1");
+  rule->set_description("rd");
+  auto* clause = rule->add_clauses();
+  clause->set_attribute("tenant");
+  clause->set_op(v1::NOT_IN);
+  clause->add_values("acme");
+  rule->mutable_serve()->set_stage(v1::SHADOW);
+  auto* split = proto.mutable_default_serve()->mutable_rollout()->add_splits();
+  split->set_stage(v1::LIVE);
+  split->set_weight(100000);
+
+  const Flag flag = FromProto(proto);
+  CHECK(flag.key == "orders");
+  CHECK(flag.tags == std::vector<std::string>{"t"});
+  CHECK(flag.enabled);
+  CHECK(flag.bucket_by == "tenant_id");
+  CHECK(flag.compare_sample_rate == 0.5);
+  CHECK(flag.version == 4);
+  REQUIRE(flag.rules.size() == 1);
+  CHECK(flag.rules[0].clauses[0].op == Operator::kNotIn);
+  CHECK(flag.rules[0].serve.stage == Stage::kShadow);
+  REQUIRE(flag.default_serve.rollout.has_value());
+  CHECK(flag.default_serve.rollout->splits[0].stage == Stage::kLive);
+  CHECK(!flag.default_serve.stage.has_value());
+
+  v1::Flag unset;
+  CHECK(!FromProto(unset).compare_sample_rate.has_value());
+}
+
+TEST_CASE("decisions round-trip", "[convert]") {
+  Decision d;
+  d.flag_key = "orders";
+  d.stage = Stage::kLive;
+  d.plan = PlanFor(Stage::kLive);
+  d.reason = Reason::kRuleMatch;
+  d.rule_id = "r1";
+  d.bucket = 17;
+  d.flag_version = 9;
+  d.compare_sample_rate = 0.25;
+  v1::Decision proto;
+  ToProto(d, &proto);
+  CHECK(proto.reads().authoritative() == v1::NEW);
+  CHECK(proto.reads().shadow() == v1::OLD);
+  CHECK(proto.writes().secondary() == v1::OLD);
+  const Decision back = FromProto(proto);
+  CHECK(back.stage == Stage::kLive);
+  CHECK(back.plan.write_authoritative == Origin::kNew);
+  CHECK(back.rule_id == "r1");
+  CHECK(back.bucket == 17);
+  CHECK(back.flag_version == 9);
+}
+
+TEST_CASE("diffs list changed configuration, not output-only fields",
+          "[convert]") {
+  v1::Flag before;
+  before.set_key("orders");
+  before.mutable_default_serve()->set_stage(v1::SHADOW);
+  before.set_version(3);
+  v1::Flag after = before;
+  after.set_version(4);
+  after.set_revision(10);
+  after.set_updated_by("alice");
+  CHECK(DiffMessages(before, after).empty());
+
+  after.mutable_default_serve()->set_stage(v1::LIVE);
+  const auto diff = DiffMessages(before, after);
+  REQUIRE(diff.size() == 1);
+  CHECK(diff[0] == "modified: default_serve.stage: SHADOW -> LIVE");
+}
+
+TEST_CASE("status codes map one to one at the RPC edge", "[convert]") {
+  const absl::Status aborted = absl::AbortedError("stale");
+  const grpc::Status g = ToGrpcStatus(aborted);
+  CHECK(g.error_code() == grpc::StatusCode::ABORTED);
+  CHECK(g.error_message() == "stale");
+  CHECK(FromGrpcStatus(g) == aborted);
+  CHECK(ToGrpcStatus(absl::OkStatus()).ok());
+}
+
+}  // namespace
+}  // namespace cutover
