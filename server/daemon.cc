@@ -125,8 +125,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
           "cannot serve metrics on ", config.metrics_listen, ": ", e.what()));
     }
     daemon->exposer_->RegisterCollectable(daemon->metrics_);
-    daemon->exposer_->RegisterCollectable(
-        std::make_shared<StateCollector>(daemon->registry_.get()));
+    daemon->state_collector_ =
+        std::make_shared<StateCollector>(daemon->registry_.get());
+    daemon->exposer_->RegisterCollectable(daemon->state_collector_);
     const auto ports = daemon->exposer_->GetListeningPorts();
     daemon->metrics_port_ = ports.empty() ? 0 : ports.front();
   }

@@ -21,6 +21,7 @@ namespace grpc {
 class Server;
 }  // namespace grpc
 namespace prometheus {
+class Collectable;
 class Exposer;
 class Registry;
 }  // namespace prometheus
@@ -57,6 +58,8 @@ class Daemon {
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<prometheus::Registry> metrics_;
+  // Owned here: the Exposer holds collectables only by weak_ptr.
+  std::shared_ptr<prometheus::Collectable> state_collector_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   int grpc_port_ = 0;
   int metrics_port_ = 0;
