@@ -329,7 +329,9 @@ absl::StatusOr<v1::Flag> FlagRegistry::Rollback(
     });
   }
   return ChangeFlag(change, caller, [&](v1::Flag& flag) -> absl::Status {
-    if (request.to_version() >= flag.version()) {
+    // A version not yet made is not found below; the current one is a
+    // version, but not an earlier one.
+    if (request.to_version() == flag.version()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "to_version: must be an earlier version than the current ",
           flag.version()));
