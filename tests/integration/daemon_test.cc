@@ -1,0 +1,553 @@
+// The gRPC API of the real cutoverd on loopback: Decide and DecideBatch
+// outcomes, the monotonic ramp end to end, request limits, the kill switch,
+// health, the data-folder lock, config errors, graceful shutdown with
+// persistence across a restart, and the Prometheus endpoint.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cutover/v1/cutover.grpc.pb.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "tests/integration/harness.h"
+
+namespace cutover::testing {
+namespace {
+
+constexpr int kCallSeconds = 10;  // deadline of every unary call
+
+// A ClientContext with a deadline and an actor; one per call.
+class Call {
+ public:
+  Call() {
+    context_.set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(kCallSeconds));
+    context_.AddMetadata("x-cutover-actor", "daemon-test");
+  }
+  grpc::ClientContext* get() { return &context_; }
+
+ private:
+  grpc::ClientContext context_;
+};
+
+// A started daemon on a fresh folder, with Evaluation and Admin stubs.
+class Server {
+ public:
+  explicit Server(std::vector<std::string> extra_args = {})
+      : data_dir_(dir_.path() + "/data"),
+        daemon_(data_dir_, std::move(extra_args)) {
+    const bool started = daemon_.Start();
+    INFO("cutoverd stderr:\n" << daemon_.last_stderr());
+    REQUIRE(started);
+    Connect();
+  }
+
+  // Makes new stubs (after a restart the port changes).
+  void Connect() {
+    channel_ = grpc::CreateChannel(daemon_.address(),
+                                   grpc::InsecureChannelCredentials());
+    evaluation_ = v1::Evaluation::NewStub(channel_);
+    admin_ = v1::Admin::NewStub(channel_);
+  }
+
+  // Drops the stubs and the channel. An idle client connection is closed
+  // only when the client's backup poller (every 5 s) reads the server's
+  // GOAWAY, which would hold a graceful shutdown that long.
+  void Disconnect() {
+    evaluation_.reset();
+    admin_.reset();
+    channel_.reset();
+  }
+
+  v1::Evaluation::Stub& evaluation() { return *evaluation_; }
+  v1::Admin::Stub& admin() { return *admin_; }
+  const std::shared_ptr<grpc::Channel>& channel() { return channel_; }
+  DaemonProcess& daemon() { return daemon_; }
+  const std::string& data_dir() const { return data_dir_; }
+  const TempDir& dir() const { return dir_; }
+
+  v1::DecideResponse Decide(const std::string& flag_key,
+                            const std::string& user) {
+    v1::DecideRequest request;
+    request.set_flag_key(flag_key);
+    request.mutable_context()->set_targeting_key(user);
+    v1::DecideResponse response;
+    Call call;
+    const grpc::Status status =
+        evaluation_->Decide(call.get(), request, &response);
+    INFO(status.error_message());
+    REQUIRE(status.error_code() == grpc::StatusCode::OK);
+    return response;
+  }
+
+  // The flag "orders" as the brief describes it: enabled, default OFF.
+  v1::Flag CreateOrders() {
+    v1::CreateFlagRequest request;
+    v1::Flag* flag = request.mutable_flag();
+    flag->set_key("orders");
+    flag->set_description("orders table to DynamoDB");
+    flag->set_old_target("postgres-orders");
+    flag->set_new_target("dynamodb-orders");
+    flag->set_enabled(true);
+    flag->mutable_default_serve()->set_stage(v1::OFF);
+    v1::Flag created;
+    Call call;
+    const grpc::Status status =
+        admin_->CreateFlag(call.get(), request, &created);
+    INFO(status.error_message());
+    REQUIRE(status.error_code() == grpc::StatusCode::OK);
+    REQUIRE(created.version() == 1);
+    return created;
+  }
+
+  v1::Flag SetStage(const std::string& key, v1::Stage stage) {
+    v1::SetStageRequest request;
+    request.set_key(key);
+    request.set_stage(stage);
+    v1::Flag flag;
+    Call call;
+    const grpc::Status status = admin_->SetStage(call.get(), request, &flag);
+    INFO(status.error_message());
+    REQUIRE(status.error_code() == grpc::StatusCode::OK);
+    return flag;
+  }
+
+  v1::Flag SetLiveShare(const std::string& key, uint32_t live_weight) {
+    v1::SetRolloutRequest request;
+    request.set_key(key);
+    v1::Split* live = request.mutable_rollout()->add_splits();
+    live->set_stage(v1::LIVE);
+    live->set_weight(live_weight);
+    v1::Split* shadow = request.mutable_rollout()->add_splits();
+    shadow->set_stage(v1::SHADOW);
+    shadow->set_weight(100000 - live_weight);
+    v1::Flag flag;
+    Call call;
+    const grpc::Status status = admin_->SetRollout(call.get(), request, &flag);
+    INFO(status.error_message());
+    REQUIRE(status.error_code() == grpc::StatusCode::OK);
+    return flag;
+  }
+
+  v1::Flag GetFlag(const std::string& key) {
+    v1::GetFlagRequest request;
+    request.set_key(key);
+    v1::Flag flag;
+    Call call;
+    const grpc::Status status = admin_->GetFlag(call.get(), request, &flag);
+    INFO(status.error_message());
+    REQUIRE(status.error_code() == grpc::StatusCode::OK);
+    return flag;
+  }
+
+ private:
+  TempDir dir_;
+  std::string data_dir_;
+  DaemonProcess daemon_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Evaluation::Stub> evaluation_;
+  std::unique_ptr<v1::Admin::Stub> admin_;
+};
+
+// Writes `text` to `path`.
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  REQUIRE(out.good());
+}
+
+v1::DecideBatchRequest UsersBatch(const std::string& flag_key, int first,
+                                  int count) {
+  v1::DecideBatchRequest request;
+  for (int i = first; i < first + count; ++i) {
+    v1::DecideRequest* item = request.add_items();
+    item->set_flag_key(flag_key);
+    item->mutable_context()->set_targeting_key("u-" + std::to_string(i));
+  }
+  return request;
+}
+
+// Stage of each user u-0..u-9999 under `flag_key`, asked in batches of 1000;
+// checks every decision is a SPLIT at `version` with a bucket in range.
+std::vector<v1::Stage> DecideAllUsers(Server& server,
+                                      const std::string& flag_key,
+                                      int64_t version) {
+  constexpr int kUsers = 10000;
+  constexpr int kBatch = 1000;
+  std::vector<v1::Stage> stages;
+  stages.reserve(kUsers);
+  for (int first = 0; first < kUsers; first += kBatch) {
+    v1::DecideBatchResponse response;
+    Call call;
+    const grpc::Status status = server.evaluation().DecideBatch(
+        call.get(), UsersBatch(flag_key, first, kBatch), &response);
+    INFO(status.error_message());
+    REQUIRE(status.error_code() == grpc::StatusCode::OK);
+    REQUIRE(response.decisions_size() == kBatch);
+    for (int i = 0; i < kBatch; ++i) {
+      const v1::Decision& decision = response.decisions(i);
+      INFO("user u-" << first + i);
+      REQUIRE(decision.flag_key() == flag_key);
+      REQUIRE(decision.reason() == v1::SPLIT);
+      REQUIRE(decision.bucket() >= 0);
+      REQUIRE(decision.bucket() < 100000);
+      REQUIRE(decision.flag_version() == version);
+      REQUIRE((decision.stage() == v1::LIVE || decision.stage() == v1::SHADOW));
+      if (decision.stage() == v1::LIVE) {
+        REQUIRE(decision.reads().authoritative() == v1::NEW);
+        REQUIRE(decision.reads().shadow() == v1::OLD);
+        REQUIRE(decision.writes().authoritative() == v1::NEW);
+        REQUIRE(decision.writes().secondary() == v1::OLD);
+      } else {
+        REQUIRE(decision.reads().authoritative() == v1::OLD);
+        REQUIRE(decision.reads().shadow() == v1::NEW);
+        REQUIRE(decision.writes().authoritative() == v1::OLD);
+        REQUIRE(decision.writes().secondary() == v1::NEW);
+      }
+      stages.push_back(decision.stage());
+    }
+  }
+  return stages;
+}
+
+// One HTTP/1.0 GET to 127.0.0.1:`port``path`; returns the whole response
+// (status line, headers and body), or "" on a socket error. Every socket
+// operation is bounded by a 10 s timeout.
+std::string HttpGet(int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "";
+  timeval timeout{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) ==
+      0) {
+    const std::string request =
+        "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(request.size())) {
+      char buffer[8192];
+      // At most 16 MiB: bounded even if the server never closes.
+      for (int reads = 0; reads < 2048; ++reads) {
+        const ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0) break;
+        response.append(buffer, static_cast<size_t>(n));
+      }
+    }
+  }
+  close(fd);
+  return response;
+}
+
+// ---------------------------------------------------------------------------
+
+TEST_CASE("Decide: an unknown flag is OFF with FLAG_NOT_FOUND",
+          "[daemon][decide]") {
+  Server server;
+  const v1::DecideResponse response = server.Decide("no-such-flag", "u-1");
+  const v1::Decision& decision = response.decision();
+  CHECK(decision.flag_key() == "no-such-flag");
+  CHECK(decision.stage() == v1::OFF);
+  CHECK(decision.reason() == v1::FLAG_NOT_FOUND);
+  CHECK(decision.reads().authoritative() == v1::OLD);
+  CHECK(decision.reads().shadow() == v1::ORIGIN_NONE);
+  CHECK(decision.writes().authoritative() == v1::OLD);
+  CHECK(decision.writes().secondary() == v1::ORIGIN_NONE);
+  CHECK(decision.flag_version() == 0);
+  CHECK(decision.bucket() == -1);
+  CHECK(response.revision() == 0);
+}
+
+TEST_CASE("Decide: malformed requests are INVALID_ARGUMENT",
+          "[daemon][decide]") {
+  Server server;
+
+  SECTION("empty flag_key") {
+    v1::DecideRequest request;
+    request.mutable_context()->set_targeting_key("u-1");
+    v1::DecideResponse response;
+    Call call;
+    const grpc::Status status =
+        server.evaluation().Decide(call.get(), request, &response);
+    CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(status.error_message().rfind("flag_key:", 0) == 0);
+  }
+
+  SECTION("a targeting key longer than 256 bytes") {
+    v1::DecideRequest request;
+    request.set_flag_key("orders");
+    request.mutable_context()->set_targeting_key(std::string(257, 'u'));
+    v1::DecideResponse response;
+    Call call;
+    const grpc::Status status =
+        server.evaluation().Decide(call.get(), request, &response);
+    CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(status.error_message().rfind("context.targeting_key:", 0) == 0);
+  }
+
+  SECTION("a targeting key of exactly 256 bytes is fine") {
+    const v1::DecideResponse response =
+        server.Decide("orders", std::string(256, 'u'));
+    CHECK(response.decision().reason() == v1::FLAG_NOT_FOUND);
+  }
+}
+
+TEST_CASE("DecideBatch: a 5% live ramp, then 10%, never moves a user back",
+          "[daemon][decide][ramp]") {
+  Server server;
+  server.CreateOrders();
+  server.SetStage("orders", v1::DUALWRITE);
+  server.SetStage("orders", v1::SHADOW);
+  const v1::Flag at_5 = server.SetLiveShare("orders", 5000);
+  REQUIRE(at_5.version() == 4);
+
+  const std::vector<v1::Stage> first =
+      DecideAllUsers(server, "orders", at_5.version());
+  const auto live_5 = std::count(first.begin(), first.end(), v1::LIVE);
+  CHECK(live_5 >= 400);
+  CHECK(live_5 <= 600);
+
+  const v1::Flag at_10 = server.SetLiveShare("orders", 10000);
+  REQUIRE(at_10.version() == 5);
+  const std::vector<v1::Stage> second =
+      DecideAllUsers(server, "orders", at_10.version());
+  const auto live_10 = std::count(second.begin(), second.end(), v1::LIVE);
+  CHECK(live_10 >= 800);
+  CHECK(live_10 <= 1200);
+  int moved_back = 0;
+  for (size_t i = 0; i < first.size(); ++i) {
+    if (first[i] == v1::LIVE && second[i] != v1::LIVE) ++moved_back;
+  }
+  CHECK(moved_back == 0);
+  CHECK(live_10 > live_5);
+
+  // The decisions carry the targets, so a service can route by name.
+  const v1::Decision decision = server.Decide("orders", "u-0").decision();
+  CHECK(decision.old_target() == "postgres-orders");
+  CHECK(decision.new_target() == "dynamodb-orders");
+  CHECK(decision.compare_sample_rate() == 1.0);
+}
+
+TEST_CASE("DecideBatch: empty and oversize batches are INVALID_ARGUMENT",
+          "[daemon][decide][limits]") {
+  TempDir config_dir;
+  const std::string config = config_dir.path() + "/cutoverd.yaml";
+  WriteFile(config, "max_batch: 10\n");
+  Server server({"--config", config});
+
+  auto batch_status = [&](int items) {
+    v1::DecideBatchResponse response;
+    Call call;
+    return server.evaluation().DecideBatch(
+        call.get(), UsersBatch("orders", 0, items), &response);
+  };
+
+  const grpc::Status empty = batch_status(0);
+  CHECK(empty.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(empty.error_message().rfind("items:", 0) == 0);
+
+  const grpc::Status at_limit = batch_status(10);
+  CHECK(at_limit.error_code() == grpc::StatusCode::OK);
+
+  const grpc::Status over = batch_status(11);
+  CHECK(over.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(over.error_message().rfind("items:", 0) == 0);
+
+  SECTION("one bad item fails the whole batch and is named") {
+    v1::DecideBatchRequest request = UsersBatch("orders", 0, 3);
+    request.mutable_items(2)->clear_flag_key();
+    v1::DecideBatchResponse response;
+    Call call;
+    const grpc::Status status =
+        server.evaluation().DecideBatch(call.get(), request, &response);
+    CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(status.error_message().rfind("items[2].flag_key:", 0) == 0);
+    CHECK(response.decisions_size() == 0);
+  }
+}
+
+TEST_CASE("kill switch and archive", "[daemon][decide]") {
+  Server server;
+  server.CreateOrders();
+  server.SetStage("orders", v1::DUALWRITE);
+  {
+    const v1::Decision decision = server.Decide("orders", "u-1").decision();
+    REQUIRE(decision.stage() == v1::DUALWRITE);
+    REQUIRE(decision.reason() == v1::DEFAULT);
+    REQUIRE(decision.flag_version() == 2);
+  }
+
+  SECTION("SetEnabled false serves OFF with DISABLED") {
+    v1::SetEnabledRequest request;
+    request.set_key("orders");
+    request.set_enabled(false);
+    v1::Flag flag;
+    Call call;
+    const grpc::Status status =
+        server.admin().SetEnabled(call.get(), request, &flag);
+    REQUIRE(status.error_code() == grpc::StatusCode::OK);
+    CHECK(flag.version() == 3);
+    CHECK_FALSE(flag.enabled());
+
+    const v1::Decision decision = server.Decide("orders", "u-1").decision();
+    CHECK(decision.stage() == v1::OFF);
+    CHECK(decision.reason() == v1::DISABLED);
+    CHECK(decision.flag_version() == 3);
+    CHECK(decision.reads().authoritative() == v1::OLD);
+    CHECK(decision.reads().shadow() == v1::ORIGIN_NONE);
+    CHECK(decision.writes().authoritative() == v1::OLD);
+    CHECK(decision.writes().secondary() == v1::ORIGIN_NONE);
+  }
+
+  SECTION("an archived flag is FLAG_NOT_FOUND") {
+    v1::ArchiveFlagRequest request;
+    request.set_key("orders");
+    v1::Flag flag;
+    Call call;
+    const grpc::Status status =
+        server.admin().ArchiveFlag(call.get(), request, &flag);
+    REQUIRE(status.error_code() == grpc::StatusCode::OK);
+    CHECK(flag.archived());
+
+    const v1::Decision decision = server.Decide("orders", "u-1").decision();
+    CHECK(decision.stage() == v1::OFF);
+    CHECK(decision.reason() == v1::FLAG_NOT_FOUND);
+    CHECK(decision.flag_version() == 0);
+  }
+}
+
+TEST_CASE("the gRPC health service says SERVING", "[daemon][health]") {
+  Server server;
+  // No generated health stub ships with the Debian packages: call the
+  // method by name with an empty HealthCheckRequest (service "").
+  grpc::GenericStub stub(server.channel());
+  grpc::Slice empty(std::string{});
+  grpc::ByteBuffer request(&empty, 1);
+  grpc::ByteBuffer response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(kCallSeconds));
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  grpc::Status status;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check",
+                 grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) {
+                   std::lock_guard<std::mutex> lock(mu);
+                   status = std::move(s);
+                   done = true;
+                   cv.notify_all();
+                 });
+  {
+    // The call's own deadline ends it; this wait is a second bound.
+    std::unique_lock<std::mutex> lock(mu);
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds(2 * kCallSeconds),
+                        [&] { return done; }));
+  }
+  INFO(status.error_message());
+  REQUIRE(status.error_code() == grpc::StatusCode::OK);
+  std::vector<grpc::Slice> slices;
+  REQUIRE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const auto& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  // HealthCheckResponse{status: SERVING}: field 1, varint, value 1.
+  CHECK(bytes == std::string("\x08\x01", 2));
+}
+
+TEST_CASE("a second cutoverd on the same data folder exits 1: locked",
+          "[daemon][lifecycle]") {
+  Server server;
+  const RunResult second = RunProgram(
+      {CutoverdPath(), "--data-dir", server.data_dir(), "--listen",
+       "127.0.0.1:0", "--metrics-listen", "off"},
+      20);
+  INFO("stderr: " << second.err);
+  CHECK(second.exit_code == 1);
+  CHECK(second.err.find("locked") != std::string::npos);
+  // The first one still serves.
+  CHECK(server.Decide("orders", "u-1").decision().reason() ==
+        v1::FLAG_NOT_FOUND);
+}
+
+TEST_CASE("an unknown config key exits 2 and names the key",
+          "[daemon][lifecycle][config]") {
+  TempDir dir;
+  const std::string config = dir.path() + "/cutoverd.yaml";
+  WriteFile(config, "listn: x\n");
+  const RunResult result = RunProgram(
+      {CutoverdPath(), "--config", config, "--data-dir", dir.path() + "/data",
+       "--listen", "127.0.0.1:0", "--metrics-listen", "off"},
+      20);
+  INFO("stderr: " << result.err);
+  CHECK(result.exit_code == 2);
+  CHECK(result.err.find("listn") != std::string::npos);
+}
+
+TEST_CASE("SIGTERM stops cleanly and a restart serves the same flag",
+          "[daemon][lifecycle]") {
+  Server server;
+  server.CreateOrders();
+  server.SetStage("orders", v1::DUALWRITE);
+  const v1::Flag before = server.GetFlag("orders");
+  REQUIRE(before.version() == 2);
+
+  server.Disconnect();
+  const int code = server.daemon().Stop(SIGTERM);
+  INFO("cutoverd stderr:\n" << server.daemon().last_stderr());
+  CHECK(code == 0);
+  CHECK(server.daemon().last_stderr().find("stopped") != std::string::npos);
+
+  REQUIRE(server.daemon().Start());
+  server.Connect();
+  const v1::Flag after = server.GetFlag("orders");
+  CHECK(after.version() == before.version());
+  CHECK(after.revision() == before.revision());
+  CHECK(after.default_serve().stage() == v1::DUALWRITE);
+  const v1::DecideResponse decided = server.Decide("orders", "u-1");
+  CHECK(decided.decision().stage() == v1::DUALWRITE);
+  CHECK(decided.decision().flag_version() == 2);
+  CHECK(decided.revision() == before.revision());
+}
+
+TEST_CASE("the Prometheus endpoint serves cutover_store_revision",
+          "[daemon][metrics]") {
+  Server server;
+  server.CreateOrders();
+  REQUIRE(server.daemon().metrics_port() > 0);
+  const std::string response =
+      HttpGet(server.daemon().metrics_port(), "/metrics");
+  INFO(response.substr(0, 2000));
+  CHECK(response.rfind("HTTP/1.", 0) == 0);
+  CHECK(response.find(" 200 ") != std::string::npos);
+  CHECK(response.find("\ncutover_store_revision 1") != std::string::npos);
+  CHECK(response.find("cutover_flags{state=\"active\"} 1") !=
+        std::string::npos);
+}
+
+}  // namespace
+}  // namespace cutover::testing
