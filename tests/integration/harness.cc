@@ -159,7 +159,7 @@ DaemonProcess::~DaemonProcess() {
 bool DaemonProcess::Start() {
   std::remove(ready_file_.c_str());
   std::vector<std::string> args = {CutoverdPath(),  "--data-dir", data_dir_,
-                                   "--listen",      "127.0.0.1:0",
+                                   "--listen",      listen_,
                                    "--metrics-listen", "127.0.0.1:0",
                                    "--ready-file",  ready_file_};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());

@@ -65,6 +65,9 @@ class DaemonProcess {
   // Returns the exit code, or -signal if a signal ended it.
   int Stop(int signal);
   bool running() const { return pid_ > 0; }
+  // Later Starts listen on the port of the current one (so clients with a
+  // fixed address reconnect to the restarted daemon).
+  void KeepPort() { listen_ = address(); }
 
   int port() const { return port_; }
   int metrics_port() const { return metrics_port_; }
@@ -74,6 +77,7 @@ class DaemonProcess {
  private:
   std::string data_dir_;
   std::vector<std::string> extra_args_;
+  std::string listen_ = "127.0.0.1:0";
   std::string ready_file_;
   std::string stderr_file_;
   pid_t pid_ = -1;
