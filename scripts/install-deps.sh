@@ -7,7 +7,7 @@ PACKAGES=(
   libabsl-dev libre2-dev libssl-dev
   librocksdb-dev
   prometheus-cpp-dev
-  catch2 libcli11-dev libyaml-cpp-dev
+  catch2 libcli11-dev libyaml-cpp-dev libbenchmark-dev libsqlite3-dev
   python3 curl procps
 )
 missing=()

@@ -1,0 +1,368 @@
+#include "client/client.h"
+
+#include <chrono>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "convert/convert.h"
+#include "cutover/v1/cutover.grpc.pb.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
+
+namespace cutover {
+namespace {
+
+constexpr int kBatchLimit = 1000;
+
+std::chrono::system_clock::time_point DeadlineIn(absl::Duration duration) {
+  return std::chrono::system_clock::now() +
+         absl::ToChronoMicroseconds(duration);
+}
+
+// The decision served when the daemon cannot answer and nothing is cached.
+Decision DefaultDecision(std::string_view flag_key, Stage stage,
+                         std::string error) {
+  Decision decision = SafeDecision(std::string(flag_key), Reason::kError,
+                                   std::move(error));
+  if (stage != Stage::kUnspecified) {
+    decision.stage = stage;
+    decision.plan = PlanFor(stage);
+  }
+  return decision;
+}
+
+}  // namespace
+
+class Client::Stubs {
+ public:
+  explicit Stubs(const std::shared_ptr<grpc::Channel>& channel)
+      : evaluation(v1::Evaluation::NewStub(channel)) {}
+  std::unique_ptr<v1::Evaluation::Stub> evaluation;
+};
+
+// Prometheus counters, set once by RegisterMetrics.
+class Client::Metrics {
+ public:
+  explicit Metrics(prometheus::Registry& registry) {
+    auto& lookups = prometheus::BuildCounter()
+                        .Name("cutover_client_decisions_total")
+                        .Help("Client decisions by how they were served.")
+                        .Register(registry);
+    hits = &lookups.Add({{"source", "cache"}});
+    misses = &lookups.Add({{"source", "daemon"}});
+    stale = &lookups.Add({{"source", "stale"}});
+    errors = &lookups.Add({{"source", "default"}});
+    reconnects = &prometheus::BuildCounter()
+                      .Name("cutover_client_stream_reconnects_total")
+                      .Help("Watch stream reconnections.")
+                      .Register(registry)
+                      .Add({});
+    invalidations = &prometheus::BuildCounter()
+                         .Name("cutover_client_invalidations_total")
+                         .Help("Cache invalidations applied from Watch.")
+                         .Register(registry)
+                         .Add({});
+    entries = &prometheus::BuildGauge()
+                   .Name("cutover_client_cache_entries")
+                   .Help("Decisions in the cache (updated on misses).")
+                   .Register(registry)
+                   .Add({});
+  }
+  prometheus::Counter* hits;
+  prometheus::Counter* misses;
+  prometheus::Counter* stale;
+  prometheus::Counter* errors;
+  prometheus::Counter* reconnects;
+  prometheus::Counter* invalidations;
+  prometheus::Gauge* entries;
+};
+
+struct Client::Counters {
+  std::atomic<uint64_t> hits{0}, misses{0}, stale{0}, errors{0},
+      reconnects{0}, invalidations{0};
+  std::atomic<Metrics*> metrics{nullptr};
+
+  void Add(std::atomic<uint64_t>& counter,
+           prometheus::Counter* Metrics::*exported) {
+    counter.fetch_add(1, std::memory_order_relaxed);
+    if (Metrics* m = metrics.load(std::memory_order_acquire)) {
+      (m->*exported)->Increment();
+    }
+  }
+};
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
+  if (options.server.empty()) {
+    return absl::InvalidArgumentError("server: required (host:port)");
+  }
+  if (options.decide_deadline <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("decide_deadline: must be > 0");
+  }
+  if (options.cache_max_entries == 0 || options.cache_shards == 0 ||
+      options.cache_max_bytes == 0) {
+    return absl::InvalidArgumentError(
+        "cache_max_entries, cache_max_bytes, cache_shards: must be > 0");
+  }
+  if (options.reconnect_initial_backoff <= absl::ZeroDuration() ||
+      options.reconnect_max_backoff < options.reconnect_initial_backoff) {
+    return absl::InvalidArgumentError(
+        "reconnect_initial_backoff: must be > 0 and <= reconnect_max_backoff");
+  }
+  std::unique_ptr<Client> client(new Client(std::move(options)));
+  if (client->options_.watch) {
+    client->watch_thread_ = std::thread([c = client.get()] { c->WatchLoop(); });
+    const absl::Time until = absl::Now() + client->options_.initial_sync_wait;
+    while (!client->watch_synced_ && absl::Now() < until) {
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+  }
+  return client;
+}
+
+Client::Client(ClientOptions options)
+    : options_(std::move(options)),
+      channel_(grpc::CreateChannel(
+          options_.server, options_.credentials
+                               ? options_.credentials
+                               : grpc::InsecureChannelCredentials())),
+      stubs_(std::make_unique<Stubs>(channel_)),
+      cache_(DecisionCache::Options{options_.cache_max_entries,
+                                    options_.cache_max_bytes,
+                                    options_.cache_shards, options_.cache_ttl}),
+      counters_(std::make_unique<Counters>()) {}
+
+Client::~Client() { Shutdown(); }
+
+Decision Client::Decide(std::string_view flag_key,
+                        const Context& context) noexcept {
+  return Decide(flag_key, context, Stage::kOff);
+}
+
+Decision Client::Decide(std::string_view flag_key, const Context& context,
+                        Stage default_stage) noexcept {
+  try {
+    return DecideUncaught(flag_key, context, default_stage);
+  } catch (...) {
+    // Out of memory or a bug: the caller still gets the safe answer.
+    counters_->errors.fetch_add(1, std::memory_order_relaxed);
+    try {
+      return DefaultDecision(flag_key, default_stage, "client: internal error");
+    } catch (...) {
+      return Decision();  // off, old database; no strings to allocate
+    }
+  }
+}
+
+Decision Client::DecideUncaught(std::string_view flag_key,
+                                const Context& context, Stage default_stage) {
+  DecisionCache::Lookup cached = cache_.Get(flag_key, context);
+  if (cached.state == DecisionCache::State::kFresh) {
+    counters_->Add(counters_->hits, &Metrics::hits);
+    cached.decision.reason = Reason::kCached;
+    return std::move(cached.decision);
+  }
+
+  v1::DecideRequest request;
+  request.set_flag_key(flag_key.data(), flag_key.size());
+  request.mutable_context()->set_targeting_key(context.targeting_key);
+  auto& attributes = *request.mutable_context()->mutable_attributes();
+  for (const auto& [name, value] : context.attributes) attributes[name] = value;
+  v1::DecideResponse response;
+  grpc::ClientContext call;
+  call.set_deadline(DeadlineIn(options_.decide_deadline));
+  const grpc::Status status =
+      stubs_->evaluation->Decide(&call, request, &response);
+  if (status.ok()) {
+    counters_->Add(counters_->misses, &Metrics::misses);
+    Decision decision = FromProto(response.decision());
+    cache_.Put(flag_key, context, decision, response.revision());
+    if (Metrics* m = counters_->metrics.load(std::memory_order_acquire)) {
+      m->entries->Set(static_cast<double>(cache_.size()));
+    }
+    return decision;
+  }
+  if (cached.state == DecisionCache::State::kExpired &&
+      status.error_code() != grpc::StatusCode::INVALID_ARGUMENT) {
+    counters_->Add(counters_->stale, &Metrics::stale);
+    cached.decision.reason = Reason::kStale;
+    return std::move(cached.decision);
+  }
+  counters_->Add(counters_->errors, &Metrics::errors);
+  return DefaultDecision(
+      flag_key, default_stage,
+      absl::StrCat("daemon: ", status.error_message()));
+}
+
+std::vector<Decision> Client::Prefetch(
+    std::string_view flag_key, const std::vector<Context>& contexts) noexcept {
+  std::vector<Decision> decisions;
+  try {
+    decisions.reserve(contexts.size());
+    for (size_t start = 0; start < contexts.size(); start += kBatchLimit) {
+      const size_t end = std::min(contexts.size(), start + kBatchLimit);
+      v1::DecideBatchRequest request;
+      for (size_t i = start; i < end; ++i) {
+        auto* item = request.add_items();
+        item->set_flag_key(flag_key.data(), flag_key.size());
+        item->mutable_context()->set_targeting_key(contexts[i].targeting_key);
+        auto& attributes = *item->mutable_context()->mutable_attributes();
+        for (const auto& [name, value] : contexts[i].attributes) {
+          attributes[name] = value;
+        }
+      }
+      v1::DecideBatchResponse response;
+      grpc::ClientContext call;
+      call.set_deadline(DeadlineIn(options_.decide_deadline));
+      const grpc::Status status =
+          stubs_->evaluation->DecideBatch(&call, request, &response);
+      for (size_t i = start; i < end; ++i) {
+        if (status.ok() &&
+            static_cast<int>(i - start) < response.decisions_size()) {
+          Decision decision =
+              FromProto(response.decisions(static_cast<int>(i - start)));
+          cache_.Put(flag_key, contexts[i], decision, response.revision());
+          decisions.push_back(std::move(decision));
+        } else {
+          // As Decide would: stale if cached, else the safe default.
+          DecisionCache::Lookup cached = cache_.Get(flag_key, contexts[i]);
+          if (cached.state != DecisionCache::State::kMiss) {
+            cached.decision.reason = Reason::kStale;
+            decisions.push_back(std::move(cached.decision));
+          } else {
+            decisions.push_back(DefaultDecision(
+                flag_key, Stage::kOff,
+                absl::StrCat("daemon: ", status.error_message())));
+          }
+        }
+      }
+    }
+  } catch (...) {
+    while (decisions.size() < contexts.size()) decisions.push_back(Decision());
+  }
+  return decisions;
+}
+
+ClientStats Client::stats() const noexcept {
+  ClientStats stats;
+  stats.cache_hits = counters_->hits.load();
+  stats.cache_misses = counters_->misses.load();
+  stats.stale_serves = counters_->stale.load();
+  stats.errors = counters_->errors.load();
+  stats.stream_reconnects = counters_->reconnects.load();
+  stats.invalidations = counters_->invalidations.load();
+  stats.cache_entries = cache_.size();
+  return stats;
+}
+
+void Client::RegisterMetrics(prometheus::Registry& registry) {
+  if (metrics_ != nullptr) return;
+  metrics_ = std::make_shared<Metrics>(registry);
+  // Bring the exported counters up to what happened before registration.
+  metrics_->hits->Increment(static_cast<double>(counters_->hits.load()));
+  metrics_->misses->Increment(static_cast<double>(counters_->misses.load()));
+  metrics_->stale->Increment(static_cast<double>(counters_->stale.load()));
+  metrics_->errors->Increment(static_cast<double>(counters_->errors.load()));
+  metrics_->reconnects->Increment(
+      static_cast<double>(counters_->reconnects.load()));
+  metrics_->invalidations->Increment(
+      static_cast<double>(counters_->invalidations.load()));
+  counters_->metrics.store(metrics_.get(), std::memory_order_release);
+}
+
+void Client::Shutdown() noexcept {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    if (watch_context_ != nullptr) watch_context_->TryCancel();
+  }
+  if (watch_thread_.joinable()) watch_thread_.join();
+}
+
+void Client::WatchLoop() {
+  std::mt19937_64 random(std::random_device{}());
+  absl::Duration backoff = options_.reconnect_initial_backoff;
+  bool first = true;
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    if (!first) {
+      counters_->Add(counters_->reconnects, &Metrics::reconnects);
+    }
+    first = false;
+    const bool synced = RunWatchStream();
+    watch_synced_ = false;
+    if (synced) backoff = options_.reconnect_initial_backoff;
+    // Sleep backoff +-20%, waking at once on Shutdown.
+    const double jitter =
+        0.8 + 0.4 * std::uniform_real_distribution<double>(0, 1)(random);
+    const absl::Time until = absl::Now() + backoff * jitter;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithDeadline(absl::Condition(&stopping_), until);
+      if (stopping_) return;
+    }
+    backoff = std::min(backoff * 2, options_.reconnect_max_backoff);
+  }
+}
+
+bool Client::RunWatchStream() {
+  grpc::ClientContext context;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return false;
+    watch_context_ = &context;
+  }
+  v1::WatchRequest request;
+  request.set_from_revision(watched_revision_.load());
+  auto reader = stubs_->evaluation->Watch(&context, request);
+  bool synced = false;
+  v1::WatchEvent event;
+  while (reader->Read(&event)) {
+    switch (event.kind()) {
+      case v1::WatchEvent::RESET:
+        // The daemon's state replaces ours, even if its revisions went back
+        // (a restored or replaced store).
+        cache_.Clear(event.revision());
+        watched_revision_ = event.revision();
+        counters_->Add(counters_->invalidations, &Metrics::invalidations);
+        continue;
+      case v1::WatchEvent::FLAG_UPSERTED:
+      case v1::WatchEvent::FLAG_ARCHIVED:
+        cache_.InvalidateFlag(event.flag().key(), event.revision());
+        counters_->Add(counters_->invalidations, &Metrics::invalidations);
+        break;
+      case v1::WatchEvent::SEGMENT_UPSERTED:
+      case v1::WatchEvent::SEGMENT_DELETED:
+        // Any flag may name the segment.
+        cache_.InvalidateAll(event.revision());
+        counters_->Add(counters_->invalidations, &Metrics::invalidations);
+        break;
+      case v1::WatchEvent::SYNCED:
+        synced = true;
+        watch_synced_ = true;
+        break;
+      default:
+        break;
+    }
+    // A RESET's state events carry their own (older) revisions; only move
+    // forward.
+    if (event.revision() > watched_revision_.load()) {
+      watched_revision_ = event.revision();
+    }
+  }
+  (void)reader->Finish();
+  {
+    absl::MutexLock lock(&mu_);
+    watch_context_ = nullptr;
+  }
+  return synced;
+}
+
+}  // namespace cutover

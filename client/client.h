@@ -1,0 +1,163 @@
+// cutover::Client: what a backend service links to ask "which database does
+// this user read from and write to?".
+//
+//   ClientOptions options;
+//   options.server = "127.0.0.1:7400";
+//   auto client = cutover::Client::Create(options);   // StatusOr
+//   Decision d = (*client)->Decide("orders", {"u-42", {{"tenant", "acme"}}});
+//   if (d.plan.read_authoritative == Origin::kNew) { ... }
+//
+// Decide answers from an in-process DecisionCache when it can and from the
+// daemon (Decide RPC, bounded by decide_deadline) when it must. One Watch
+// stream per Client invalidates a flag's cached decisions as soon as the
+// flag changes; after a break it resumes from its last revision (the daemon
+// sends a RESET when it cannot replay that far, and the cache is cleared),
+// reconnecting with exponential backoff and jitter.
+//
+// Never throws, never blocks the caller past decide_deadline (plus
+// scheduling), never loses the safe default: when the daemon cannot answer,
+// an expired cached decision is served with reason STALE, and a miss gets
+// the caller's default stage (off unless given) with reason ERROR. Fresh
+// cache hits have reason CACHED (rule_id and bucket are kept).
+//
+// Thread-safe.
+#ifndef CUTOVER_CLIENT_CLIENT_H_
+#define CUTOVER_CLIENT_CLIENT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "client/decision_cache.h"
+#include "client/decision_source.h"
+#include "core/evaluate.h"
+#include "core/model.h"
+
+namespace grpc {
+class Channel;
+class ChannelCredentials;
+class ClientContext;
+}  // namespace grpc
+namespace prometheus {
+class Registry;
+}  // namespace prometheus
+
+namespace cutover {
+
+struct ClientOptions {
+  // The daemon, host:port.
+  std::string server = "127.0.0.1:7400";
+  // Channel credentials; null means plaintext (loopback, or a mesh that
+  // provides TLS).
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // Longest a Decide waits for the daemon on a cache miss.
+  absl::Duration decide_deadline = absl::Milliseconds(5);
+  // Cache bounds and freshness.
+  size_t cache_max_entries = 100000;
+  size_t cache_max_bytes = 64 << 20;
+  size_t cache_shards = 16;
+  absl::Duration cache_ttl = absl::Seconds(60);
+  // Keep a Watch stream open to invalidate changed flags at once. Without
+  // it, changes are seen after cache_ttl.
+  bool watch = true;
+  // Reconnection backoff of the Watch stream: starts here, doubles up to
+  // the maximum, with +-20% jitter; back to the start after a good stream.
+  absl::Duration reconnect_initial_backoff = absl::Milliseconds(100);
+  absl::Duration reconnect_max_backoff = absl::Seconds(10);
+  // Create waits at most this long for the Watch stream's first SYNCED,
+  // so that the first decisions are not all misses. 0: do not wait.
+  absl::Duration initial_sync_wait = absl::Seconds(1);
+};
+
+// Counters of a Client (monotonic, except cache_entries).
+struct ClientStats {
+  uint64_t cache_hits = 0;
+  uint64_t cache_misses = 0;   // asked the daemon
+  uint64_t stale_serves = 0;   // expired entry served, daemon unreachable
+  uint64_t errors = 0;         // safe default served, daemon unreachable
+  uint64_t stream_reconnects = 0;
+  uint64_t invalidations = 0;  // flag or whole-cache invalidations applied
+  uint64_t cache_entries = 0;
+};
+
+class Client final : public DecisionSource {
+ public:
+  // INVALID_ARGUMENT for options out of range. Connecting is not required:
+  // a Client for an unreachable daemon serves safe defaults and keeps
+  // trying.
+  static absl::StatusOr<std::unique_ptr<Client>> Create(ClientOptions options);
+  ~Client() override;  // Shutdown()
+
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  Decision Decide(std::string_view flag_key,
+                  const Context& context) noexcept override;
+  // As Decide, with `default_stage` instead of off when nothing is known.
+  Decision Decide(std::string_view flag_key, const Context& context,
+                  Stage default_stage) noexcept;
+
+  // Fills the cache for many users of one flag with DecideBatch calls (at
+  // most 1000 users each), e.g. for a page of users about to be served.
+  // Returns the decisions in order (safe defaults where the daemon could
+  // not answer). Bounded by decide_deadline per call.
+  std::vector<Decision> Prefetch(std::string_view flag_key,
+                                 const std::vector<Context>& contexts) noexcept;
+
+  ClientStats stats() const noexcept;
+
+  // Adds the counters to `registry` as cutover_client_* metrics (a
+  // collectable the registry's owner scrapes). The registry must outlive
+  // the Client's use of it; call once.
+  void RegisterMetrics(prometheus::Registry& registry);
+
+  // The channel to the daemon, to share (e.g. with a TelemetryReporter).
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+
+  // The last store revision the Watch stream has seen (0 before the first).
+  int64_t watched_revision() const noexcept { return watched_revision_; }
+  // Whether the Watch stream is connected and synced.
+  bool watch_synced() const noexcept { return watch_synced_; }
+
+  // Stops the Watch stream (at once) and its thread. Decide keeps working
+  // from the cache and the daemon afterwards. Idempotent.
+  void Shutdown() noexcept;
+
+ private:
+  struct Counters;
+  class Metrics;
+
+  explicit Client(ClientOptions options);
+  Decision DecideUncaught(std::string_view flag_key, const Context& context,
+                          Stage default_stage);
+  void WatchLoop();
+  // One Watch stream until it breaks; returns whether it reached SYNCED.
+  bool RunWatchStream();
+
+  const ClientOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  class Stubs;
+  std::unique_ptr<Stubs> stubs_;
+  DecisionCache cache_;
+  std::unique_ptr<Counters> counters_;
+  std::shared_ptr<Metrics> metrics_;
+
+  std::atomic<int64_t> watched_revision_{0};
+  std::atomic<bool> watch_synced_{false};
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ClientContext* watch_context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::thread watch_thread_;
+};
+
+}  // namespace cutover
+
+#endif  // CUTOVER_CLIENT_CLIENT_H_

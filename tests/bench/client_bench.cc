@@ -1,0 +1,123 @@
+// The client library's cache-hit Decide next to a bare absl::flat_hash_map
+// lookup of the same key, in the same run (Google Benchmark).
+//
+//   ./build/tests/bench/client_bench --benchmark_min_time=1
+//
+// Starts a real cutoverd on loopback (temporary data folder) for the
+// Client to fill its cache from; ends it before exiting. Results and the
+// machine they came from go to docs/performance.md.
+#include <benchmark/benchmark.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "client/client.h"
+#include "client/decision_cache.h"
+#include "tests/integration/harness.h"
+
+namespace cutover {
+namespace {
+
+using testing::DaemonProcess;
+using testing::RunCli;
+using testing::TempDir;
+
+constexpr int kUsers = 10000;
+
+std::vector<Context> Users() {
+  std::vector<Context> users;
+  for (int i = 0; i < kUsers; ++i) {
+    users.push_back(Context{"user-" + std::to_string(i), {{"tenant", "acme"}}});
+  }
+  return users;
+}
+
+// The daemon and a warm client, shared by every benchmark in the process.
+struct World {
+  World() : daemon(dir.path() + "/data") {
+    if (!daemon.Start()) std::abort();
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"flags", "create", "orders", "--old", "postgres-orders", "--new",
+              "dynamodb-orders"},
+             {"stage", "orders", "dualwrite"},
+             {"stage", "orders", "shadow"},
+             {"rollout", "orders", "live=5", "shadow=95"}}) {
+      if (RunCli(daemon.address(), args).exit_code != 0) std::abort();
+    }
+    ClientOptions options;
+    options.server = daemon.address();
+    options.decide_deadline = absl::Seconds(1);
+    options.cache_ttl = absl::Hours(1);
+    client = *Client::Create(options);
+    users = Users();
+    client->Prefetch("orders", users);
+  }
+  TempDir dir;
+  DaemonProcess daemon;
+  std::unique_ptr<Client> client;
+  std::vector<Context> users;
+};
+
+World& TheWorld() {
+  static World world;  // its destructor ends the daemon at exit
+  return world;
+}
+
+// Reference: one lookup in a flat_hash_map holding the same keys and
+// decisions, key already built (the least any cache can do).
+void BM_FlatHashMapLookup(benchmark::State& state) {
+  static const auto* map = [] {
+    auto* map = new absl::flat_hash_map<std::string, Decision>();
+    for (const auto& user : Users()) {
+      Decision d;
+      d.flag_key = "orders";
+      d.old_target = "postgres-orders";
+      d.new_target = "dynamodb-orders";
+      std::string key;
+      DecisionCache::AppendKey("orders", user, key);
+      (*map)[key] = d;
+    }
+    return map;
+  }();
+  std::vector<std::string> keys;
+  for (const auto& user : Users()) {
+    keys.emplace_back();
+    DecisionCache::AppendKey("orders", user, keys.back());
+  }
+  size_t i = state.thread_index() * 7919;
+  for (auto _ : state) {
+    auto it = map->find(keys[i++ % keys.size()]);
+    benchmark::DoNotOptimize(it->second.stage);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_FlatHashMapLookup)->Threads(1)->Threads(2)->Threads(8)->UseRealTime();
+
+// Client::Decide answered from the cache (every user prefetched).
+void BM_ClientDecideCacheHit(benchmark::State& state) {
+  World& world = TheWorld();
+  size_t i = state.thread_index() * 7919;
+  for (auto _ : state) {
+    Decision d = world.client->Decide("orders", world.users[i++ % kUsers]);
+    benchmark::DoNotOptimize(d.stage);
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    const ClientStats stats = world.client->stats();
+    state.counters["misses"] = static_cast<double>(stats.cache_misses);
+  }
+}
+BENCHMARK(BM_ClientDecideCacheHit)->Threads(1)->Threads(2)->Threads(8)->UseRealTime();
+
+}  // namespace
+}  // namespace cutover
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
