@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+
+#include "tests/printers.h"
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -31,27 +33,6 @@
 #include "core/evaluate.h"
 #include "core/model.h"
 #include "core/stage.h"
-
-namespace Catch {
-template <>
-struct StringMaker<cutover::Stage> {
-  static std::string convert(cutover::Stage stage) {
-    return cutover::StageName(stage);
-  }
-};
-template <>
-struct StringMaker<cutover::Origin> {
-  static std::string convert(cutover::Origin origin) {
-    return cutover::OriginName(origin);
-  }
-};
-template <>
-struct StringMaker<absl::StatusCode> {
-  static std::string convert(absl::StatusCode code) {
-    return absl::StatusCodeToString(code);
-  }
-};
-}  // namespace Catch
 
 namespace cutover {
 namespace {

@@ -7,20 +7,13 @@
 #include <algorithm>
 #include <array>
 #include <catch2/catch.hpp>
+
+#include "tests/printers.h"
 #include <cstdint>
 #include <random>
 #include <string_view>
 #include <string>
 #include <vector>
-
-namespace Catch {
-template <>
-struct StringMaker<cutover::Stage> {
-  static std::string convert(cutover::Stage stage) {
-    return cutover::StageName(stage);
-  }
-};
-}  // namespace Catch
 
 namespace cutover {
 namespace {

@@ -3,6 +3,8 @@
 #include "core/evaluate.h"
 
 #include <catch2/catch.hpp>
+
+#include "tests/printers.h"
 #include <map>
 #include <memory>
 #include <optional>
@@ -11,27 +13,6 @@
 #include <vector>
 
 #include "core/bucketing.h"
-
-namespace Catch {
-template <>
-struct StringMaker<cutover::Stage> {
-  static std::string convert(cutover::Stage stage) {
-    return cutover::StageName(stage);
-  }
-};
-template <>
-struct StringMaker<cutover::Reason> {
-  static std::string convert(cutover::Reason reason) {
-    return cutover::ReasonName(reason);
-  }
-};
-template <>
-struct StringMaker<cutover::Origin> {
-  static std::string convert(cutover::Origin origin) {
-    return cutover::OriginName(origin);
-  }
-};
-}  // namespace Catch
 
 namespace cutover {
 namespace {

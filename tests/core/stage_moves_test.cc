@@ -2,18 +2,11 @@
 #include "core/stage_moves.h"
 
 #include <catch2/catch.hpp>
+
+#include "tests/printers.h"
 #include <optional>
 #include <string>
 #include <vector>
-
-namespace Catch {
-template <>
-struct StringMaker<cutover::Stage> {
-  static std::string convert(cutover::Stage stage) {
-    return cutover::StageName(stage);
-  }
-};
-}  // namespace Catch
 
 namespace cutover {
 namespace {

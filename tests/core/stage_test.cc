@@ -3,23 +3,10 @@
 #include "core/stage.h"
 
 #include <catch2/catch.hpp>
+
+#include "tests/printers.h"
 #include <string>
 #include <vector>
-
-namespace Catch {
-template <>
-struct StringMaker<cutover::Stage> {
-  static std::string convert(cutover::Stage stage) {
-    return cutover::StageName(stage);
-  }
-};
-template <>
-struct StringMaker<cutover::Origin> {
-  static std::string convert(cutover::Origin origin) {
-    return cutover::OriginName(origin);
-  }
-};
-}  // namespace Catch
 
 namespace cutover {
 namespace {

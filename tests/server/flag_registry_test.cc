@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+
+#include "tests/integration/harness.h"
+#include "tests/printers.h"
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -21,40 +24,12 @@
 #include "server/snapshot.h"
 #include "server/store.h"
 
-namespace Catch {
-template <>
-struct StringMaker<absl::StatusCode> {
-  static std::string convert(absl::StatusCode code) {
-    return absl::StatusCodeToString(code);
-  }
-};
-}  // namespace Catch
-
 namespace cutover {
 namespace {
 
 using google::protobuf::util::MessageDifferencer;
 
-// A fresh folder under /tmp, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = "/tmp/cutover-registry-test-XXXXXX";
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 const Caller kAlice{"alice", "10.0.0.1:50000"};
 const Caller kBob{"bob", "10.0.0.2:50000"};

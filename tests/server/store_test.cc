@@ -4,6 +4,9 @@
 #include <stdlib.h>
 
 #include <catch2/catch.hpp>
+
+#include "tests/integration/harness.h"
+#include "tests/printers.h"
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -19,40 +22,12 @@
 #include "rocksdb/options.h"
 #include "rocksdb/write_batch.h"
 
-namespace Catch {
-template <>
-struct StringMaker<absl::StatusCode> {
-  static std::string convert(absl::StatusCode code) {
-    return absl::StatusCodeToString(code);
-  }
-};
-}  // namespace Catch
-
 namespace cutover {
 namespace {
 
 using google::protobuf::util::MessageDifferencer;
 
-// A fresh folder under /tmp, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = "/tmp/cutover-store-test-XXXXXX";
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 std::unique_ptr<Store> OpenStore(const std::string& dir) {
   absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir);
