@@ -291,6 +291,21 @@ void Cli::Define(CLI::App& app) {
     };
   });
 
+  auto* status = app.add_subcommand(
+      "status", "a flag's stage or rollout and how its migration is going");
+  status->add_option("flag", key_, "flag key")->required();
+  status->callback([this] {
+    action_ = [this]() -> absl::Status {
+      v1::GetFlagStatusRequest request;
+      request.set_key(key_);
+      v1::FlagStatus response;
+      absl::Status s = connection_->Admin(&v1::Admin::Stub::GetFlagStatus,
+                                          request, &response);
+      if (s.ok()) Print(response);
+      return s;
+    };
+  });
+
   auto* rollback = app.add_subcommand(
       "rollback", "everyone to off at once, or back to an earlier version");
   rollback->add_option("flag", key_, "flag key")->required();

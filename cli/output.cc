@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cli/parse.h"
 #include "convert/convert.h"
@@ -196,6 +197,65 @@ std::string SegmentListTable(const v1::ListSegmentsResponse& list) {
   return Table(rows);
 }
 
+// A share as a percentage with two decimals: "0.70%".
+std::string RateText(double rate) {
+  return absl::StrFormat("%.2f%%", rate * 100);
+}
+
+// A latency bound from FlagStatus: "512us", "1.02ms", "2.1s"; "-" for none.
+std::string LatencyText(double seconds) {
+  if (seconds <= 0) return "-";
+  if (seconds < 1e-3) return absl::StrFormat("%.0fus", seconds * 1e6);
+  if (seconds < 1) return absl::StrFormat("%.3gms", seconds * 1e3);
+  return absl::StrFormat("%.3gs", seconds);
+}
+
+std::string FlagStatusTable(const v1::FlagStatus& status) {
+  const v1::Flag& flag = status.flag();
+  Fields fields;
+  fields.Add("flag", absl::StrCat(flag.key(), " (version ", flag.version(),
+                                  flag.archived() ? ", archived" : "", ")"));
+  fields.Add("targets", absl::StrCat("old=", flag.old_target(),
+                                     "  new=", flag.new_target()));
+  if (!flag.enabled()) {
+    fields.Add("stage", "off (DISABLED: kill switch)");
+  } else {
+    fields.Add(flag.default_serve().has_rollout() ? "rollout" : "stage",
+               FormatServe(flag.default_serve()));
+  }
+  if (flag.rules_size() > 0) {
+    fields.Add("rules", absl::StrCat(flag.rules_size(),
+                                     " (users they match may be served "
+                                     "otherwise)"));
+  }
+  fields.Add("window", absl::StrCat("last ", status.window_seconds(), " s"));
+  fields.Add("compared", absl::StrCat(status.compared(), " reads"));
+  fields.Add("mismatches",
+             absl::StrCat(status.mismatches(), " (mismatch rate ",
+                          RateText(status.mismatch_rate()), ")"));
+  fields.Add("rejected",
+             absl::StrCat(status.rejected_reports(), " reports (all flags)"));
+  if (status.client_dropped() > 0) {
+    fields.Add("dropped", absl::StrCat(status.client_dropped(),
+                                       " operations by clients (all flags)"));
+  }
+  std::string out = fields.Render();
+  if (status.ops_size() == 0) {
+    absl::StrAppend(&out, "\nno operations reported in the window\n");
+    return out;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"OP", "ORIGIN", "OK", "ERRORS", "ERROR RATE", "P50", "P95"}};
+  for (const auto& op : status.ops()) {
+    rows.push_back({op.op(), OriginText(op.origin()), absl::StrCat(op.ok()),
+                    absl::StrCat(op.errors()), RateText(op.error_rate()),
+                    LatencyText(op.p50_seconds()),
+                    LatencyText(op.p95_seconds())});
+  }
+  absl::StrAppend(&out, "\n", Table(rows));
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<Format> ParseFormat(const std::string& text) {
@@ -263,6 +323,9 @@ std::string Render(const google::protobuf::Message& message, Format format) {
     }
     if (auto* m = dynamic_cast<const v1::ListSegmentsResponse*>(&message)) {
       return SegmentListTable(*m);
+    }
+    if (auto* m = dynamic_cast<const v1::FlagStatus*>(&message)) {
+      return FlagStatusTable(*m);
     }
   }
   return MessageToYaml(message);

@@ -94,4 +94,14 @@ grpc::Status AdminService::ListSegments(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status AdminService::GetFlagStatus(grpc::ServerContext*,
+                                         const v1::GetFlagStatusRequest* request,
+                                         v1::FlagStatus* response) {
+  auto flag = registry_->GetFlag(request->key());
+  if (!flag.ok()) return ToGrpcStatus(flag.status());
+  *response->mutable_flag() = *std::move(flag);
+  if (aggregator_ != nullptr) aggregator_->Status(request->key(), response);
+  return grpc::Status::OK;
+}
+
 }  // namespace cutover

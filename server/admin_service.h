@@ -12,6 +12,7 @@
 
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "server/flag_registry.h"
+#include "server/op_aggregator.h"
 
 namespace cutover {
 
@@ -20,7 +21,11 @@ inline constexpr char kActorMetadataKey[] = "x-cutover-actor";
 
 class AdminService final : public v1::Admin::Service {
  public:
-  explicit AdminService(FlagRegistry* registry) : registry_(registry) {}
+  // `aggregator` holds the reported migration operations that
+  // GetFlagStatus shows; nullptr shows none.
+  explicit AdminService(FlagRegistry* registry,
+                        const OpAggregator* aggregator = nullptr)
+      : registry_(registry), aggregator_(aggregator) {}
 
   grpc::Status CreateFlag(grpc::ServerContext* context,
                           const v1::CreateFlagRequest* request,
@@ -73,9 +78,14 @@ class AdminService final : public v1::Admin::Service {
   grpc::Status DeleteSegment(grpc::ServerContext* context,
                              const v1::DeleteSegmentRequest* request,
                              v1::Segment* response) override;
+  // NOT_FOUND for an unknown flag.
+  grpc::Status GetFlagStatus(grpc::ServerContext* context,
+                             const v1::GetFlagStatusRequest* request,
+                             v1::FlagStatus* response) override;
 
  private:
   FlagRegistry* const registry_;
+  const OpAggregator* const aggregator_;
 };
 
 }  // namespace cutover

@@ -56,6 +56,10 @@ absl::StatusOr<DaemonConfig> LoadConfigFile(const std::string& path) {
         config.max_request_bytes = value.as<int>();
       } else if (key == "watch_history") {
         config.watch_history = value.as<int>();
+      } else if (key == "telemetry_window_seconds") {
+        config.telemetry_window = absl::Seconds(value.as<double>());
+      } else if (key == "telemetry_slots") {
+        config.telemetry_slots = value.as<int>();
       } else {
         return Bad(path, key, "unknown option");
       }
@@ -92,6 +96,14 @@ absl::Status ValidateConfig(const DaemonConfig& config) {
   }
   if (config.watch_history < 1) {
     return absl::InvalidArgumentError("watch_history: must be >= 1");
+  }
+  if (config.telemetry_window < absl::Seconds(1) ||
+      config.telemetry_window > absl::Hours(24 * 7)) {
+    return absl::InvalidArgumentError(
+        "telemetry_window_seconds: must be in [1, 604800]");
+  }
+  if (config.telemetry_slots < 1 || config.telemetry_slots > 10000) {
+    return absl::InvalidArgumentError("telemetry_slots: must be in [1, 10000]");
   }
   return absl::OkStatus();
 }

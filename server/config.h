@@ -33,6 +33,12 @@ struct DaemonConfig {
   // Watch events kept in memory for resumption (the store keeps the last
   // kChangesKept across restarts).
   int watch_history = 10000;
+  // Reported migration operations are summed over this window (cutoverctl
+  // status, guardrails), kept in telemetry_slots slots of window/slots
+  // each: a report expires between window - window/slots and window after
+  // it arrives.
+  absl::Duration telemetry_window = absl::Seconds(300);
+  int telemetry_slots = 30;
 };
 
 // Reads a YAML config file over the defaults. INVALID_ARGUMENT naming the

@@ -16,7 +16,9 @@
 #include "server/admin_service.h"
 #include "server/evaluation_service.h"
 #include "server/flag_registry.h"
+#include "server/op_aggregator.h"
 #include "server/store.h"
+#include "server/telemetry_service.h"
 
 namespace cutover {
 namespace {
@@ -98,7 +100,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   limits.max_batch = config.max_batch;
   daemon->evaluation_ =
       std::make_unique<EvaluationService>(&daemon->registry_->hub(), limits);
-  daemon->admin_ = std::make_unique<AdminService>(daemon->registry_.get());
+  OpAggregator::Options telemetry;
+  telemetry.window = config.telemetry_window;
+  telemetry.slots = config.telemetry_slots;
+  daemon->aggregator_ = std::make_unique<OpAggregator>(telemetry);
+  daemon->admin_ = std::make_unique<AdminService>(daemon->registry_.get(),
+                                                  daemon->aggregator_.get());
+  daemon->telemetry_ = std::make_unique<TelemetryService>(
+      &daemon->registry_->hub(), daemon->aggregator_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -108,6 +117,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   builder.SetMaxReceiveMessageSize(config.max_request_bytes);
   builder.RegisterService(daemon->evaluation_.get());
   builder.RegisterService(daemon->admin_.get());
+  builder.RegisterService(daemon->telemetry_.get());
   daemon->server_ = builder.BuildAndStart();
   if (daemon->server_ == nullptr || daemon->grpc_port_ == 0) {
     return absl::UnavailableError(
@@ -185,7 +195,9 @@ void Daemon::Shutdown() {
   }
   exposer_.reset();
   server_.reset();
+  telemetry_.reset();
   admin_.reset();
+  aggregator_.reset();
   evaluation_.reset();
   registry_.reset();  // closes the store
 }

@@ -1,6 +1,7 @@
 // Daemon: cutoverd's running parts wired together: the store, the flag
-// registry and its snapshot hub, the gRPC server (Evaluation, Admin, health,
-// reflection), Watch heartbeats and the Prometheus endpoint.
+// registry and its snapshot hub, the gRPC server (Evaluation, Admin,
+// Telemetry, health, reflection), the in-memory aggregate of reported
+// migration operations, Watch heartbeats and the Prometheus endpoint.
 //
 //   auto daemon = Daemon::Start(config);   // listening when it returns
 //   ...                                    // wait for SIGTERM
@@ -31,6 +32,8 @@ namespace cutover {
 class AdminService;
 class EvaluationService;
 class FlagRegistry;
+class OpAggregator;
+class TelemetryService;
 
 class Daemon {
  public:
@@ -55,7 +58,9 @@ class Daemon {
   const DaemonConfig config_;
   std::unique_ptr<FlagRegistry> registry_;
   std::unique_ptr<EvaluationService> evaluation_;
+  std::unique_ptr<OpAggregator> aggregator_;
   std::unique_ptr<AdminService> admin_;
+  std::unique_ptr<TelemetryService> telemetry_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<prometheus::Registry> metrics_;
   // Owned here: the Exposer holds collectables only by weak_ptr.

@@ -1,0 +1,300 @@
+#include "client/telemetry_reporter.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <thread>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "convert/convert.h"
+#include "cutover/v1/cutover.grpc.pb.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+
+namespace cutover {
+namespace {
+
+// v1::LatencyHistogram: bucket i counts latencies < 2^i microseconds; the
+// last also takes everything slower.
+constexpr int kLatencyBuckets = 26;
+// The Telemetry API refuses longer flag keys (and the whole batch with
+// them), so such records are dropped here instead.
+constexpr size_t kMaxFlagKeyLength = 128;
+// The Telemetry API's largest batch.
+constexpr size_t kMaxBatch = 10000;
+// A flush_interval below this is taken as this, so a misconfigured
+// reporter does not spin.
+constexpr absl::Duration kMinFlushInterval = absl::Milliseconds(1);
+
+int LatencyBucket(absl::Duration latency) {
+  const int64_t micros = absl::ToInt64Microseconds(latency);
+  if (micros <= 0) return 0;
+  // The smallest i with micros < 2^i: the bit width of micros.
+  int width = 0;
+  for (uint64_t v = static_cast<uint64_t>(micros); v != 0; v >>= 1) ++width;
+  return std::min(width, kLatencyBuckets - 1);
+}
+
+bool Valid(const OpRecord& record) {
+  const int stage = static_cast<int>(record.stage);
+  const int result = static_cast<int>(record.result);
+  return !record.flag_key.empty() &&
+         record.flag_key.size() <= kMaxFlagKeyLength &&
+         stage >= static_cast<int>(kFirstStage) &&
+         stage <= static_cast<int>(kLastStage) &&
+         (record.op == OpKind::kRead || record.op == OpKind::kWrite) &&
+         (record.origin == Origin::kOld || record.origin == Origin::kNew) &&
+         result >= static_cast<int>(OpResult::kOk) &&
+         result <= static_cast<int>(OpResult::kMismatch);
+}
+
+}  // namespace
+
+class TelemetryReporter::Impl {
+ public:
+  Impl(std::shared_ptr<grpc::Channel> channel, Options options)
+      : options_(std::move(options)),
+        stub_(channel != nullptr ? v1::Telemetry::NewStub(channel) : nullptr),
+        thread_([this] { Run(); }) {}
+
+  ~Impl() {
+    const absl::Time stop = absl::Now();
+    {
+      absl::MutexLock lock(&stop_mu_);
+      stopping_ = true;
+    }
+    thread_.join();
+    // A send in flight when we stopped ended by stop + send_deadline; the
+    // final one must too.
+    FlushUntil(stop + options_.send_deadline);
+  }
+
+  void Record(const OpRecord& record) noexcept {
+    if (!Valid(record)) {
+      Drop(1);
+      return;
+    }
+    const uint32_t key = static_cast<uint32_t>(record.stage) |
+                         static_cast<uint32_t>(record.op) << 8 |
+                         static_cast<uint32_t>(record.origin) << 16 |
+                         static_cast<uint32_t>(record.result) << 24;
+    const bool comparison = record.result == OpResult::kMatch ||
+                            record.result == OpResult::kMismatch;
+    const int bucket = LatencyBucket(record.latency);
+    try {
+      absl::MutexLock lock(&mu_);
+      auto flag = aggregate_.find(absl::string_view(record.flag_key));
+      Entry* entry = nullptr;
+      if (flag != aggregate_.end()) {
+        auto it = flag->second.find(key);
+        if (it != flag->second.end()) entry = &it->second;
+      }
+      if (entry == nullptr) {
+        if (keys_ >= options_.max_keys) {
+          pending_dropped_ += 1;
+          dropped_.fetch_add(1, std::memory_order_relaxed);
+          return;
+        }
+        if (flag == aggregate_.end()) {
+          flag = aggregate_.try_emplace(record.flag_key).first;
+        }
+        entry = &flag->second[key];
+        keys_ += 1;
+      }
+      entry->count += 1;
+      if (!comparison) entry->latency[bucket] += 1;
+    } catch (...) {  // std::bad_alloc: lose this one record, not the caller
+      Drop(1);
+      return;
+    }
+    recorded_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  bool Flush() noexcept {
+    absl::MutexLock send_lock(&send_mu_);
+    return FlushLocked(absl::Now() + options_.send_deadline);
+  }
+
+  TelemetryStats stats() const noexcept {
+    TelemetryStats stats;
+    stats.recorded = recorded_.load(std::memory_order_relaxed);
+    stats.dropped = dropped_.load(std::memory_order_relaxed);
+    stats.batches_sent = batches_sent_.load(std::memory_order_relaxed);
+    stats.send_failures = send_failures_.load(std::memory_order_relaxed);
+    return stats;
+  }
+
+ private:
+  struct Entry {
+    uint64_t count = 0;
+    std::array<uint64_t, kLatencyBuckets> latency{};
+  };
+  // flag key -> (stage, op, origin, result) packed as in Record -> entry.
+  using Aggregate =
+      absl::flat_hash_map<std::string, absl::flat_hash_map<uint32_t, Entry>>;
+
+  // Counts `n` operations lost before they were aggregated.
+  void Drop(uint64_t n) noexcept {
+    dropped_.fetch_add(n, std::memory_order_relaxed);
+    absl::MutexLock lock(&mu_);
+    pending_dropped_ += n;
+  }
+
+  void Run() {
+    const absl::Duration interval =
+        std::max(options_.flush_interval, kMinFlushInterval);
+    absl::MutexLock lock(&stop_mu_);
+    while (!stopping_) {
+      const absl::Time next = absl::Now() + interval;
+      while (!stopping_ && absl::Now() < next) {
+        stop_mu_.AwaitWithDeadline(absl::Condition(&stopping_), next);
+      }
+      if (stopping_) break;
+      stop_mu_.Unlock();
+      {
+        absl::MutexLock send_lock(&send_mu_);
+        FlushLocked(absl::Now() + options_.send_deadline);
+      }
+      stop_mu_.Lock();
+    }
+  }
+
+  bool FlushUntil(absl::Time deadline) noexcept {
+    absl::MutexLock send_lock(&send_mu_);
+    return FlushLocked(deadline);
+  }
+
+  // Takes the aggregate and sends it in batches of at most kMaxBatch
+  // entries. Whatever is not acknowledged is dropped and counted, and the
+  // count rides on the next successful batch.
+  bool FlushLocked(absl::Time deadline) noexcept
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(send_mu_) {
+    Aggregate taken;
+    uint64_t dropped_before = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      taken.swap(aggregate_);
+      keys_ = 0;
+      dropped_before = pending_dropped_;
+      pending_dropped_ = 0;
+    }
+    if (taken.empty() && dropped_before == 0) return true;
+
+    uint64_t total = 0;  // operations taken
+    for (const auto& [flag_key, entries] : taken) {
+      for (const auto& [key, entry] : entries) total += entry.count;
+    }
+    bool all_sent = true;
+    uint64_t accounted = 0;  // operations sent, or counted as dropped
+    uint64_t unreported = dropped_before;  // dropped, not yet told
+    try {
+      v1::ReportMigrationOpsRequest request;
+      uint64_t in_request = 0;  // operations in `request`
+      auto send = [&]() {
+        request.set_client(options_.client_name);
+        request.set_dropped(unreported);
+        if (Send(request, deadline)) {
+          batches_sent_.fetch_add(1, std::memory_order_relaxed);
+          unreported = 0;
+        } else {
+          send_failures_.fetch_add(1, std::memory_order_relaxed);
+          dropped_.fetch_add(in_request, std::memory_order_relaxed);
+          unreported += in_request;
+          all_sent = false;
+        }
+        accounted += in_request;
+        request.Clear();
+        in_request = 0;
+      };
+      for (const auto& [flag_key, entries] : taken) {
+        for (const auto& [key, entry] : entries) {
+          v1::MigrationOpCount* count = request.add_counts();
+          count->set_flag_key(flag_key);
+          count->set_stage(ToProto(static_cast<Stage>(key & 0xff)));
+          count->set_op((key >> 8 & 0xff) ==
+                                static_cast<uint32_t>(OpKind::kWrite)
+                            ? "write"
+                            : "read");
+          count->set_origin(ToProto(static_cast<Origin>(key >> 16 & 0xff)));
+          count->set_result(static_cast<v1::OpResult>(key >> 24 & 0xff));
+          count->set_count(entry.count);
+          // Trailing empty buckets are left out (the API reads them as 0).
+          int used = kLatencyBuckets;
+          while (used > 0 && entry.latency[used - 1] == 0) --used;
+          for (int i = 0; i < used; ++i) {
+            count->mutable_latency()->add_buckets(entry.latency[i]);
+          }
+          in_request += entry.count;
+          if (static_cast<size_t>(request.counts_size()) >= kMaxBatch) send();
+        }
+      }
+      if (request.counts_size() > 0 || unreported > 0) send();
+    } catch (...) {  // std::bad_alloc while building a request
+      all_sent = false;
+      dropped_.fetch_add(total - accounted, std::memory_order_relaxed);
+      unreported += total - accounted;
+    }
+    if (unreported > 0) {
+      absl::MutexLock lock(&mu_);
+      pending_dropped_ += unreported;
+    }
+    return all_sent;
+  }
+
+  bool Send(const v1::ReportMigrationOpsRequest& request, absl::Time deadline) {
+    if (stub_ == nullptr || absl::Now() >= deadline) return false;
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(deadline));
+    v1::ReportMigrationOpsResponse response;
+    return stub_->ReportMigrationOps(&context, request, &response).ok();
+  }
+
+  const Options options_;
+  const std::unique_ptr<v1::Telemetry::Stub> stub_;
+
+  // Guards the aggregate; held only for in-memory work.
+  absl::Mutex mu_;
+  Aggregate aggregate_ ABSL_GUARDED_BY(mu_);
+  size_t keys_ ABSL_GUARDED_BY(mu_) = 0;
+  // Operations dropped and not yet reported to the daemon.
+  uint64_t pending_dropped_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // One flush at a time, so batches and drop counts stay in order.
+  absl::Mutex send_mu_;
+
+  absl::Mutex stop_mu_;
+  bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
+
+  std::atomic<uint64_t> recorded_{0};
+  std::atomic<uint64_t> dropped_{0};
+  std::atomic<uint64_t> batches_sent_{0};
+  std::atomic<uint64_t> send_failures_{0};
+
+  // Last: starts after everything it uses is constructed.
+  std::thread thread_;
+};
+
+TelemetryReporter::TelemetryReporter(std::shared_ptr<grpc::Channel> channel,
+                                     Options options)
+    : impl_(std::make_unique<Impl>(std::move(channel), std::move(options))) {}
+
+TelemetryReporter::~TelemetryReporter() = default;
+
+void TelemetryReporter::Record(const OpRecord& record) noexcept {
+  impl_->Record(record);
+}
+
+bool TelemetryReporter::Flush() noexcept { return impl_->Flush(); }
+
+TelemetryStats TelemetryReporter::stats() const noexcept {
+  return impl_->stats();
+}
+
+}  // namespace cutover

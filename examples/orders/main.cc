@@ -1,0 +1,204 @@
+// orders-demo: the orders service of the example, as a load generator. It
+// opens the old database (SQLite) and the new one (RocksDB), asks cutoverd
+// which stage each user is in, runs simulated users' requests through an
+// OrdersRepository (Client + Migrator + TelemetryReporter), and prints one
+// "key: value" line per fact on stdout. See examples/orders/README.md.
+//
+// Exit codes: 0 after the run (failed requests are counted, not fatal), 1 if
+// a database could not be opened, 2 for bad usage.
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "client/client.h"
+#include "client/migrator.h"
+#include "client/telemetry_reporter.h"
+#include "core/stage.h"
+#include "examples/orders/corrupting_orders.h"
+#include "examples/orders/orders_repository.h"
+#include "examples/orders/rocksdb_orders.h"
+#include "examples/orders/sqlite_orders.h"
+#include "examples/orders/traffic.h"
+
+namespace {
+
+using cutover::examples::CorruptingOrders;
+using cutover::examples::OrdersRepository;
+using cutover::examples::RocksDbOrders;
+using cutover::examples::SqliteOrders;
+using cutover::examples::TrafficOptions;
+
+// Mismatches beyond this many are counted, not logged.
+constexpr uint64_t kMaxMismatchLogs = 10;
+
+void Print(const char* key, uint64_t value) {
+  std::printf("%s: %llu\n", key, static_cast<unsigned long long>(value));
+}
+
+int Fail(int code, const std::string& message) {
+  std::fprintf(stderr, "orders-demo: %s\n", message.c_str());
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "orders-demo: an orders service migrating from SQLite to RocksDB "
+      "under a cutover flag"};
+  std::string server = "127.0.0.1:7400";
+  std::string flag = "orders";
+  std::string sqlite_path, rocksdb_path;
+  TrafficOptions traffic;
+  uint64_t corrupt_new_every = 0;
+  int decide_deadline_ms = 5;
+  bool log_values = false;
+  app.add_option("--server", server, "cutoverd address (env CUTOVER_SERVER)")
+      ->envname("CUTOVER_SERVER")
+      ->capture_default_str();
+  app.add_option("--flag", flag, "the migration flag of the orders table")
+      ->capture_default_str();
+  app.add_option("--sqlite", sqlite_path,
+                 "the OLD database: a SQLite file (created if missing)")
+      ->required();
+  app.add_option("--rocksdb", rocksdb_path,
+                 "the NEW database: a RocksDB folder (created if missing)")
+      ->required();
+  app.add_option("--users", traffic.users, "users u-0 .. u-N-1")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--requests", traffic.requests, "requests in all")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--threads", traffic.threads, "threads sending requests")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--write-ratio", traffic.write_ratio,
+                 "share of requests that place an order (the rest list)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_option("--corrupt-new-every", corrupt_new_every,
+                 "write a wrong amount to NEW for every K-th order written "
+                 "there (0: never), to see shadow reads catch it")
+      ->capture_default_str();
+  app.add_option("--seed", traffic.seed,
+                 "random seed; also part of the order ids (o-SEED-N)")
+      ->capture_default_str();
+  app.add_option("--decide-deadline-ms", decide_deadline_ms,
+                 "longest a decision waits for cutoverd on a cache miss")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_flag("--log-values", log_values,
+               "show the two lists in mismatch logs (row data)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (absl::Status valid = cutover::examples::ValidateTrafficOptions(traffic);
+      !valid.ok()) {
+    return Fail(2, std::string(valid.message()));
+  }
+
+  // The two databases.
+  auto old_db = SqliteOrders::Open(sqlite_path);
+  if (!old_db.ok()) return Fail(1, old_db.status().ToString());
+  auto rocksdb = RocksDbOrders::Open(rocksdb_path);
+  if (!rocksdb.ok()) return Fail(1, rocksdb.status().ToString());
+  CorruptingOrders new_db(rocksdb->get(), corrupt_new_every);
+
+  // The cutover client, and the reporter sharing its channel.
+  cutover::ClientOptions client_options;
+  client_options.server = server;
+  client_options.decide_deadline = absl::Milliseconds(decide_deadline_ms);
+  auto client = cutover::Client::Create(client_options);
+  if (!client.ok()) return Fail(2, client.status().ToString());
+  cutover::TelemetryReporter::Options reporter_options;
+  reporter_options.client_name = "orders-demo";
+  cutover::TelemetryReporter reporter((*client)->channel(), reporter_options);
+
+  cutover::MigratorOptions migrator_options;
+  migrator_options.log_values_on_mismatch = log_values;
+  auto mismatch_logs = std::make_shared<std::atomic<uint64_t>>(0);
+  migrator_options.on_mismatch = [mismatch_logs](
+                                     const cutover::MismatchInfo& info) {
+    const uint64_t n = mismatch_logs->fetch_add(1) + 1;
+    if (n > kMaxMismatchLogs) return;
+    std::string line = "orders-demo: mismatch: flag " + info.flag_key +
+                       ", stage " + cutover::StageName(info.stage) +
+                       ", user " + info.targeting_key;
+    if (info.missing != cutover::Origin::kNone) {
+      line += std::string(", missing in ") + cutover::OriginName(info.missing);
+    }
+    if (info.old_value) line += ", old [" + *info.old_value + "]";
+    if (info.new_value) line += ", new [" + *info.new_value + "]";
+    if (n == kMaxMismatchLogs) line += " (further mismatches are not logged)";
+    std::fprintf(stderr, "%s\n", line.c_str());
+  };
+  cutover::Migrator migrator(
+      client->get(),
+      [&reporter](const cutover::OpRecord& record) { reporter.Record(record); },
+      migrator_options);
+  OrdersRepository repository(client->get(), &migrator, old_db->get(),
+                              &new_db, flag);
+
+  // Warm the decision cache for every user in one round trip or a few.
+  std::vector<cutover::Context> contexts;
+  for (int u = 0; u < traffic.users; ++u) {
+    contexts.push_back({"u-" + std::to_string(u), {}});
+  }
+  (*client)->Prefetch(flag, contexts);
+
+  const absl::Time start = absl::Now();
+  const cutover::examples::TrafficResult result =
+      cutover::examples::RunTraffic(repository, traffic);
+  const absl::Duration elapsed = absl::Now() - start;
+  for (const std::string& error : result.sample_errors) {
+    std::fprintf(stderr, "orders-demo: request failed: %s\n", error.c_str());
+  }
+  // Send what is left before reading the reporter's counters.
+  reporter.Flush();
+
+  const cutover::examples::RepositoryStats repo = repository.stats();
+  const cutover::MigratorStats migrated = migrator.stats();
+  const cutover::ClientStats decided = (*client)->stats();
+  const cutover::TelemetryStats reported = reporter.stats();
+  std::printf("flag: %s\n", flag.c_str());
+  Print("requests", result.requests);
+  Print("failed_requests", result.failed_requests);
+  Print("orders_placed", result.orders_placed);
+  Print("lists", result.lists);
+  for (int s = static_cast<int>(cutover::kFirstStage);
+       s <= static_cast<int>(cutover::kLastStage); ++s) {
+    const std::string key =
+        std::string("decisions.") +
+        cutover::StageName(static_cast<cutover::Stage>(s));
+    Print(key.c_str(), repo.decisions_by_stage[static_cast<size_t>(s)]);
+  }
+  Print("decision_errors", repo.decision_errors);
+  Print("migrator.reads", migrated.reads);
+  Print("migrator.writes", migrated.writes);
+  Print("migrator.comparisons", migrated.comparisons);
+  Print("migrator.mismatches", migrated.mismatches);
+  Print("migrator.shadow_errors", migrated.shadow_errors);
+  Print("migrator.authoritative_errors", migrated.authoritative_errors);
+  Print("corrupted_new_writes", new_db.corrupted());
+  Print("client.cache_hits", decided.cache_hits);
+  Print("client.cache_misses", decided.cache_misses);
+  Print("client.errors", decided.errors);
+  Print("telemetry.recorded", reported.recorded);
+  Print("telemetry.batches_sent", reported.batches_sent);
+  Print("telemetry.dropped", reported.dropped);
+  Print("telemetry.send_failures", reported.send_failures);
+  std::printf("elapsed_seconds: %.3f\n", absl::ToDoubleSeconds(elapsed));
+  std::fflush(stdout);
+  return 0;
+}

@@ -1,0 +1,103 @@
+#include "server/telemetry_service.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "convert/grpc_status.h"
+
+namespace cutover {
+namespace {
+
+absl::Status CheckCount(const v1::MigrationOpCount& count,
+                        const TelemetryLimits& limits,
+                        const std::string& field) {
+  auto bad = [&field](absl::string_view name, absl::string_view rule) {
+    return absl::InvalidArgumentError(absl::StrCat(field, name, ": ", rule));
+  };
+  if (count.flag_key().empty()) return bad("flag_key", "required");
+  if (static_cast<int>(count.flag_key().size()) > limits.max_flag_key_length) {
+    return bad("flag_key", absl::StrCat("longer than ",
+                                        limits.max_flag_key_length, " bytes"));
+  }
+  if (count.stage() == v1::STAGE_UNSPECIFIED ||
+      !v1::Stage_IsValid(count.stage())) {
+    return bad("stage", "must be a stage (off ... complete)");
+  }
+  if (count.op() != "read" && count.op() != "write") {
+    return bad("op", "must be \"read\" or \"write\"");
+  }
+  if (count.origin() != v1::OLD && count.origin() != v1::NEW) {
+    return bad("origin", "must be OLD or NEW");
+  }
+  if (count.result() == v1::OP_RESULT_UNSPECIFIED ||
+      !v1::OpResult_IsValid(count.result())) {
+    return bad("result", "must be OK, FAILED, MATCH or MISMATCH");
+  }
+  if ((count.result() == v1::MATCH || count.result() == v1::MISMATCH) &&
+      count.origin() != v1::NEW) {
+    return bad("origin", "MATCH and MISMATCH are counted on NEW");
+  }
+  if (count.latency().buckets_size() > kLatencyBuckets) {
+    return bad("latency.buckets",
+               absl::StrCat("more than ", kLatencyBuckets, " buckets"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckReport(const v1::ReportMigrationOpsRequest& request,
+                         const TelemetryLimits& limits) {
+  if (request.counts_size() > limits.max_counts) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("counts: ", request.counts_size(),
+                     " entries, more than the limit of ", limits.max_counts));
+  }
+  if (static_cast<int>(request.client().size()) > limits.max_client_length) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "client: longer than ", limits.max_client_length, " bytes"));
+  }
+  for (int i = 0; i < request.counts_size(); ++i) {
+    absl::Status status =
+        CheckCount(request.counts(i), limits, absl::StrCat("counts[", i, "]."));
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+TelemetryService::TelemetryService(ChangeHub* hub, OpAggregator* aggregator,
+                                   TelemetryLimits limits)
+    : hub_(hub), aggregator_(aggregator), limits_(limits) {}
+
+grpc::ServerUnaryReactor* TelemetryService::ReportMigrationOps(
+    grpc::CallbackServerContext* context,
+    const v1::ReportMigrationOpsRequest* request,
+    v1::ReportMigrationOpsResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  absl::Status status = CheckReport(*request, limits_);
+  if (!status.ok()) {
+    aggregator_->RejectReports(static_cast<uint64_t>(request->counts_size()));
+    reactor->Finish(ToGrpcStatus(status));
+    return reactor;
+  }
+  const auto snapshot = hub_->snapshot();
+  uint64_t accepted = 0, unknown = 0, full = 0;
+  for (const auto& count : request->counts()) {
+    auto flag = snapshot->flags.find(count.flag_key());
+    if (flag == snapshot->flags.end() || flag->second->proto.archived()) {
+      unknown += 1;
+    } else if (aggregator_->Add(count)) {
+      accepted += 1;
+    } else {
+      full += 1;  // Add counted it as rejected
+    }
+  }
+  aggregator_->RejectReports(unknown);
+  aggregator_->AddClientDropped(request->dropped());
+  response->set_accepted(accepted);
+  response->set_rejected(unknown + full);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace cutover

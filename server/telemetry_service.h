@@ -1,0 +1,53 @@
+// TelemetryService: the gRPC Telemetry API (ReportMigrationOps) on gRPC's
+// callback API. Client libraries report batches of migration operation
+// counts; each batch is checked whole, then its entries for flags in the
+// current snapshot go to the OpAggregator.
+//
+// A batch with a malformed entry (or too many entries) is refused with
+// INVALID_ARGUMENT naming the first bad field, e.g. "counts[3].origin: ...",
+// and nothing from it is added. Entries for a flag that does not exist (or
+// is archived) are counted as rejected, not errors, so a client that still
+// reports a retired flag loses nothing else. A call never touches the store.
+//
+// Thread-safe.
+#ifndef CUTOVER_SERVER_TELEMETRY_SERVICE_H_
+#define CUTOVER_SERVER_TELEMETRY_SERVICE_H_
+
+#include "absl/status/status.h"
+#include "cutover/v1/cutover.grpc.pb.h"
+#include "server/change_hub.h"
+#include "server/op_aggregator.h"
+
+namespace cutover {
+
+// Limits on telemetry requests.
+struct TelemetryLimits {
+  int max_counts = 10000;  // entries per batch
+  int max_flag_key_length = 128;
+  int max_client_length = 256;  // ReportMigrationOpsRequest.client
+};
+
+// OK, or INVALID_ARGUMENT naming the first field that breaks a rule.
+// Flags are not looked up here.
+absl::Status CheckReport(const v1::ReportMigrationOpsRequest& request,
+                         const TelemetryLimits& limits);
+
+class TelemetryService final : public v1::Telemetry::CallbackService {
+ public:
+  TelemetryService(ChangeHub* hub, OpAggregator* aggregator,
+                   TelemetryLimits limits = {});
+
+  grpc::ServerUnaryReactor* ReportMigrationOps(
+      grpc::CallbackServerContext* context,
+      const v1::ReportMigrationOpsRequest* request,
+      v1::ReportMigrationOpsResponse* response) override;
+
+ private:
+  ChangeHub* const hub_;
+  OpAggregator* const aggregator_;
+  const TelemetryLimits limits_;
+};
+
+}  // namespace cutover
+
+#endif  // CUTOVER_SERVER_TELEMETRY_SERVICE_H_

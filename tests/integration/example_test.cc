@@ -1,0 +1,479 @@
+// The orders example (examples/orders) against the real cutoverd: the
+// orders-demo binary run at each stage of the flag "orders", with both
+// databases opened afterwards to see which rows went where, the demo's
+// counts checked against `cutoverctl status`, and a rollback taking every
+// user back to the old database. Also OrdersRepository with a new database
+// that always fails: at the stages where the new database is not
+// authoritative, no request fails because of it.
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "client/decision_source.h"
+#include "client/migrator.h"
+#include "core/evaluate.h"
+#include "core/stage.h"
+#include "cutover/v1/cutover.pb.h"
+#include "examples/orders/orders_database.h"
+#include "examples/orders/orders_repository.h"
+#include "examples/orders/rocksdb_orders.h"
+#include "examples/orders/sqlite_orders.h"
+#include "google/protobuf/util/json_util.h"
+#include "tests/integration/harness.h"
+
+namespace cutover::testing {
+namespace {
+
+using examples::Order;
+using examples::OrdersRepository;
+using examples::RocksDbOrders;
+using examples::SqliteOrders;
+
+constexpr int kUsers = 20;
+constexpr int kRequests = 400;
+
+const char* const kStages[] = {"off",  "dualwrite", "shadow",
+                               "live", "rampdown",  "complete"};
+
+// Every user's orders, by user id (users without orders left out).
+using Rows = std::map<std::string, std::vector<Order>>;
+
+size_t Count(const Rows& rows) {
+  size_t n = 0;
+  for (const auto& [user, orders] : rows) n += orders.size();
+  return n;
+}
+
+// The rows whose order id starts with `prefix` (one run's orders).
+Rows OfRun(const Rows& rows, const std::string& prefix) {
+  Rows out;
+  for (const auto& [user, orders] : rows) {
+    for (const Order& order : orders) {
+      if (absl::StartsWith(order.order_id, prefix)) out[user].push_back(order);
+    }
+  }
+  return out;
+}
+
+// What one orders-demo run printed, as "key: value" facts.
+struct DemoRun {
+  RunResult result;
+  std::map<std::string, std::string> facts;
+
+  // The fact as a number; fails the test if it is missing.
+  uint64_t operator[](const std::string& key) const {
+    auto it = facts.find(key);
+    INFO("fact " << key << " in:\n" << result.out);
+    REQUIRE(it != facts.end());
+    uint64_t value = 0;
+    REQUIRE(absl::SimpleAtoi(it->second, &value));
+    return value;
+  }
+};
+
+// A daemon on a fresh folder with the flag "orders" (old sqlite-orders,
+// new rocksdb-orders, at stage off), and the databases of orders-demo runs
+// in the same folder.
+class OrdersWorld {
+ public:
+  OrdersWorld() : daemon_(dir_.path() + "/data") {
+    const bool started = daemon_.Start();
+    INFO("cutoverd stderr:\n" << daemon_.last_stderr());
+    REQUIRE(started);
+    Ctl({"flags", "create", "orders", "--old", "sqlite-orders", "--new",
+         "rocksdb-orders", "--description", "orders table to RocksDB"});
+  }
+
+  // Runs cutoverctl; it must succeed.
+  RunResult Ctl(const std::vector<std::string>& args) {
+    RunResult result = RunCli(daemon_.address(), args);
+    INFO("cutoverctl " << absl::StrJoin(args, " ") << "\nstdout:\n"
+                       << result.out << "\nstderr:\n"
+                       << result.err);
+    REQUIRE(result.exit_code == 0);
+    return result;
+  }
+
+  // Runs orders-demo on the databases named `db` (a SQLite file and a
+  // RocksDB folder in the test's folder); it must exit 0.
+  DemoRun Demo(const std::string& db, const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {
+        ORDERS_DEMO_PATH,
+        "--server", daemon_.address(),
+        "--sqlite", SqlitePath(db),
+        "--rocksdb", RocksDbPath(db),
+        "--users", std::to_string(kUsers),
+        "--requests", std::to_string(kRequests),
+        "--threads", "4",
+        // Generous for sanitizer builds on a shared machine: a decision
+        // that times out would be served as off and spoil the counts.
+        "--decide-deadline-ms", "2000"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    DemoRun run;
+    run.result = RunProgram(argv, 120);
+    INFO("orders-demo stdout:\n" << run.result.out << "\nstderr:\n"
+                                 << run.result.err);
+    REQUIRE(run.result.exit_code == 0);
+    for (absl::string_view line : absl::StrSplit(run.result.out, '\n')) {
+      std::pair<std::string, std::string> kv =
+          absl::StrSplit(line, absl::MaxSplits(": ", 1));
+      if (!kv.second.empty()) run.facts[kv.first] = kv.second;
+    }
+    return run;
+  }
+
+  // Both databases' rows, read with the example's own classes (after the
+  // demo exited, so the RocksDB folder is free).
+  std::pair<Rows, Rows> Databases(const std::string& db) {
+    auto old_db = SqliteOrders::Open(SqlitePath(db));
+    INFO(old_db.status().ToString());
+    REQUIRE(old_db.ok());
+    auto new_db = RocksDbOrders::Open(RocksDbPath(db));
+    INFO(new_db.status().ToString());
+    REQUIRE(new_db.ok());
+    std::pair<Rows, Rows> rows;
+    for (int u = 0; u < kUsers; ++u) {
+      const std::string user = absl::StrCat("u-", u);
+      auto in_old = (*old_db)->List(user);
+      auto in_new = (*new_db)->List(user);
+      REQUIRE(in_old.ok());
+      REQUIRE(in_new.ok());
+      if (!in_old->empty()) rows.first[user] = *in_old;
+      if (!in_new->empty()) rows.second[user] = *in_new;
+    }
+    return rows;
+  }
+
+  // `cutoverctl status orders -o json`, polled (at most 10 s) until `done`
+  // holds; returns the last answer.
+  template <typename Predicate>
+  v1::FlagStatus StatusWhen(Predicate done) {
+    const absl::Time until = absl::Now() + absl::Seconds(10);
+    v1::FlagStatus status;
+    while (true) {
+      RunResult result = Ctl({"status", "orders", "-o", "json"});
+      status.Clear();
+      INFO("status json:\n" << result.out);
+      REQUIRE(google::protobuf::util::JsonStringToMessage(result.out, &status)
+                  .ok());
+      if (done(status) || absl::Now() > until) return status;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  }
+
+  DaemonProcess& daemon() { return daemon_; }
+
+ private:
+  std::string SqlitePath(const std::string& db) const {
+    return dir_.path() + "/" + db + ".sqlite";
+  }
+  std::string RocksDbPath(const std::string& db) const {
+    return dir_.path() + "/" + db + "-rocksdb";
+  }
+
+  TempDir dir_;
+  DaemonProcess daemon_;
+};
+
+// Every request ran at `stage` and none failed; what every run must show.
+void CheckAllAt(const DemoRun& run, const std::string& stage) {
+  INFO("orders-demo stdout:\n" << run.result.out << "\nstderr:\n"
+                               << run.result.err);
+  CHECK(run["requests"] == kRequests);
+  CHECK(run["failed_requests"] == 0);
+  CHECK(run["orders_placed"] + run["lists"] == kRequests);
+  CHECK(run["orders_placed"] > 0);
+  CHECK(run["lists"] > 0);
+  for (const char* s : kStages) {
+    CHECK(run[absl::StrCat("decisions.", s)] ==
+          (s == stage ? static_cast<uint64_t>(kRequests) : 0));
+  }
+  CHECK(run["decision_errors"] == 0);
+  CHECK(run["migrator.reads"] == run["lists"]);
+  CHECK(run["migrator.writes"] == run["orders_placed"]);
+  CHECK(run["migrator.shadow_errors"] == 0);
+  CHECK(run["migrator.authoritative_errors"] == 0);
+  CHECK(run["telemetry.dropped"] == 0);
+  CHECK(run["telemetry.send_failures"] == 0);
+  CHECK(run["telemetry.batches_sent"] >= 1);
+}
+
+TEST_CASE("at stage off orders-demo writes only the old database",
+          "[example]") {
+  OrdersWorld world;
+  const DemoRun run = world.Demo("db", {"--seed", "1"});
+  CheckAllAt(run, "off");
+  CHECK(run["migrator.comparisons"] == 0);
+
+  const auto [old_rows, new_rows] = world.Databases("db");
+  CHECK(Count(old_rows) == run["orders_placed"]);
+  CHECK(Count(OfRun(old_rows, "o-1-")) == run["orders_placed"]);
+  CHECK(Count(new_rows) == 0);
+
+  // The daemon heard of the writes to old, and of nothing on new.
+  const v1::FlagStatus status = world.StatusWhen([&](const v1::FlagStatus& s) {
+    for (const auto& op : s.ops()) {
+      if (op.op() == "write" && op.origin() == v1::OLD) {
+        return op.ok() == run["orders_placed"];
+      }
+    }
+    return false;
+  });
+  INFO(status.DebugString());
+  REQUIRE(status.ops_size() == 2);
+  CHECK(status.ops(0).op() == "read");
+  CHECK(status.ops(0).origin() == v1::OLD);
+  CHECK(status.ops(0).ok() == run["lists"]);
+  CHECK(status.ops(1).op() == "write");
+  CHECK(status.ops(1).origin() == v1::OLD);
+  CHECK(status.ops(1).ok() == run["orders_placed"]);
+  CHECK(status.compared() == 0);
+}
+
+TEST_CASE("at stage dualwrite orders-demo writes both databases",
+          "[example]") {
+  OrdersWorld world;
+  world.Ctl({"stage", "orders", "dualwrite"});
+  const DemoRun run = world.Demo("db", {"--seed", "2"});
+  CheckAllAt(run, "dualwrite");
+  CHECK(run["migrator.comparisons"] == 0);
+
+  const auto [old_rows, new_rows] = world.Databases("db");
+  CHECK(Count(old_rows) == run["orders_placed"]);
+  // The same rows, amounts and all.
+  CHECK(new_rows == old_rows);
+}
+
+TEST_CASE("at stage shadow orders-demo counts the new database's wrong rows",
+          "[example]") {
+  OrdersWorld world;
+  world.Ctl({"stage", "orders", "dualwrite"});
+  world.Ctl({"stage", "orders", "shadow"});
+
+  // Both databases right: every comparison matches.
+  const DemoRun clean = world.Demo("clean", {"--seed", "3"});
+  CheckAllAt(clean, "shadow");
+  CHECK(clean["migrator.comparisons"] == clean["lists"]);
+  CHECK(clean["migrator.mismatches"] == 0);
+  {
+    const auto [old_rows, new_rows] = world.Databases("clean");
+    CHECK(Count(old_rows) == clean["orders_placed"]);
+    CHECK(new_rows == old_rows);
+  }
+
+  // Every 5th order written to new has a wrong amount.
+  const DemoRun corrupt =
+      world.Demo("corrupt", {"--seed", "4", "--corrupt-new-every", "5"});
+  CheckAllAt(corrupt, "shadow");
+  CHECK(corrupt["corrupted_new_writes"] == corrupt["orders_placed"] / 5);
+  CHECK(corrupt["corrupted_new_writes"] > 0);
+  CHECK(corrupt["migrator.comparisons"] == corrupt["lists"]);
+  CHECK(corrupt["migrator.mismatches"] > 0);
+  CHECK(corrupt["migrator.mismatches"] <= corrupt["migrator.comparisons"]);
+  CHECK_THAT(corrupt.result.err,
+             Catch::Contains("mismatch: flag orders, stage shadow, user u-"));
+  {
+    const auto [old_rows, new_rows] = world.Databases("corrupt");
+    CHECK(Count(old_rows) == corrupt["orders_placed"]);
+    REQUIRE(Count(new_rows) == Count(old_rows));
+    // The rows differ exactly where the amount was corrupted, by a cent.
+    uint64_t wrong = 0;
+    for (const auto& [user, orders] : old_rows) {
+      const std::vector<Order>& in_new = new_rows.at(user);
+      REQUIRE(in_new.size() == orders.size());
+      for (size_t i = 0; i < orders.size(); ++i) {
+        CHECK(in_new[i].order_id == orders[i].order_id);
+        if (in_new[i].amount_cents != orders[i].amount_cents) {
+          CHECK(in_new[i].amount_cents == orders[i].amount_cents + 1);
+          ++wrong;
+        }
+      }
+    }
+    CHECK(wrong == corrupt["corrupted_new_writes"]);
+  }
+
+  // The daemon counted the same comparisons and mismatches as the demos
+  // (both reporters flushed before their process exited).
+  const uint64_t compared =
+      clean["migrator.comparisons"] + corrupt["migrator.comparisons"];
+  const uint64_t mismatches = corrupt["migrator.mismatches"];
+  const v1::FlagStatus status =
+      world.StatusWhen([&](const v1::FlagStatus& s) {
+        return s.compared() == compared && s.mismatches() == mismatches;
+      });
+  INFO(status.DebugString());
+  CHECK(status.compared() == compared);
+  CHECK(status.mismatches() == mismatches);
+  CHECK(status.client_dropped() == 0);
+  CHECK(status.flag().default_serve().stage() == v1::SHADOW);
+}
+
+TEST_CASE("after cutoverctl rollback orders-demo decides off for everyone",
+          "[example]") {
+  OrdersWorld world;
+  world.Ctl({"stage", "orders", "dualwrite"});
+  world.Ctl({"stage", "orders", "shadow"});
+  const DemoRun before = world.Demo("db", {"--seed", "5"});
+  CheckAllAt(before, "shadow");
+
+  world.Ctl({"rollback", "orders"});
+  const DemoRun after = world.Demo("db", {"--seed", "6"});
+  CheckAllAt(after, "off");
+  CHECK(after["migrator.comparisons"] == 0);
+
+  const auto [old_rows, new_rows] = world.Databases("db");
+  // Shadow wrote both; after the rollback only the old database.
+  CHECK(OfRun(new_rows, "o-5-") == OfRun(old_rows, "o-5-"));
+  CHECK(Count(OfRun(old_rows, "o-5-")) == before["orders_placed"]);
+  CHECK(Count(OfRun(old_rows, "o-6-")) == after["orders_placed"]);
+  CHECK(Count(OfRun(new_rows, "o-6-")) == 0);
+}
+
+TEST_CASE("orders-demo without a daemon serves off and fails no request",
+          "[example]") {
+  OrdersWorld world;
+  const std::string address = world.daemon().address();
+  REQUIRE(world.daemon().Stop(SIGKILL) == -SIGKILL);
+  TempDir dir;
+  const RunResult result = RunProgram(
+      {ORDERS_DEMO_PATH, "--server", address, "--sqlite",
+       dir.path() + "/orders.sqlite", "--rocksdb", dir.path() + "/rocksdb",
+       "--users", "5", "--requests", "50", "--decide-deadline-ms", "20"},
+      120);
+  INFO("stdout:\n" << result.out << "\nstderr:\n" << result.err);
+  REQUIRE(result.exit_code == 0);
+  CHECK_THAT(result.out, Catch::Contains("\nfailed_requests: 0\n"));
+  CHECK_THAT(result.out, Catch::Contains("\ndecisions.off: 50\n"));
+  CHECK_THAT(result.out, Catch::Contains("\ndecision_errors: 50\n"));
+}
+
+TEST_CASE("orders-demo exits 1 when a database cannot be opened",
+          "[example]") {
+  TempDir dir;
+  // A RocksDB folder inside a regular file cannot be created.
+  const std::string file = dir.path() + "/file";
+  REQUIRE(SqliteOrders::Open(file).ok());
+  const RunResult result = RunProgram(
+      {ORDERS_DEMO_PATH, "--server", "127.0.0.1:1", "--sqlite",
+       dir.path() + "/orders.sqlite", "--rocksdb", file + "/rocksdb"},
+      60);
+  CHECK(result.exit_code == 1);
+  CHECK_THAT(result.err, Catch::StartsWith("orders-demo: UNAVAILABLE: "
+                                           "rocksdb: open "));
+  CHECK(result.out.empty());
+}
+
+// A DecisionSource that serves one stage to everyone.
+class FixedStage final : public DecisionSource {
+ public:
+  explicit FixedStage(Stage stage) : stage_(stage) {}
+  Decision Decide(std::string_view flag_key,
+                  const Context& /*context*/) noexcept override {
+    Decision decision;
+    decision.flag_key = std::string(flag_key);
+    decision.stage = stage_;
+    decision.plan = PlanFor(stage_);
+    decision.reason = Reason::kDefault;
+    return decision;
+  }
+
+ private:
+  Stage stage_;
+};
+
+// A database that is down.
+class DownDatabase final : public examples::OrdersDatabase {
+ public:
+  absl::Status Put(absl::string_view, const Order&) override {
+    return absl::UnavailableError("down");
+  }
+  absl::StatusOr<Order> Get(absl::string_view, absl::string_view) override {
+    return absl::UnavailableError("down");
+  }
+  absl::StatusOr<std::vector<Order>> List(absl::string_view) override {
+    return absl::UnavailableError("down");
+  }
+};
+
+TEST_CASE("a new database that is down fails requests only where it "
+          "is authoritative",
+          "[example]") {
+  struct Case {
+    Stage stage;
+    bool new_authoritative;
+    uint64_t shadow_errors;  // one write and one read
+  };
+  const std::vector<Case> cases = {
+      {Stage::kOff, false, 0},      {Stage::kDualWrite, false, 1},
+      {Stage::kShadow, false, 2},   {Stage::kLive, true, 0},
+      {Stage::kRampDown, true, 0},  {Stage::kComplete, true, 0},
+  };
+  for (const Case& c : cases) {
+    INFO("stage " << StageName(c.stage));
+    TempDir dir;
+    auto old_db = SqliteOrders::Open(dir.path() + "/orders.sqlite");
+    REQUIRE(old_db.ok());
+    DownDatabase new_db;
+    FixedStage decisions(c.stage);
+    MigratorOptions options;
+    options.on_mismatch = [](const MismatchInfo&) {};
+    Migrator migrator(&decisions, {}, options);
+    OrdersRepository repository(&decisions, &migrator, old_db->get(), &new_db,
+                                "orders");
+
+    const absl::Status placed = repository.PlaceOrder("u-1", "o-1", 1250);
+    const auto listed = repository.ListOrders("u-1");
+    if (c.new_authoritative) {
+      CHECK(placed.code() == absl::StatusCode::kUnavailable);
+      CHECK(listed.status().code() == absl::StatusCode::kUnavailable);
+    } else {
+      CHECK(placed.ok());
+      REQUIRE(listed.ok());
+      CHECK(*listed == std::vector<Order>{{"o-1", 1250}});
+    }
+    CHECK(migrator.stats().shadow_errors == c.shadow_errors);
+    const examples::RepositoryStats stats = repository.stats();
+    CHECK(stats.decisions_by_stage[static_cast<size_t>(c.stage)] == 2);
+    CHECK(stats.orders_placed == (c.new_authoritative ? 0 : 1));
+    CHECK(stats.lists == (c.new_authoritative ? 0 : 1));
+  }
+
+  SECTION("bad input is refused before any database or decision") {
+    TempDir dir;
+    auto old_db = SqliteOrders::Open(dir.path() + "/orders.sqlite");
+    REQUIRE(old_db.ok());
+    FixedStage decisions(Stage::kShadow);
+    Migrator migrator(&decisions);
+    OrdersRepository repository(&decisions, &migrator, old_db->get(),
+                                old_db->get(), "orders");
+    CHECK(repository.PlaceOrder("", "o-1", 1).message() == "user_id: empty");
+    CHECK(repository.PlaceOrder("u-1", std::string("o\0x", 3), 1).message() ==
+          "order_id: contains a NUL byte");
+    CHECK(repository.PlaceOrder("u-1", "o-1", -5).message() ==
+          "amount_cents: negative (-5)");
+    CHECK(repository.ListOrders("").status().code() ==
+          absl::StatusCode::kInvalidArgument);
+    CHECK(migrator.stats().writes == 0);
+    CHECK(migrator.stats().reads == 0);
+    const examples::RepositoryStats stats = repository.stats();
+    CHECK(stats.decisions_by_stage[static_cast<size_t>(Stage::kShadow)] == 0);
+    CHECK(stats.place_failures == 3);
+    CHECK(stats.list_failures == 1);
+  }
+}
+
+}  // namespace
+}  // namespace cutover::testing
