@@ -109,7 +109,10 @@ class TelemetryReporter::Impl {
         keys_ += 1;
       }
       entry->count += 1;
-      if (!comparison) entry->latency[bucket] += 1;
+      if (!comparison) {
+        entry->latency[bucket] += 1;
+        entry->latency_sum_seconds += absl::ToDoubleSeconds(record.latency);
+      }
     } catch (...) {  // std::bad_alloc: lose this one record, not the caller
       Drop(1);
       return;
@@ -135,6 +138,7 @@ class TelemetryReporter::Impl {
   struct Entry {
     uint64_t count = 0;
     std::array<uint64_t, kLatencyBuckets> latency{};
+    double latency_sum_seconds = 0;
   };
   // flag key -> (stage, op, origin, result) packed as in Record -> entry.
   using Aggregate =
@@ -230,6 +234,10 @@ class TelemetryReporter::Impl {
           while (used > 0 && entry.latency[used - 1] == 0) --used;
           for (int i = 0; i < used; ++i) {
             count->mutable_latency()->add_buckets(entry.latency[i]);
+          }
+          if (used > 0) {
+            count->mutable_latency()->set_sum_seconds(
+                entry.latency_sum_seconds);
           }
           in_request += entry.count;
           if (static_cast<size_t>(request.counts_size()) >= kMaxBatch) send();

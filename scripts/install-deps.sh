@@ -8,7 +8,7 @@ PACKAGES=(
   librocksdb-dev
   prometheus-cpp-dev
   catch2 libcli11-dev libyaml-cpp-dev libbenchmark-dev libsqlite3-dev
-  python3 curl procps
+  prometheus python3 curl procps
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -22,9 +22,14 @@ Caller CallerOf(const grpc::ServerContext& context) {
   return caller;
 }
 
+// The gRPC reply for `result`, counting a failure of `method`.
 template <typename T>
-grpc::Status Reply(absl::StatusOr<T> result, T* response) {
-  if (!result.ok()) return ToGrpcStatus(result.status());
+grpc::Status Reply(ServerMetrics& metrics, const char* method,
+                   absl::StatusOr<T> result, T* response) {
+  if (!result.ok()) {
+    metrics.CountAdminRejected(method, result.status().code());
+    return ToGrpcStatus(result.status());
+  }
   *response = *std::move(result);
   return grpc::Status::OK;
 }
@@ -36,7 +41,8 @@ grpc::Status Reply(absl::StatusOr<T> result, T* response) {
   grpc::Status AdminService::Method(grpc::ServerContext* context,        \
                                     const v1::Request* request,          \
                                     v1::Response* response) {            \
-    return Reply(registry_->Method(*request, CallerOf(*context)),        \
+    return Reply(*metrics_, #Method,                                     \
+                 registry_->Method(*request, CallerOf(*context)),        \
                  response);                                              \
   }
 
@@ -57,7 +63,8 @@ CUTOVER_ADMIN_WRITE(DeleteSegment, DeleteSegmentRequest, Segment)
 grpc::Status AdminService::GetFlag(grpc::ServerContext*,
                                    const v1::GetFlagRequest* request,
                                    v1::Flag* response) {
-  return Reply(registry_->GetFlag(request->key()), response);
+  return Reply(*metrics_, "GetFlag", registry_->GetFlag(request->key()),
+               response);
 }
 
 grpc::Status AdminService::ListFlags(grpc::ServerContext*,
@@ -74,7 +81,10 @@ grpc::Status AdminService::GetHistory(grpc::ServerContext*,
                                       v1::GetHistoryResponse* response) {
   auto entries = registry_->History(request->key(), request->segment(),
                                     request->limit());
-  if (!entries.ok()) return ToGrpcStatus(entries.status());
+  if (!entries.ok()) {
+    metrics_->CountAdminRejected("GetHistory", entries.status().code());
+    return ToGrpcStatus(entries.status());
+  }
   for (auto& entry : *entries) *response->add_entries() = std::move(entry);
   return grpc::Status::OK;
 }
@@ -82,7 +92,8 @@ grpc::Status AdminService::GetHistory(grpc::ServerContext*,
 grpc::Status AdminService::GetSegment(grpc::ServerContext*,
                                       const v1::GetSegmentRequest* request,
                                       v1::Segment* response) {
-  return Reply(registry_->GetSegment(request->key()), response);
+  return Reply(*metrics_, "GetSegment", registry_->GetSegment(request->key()),
+               response);
 }
 
 grpc::Status AdminService::ListSegments(grpc::ServerContext*,
@@ -98,7 +109,10 @@ grpc::Status AdminService::GetFlagStatus(grpc::ServerContext*,
                                          const v1::GetFlagStatusRequest* request,
                                          v1::FlagStatus* response) {
   auto flag = registry_->GetFlag(request->key());
-  if (!flag.ok()) return ToGrpcStatus(flag.status());
+  if (!flag.ok()) {
+    metrics_->CountAdminRejected("GetFlagStatus", flag.status().code());
+    return ToGrpcStatus(flag.status());
+  }
   *response->mutable_flag() = *std::move(flag);
   if (aggregator_ != nullptr) aggregator_->Status(request->key(), response);
   return grpc::Status::OK;

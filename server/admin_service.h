@@ -13,6 +13,7 @@
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "server/flag_registry.h"
 #include "server/op_aggregator.h"
+#include "server/server_metrics.h"
 
 namespace cutover {
 
@@ -22,10 +23,14 @@ inline constexpr char kActorMetadataKey[] = "x-cutover-actor";
 class AdminService final : public v1::Admin::Service {
  public:
   // `aggregator` holds the reported migration operations that
-  // GetFlagStatus shows; nullptr shows none.
+  // GetFlagStatus shows; nullptr shows none. `metrics` counts refused calls
+  // (nullptr: nothing counted). Both must outlive the service.
   explicit AdminService(FlagRegistry* registry,
-                        const OpAggregator* aggregator = nullptr)
-      : registry_(registry), aggregator_(aggregator) {}
+                        const OpAggregator* aggregator = nullptr,
+                        ServerMetrics* metrics = nullptr)
+      : registry_(registry),
+        aggregator_(aggregator),
+        metrics_(OrNoMetrics(metrics)) {}
 
   grpc::Status CreateFlag(grpc::ServerContext* context,
                           const v1::CreateFlagRequest* request,
@@ -86,6 +91,7 @@ class AdminService final : public v1::Admin::Service {
  private:
   FlagRegistry* const registry_;
   const OpAggregator* const aggregator_;
+  ServerMetrics* const metrics_;
 };
 
 }  // namespace cutover

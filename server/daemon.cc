@@ -9,78 +9,16 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
-#include "prometheus/collectable.h"
-#include "prometheus/exposer.h"
-#include "prometheus/metric_family.h"
-#include "prometheus/registry.h"
 #include "server/admin_service.h"
 #include "server/evaluation_service.h"
 #include "server/flag_registry.h"
 #include "server/op_aggregator.h"
+#include "server/prometheus_metrics.h"
+#include "server/server_metrics.h"
 #include "server/store.h"
 #include "server/telemetry_service.h"
 
 namespace cutover {
-namespace {
-
-// Gauges computed at scrape time from the current state, so the request
-// path pays nothing for them.
-class StateCollector final : public prometheus::Collectable {
- public:
-  explicit StateCollector(FlagRegistry* registry) : registry_(registry) {}
-
-  std::vector<prometheus::MetricFamily> Collect() const override {
-    const auto snapshot = registry_->hub().snapshot();
-    int64_t active = 0, archived = 0;
-    for (const auto& [key, entry] : snapshot->flags) {
-      (entry->proto.archived() ? archived : active) += 1;
-    }
-    std::vector<prometheus::MetricFamily> families;
-    families.push_back(Gauge("cutover_store_revision",
-                             "The store revision of the served snapshot.",
-                             {{{}, static_cast<double>(snapshot->revision)}}));
-    families.push_back(Gauge(
-        "cutover_flags", "Flags in the store, by state.",
-        {{{{"state", "active"}}, static_cast<double>(active)},
-         {{{"state", "archived"}}, static_cast<double>(archived)}}));
-    families.push_back(
-        Gauge("cutover_segments", "Segments in the store.",
-              {{{}, static_cast<double>(snapshot->segment_protos.size())}}));
-    families.push_back(Gauge(
-        "cutover_watch_subscribers", "Open Watch streams.",
-        {{{}, static_cast<double>(registry_->hub().subscriber_count())}}));
-    families.push_back(Gauge(
-        "cutover_store_live_data_bytes",
-        "RocksDB's estimate of live data in the store.",
-        {{{}, static_cast<double>(registry_->store().LiveDataBytes())}}));
-    return families;
-  }
-
- private:
-  using Labels = std::vector<std::pair<std::string, std::string>>;
-
-  static prometheus::MetricFamily Gauge(
-      const std::string& name, const std::string& help,
-      const std::vector<std::pair<Labels, double>>& samples) {
-    prometheus::MetricFamily family;
-    family.name = name;
-    family.help = help;
-    family.type = prometheus::MetricType::Gauge;
-    for (const auto& [labels, value] : samples) {
-      prometheus::ClientMetric metric;
-      for (const auto& [label, label_value] : labels) {
-        metric.label.push_back({label, label_value});
-      }
-      metric.gauge.value = value;
-      family.metric.push_back(std::move(metric));
-    }
-    return family;
-  }
-
-  FlagRegistry* const registry_;
-};
-
-}  // namespace
 
 Daemon::Daemon(const DaemonConfig& config) : config_(config) {}
 
@@ -88,26 +26,35 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     const DaemonConfig& config) {
   if (absl::Status valid = ValidateConfig(config); !valid.ok()) return valid;
   std::unique_ptr<Daemon> daemon(new Daemon(config));
+  if (config.metrics_listen.empty()) {
+    daemon->metrics_ = std::make_unique<ServerMetrics>();
+  } else {
+    auto prometheus = std::make_unique<PrometheusMetrics>();
+    daemon->prometheus_ = prometheus.get();
+    daemon->metrics_ = std::move(prometheus);
+  }
+  ServerMetrics* metrics = daemon->metrics_.get();
 
   auto store = Store::Open(config.data_dir);
   if (!store.ok()) return store.status();
-  auto registry = FlagRegistry::Open(*std::move(store),
-                                     static_cast<size_t>(config.watch_history));
+  auto registry = FlagRegistry::Open(
+      *std::move(store), static_cast<size_t>(config.watch_history), metrics);
   if (!registry.ok()) return registry.status();
   daemon->registry_ = *std::move(registry);
 
   EvaluationLimits limits;
   limits.max_batch = config.max_batch;
-  daemon->evaluation_ =
-      std::make_unique<EvaluationService>(&daemon->registry_->hub(), limits);
+  daemon->evaluation_ = std::make_unique<EvaluationService>(
+      &daemon->registry_->hub(), limits, metrics);
   OpAggregator::Options telemetry;
   telemetry.window = config.telemetry_window;
   telemetry.slots = config.telemetry_slots;
   daemon->aggregator_ = std::make_unique<OpAggregator>(telemetry);
-  daemon->admin_ = std::make_unique<AdminService>(daemon->registry_.get(),
-                                                  daemon->aggregator_.get());
+  daemon->admin_ = std::make_unique<AdminService>(
+      daemon->registry_.get(), daemon->aggregator_.get(), metrics);
   daemon->telemetry_ = std::make_unique<TelemetryService>(
-      &daemon->registry_->hub(), daemon->aggregator_.get());
+      &daemon->registry_->hub(), daemon->aggregator_.get(), TelemetryLimits(),
+      metrics);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -125,21 +72,13 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
                      " (address in use or not valid?)"));
   }
 
-  if (!config.metrics_listen.empty()) {
-    daemon->metrics_ = std::make_shared<prometheus::Registry>();
-    try {
-      daemon->exposer_ =
-          std::make_unique<prometheus::Exposer>(config.metrics_listen);
-    } catch (const std::exception& e) {
-      return absl::UnavailableError(absl::StrCat(
-          "cannot serve metrics on ", config.metrics_listen, ": ", e.what()));
+  if (daemon->prometheus_ != nullptr) {
+    daemon->prometheus_->WatchState(daemon->registry_.get());
+    if (absl::Status s = daemon->prometheus_->Serve(config.metrics_listen);
+        !s.ok()) {
+      return s;
     }
-    daemon->exposer_->RegisterCollectable(daemon->metrics_);
-    daemon->state_collector_ =
-        std::make_shared<StateCollector>(daemon->registry_.get());
-    daemon->exposer_->RegisterCollectable(daemon->state_collector_);
-    const auto ports = daemon->exposer_->GetListeningPorts();
-    daemon->metrics_port_ = ports.empty() ? 0 : ports.front();
+    daemon->metrics_port_ = daemon->prometheus_->port();
   }
 
   daemon->heartbeat_thread_ = std::thread([d = daemon.get()] {
@@ -193,7 +132,7 @@ void Daemon::Shutdown() {
                       absl::ToChronoMilliseconds(config_.shutdown_grace));
     server_->Wait();
   }
-  exposer_.reset();
+  if (prometheus_ != nullptr) prometheus_->StopServing();
   server_.reset();
   telemetry_.reset();
   admin_.reset();

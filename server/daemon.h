@@ -21,11 +21,6 @@
 namespace grpc {
 class Server;
 }  // namespace grpc
-namespace prometheus {
-class Collectable;
-class Exposer;
-class Registry;
-}  // namespace prometheus
 
 namespace cutover {
 
@@ -33,6 +28,8 @@ class AdminService;
 class EvaluationService;
 class FlagRegistry;
 class OpAggregator;
+class PrometheusMetrics;
+class ServerMetrics;
 class TelemetryService;
 
 class Daemon {
@@ -56,16 +53,16 @@ class Daemon {
   void HeartbeatLoop();
 
   const DaemonConfig config_;
+  // Declared first so that it outlives everything that counts into it.
+  std::unique_ptr<ServerMetrics> metrics_;
+  // metrics_ when /metrics is served, else null.
+  PrometheusMetrics* prometheus_ = nullptr;
   std::unique_ptr<FlagRegistry> registry_;
   std::unique_ptr<EvaluationService> evaluation_;
   std::unique_ptr<OpAggregator> aggregator_;
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<TelemetryService> telemetry_;
   std::unique_ptr<grpc::Server> server_;
-  std::shared_ptr<prometheus::Registry> metrics_;
-  // Owned here: the Exposer holds collectables only by weak_ptr.
-  std::shared_ptr<prometheus::Collectable> state_collector_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
   int grpc_port_ = 0;
   int metrics_port_ = 0;
 

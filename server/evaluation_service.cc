@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "convert/convert.h"
 #include "convert/grpc_status.h"
 #include "core/evaluate.h"
@@ -49,15 +50,20 @@ absl::Status CheckRequest(const v1::DecideRequest& request,
 }
 
 void DecideInto(const Snapshot& snapshot, const v1::DecideRequest& request,
-                v1::Decision* out) {
+                ServerMetrics& metrics, v1::Decision* out) {
   auto it = snapshot.flags.find(request.flag_key());
   if (it == snapshot.flags.end() || it->second->proto.archived()) {
+    // Archived flags keep their label; other keys are unbounded input.
+    metrics.CountDecision(
+        it == snapshot.flags.end() ? kUnknownFlagLabel : request.flag_key(),
+        Stage::kOff, Reason::kFlagNotFound);
     ToProto(SafeDecision(request.flag_key(), Reason::kFlagNotFound), out);
     return;
   }
-  ToProto(cutover::Decide(*it->second->compiled, snapshot.segments,
-                          FromProto(request.context())),
-          out);
+  const Decision decision = cutover::Decide(
+      *it->second->compiled, snapshot.segments, FromProto(request.context()));
+  metrics.CountDecision(it->first, decision.stage, decision.reason);
+  ToProto(decision, out);
 }
 
 // One Watch stream: events queue here and are written one at a time (the
@@ -69,10 +75,13 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent>,
  public:
   static constexpr size_t kMaxQueued = 100000;
 
-  WatchReactor(ChangeHub* hub, const v1::WatchRequest& request)
+  WatchReactor(ChangeHub* hub, ServerMetrics* metrics,
+               const v1::WatchRequest& request)
       : hub_(hub),
+        metrics_(metrics),
         flag_keys_(request.flag_keys().begin(), request.flag_keys().end()) {
-    hub_->Subscribe(this, request.from_revision());
+    const bool reset = hub_->Subscribe(this, request.from_revision());
+    metrics_->CountWatchOpened(request.from_revision() > 0, reset);
   }
 
   void Deliver(const v1::WatchEvent& event) override {
@@ -101,6 +110,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent>,
   void OnWriteDone(bool ok) override {
     absl::MutexLock lock(&mu_);
     writing_ = false;
+    if (ok) metrics_->CountWatchEventSent(queue_.front().kind());
     queue_.pop_front();
     if (!ok) {
       FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -134,6 +144,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent>,
   }
 
   ChangeHub* const hub_;
+  ServerMetrics* const metrics_;
   const absl::flat_hash_set<std::string> flag_keys_;
   absl::Mutex mu_;
   // Front is the event being written while writing_; std::deque keeps its
@@ -145,18 +156,21 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent>,
 
 }  // namespace
 
-EvaluationService::EvaluationService(ChangeHub* hub, EvaluationLimits limits)
-    : hub_(hub), limits_(limits) {}
+EvaluationService::EvaluationService(ChangeHub* hub, EvaluationLimits limits,
+                                     ServerMetrics* metrics)
+    : hub_(hub), limits_(limits), metrics_(OrNoMetrics(metrics)) {}
 
 grpc::ServerUnaryReactor* EvaluationService::Decide(
     grpc::CallbackServerContext* context, const v1::DecideRequest* request,
     v1::DecideResponse* response) {
   auto* reactor = context->DefaultReactor();
+  const absl::Time start = absl::Now();
   absl::Status status = CheckRequest(*request, limits_, "");
   if (status.ok()) {
     const auto snapshot = hub_->snapshot();
-    DecideInto(*snapshot, *request, response->mutable_decision());
+    DecideInto(*snapshot, *request, *metrics_, response->mutable_decision());
     response->set_revision(snapshot->revision);
+    metrics_->ObserveDecideLatency(DecideRpc::kDecide, absl::Now() - start);
   }
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
@@ -166,6 +180,7 @@ grpc::ServerUnaryReactor* EvaluationService::DecideBatch(
     grpc::CallbackServerContext* context,
     const v1::DecideBatchRequest* request, v1::DecideBatchResponse* response) {
   auto* reactor = context->DefaultReactor();
+  const absl::Time start = absl::Now();
   absl::Status status;
   if (request->items_size() == 0) {
     status = absl::InvalidArgumentError("items: at least one item");
@@ -182,9 +197,12 @@ grpc::ServerUnaryReactor* EvaluationService::DecideBatch(
     const auto snapshot = hub_->snapshot();
     response->mutable_decisions()->Reserve(request->items_size());
     for (const auto& item : request->items()) {
-      DecideInto(*snapshot, item, response->add_decisions());
+      DecideInto(*snapshot, item, *metrics_, response->add_decisions());
     }
     response->set_revision(snapshot->revision);
+    metrics_->ObserveBatchSize(request->items_size());
+    metrics_->ObserveDecideLatency(DecideRpc::kDecideBatch,
+                                   absl::Now() - start);
   }
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
@@ -192,7 +210,7 @@ grpc::ServerUnaryReactor* EvaluationService::DecideBatch(
 
 grpc::ServerWriteReactor<v1::WatchEvent>* EvaluationService::Watch(
     grpc::CallbackServerContext* /*context*/, const v1::WatchRequest* request) {
-  return new WatchReactor(hub_, *request);
+  return new WatchReactor(hub_, metrics_, *request);
 }
 
 }  // namespace cutover

@@ -8,6 +8,7 @@
 
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "server/change_hub.h"
+#include "server/server_metrics.h"
 
 namespace cutover {
 
@@ -21,7 +22,10 @@ struct EvaluationLimits {
 
 class EvaluationService final : public v1::Evaluation::CallbackService {
  public:
-  EvaluationService(ChangeHub* hub, EvaluationLimits limits);
+  // `metrics` counts decisions and streams (nullptr: nothing counted); it
+  // must outlive the service.
+  EvaluationService(ChangeHub* hub, EvaluationLimits limits,
+                    ServerMetrics* metrics = nullptr);
 
   grpc::ServerUnaryReactor* Decide(grpc::CallbackServerContext* context,
                                    const v1::DecideRequest* request,
@@ -37,6 +41,7 @@ class EvaluationService final : public v1::Evaluation::CallbackService {
  private:
   ChangeHub* const hub_;
   const EvaluationLimits limits_;
+  ServerMetrics* const metrics_;
 };
 
 }  // namespace cutover

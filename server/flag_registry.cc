@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "convert/convert.h"
 #include "convert/flag_diff.h"
 #include "core/stage_moves.h"
@@ -100,7 +101,8 @@ std::shared_ptr<Snapshot> CopyOf(const Snapshot& snapshot, int64_t revision) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<FlagRegistry>> FlagRegistry::Open(
-    std::unique_ptr<Store> store, size_t watch_ring_capacity) {
+    std::unique_ptr<Store> store, size_t watch_ring_capacity,
+    ServerMetrics* metrics) {
   absl::StatusOr<StoredState> state = store->Load();
   if (!state.ok()) return state.status();
   auto snapshot = std::make_shared<Snapshot>();
@@ -130,12 +132,26 @@ absl::StatusOr<std::unique_ptr<FlagRegistry>> FlagRegistry::Open(
                                          std::move(state->recent_changes),
                                          watch_ring_capacity);
   return std::unique_ptr<FlagRegistry>(
-      new FlagRegistry(std::move(store), std::move(hub)));
+      new FlagRegistry(std::move(store), std::move(hub), metrics));
 }
 
 FlagRegistry::FlagRegistry(std::unique_ptr<Store> store,
-                           std::unique_ptr<ChangeHub> hub)
-    : store_(std::move(store)), hub_(std::move(hub)) {}
+                           std::unique_ptr<ChangeHub> hub,
+                           ServerMetrics* metrics)
+    : store_(std::move(store)),
+      hub_(std::move(hub)),
+      metrics_(OrNoMetrics(metrics)) {}
+
+absl::Status FlagRegistry::CommitTimed(const Mutation& mutation,
+                                       absl::string_view flag_key,
+                                       absl::string_view action) {
+  const absl::Time start = absl::Now();
+  absl::Status status = store_->Commit(mutation);
+  if (status.ok()) {
+    metrics_->CountAdminChange(flag_key, action, absl::Now() - start);
+  }
+  return status;
+}
 
 // --- reads -----------------------------------------------------------------
 
@@ -428,7 +444,10 @@ absl::StatusOr<v1::Flag> FlagRegistry::CommitFlag(const v1::Flag* before,
   mutation.event.set_revision(revision);
   *mutation.event.mutable_flag() = next;
 
-  if (absl::Status s = store_->Commit(mutation); !s.ok()) return s;
+  if (absl::Status s = CommitTimed(mutation, next.key(), change.action);
+      !s.ok()) {
+    return s;
+  }
 
   auto published = CopyOf(*snapshot, revision);
   published->flags[next.key()] = std::make_shared<const FlagEntry>(
@@ -569,7 +588,7 @@ absl::StatusOr<v1::Segment> FlagRegistry::CommitSegment(
     *mutation.event.mutable_segment() = *before;
   }
 
-  if (absl::Status s = store_->Commit(mutation); !s.ok()) return s;
+  if (absl::Status s = CommitTimed(mutation, "", action); !s.ok()) return s;
 
   auto published = CopyOf(*snapshot, revision);
   if (next_in != nullptr) {

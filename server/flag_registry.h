@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "cutover/v1/cutover.pb.h"
 #include "server/change_hub.h"
+#include "server/server_metrics.h"
 #include "server/store.h"
 
 namespace cutover {
@@ -36,9 +37,11 @@ struct Caller {
 class FlagRegistry {
  public:
   // Loads the store's state and compiles it. DATA_LOSS if a stored flag no
-  // longer compiles.
+  // longer compiles. `metrics` counts committed changes (nullptr: nothing
+  // counted) and must outlive the registry.
   static absl::StatusOr<std::unique_ptr<FlagRegistry>> Open(
-      std::unique_ptr<Store> store, size_t watch_ring_capacity = 10000);
+      std::unique_ptr<Store> store, size_t watch_ring_capacity = 10000,
+      ServerMetrics* metrics = nullptr);
 
   ChangeHub& hub() { return *hub_; }
   const Store& store() const { return *store_; }
@@ -93,7 +96,13 @@ class FlagRegistry {
   };
   using FlagEdit = std::function<absl::Status(v1::Flag& flag)>;
 
-  FlagRegistry(std::unique_ptr<Store> store, std::unique_ptr<ChangeHub> hub);
+  FlagRegistry(std::unique_ptr<Store> store, std::unique_ptr<ChangeHub> hub,
+               ServerMetrics* metrics);
+  // store_->Commit, timed and counted as a change of `flag_key` (empty for
+  // a segment) by `action`.
+  absl::Status CommitTimed(const Mutation& mutation,
+                           absl::string_view flag_key,
+                           absl::string_view action);
 
   absl::StatusOr<v1::Flag> ChangeFlag(const FlagChange& change,
                                       const Caller& caller,
@@ -113,6 +122,7 @@ class FlagRegistry {
 
   std::unique_ptr<Store> store_;
   std::unique_ptr<ChangeHub> hub_;
+  ServerMetrics* const metrics_;
   absl::Mutex write_mu_;
 };
 

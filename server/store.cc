@@ -274,16 +274,21 @@ absl::Status Store::Commit(const Mutation& mutation) {
   return absl::OkStatus();
 }
 
-uint64_t Store::LiveDataBytes() const {
-  uint64_t total = 0;
+Store::Sizes Store::sizes() const {
+  Sizes sizes;
+  auto add = [this](rocksdb::ColumnFamilyHandle* family,
+                    const std::string& property, uint64_t* total) {
+    uint64_t value = 0;
+    if (db_->GetIntProperty(family, property, &value)) *total += value;
+  };
   for (auto* family : {flags_, segments_, history_, changes_, meta_}) {
-    uint64_t bytes = 0;
-    if (db_->GetIntProperty(family, rocksdb::DB::Properties::kEstimateLiveDataSize,
-                            &bytes)) {
-      total += bytes;
-    }
+    add(family, rocksdb::DB::Properties::kEstimateLiveDataSize,
+        &sizes.live_data_bytes);
+    add(family, rocksdb::DB::Properties::kTotalSstFilesSize, &sizes.sst_bytes);
+    add(family, rocksdb::DB::Properties::kEstimatePendingCompactionBytes,
+        &sizes.pending_compaction_bytes);
   }
-  return total;
+  return sizes;
 }
 
 }  // namespace cutover

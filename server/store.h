@@ -86,8 +86,13 @@ class Store {
 
   int64_t revision() const { return revision_.load(); }
 
-  // RocksDB's estimate of live data bytes (for metrics).
-  uint64_t LiveDataBytes() const;
+  // RocksDB's size figures, summed over the column families (metrics).
+  struct Sizes {
+    uint64_t live_data_bytes = 0;           // estimate of live data
+    uint64_t sst_bytes = 0;                 // SST files on disk
+    uint64_t pending_compaction_bytes = 0;  // estimate of compaction debt
+  };
+  Sizes sizes() const;
 
  private:
   Store() = default;

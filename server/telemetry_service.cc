@@ -66,8 +66,12 @@ absl::Status CheckReport(const v1::ReportMigrationOpsRequest& request,
 }
 
 TelemetryService::TelemetryService(ChangeHub* hub, OpAggregator* aggregator,
-                                   TelemetryLimits limits)
-    : hub_(hub), aggregator_(aggregator), limits_(limits) {}
+                                   TelemetryLimits limits,
+                                   ServerMetrics* metrics)
+    : hub_(hub),
+      aggregator_(aggregator),
+      limits_(limits),
+      metrics_(OrNoMetrics(metrics)) {}
 
 grpc::ServerUnaryReactor* TelemetryService::ReportMigrationOps(
     grpc::CallbackServerContext* context,
@@ -77,6 +81,8 @@ grpc::ServerUnaryReactor* TelemetryService::ReportMigrationOps(
   absl::Status status = CheckReport(*request, limits_);
   if (!status.ok()) {
     aggregator_->RejectReports(static_cast<uint64_t>(request->counts_size()));
+    metrics_->CountTelemetryRejected(
+        static_cast<uint64_t>(request->counts_size()));
     reactor->Finish(ToGrpcStatus(status));
     return reactor;
   }
@@ -88,12 +94,15 @@ grpc::ServerUnaryReactor* TelemetryService::ReportMigrationOps(
       unknown += 1;
     } else if (aggregator_->Add(count)) {
       accepted += 1;
+      metrics_->CountMigrationOps(count);
     } else {
       full += 1;  // Add counted it as rejected
     }
   }
   aggregator_->RejectReports(unknown);
   aggregator_->AddClientDropped(request->dropped());
+  metrics_->CountTelemetryRejected(unknown + full);
+  metrics_->CountClientDropped(request->dropped());
   response->set_accepted(accepted);
   response->set_rejected(unknown + full);
   reactor->Finish(grpc::Status::OK);

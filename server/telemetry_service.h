@@ -17,6 +17,7 @@
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "server/change_hub.h"
 #include "server/op_aggregator.h"
+#include "server/server_metrics.h"
 
 namespace cutover {
 
@@ -34,8 +35,11 @@ absl::Status CheckReport(const v1::ReportMigrationOpsRequest& request,
 
 class TelemetryService final : public v1::Telemetry::CallbackService {
  public:
+  // `metrics` counts accepted and refused entries (nullptr: nothing
+  // counted); it must outlive the service.
   TelemetryService(ChangeHub* hub, OpAggregator* aggregator,
-                   TelemetryLimits limits = {});
+                   TelemetryLimits limits = {},
+                   ServerMetrics* metrics = nullptr);
 
   grpc::ServerUnaryReactor* ReportMigrationOps(
       grpc::CallbackServerContext* context,
@@ -46,6 +50,7 @@ class TelemetryService final : public v1::Telemetry::CallbackService {
   ChangeHub* const hub_;
   OpAggregator* const aggregator_;
   const TelemetryLimits limits_;
+  ServerMetrics* const metrics_;
 };
 
 }  // namespace cutover

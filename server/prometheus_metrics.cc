@@ -1,0 +1,500 @@
+#include "server/prometheus_metrics.h"
+
+#include <cmath>
+#include <exception>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "convert/convert.h"
+#include "prometheus/collectable.h"
+#include "prometheus/counter.h"
+#include "prometheus/exposer.h"
+#include "prometheus/family.h"
+#include "prometheus/histogram.h"
+#include "prometheus/metric_family.h"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
+#include "server/flag_registry.h"
+#include "server/op_aggregator.h"
+#include "server/process_stats.h"
+
+namespace cutover {
+namespace {
+
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+const prometheus::Histogram::BucketBoundaries kDecideSeconds = {
+    5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4,   2.5e-4, 5e-4, 1e-3, 2.5e-3,
+    5e-3, 1e-2, 2.5e-2, 5e-2, 1e-1,   2.5e-1, 5e-1, 1};
+const prometheus::Histogram::BucketBoundaries kBatchItems = {
+    1, 10, 50, 100, 500, 1000, 5000, 10000};
+const prometheus::Histogram::BucketBoundaries kStoreWriteSeconds = {
+    1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2,
+    2.5e-2, 5e-2, 1e-1, 2.5e-1, 5e-1, 1, 2.5};
+
+// The buckets of v1::LatencyHistogram (2^i microseconds), so that reported
+// histograms add bucket for bucket; the last reported bucket is +Inf.
+const prometheus::Histogram::BucketBoundaries& MigrationLatencyBoundaries() {
+  static const auto* const bounds = [] {
+    auto* bounds = new prometheus::Histogram::BucketBoundaries;
+    for (int i = 0; i < kLatencyBuckets - 1; ++i) {
+      bounds->push_back(LatencyBucketUpperBoundSeconds(i));
+    }
+    return bounds;
+  }();
+  return *bounds;
+}
+
+const char* OpResultLabel(v1::OpResult result) {
+  return result == v1::FAILED ? "error" : "ok";
+}
+
+std::string StageLabel(v1::Stage stage) { return StageName(FromProto(stage)); }
+
+prometheus::MetricFamily GaugeFamily(std::string name, std::string help) {
+  prometheus::MetricFamily family;
+  family.name = std::move(name);
+  family.help = std::move(help);
+  family.type = prometheus::MetricType::Gauge;
+  return family;
+}
+
+prometheus::MetricFamily CounterFamily(std::string name, std::string help) {
+  prometheus::MetricFamily family = GaugeFamily(std::move(name), std::move(help));
+  family.type = prometheus::MetricType::Counter;
+  return family;
+}
+
+void AddSample(prometheus::MetricFamily& family, const Labels& labels,
+               double value) {
+  prometheus::ClientMetric metric;
+  for (const auto& [name, label_value] : labels) {
+    metric.label.push_back({name, label_value});
+  }
+  if (family.type == prometheus::MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
+  family.metric.push_back(std::move(metric));
+}
+
+// The share (0..1) of users that a serve sends to each stage, indexed by
+// the Stage's numeric value.
+std::array<double, 7> ServeShares(const Flag& flag) {
+  std::array<double, 7> shares{};
+  if (!flag.enabled) {
+    shares[static_cast<int>(Stage::kOff)] = 1;
+  } else if (flag.default_serve.stage.has_value()) {
+    shares[static_cast<int>(*flag.default_serve.stage)] = 1;
+  } else if (flag.default_serve.rollout.has_value()) {
+    for (const Split& split : flag.default_serve.rollout->splits) {
+      shares[static_cast<int>(split.stage)] +=
+          static_cast<double>(split.weight) / kTotalWeight;
+    }
+  }
+  return shares;
+}
+
+}  // namespace
+
+// Gauges computed at scrape time from the current state, so the request
+// path pays nothing for them.
+class PrometheusMetrics::StateCollector final : public prometheus::Collectable {
+ public:
+  void Watch(FlagRegistry* registry) {
+    absl::MutexLock lock(&mu_);
+    registry_ = registry;
+  }
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::vector<prometheus::MetricFamily> families;
+    CollectProcess(families);
+    auto build = GaugeFamily("cutover_build_info",
+                             "Always 1; the version label says which build.");
+    AddSample(build, {{"version", CUTOVER_VERSION}}, 1);
+    families.push_back(std::move(build));
+
+    absl::MutexLock lock(&mu_);
+    if (registry_ == nullptr) return families;
+    auto& hub = registry_->hub();
+    const auto snapshot = hub.snapshot();
+
+    auto revision = GaugeFamily("cutover_store_revision",
+                                "The store revision of the served snapshot.");
+    AddSample(revision, {}, static_cast<double>(snapshot->revision));
+    families.push_back(std::move(revision));
+
+    const Store::Sizes sizes = registry_->store().sizes();
+    auto live = GaugeFamily("cutover_store_live_data_bytes",
+                            "RocksDB's estimate of live data in the store.");
+    AddSample(live, {}, static_cast<double>(sizes.live_data_bytes));
+    families.push_back(std::move(live));
+    auto sst = GaugeFamily("cutover_store_sst_bytes",
+                           "Size of the store's SST files on disk.");
+    AddSample(sst, {}, static_cast<double>(sizes.sst_bytes));
+    families.push_back(std::move(sst));
+    auto pending = GaugeFamily(
+        "cutover_store_pending_compaction_bytes",
+        "RocksDB's estimate of bytes compaction still has to rewrite.");
+    AddSample(pending, {}, static_cast<double>(sizes.pending_compaction_bytes));
+    families.push_back(std::move(pending));
+
+    auto subscribers =
+        GaugeFamily("cutover_watch_subscribers", "Open Watch streams.");
+    AddSample(subscribers, {}, static_cast<double>(hub.subscriber_count()));
+    families.push_back(std::move(subscribers));
+
+    auto segments = GaugeFamily("cutover_segments", "Segments in the store.");
+    AddSample(segments, {},
+              static_cast<double>(snapshot->segment_protos.size()));
+    families.push_back(std::move(segments));
+
+    auto flags = GaugeFamily("cutover_flags", "Flags in the store, by state.");
+    auto info = GaugeFamily(
+        "cutover_flag_info",
+        "Always 1 per active flag; labels name its old and new databases.");
+    auto version = GaugeFamily("cutover_flag_version",
+                               "The flag's version (grows with each change).");
+    auto enabled = GaugeFamily(
+        "cutover_flag_enabled",
+        "1 if the flag is enabled, 0 if its kill switch serves off to all.");
+    auto stage = GaugeFamily(
+        "cutover_flag_stage",
+        "The most advanced stage the flag's default serve gives any user: "
+        "1 off, 2 dualwrite, 3 shadow, 4 live, 5 rampdown, 6 complete "
+        "(1 when disabled).");
+    auto share = GaugeFamily(
+        "cutover_flag_serve_share",
+        "Share (0 to 1) of users the flag's default serve gives each stage "
+        "(rules aside; off 1 when disabled).");
+    auto rules = GaugeFamily("cutover_flag_rules", "Targeting rules per flag.");
+    int64_t active = 0, archived = 0;
+    for (const auto& [key, entry] : snapshot->flags) {
+      if (entry->proto.archived()) {
+        archived += 1;
+        continue;
+      }
+      active += 1;
+      const Flag& flag = entry->compiled->flag();
+      AddSample(info,
+                {{"flag", key},
+                 {"old_target", flag.old_target},
+                 {"new_target", flag.new_target}},
+                1);
+      AddSample(version, {{"flag", key}}, static_cast<double>(flag.version));
+      AddSample(enabled, {{"flag", key}}, flag.enabled ? 1 : 0);
+      AddSample(rules, {{"flag", key}}, static_cast<double>(flag.rules.size()));
+      const auto shares = ServeShares(flag);
+      int most_advanced = static_cast<int>(Stage::kOff);
+      for (int s = static_cast<int>(kFirstStage);
+           s <= static_cast<int>(kLastStage); ++s) {
+        AddSample(share,
+                  {{"flag", key}, {"stage", StageName(static_cast<Stage>(s))}},
+                  shares[s]);
+        if (shares[s] > 0) most_advanced = s;
+      }
+      AddSample(stage, {{"flag", key}}, most_advanced);
+    }
+    AddSample(flags, {{"state", "active"}}, static_cast<double>(active));
+    AddSample(flags, {{"state", "archived"}}, static_cast<double>(archived));
+    for (auto* family : {&flags, &info, &version, &enabled, &stage, &share,
+                         &rules}) {
+      families.push_back(std::move(*family));
+    }
+    return families;
+  }
+
+ private:
+  // The process_* metrics of the Prometheus client libraries' convention.
+  static void CollectProcess(std::vector<prometheus::MetricFamily>& families) {
+    auto stats = ReadProcessStats();
+    if (!stats.ok()) return;
+    auto cpu = CounterFamily("process_cpu_seconds_total",
+                             "Total user and system CPU time spent in seconds.");
+    AddSample(cpu, {}, stats->cpu_seconds);
+    families.push_back(std::move(cpu));
+    const std::pair<const char*, std::pair<const char*, double>> gauges[] = {
+        {"process_resident_memory_bytes",
+         {"Resident memory size in bytes.",
+          static_cast<double>(stats->resident_bytes)}},
+        {"process_virtual_memory_bytes",
+         {"Virtual memory size in bytes.",
+          static_cast<double>(stats->virtual_bytes)}},
+        {"process_open_fds",
+         {"Number of open file descriptors.",
+          static_cast<double>(stats->open_fds)}},
+        {"process_max_fds",
+         {"Maximum number of open file descriptors.",
+          static_cast<double>(stats->max_fds)}},
+        {"process_start_time_seconds",
+         {"Start time of the process since unix epoch in seconds.",
+          stats->start_time_seconds}},
+        {"process_threads",
+         {"Number of OS threads in the process.",
+          static_cast<double>(stats->threads)}},
+    };
+    for (const auto& [name, help_value] : gauges) {
+      auto family = GaugeFamily(name, help_value.first);
+      AddSample(family, {}, help_value.second);
+      families.push_back(std::move(family));
+    }
+  }
+
+  mutable absl::Mutex mu_;
+  FlagRegistry* registry_ ABSL_GUARDED_BY(mu_) = nullptr;
+};
+
+PrometheusMetrics::PrometheusMetrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      state_(std::make_shared<StateCollector>()) {
+  prometheus::Registry& r = *registry_;
+  decisions_ = &prometheus::BuildCounter()
+                    .Name("cutover_decisions_total")
+                    .Help("Decisions served, by flag, stage and reason.")
+                    .Register(r);
+  auto& latency = prometheus::BuildHistogram()
+                      .Name("cutover_decide_duration_seconds")
+                      .Help("Time in the Decide and DecideBatch handlers "
+                            "(validation and evaluation, not transport).")
+                      .Register(r);
+  decide_latency_[static_cast<int>(DecideRpc::kDecide)] =
+      &latency.Add({{"rpc", "Decide"}}, kDecideSeconds);
+  decide_latency_[static_cast<int>(DecideRpc::kDecideBatch)] =
+      &latency.Add({{"rpc", "DecideBatch"}}, kDecideSeconds);
+  batch_size_ = &prometheus::BuildHistogram()
+                     .Name("cutover_decide_batch_size")
+                     .Help("Items per accepted DecideBatch call.")
+                     .Register(r)
+                     .Add({}, kBatchItems);
+
+  auto& opened = prometheus::BuildCounter()
+                     .Name("cutover_watch_streams_total")
+                     .Help("Watch streams opened: new (from revision 0), "
+                           "resume (replayed from a revision), resync (too "
+                           "old to replay: RESET and the whole state).")
+                     .Register(r);
+  watch_opened_ = {&opened.Add({{"kind", "new"}}),
+                   &opened.Add({{"kind", "resume"}}),
+                   &opened.Add({{"kind", "resync"}})};
+  auto& events = prometheus::BuildCounter()
+                     .Name("cutover_watch_events_sent_total")
+                     .Help("Events written to Watch streams, by kind.")
+                     .Register(r);
+  for (int kind = 0; kind < kWatchKinds; ++kind) {
+    const auto value = static_cast<v1::WatchEvent::Kind>(kind);
+    watch_events_[kind] =
+        v1::WatchEvent::Kind_IsValid(kind) &&
+                value != v1::WatchEvent::KIND_UNSPECIFIED
+            ? &events.Add({{"kind", v1::WatchEvent::Kind_Name(value)}})
+            : nullptr;
+  }
+
+  admin_changes_ = &prometheus::BuildCounter()
+                        .Name("cutover_admin_changes_total")
+                        .Help("Changes committed, by flag (empty for "
+                              "segments) and action.")
+                        .Register(r);
+  admin_rejected_ = &prometheus::BuildCounter()
+                         .Name("cutover_admin_rejected_total")
+                         .Help("Admin calls refused or failed, by method "
+                               "and status code.")
+                         .Register(r);
+  store_write_ = &prometheus::BuildHistogram()
+                      .Name("cutover_store_write_duration_seconds")
+                      .Help("Duration of synced store commits.")
+                      .Register(r)
+                      .Add({}, kStoreWriteSeconds);
+
+  migration_ops_ = &prometheus::BuildCounter()
+                        .Name("cutover_migration_ops_total")
+                        .Help("Database operations reported by clients, by "
+                              "flag, stage, op, origin and result (ok, "
+                              "error).")
+                        .Register(r);
+  comparisons_ = &prometheus::BuildCounter()
+                      .Name("cutover_migration_comparisons_total")
+                      .Help("Shadow and live reads whose two answers were "
+                            "compared, by flag and stage.")
+                      .Register(r);
+  mismatches_ = &prometheus::BuildCounter()
+                     .Name("cutover_migration_mismatches_total")
+                     .Help("Compared reads whose answers differed, by flag "
+                           "and stage.")
+                     .Register(r);
+  migration_latency_ = &prometheus::BuildHistogram()
+                            .Name("cutover_migration_op_duration_seconds")
+                            .Help("Latency of database operations reported "
+                                  "by clients, by flag, op and origin.")
+                            .Register(r);
+  telemetry_rejected_ = &prometheus::BuildCounter()
+                             .Name("cutover_telemetry_rejected_total")
+                             .Help("Reported entries refused (unknown flag, "
+                                   "malformed batch, aggregate full).")
+                             .Register(r)
+                             .Add({});
+  client_dropped_ = &prometheus::BuildCounter()
+                         .Name("cutover_telemetry_client_dropped_total")
+                         .Help("Operations clients said they could not "
+                               "report (queue full, daemon unreachable).")
+                         .Register(r)
+                         .Add({});
+}
+
+PrometheusMetrics::~PrometheusMetrics() { StopServing(); }
+
+void PrometheusMetrics::WatchState(FlagRegistry* registry) {
+  state_->Watch(registry);
+}
+
+absl::Status PrometheusMetrics::Serve(const std::string& listen) {
+  try {
+    exposer_ = std::make_unique<prometheus::Exposer>(listen);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve metrics on ", listen, ": ", e.what()));
+  }
+  exposer_->RegisterCollectable(registry_);
+  exposer_->RegisterCollectable(state_);
+  const auto ports = exposer_->GetListeningPorts();
+  port_ = ports.empty() ? 0 : ports.front();
+  return absl::OkStatus();
+}
+
+void PrometheusMetrics::StopServing() {
+  exposer_.reset();
+  port_ = 0;
+  state_->Watch(nullptr);
+}
+
+std::string PrometheusMetrics::ExpositionText() const {
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  for (auto& family : state_->Collect()) families.push_back(std::move(family));
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+prometheus::Counter* PrometheusMetrics::DecisionCounter(
+    absl::string_view flag_key, int slot, Stage stage, Reason reason) {
+  absl::MutexLock lock(&decisions_mu_);
+  auto& counters = decision_counters_[std::string(flag_key)];
+  if (counters == nullptr) counters = std::make_unique<FlagDecisionCounters>();
+  prometheus::Counter* counter =
+      &decisions_->Add({{"flag", std::string(flag_key)},
+                        {"stage", StageName(stage)},
+                        {"reason", ReasonName(reason)}});
+  counters->by_stage_reason[slot].store(counter, std::memory_order_release);
+  return counter;
+}
+
+void PrometheusMetrics::CountDecision(absl::string_view flag_key, Stage stage,
+                                      Reason reason) {
+  const int stage_value = static_cast<int>(stage);
+  const int reason_value = static_cast<int>(reason);
+  if (stage_value < 0 || stage_value >= kStageValues || reason_value < 0 ||
+      reason_value >= kReasonValues) {
+    return;
+  }
+  const int slot = stage_value * kReasonValues + reason_value;
+  prometheus::Counter* counter = nullptr;
+  {
+    absl::ReaderMutexLock lock(&decisions_mu_);
+    auto it = decision_counters_.find(flag_key);
+    if (it != decision_counters_.end()) {
+      counter = it->second->by_stage_reason[slot].load(
+          std::memory_order_acquire);
+    }
+  }
+  if (counter == nullptr) {
+    counter = DecisionCounter(flag_key, slot, stage, reason);
+  }
+  counter->Increment();
+}
+
+void PrometheusMetrics::ObserveDecideLatency(DecideRpc rpc,
+                                             absl::Duration latency) {
+  decide_latency_[static_cast<int>(rpc)]->Observe(
+      absl::ToDoubleSeconds(latency));
+}
+
+void PrometheusMetrics::ObserveBatchSize(int items) {
+  batch_size_->Observe(items);
+}
+
+void PrometheusMetrics::CountWatchOpened(bool from_revision, bool reset) {
+  watch_opened_[!from_revision ? 0 : (reset ? 2 : 1)]->Increment();
+}
+
+void PrometheusMetrics::CountWatchEventSent(v1::WatchEvent::Kind kind) {
+  if (kind < 0 || kind >= kWatchKinds || watch_events_[kind] == nullptr) {
+    return;
+  }
+  watch_events_[kind]->Increment();
+}
+
+void PrometheusMetrics::CountAdminChange(absl::string_view flag_key,
+                                         absl::string_view action,
+                                         absl::Duration write) {
+  admin_changes_
+      ->Add({{"flag", std::string(flag_key)}, {"action", std::string(action)}})
+      .Increment();
+  store_write_->Observe(absl::ToDoubleSeconds(write));
+}
+
+void PrometheusMetrics::CountAdminRejected(absl::string_view method,
+                                           absl::StatusCode code) {
+  admin_rejected_
+      ->Add({{"method", std::string(method)},
+             {"code", absl::StatusCodeToString(code)}})
+      .Increment();
+}
+
+void PrometheusMetrics::CountMigrationOps(const v1::MigrationOpCount& count) {
+  const double n = static_cast<double>(count.count());
+  const std::string stage = StageLabel(count.stage());
+  switch (count.result()) {
+    case v1::MATCH:
+    case v1::MISMATCH:
+      comparisons_->Add({{"flag", count.flag_key()}, {"stage", stage}})
+          .Increment(n);
+      // Created on the first comparison, so the mismatch rate reads 0
+      // rather than nothing while answers agree.
+      mismatches_->Add({{"flag", count.flag_key()}, {"stage", stage}})
+          .Increment(count.result() == v1::MISMATCH ? n : 0);
+      return;
+    case v1::OK:
+    case v1::FAILED:
+      break;
+    default:
+      return;
+  }
+  const std::string origin =
+      OriginName(FromProto(count.origin()));
+  migration_ops_
+      ->Add({{"flag", count.flag_key()},
+             {"stage", stage},
+             {"op", count.op()},
+             {"origin", origin},
+             {"result", OpResultLabel(count.result())}})
+      .Increment(n);
+  const auto& buckets = count.latency().buckets();
+  if (buckets.empty()) return;
+  std::vector<double> increments(kLatencyBuckets, 0);
+  for (int i = 0; i < buckets.size() && i < kLatencyBuckets; ++i) {
+    increments[i] = static_cast<double>(buckets[i]);
+  }
+  migration_latency_
+      ->Add({{"flag", count.flag_key()}, {"op", count.op()}, {"origin", origin}},
+            MigrationLatencyBoundaries())
+      .ObserveMultiple(increments, count.latency().sum_seconds());
+}
+
+void PrometheusMetrics::CountTelemetryRejected(uint64_t entries) {
+  telemetry_rejected_->Increment(static_cast<double>(entries));
+}
+
+void PrometheusMetrics::CountClientDropped(uint64_t operations) {
+  client_dropped_->Increment(static_cast<double>(operations));
+}
+
+}  // namespace cutover

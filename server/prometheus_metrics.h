@@ -1,0 +1,119 @@
+// PrometheusMetrics: ServerMetrics counted with prometheus-cpp, plus the
+// gauges read at scrape time (flags' stages and rollouts, the store's
+// revision and sizes, Watch subscribers, process CPU/memory/fds), served as
+// the Prometheus text format on /metrics. The one place in cutoverd that
+// includes prometheus-cpp; docs/operations.md describes every metric.
+//
+//   PrometheusMetrics metrics;
+//   metrics.WatchState(registry.get());          // scrape-time gauges
+//   RETURN_IF_ERROR(metrics.Serve("127.0.0.1:7401"));
+//   metrics.CountDecision("orders", Stage::kLive, Reason::kSplit);
+//
+// Thread-safe. The FlagRegistry given to WatchState must outlive the
+// endpoint (destroy this first, or call StopServing).
+#ifndef CUTOVER_SERVER_PROMETHEUS_METRICS_H_
+#define CUTOVER_SERVER_PROMETHEUS_METRICS_H_
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "server/server_metrics.h"
+
+namespace prometheus {
+class Counter;
+class Exposer;
+class Histogram;
+class Registry;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace cutover {
+
+class FlagRegistry;
+
+class PrometheusMetrics final : public ServerMetrics {
+ public:
+  PrometheusMetrics();
+  ~PrometheusMetrics() override;
+
+  PrometheusMetrics(const PrometheusMetrics&) = delete;
+  PrometheusMetrics& operator=(const PrometheusMetrics&) = delete;
+
+  // Adds the scrape-time gauges of `registry` (flags, store, Watch).
+  void WatchState(FlagRegistry* registry);
+
+  // Serves /metrics on `listen` ("host:port", port 0 for any).
+  // UNAVAILABLE if the address cannot be bound.
+  [[nodiscard]] absl::Status Serve(const std::string& listen);
+  // The port /metrics is served on (0 if not serving).
+  int port() const { return port_; }
+  // Stops serving /metrics. Idempotent.
+  void StopServing();
+
+  // Everything, in the Prometheus text format, as /metrics serves it.
+  std::string ExpositionText() const;
+
+  void CountDecision(absl::string_view flag_key, Stage stage,
+                     Reason reason) override;
+  void ObserveDecideLatency(DecideRpc rpc, absl::Duration latency) override;
+  void ObserveBatchSize(int items) override;
+  void CountWatchOpened(bool from_revision, bool reset) override;
+  void CountWatchEventSent(v1::WatchEvent::Kind kind) override;
+  void CountAdminChange(absl::string_view flag_key, absl::string_view action,
+                        absl::Duration write) override;
+  void CountAdminRejected(absl::string_view method,
+                          absl::StatusCode code) override;
+  void CountMigrationOps(const v1::MigrationOpCount& count) override;
+  void CountTelemetryRejected(uint64_t entries) override;
+  void CountClientDropped(uint64_t operations) override;
+
+ private:
+  // Stage values 0..6 times Reason values 0..8.
+  static constexpr int kStageValues = 7;
+  static constexpr int kReasonValues = 9;
+  static constexpr int kWatchKinds = 8;
+  // One flag's decision counters, created on first use.
+  struct FlagDecisionCounters {
+    std::array<std::atomic<prometheus::Counter*>, kStageValues * kReasonValues>
+        by_stage_reason{};
+  };
+  class StateCollector;
+
+  prometheus::Counter* DecisionCounter(absl::string_view flag_key, int slot,
+                                       Stage stage, Reason reason);
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<StateCollector> state_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  int port_ = 0;
+
+  prometheus::Family<prometheus::Counter>* decisions_;
+  std::array<prometheus::Histogram*, 2> decide_latency_;  // by DecideRpc
+  prometheus::Histogram* batch_size_;
+  std::array<prometheus::Counter*, 3> watch_opened_;  // new, resume, resync
+  std::array<prometheus::Counter*, kWatchKinds> watch_events_;
+  prometheus::Family<prometheus::Counter>* admin_changes_;
+  prometheus::Family<prometheus::Counter>* admin_rejected_;
+  prometheus::Histogram* store_write_;
+  prometheus::Family<prometheus::Counter>* migration_ops_;
+  prometheus::Family<prometheus::Counter>* comparisons_;
+  prometheus::Family<prometheus::Counter>* mismatches_;
+  prometheus::Family<prometheus::Histogram>* migration_latency_;
+  prometheus::Counter* telemetry_rejected_;
+  prometheus::Counter* client_dropped_;
+
+  mutable absl::Mutex decisions_mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<FlagDecisionCounters>>
+      decision_counters_ ABSL_GUARDED_BY(decisions_mu_);
+};
+
+}  // namespace cutover
+
+#endif  // CUTOVER_SERVER_PROMETHEUS_METRICS_H_

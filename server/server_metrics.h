@@ -1,0 +1,87 @@
+// ServerMetrics: what cutoverd counts as it serves, as a thin interface so
+// that the services never see Prometheus (prometheus_metrics.h is the one
+// implementation that does; docs/operations.md lists the metric each call
+// feeds).
+//
+// The base class counts nothing: it is what a service gets when metrics are
+// off, and what unit tests pass. Every method is cheap and never blocks on
+// I/O; the Decide path calls CountDecision once per decision.
+//
+// Label values are bounded by construction: callers pass flag keys only for
+// flags that exist in the store (unknown keys are counted under
+// kUnknownFlagLabel), and never a user id.
+//
+// Implementations are thread-safe.
+#ifndef CUTOVER_SERVER_SERVER_METRICS_H_
+#define CUTOVER_SERVER_SERVER_METRICS_H_
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "core/evaluate.h"
+#include "cutover/v1/cutover.pb.h"
+
+namespace cutover {
+
+// The flag label of decisions for keys the store does not have: a
+// service asking for a mistyped flag must not add one series per typo.
+inline constexpr char kUnknownFlagLabel[] = "(unknown)";
+
+// The evaluation RPCs whose latency is measured.
+enum class DecideRpc { kDecide, kDecideBatch };
+
+class ServerMetrics {
+ public:
+  virtual ~ServerMetrics() = default;
+
+  // Evaluation --------------------------------------------------------------
+  // One decision served for `flag_key` (kUnknownFlagLabel for a flag not in
+  // the store).
+  virtual void CountDecision(absl::string_view /*flag_key*/, Stage /*stage*/,
+                             Reason /*reason*/) {}
+  // Time spent handling one successful Decide or DecideBatch call.
+  virtual void ObserveDecideLatency(DecideRpc /*rpc*/,
+                                    absl::Duration /*latency*/) {}
+  // Items in one accepted DecideBatch call.
+  virtual void ObserveBatchSize(int /*items*/) {}
+
+  // Watch -------------------------------------------------------------------
+  // A Watch stream opened: from revision 0 (`from_revision` false), or
+  // resumed from a revision, replayed (`reset` false) or answered with a
+  // RESET and the whole state because it was too old (`reset` true).
+  virtual void CountWatchOpened(bool /*from_revision*/, bool /*reset*/) {}
+  // One event written to a Watch stream.
+  virtual void CountWatchEventSent(v1::WatchEvent::Kind /*kind*/) {}
+
+  // Admin -------------------------------------------------------------------
+  // A change committed to the store: `action` as in HistoryEntry.action;
+  // `flag_key` empty for a segment change. `write` is the store commit's
+  // duration (synced).
+  virtual void CountAdminChange(absl::string_view /*flag_key*/,
+                                absl::string_view /*action*/,
+                                absl::Duration /*write*/) {}
+  // An admin call refused or failed, by method ("SetStage") and code.
+  virtual void CountAdminRejected(absl::string_view /*method*/,
+                                  absl::StatusCode /*code*/) {}
+
+  // Telemetry ---------------------------------------------------------------
+  // One accepted entry of a ReportMigrationOps batch (flag known).
+  virtual void CountMigrationOps(const v1::MigrationOpCount& /*count*/) {}
+  // Entries of reports refused (unknown flag, malformed, over a limit).
+  virtual void CountTelemetryRejected(uint64_t /*entries*/) {}
+  // Operations clients said they dropped.
+  virtual void CountClientDropped(uint64_t /*operations*/) {}
+};
+
+// `metrics`, or a shared ServerMetrics that counts nothing if it is null:
+// what components that take an optional ServerMetrics* keep.
+inline ServerMetrics* OrNoMetrics(ServerMetrics* metrics) {
+  static ServerMetrics* const none = new ServerMetrics;
+  return metrics != nullptr ? metrics : none;
+}
+
+}  // namespace cutover
+
+#endif  // CUTOVER_SERVER_SERVER_METRICS_H_
