@@ -17,6 +17,8 @@
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
+#include "prometheus/counter.h"
+#include "prometheus/registry.h"
 
 namespace cutover {
 namespace {
@@ -151,6 +153,32 @@ class TelemetryReporter::Impl {
     pending_dropped_ += n;
   }
 
+  void RegisterMetrics(prometheus::Registry& registry) {
+    auto& family = prometheus::BuildCounter()
+                       .Name("cutover_client_telemetry_operations_total")
+                       .Help("Migration operations given to the telemetry "
+                             "reporter: recorded, or dropped (reporter full "
+                             "or daemon unreachable).")
+                       .Register(registry);
+    auto& batches = prometheus::BuildCounter()
+                        .Name("cutover_client_telemetry_batches_total")
+                        .Help("ReportMigrationOps calls, by result.")
+                        .Register(registry);
+    absl::MutexLock lock(&export_mu_);
+    exported_ = {{{&recorded_, &family.Add({{"result", "recorded"}}), 0},
+                  {&dropped_, &family.Add({{"result", "dropped"}}), 0},
+                  {&batches_sent_, &batches.Add({{"result", "sent"}}), 0},
+                  {&send_failures_, &batches.Add({{"result", "failed"}}), 0}}};
+    ExportLocked();
+  }
+
+  // Brings the registered Prometheus counters up to the atomics (once per
+  // flush, so Record pays nothing for them).
+  void Export() {
+    absl::MutexLock lock(&export_mu_);
+    ExportLocked();
+  }
+
   void Run() {
     const absl::Duration interval =
         std::max(options_.flush_interval, kMinFlushInterval);
@@ -166,6 +194,7 @@ class TelemetryReporter::Impl {
         absl::MutexLock send_lock(&send_mu_);
         FlushLocked(absl::Now() + options_.send_deadline);
       }
+      Export();
       stop_mu_.Lock();
     }
   }
@@ -285,6 +314,24 @@ class TelemetryReporter::Impl {
   std::atomic<uint64_t> batches_sent_{0};
   std::atomic<uint64_t> send_failures_{0};
 
+  // An atomic, the Prometheus counter that mirrors it, and the value
+  // exported so far.
+  struct Exported {
+    const std::atomic<uint64_t>* source = nullptr;
+    prometheus::Counter* counter = nullptr;
+    uint64_t exported = 0;
+  };
+  void ExportLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(export_mu_) {
+    for (Exported& e : exported_) {
+      if (e.counter == nullptr) continue;
+      const uint64_t now = e.source->load(std::memory_order_relaxed);
+      e.counter->Increment(static_cast<double>(now - e.exported));
+      e.exported = now;
+    }
+  }
+  absl::Mutex export_mu_;
+  std::array<Exported, 4> exported_ ABSL_GUARDED_BY(export_mu_){};
+
   // Last: starts after everything it uses is constructed.
   std::thread thread_;
 };
@@ -299,7 +346,15 @@ void TelemetryReporter::Record(const OpRecord& record) noexcept {
   impl_->Record(record);
 }
 
-bool TelemetryReporter::Flush() noexcept { return impl_->Flush(); }
+bool TelemetryReporter::Flush() noexcept {
+  const bool sent = impl_->Flush();
+  impl_->Export();
+  return sent;
+}
+
+void TelemetryReporter::RegisterMetrics(prometheus::Registry& registry) {
+  impl_->RegisterMetrics(registry);
+}
 
 TelemetryStats TelemetryReporter::stats() const noexcept {
   return impl_->stats();

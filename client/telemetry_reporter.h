@@ -28,6 +28,9 @@
 namespace grpc {
 class Channel;
 }  // namespace grpc
+namespace prometheus {
+class Registry;
+}  // namespace prometheus
 
 namespace cutover {
 
@@ -84,6 +87,13 @@ class TelemetryReporter {
   bool Flush() noexcept;
 
   TelemetryStats stats() const noexcept;
+
+  // Adds the reporter's counters to `registry` as
+  // cutover_client_telemetry_operations_total{result="recorded"|"dropped"}
+  // and cutover_client_telemetry_batches_total{result="sent"|"failed"},
+  // brought up to date after every flush. The registry must outlive the
+  // reporter; call once.
+  void RegisterMetrics(prometheus::Registry& registry);
 
  private:
   class Impl;

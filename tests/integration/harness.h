@@ -47,6 +47,37 @@ std::string CutoverctlPath();
 RunResult RunCli(const std::string& server,
                  const std::vector<std::string>& args);
 
+// A program running in the background (e.g. a Prometheus server), its
+// standard output and error appended to `log_file`.
+class BackgroundProcess {
+ public:
+  BackgroundProcess() = default;
+  ~BackgroundProcess();  // SIGKILL and reap if still running
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+
+  // Starts `argv` (argv[0] a path). False if it cannot be spawned.
+  bool Start(const std::vector<std::string>& argv,
+             const std::string& log_file);
+  // Sends `signal` and waits (at most 20 s, then SIGKILL) for the exit.
+  // Returns the exit code, or -signal if a signal ended it.
+  int Stop(int signal);
+  // Whether it has not exited (reaps it if it has).
+  bool Running();
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0 and
+// released), for programs that cannot report the port they chose.
+int FreeLoopbackPort();
+
+// GET `url` with curl (at most `timeout_seconds`); exit_code 0 and the body
+// in `out` on an HTTP success.
+RunResult HttpGet(const std::string& url, double timeout_seconds = 10);
+
 // A cutoverd child process with its own data folder.
 class DaemonProcess {
  public:
@@ -71,6 +102,7 @@ class DaemonProcess {
 
   int port() const { return port_; }
   int metrics_port() const { return metrics_port_; }
+  pid_t pid() const { return pid_; }
   std::string address() const;
   std::string last_stderr() const;
 
