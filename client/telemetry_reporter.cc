@@ -122,6 +122,32 @@ class TelemetryReporter::Impl {
     recorded_.fetch_add(1, std::memory_order_relaxed);
   }
 
+  void RegisterMetrics(prometheus::Registry& registry) {
+    auto& family = prometheus::BuildCounter()
+                       .Name("cutover_client_telemetry_operations_total")
+                       .Help("Migration operations given to the telemetry "
+                             "reporter: recorded, or dropped (reporter full "
+                             "or daemon unreachable).")
+                       .Register(registry);
+    auto& batches = prometheus::BuildCounter()
+                        .Name("cutover_client_telemetry_batches_total")
+                        .Help("ReportMigrationOps calls, by result.")
+                        .Register(registry);
+    absl::MutexLock lock(&export_mu_);
+    exported_ = {{{&recorded_, &family.Add({{"result", "recorded"}}), 0},
+                  {&dropped_, &family.Add({{"result", "dropped"}}), 0},
+                  {&batches_sent_, &batches.Add({{"result", "sent"}}), 0},
+                  {&send_failures_, &batches.Add({{"result", "failed"}}), 0}}};
+    ExportLocked();
+  }
+
+  // Brings the registered Prometheus counters up to the atomics (once per
+  // flush, so Record pays nothing for them).
+  void Export() {
+    absl::MutexLock lock(&export_mu_);
+    ExportLocked();
+  }
+
   bool Flush() noexcept {
     absl::MutexLock send_lock(&send_mu_);
     return FlushLocked(absl::Now() + options_.send_deadline);
@@ -151,32 +177,6 @@ class TelemetryReporter::Impl {
     dropped_.fetch_add(n, std::memory_order_relaxed);
     absl::MutexLock lock(&mu_);
     pending_dropped_ += n;
-  }
-
-  void RegisterMetrics(prometheus::Registry& registry) {
-    auto& family = prometheus::BuildCounter()
-                       .Name("cutover_client_telemetry_operations_total")
-                       .Help("Migration operations given to the telemetry "
-                             "reporter: recorded, or dropped (reporter full "
-                             "or daemon unreachable).")
-                       .Register(registry);
-    auto& batches = prometheus::BuildCounter()
-                        .Name("cutover_client_telemetry_batches_total")
-                        .Help("ReportMigrationOps calls, by result.")
-                        .Register(registry);
-    absl::MutexLock lock(&export_mu_);
-    exported_ = {{{&recorded_, &family.Add({{"result", "recorded"}}), 0},
-                  {&dropped_, &family.Add({{"result", "dropped"}}), 0},
-                  {&batches_sent_, &batches.Add({{"result", "sent"}}), 0},
-                  {&send_failures_, &batches.Add({{"result", "failed"}}), 0}}};
-    ExportLocked();
-  }
-
-  // Brings the registered Prometheus counters up to the atomics (once per
-  // flush, so Record pays nothing for them).
-  void Export() {
-    absl::MutexLock lock(&export_mu_);
-    ExportLocked();
   }
 
   void Run() {
