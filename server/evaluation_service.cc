@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -49,21 +50,37 @@ absl::Status CheckRequest(const v1::DecideRequest& request,
   return absl::OkStatus();
 }
 
-void DecideInto(const Snapshot& snapshot, const v1::DecideRequest& request,
-                ServerMetrics& metrics, v1::Decision* out) {
+// What a decision is counted as: the flag's label, stage and reason.
+// The label points into the snapshot's key (or at kUnknownFlagLabel), so
+// kinds compare and hash by that address: one flag, one address.
+struct DecisionKind {
+  absl::string_view flag_label;  // valid while the snapshot is
+  Stage stage;
+  Reason reason;
+  bool operator==(const DecisionKind& o) const {
+    return flag_label.data() == o.flag_label.data() && stage == o.stage &&
+           reason == o.reason;
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const DecisionKind& k) {
+    return H::combine(std::move(h), k.flag_label.data(), k.stage, k.reason);
+  }
+};
+
+DecisionKind DecideInto(const Snapshot& snapshot,
+                        const v1::DecideRequest& request, v1::Decision* out) {
   auto it = snapshot.flags.find(request.flag_key());
   if (it == snapshot.flags.end() || it->second->proto.archived()) {
-    // Archived flags keep their label; other keys are unbounded input.
-    metrics.CountDecision(
-        it == snapshot.flags.end() ? kUnknownFlagLabel : request.flag_key(),
-        Stage::kOff, Reason::kFlagNotFound);
     ToProto(SafeDecision(request.flag_key(), Reason::kFlagNotFound), out);
-    return;
+    // Archived flags keep their label; other keys are unbounded input.
+    return {it == snapshot.flags.end() ? absl::string_view(kUnknownFlagLabel)
+                                       : absl::string_view(it->first),
+            Stage::kOff, Reason::kFlagNotFound};
   }
   const Decision decision = cutover::Decide(
       *it->second->compiled, snapshot.segments, FromProto(request.context()));
-  metrics.CountDecision(it->first, decision.stage, decision.reason);
   ToProto(decision, out);
+  return {it->first, decision.stage, decision.reason};
 }
 
 // One Watch stream: events queue here and are written one at a time (the
@@ -168,7 +185,9 @@ grpc::ServerUnaryReactor* EvaluationService::Decide(
   absl::Status status = CheckRequest(*request, limits_, "");
   if (status.ok()) {
     const auto snapshot = hub_->snapshot();
-    DecideInto(*snapshot, *request, *metrics_, response->mutable_decision());
+    const DecisionKind kind =
+        DecideInto(*snapshot, *request, response->mutable_decision());
+    metrics_->CountDecisions(kind.flag_label, kind.stage, kind.reason, 1);
     response->set_revision(snapshot->revision);
     metrics_->ObserveDecideLatency(DecideRpc::kDecide, absl::Now() - start);
   }
@@ -196,8 +215,14 @@ grpc::ServerUnaryReactor* EvaluationService::DecideBatch(
   if (status.ok()) {
     const auto snapshot = hub_->snapshot();
     response->mutable_decisions()->Reserve(request->items_size());
+    // Counted per kind, not per item, so a large batch pays one counter
+    // update per distinct (flag, stage, reason).
+    absl::flat_hash_map<DecisionKind, uint64_t> tally;
     for (const auto& item : request->items()) {
-      DecideInto(*snapshot, item, *metrics_, response->add_decisions());
+      tally[DecideInto(*snapshot, item, response->add_decisions())] += 1;
+    }
+    for (const auto& [kind, n] : tally) {
+      metrics_->CountDecisions(kind.flag_label, kind.stage, kind.reason, n);
     }
     response->set_revision(snapshot->revision);
     metrics_->ObserveBatchSize(request->items_size());

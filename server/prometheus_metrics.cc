@@ -387,8 +387,9 @@ prometheus::Counter* PrometheusMetrics::DecisionCounter(
   return counter;
 }
 
-void PrometheusMetrics::CountDecision(absl::string_view flag_key, Stage stage,
-                                      Reason reason) {
+void PrometheusMetrics::CountDecisions(absl::string_view flag_key,
+                                       Stage stage, Reason reason,
+                                       uint64_t n) {
   const int stage_value = static_cast<int>(stage);
   const int reason_value = static_cast<int>(reason);
   if (stage_value < 0 || stage_value >= kStageValues || reason_value < 0 ||
@@ -408,7 +409,7 @@ void PrometheusMetrics::CountDecision(absl::string_view flag_key, Stage stage,
   if (counter == nullptr) {
     counter = DecisionCounter(flag_key, slot, stage, reason);
   }
-  counter->Increment();
+  counter->Increment(static_cast<double>(n));
 }
 
 void PrometheusMetrics::ObserveDecideLatency(DecideRpc rpc,
@@ -468,15 +469,18 @@ void PrometheusMetrics::CountMigrationOps(const v1::MigrationOpCount& count) {
     default:
       return;
   }
-  const std::string origin =
-      OriginName(FromProto(count.origin()));
-  migration_ops_
-      ->Add({{"flag", count.flag_key()},
-             {"stage", stage},
-             {"op", count.op()},
-             {"origin", origin},
-             {"result", OpResultLabel(count.result())}})
-      .Increment(n);
+  const std::string origin = OriginName(FromProto(count.origin()));
+  auto ops = [&](v1::OpResult result) -> prometheus::Counter& {
+    return migration_ops_->Add({{"flag", count.flag_key()},
+                                {"stage", stage},
+                                {"op", count.op()},
+                                {"origin", origin},
+                                {"result", OpResultLabel(result)}});
+  };
+  ops(count.result()).Increment(n);
+  // Both results exist from the first report, so error rates read 0 (and
+  // rate() sees the first errors) rather than nothing.
+  ops(count.result() == v1::OK ? v1::FAILED : v1::OK).Increment(0);
   const auto& buckets = count.latency().buckets();
   if (buckets.empty()) return;
   std::vector<double> increments(kLatencyBuckets, 0);

@@ -7,7 +7,7 @@
 //   PrometheusMetrics metrics;
 //   metrics.WatchState(registry.get());          // scrape-time gauges
 //   RETURN_IF_ERROR(metrics.Serve("127.0.0.1:7401"));
-//   metrics.CountDecision("orders", Stage::kLive, Reason::kSplit);
+//   metrics.CountDecisions("orders", Stage::kLive, Reason::kSplit, 1);
 //
 // Thread-safe. The FlagRegistry given to WatchState must outlive the
 // endpoint (destroy this first, or call StopServing).
@@ -60,8 +60,8 @@ class PrometheusMetrics final : public ServerMetrics {
   // Everything, in the Prometheus text format, as /metrics serves it.
   std::string ExpositionText() const;
 
-  void CountDecision(absl::string_view flag_key, Stage stage,
-                     Reason reason) override;
+  void CountDecisions(absl::string_view flag_key, Stage stage, Reason reason,
+                      uint64_t n) override;
   void ObserveDecideLatency(DecideRpc rpc, absl::Duration latency) override;
   void ObserveBatchSize(int items) override;
   void CountWatchOpened(bool from_revision, bool reset) override;

@@ -5,7 +5,8 @@
 //
 // The base class counts nothing: it is what a service gets when metrics are
 // off, and what unit tests pass. Every method is cheap and never blocks on
-// I/O; the Decide path calls CountDecision once per decision.
+// I/O; the Decide path calls CountDecisions once per call
+// (DecideBatch tallies its items first).
 //
 // Label values are bounded by construction: callers pass flag keys only for
 // flags that exist in the store (unknown keys are counted under
@@ -37,10 +38,10 @@ class ServerMetrics {
   virtual ~ServerMetrics() = default;
 
   // Evaluation --------------------------------------------------------------
-  // One decision served for `flag_key` (kUnknownFlagLabel for a flag not in
-  // the store).
-  virtual void CountDecision(absl::string_view /*flag_key*/, Stage /*stage*/,
-                             Reason /*reason*/) {}
+  // `n` decisions served for `flag_key` (kUnknownFlagLabel for a flag not
+  // in the store) with the same stage and reason.
+  virtual void CountDecisions(absl::string_view /*flag_key*/, Stage /*stage*/,
+                              Reason /*reason*/, uint64_t /*n*/) {}
   // Time spent handling one successful Decide or DecideBatch call.
   virtual void ObserveDecideLatency(DecideRpc /*rpc*/,
                                     absl::Duration /*latency*/) {}

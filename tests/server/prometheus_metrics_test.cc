@@ -39,10 +39,10 @@ Exposition Parse(const std::string& text) {
 
 // Every kind of count, with the values the assertions below expect.
 void CountOnce(PrometheusMetrics& metrics) {
-  metrics.CountDecision("orders", Stage::kLive, Reason::kSplit);
-  metrics.CountDecision("orders", Stage::kLive, Reason::kSplit);
-  metrics.CountDecision("orders", Stage::kShadow, Reason::kSplit);
-  metrics.CountDecision(kUnknownFlagLabel, Stage::kOff, Reason::kFlagNotFound);
+  metrics.CountDecisions("orders", Stage::kLive, Reason::kSplit, 1);
+  metrics.CountDecisions("orders", Stage::kLive, Reason::kSplit, 1);
+  metrics.CountDecisions("orders", Stage::kShadow, Reason::kSplit, 1);
+  metrics.CountDecisions(kUnknownFlagLabel, Stage::kOff, Reason::kFlagNotFound, 1);
   metrics.ObserveDecideLatency(DecideRpc::kDecide, absl::Microseconds(30));
   metrics.ObserveDecideLatency(DecideRpc::kDecideBatch, absl::Milliseconds(2));
   metrics.ObserveBatchSize(100);
