@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +27,8 @@
 #include "examples/orders/rocksdb_orders.h"
 #include "examples/orders/sqlite_orders.h"
 #include "examples/orders/traffic.h"
+#include "prometheus/exposer.h"
+#include "prometheus/registry.h"
 
 namespace {
 
@@ -60,6 +63,8 @@ int main(int argc, char** argv) {
   uint64_t corrupt_new_every = 0;
   int decide_deadline_ms = 5;
   bool log_values = false;
+  std::string metrics_listen;
+  double metrics_linger_seconds = 0;
   app.add_option("--server", server, "cutoverd address (env CUTOVER_SERVER)")
       ->envname("CUTOVER_SERVER")
       ->capture_default_str();
@@ -97,6 +102,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--log-values", log_values,
                "show the two lists in mismatch logs (row data)");
+  app.add_option("--metrics-listen", metrics_listen,
+                 "serve the client library's Prometheus metrics "
+                 "(cutover_client_*) on this address, e.g. 127.0.0.1:9464");
+  app.add_option("--metrics-linger", metrics_linger_seconds,
+                 "keep serving metrics this many seconds after the run, so "
+                 "a scrape sees the final counts")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -115,6 +128,11 @@ int main(int argc, char** argv) {
   if (!rocksdb.ok()) return Fail(1, rocksdb.status().ToString());
   CorruptingOrders new_db(rocksdb->get(), corrupt_new_every);
 
+  // The service's own metrics registry: the client library's counters go
+  // here and, with --metrics-listen, are served for Prometheus. Declared
+  // before the client and reporter, which keep pointers into it.
+  auto metrics = std::make_shared<prometheus::Registry>();
+
   // The cutover client, and the reporter sharing its channel.
   cutover::ClientOptions client_options;
   client_options.server = server;
@@ -124,6 +142,20 @@ int main(int argc, char** argv) {
   cutover::TelemetryReporter::Options reporter_options;
   reporter_options.client_name = "orders-demo";
   cutover::TelemetryReporter reporter((*client)->channel(), reporter_options);
+  (*client)->RegisterMetrics(*metrics);
+  reporter.RegisterMetrics(*metrics);
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (!metrics_listen.empty()) {
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(metrics_listen);
+    } catch (const std::exception& e) {
+      return Fail(1, "cannot serve metrics on " + metrics_listen + ": " +
+                         e.what());
+    }
+    exposer->RegisterCollectable(metrics);
+    std::fprintf(stderr, "orders-demo: metrics on port %d\n",
+                 exposer->GetListeningPorts().front());
+  }
 
   cutover::MigratorOptions migrator_options;
   migrator_options.log_values_on_mismatch = log_values;
@@ -200,5 +232,8 @@ int main(int argc, char** argv) {
   Print("telemetry.send_failures", reported.send_failures);
   std::printf("elapsed_seconds: %.3f\n", absl::ToDoubleSeconds(elapsed));
   std::fflush(stdout);
+  if (exposer != nullptr && metrics_linger_seconds > 0) {
+    absl::SleepFor(absl::Seconds(metrics_linger_seconds));
+  }
   return 0;
 }

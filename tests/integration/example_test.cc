@@ -8,6 +8,8 @@
 #include <catch2/catch.hpp>
 
 #include <csignal>
+#include <fstream>
+#include <sstream>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -33,6 +35,7 @@
 #include "examples/orders/sqlite_orders.h"
 #include "google/protobuf/util/json_util.h"
 #include "tests/integration/harness.h"
+#include "tests/prometheus_text.h"
 
 namespace cutover::testing {
 namespace {
@@ -47,6 +50,16 @@ constexpr int kRequests = 400;
 
 const char* const kStages[] = {"off",  "dualwrite", "shadow",
                                "live", "rampdown",  "complete"};
+
+using testing::Exposition;
+using testing::ParseExposition;
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 // Every user's orders, by user id (users without orders left out).
 using Rows = std::map<std::string, std::vector<Order>>;
@@ -358,6 +371,57 @@ TEST_CASE("orders-demo without a daemon serves off and fails no request",
   CHECK_THAT(result.out, Catch::Contains("\nfailed_requests: 0\n"));
   CHECK_THAT(result.out, Catch::Contains("\ndecisions.off: 50\n"));
   CHECK_THAT(result.out, Catch::Contains("\ndecision_errors: 50\n"));
+}
+
+TEST_CASE("orders-demo serves the client library's metrics to Prometheus",
+          "[example]") {
+  OrdersWorld world;
+  world.Ctl({"stage", "orders", "dualwrite"});
+  TempDir dir;
+  const int port = FreeLoopbackPort();
+  BackgroundProcess demo;
+  REQUIRE(demo.Start(
+      {ORDERS_DEMO_PATH, "--server", world.daemon().address(), "--sqlite",
+       dir.path() + "/orders.sqlite", "--rocksdb", dir.path() + "/rocksdb",
+       "--users", "5", "--requests", "50", "--decide-deadline-ms", "2000",
+       "--metrics-listen", absl::StrCat("127.0.0.1:", port),
+       "--metrics-linger", "60"},
+      dir.path() + "/demo.log"));
+  // Once the run is over (its facts printed, the reporter flushed), one
+  // scrape while it lingers.
+  const std::string log = dir.path() + "/demo.log";
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline && demo.Running() &&
+         !absl::StrContains(ReadText(log), "elapsed_seconds:")) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  const RunResult scrape =
+      HttpGet(absl::StrCat("http://127.0.0.1:", port, "/metrics"), 10);
+  INFO("orders-demo output:\n" << ReadText(log) << "\nscrape:\n"
+                                << scrape.out << scrape.err);
+  REQUIRE(scrape.exit_code == 0);
+  CHECK(demo.Stop(SIGTERM) == -SIGTERM);  // it was still lingering
+  Exposition metrics;
+  std::string bad_line;
+  REQUIRE(ParseExposition(scrape.out, &metrics, &bad_line));
+  // 5 users prefetched from the daemon, then 50 requests from the cache.
+  CHECK(metrics.Value("cutover_client_decisions_total",
+                      {{"source", "daemon"}}) == 5);
+  CHECK(metrics.Value("cutover_client_decisions_total",
+                      {{"source", "cache"}}) == 50);
+  CHECK(metrics.Value("cutover_client_decisions_total",
+                      {{"source", "default"}}) == 0);
+  // Every operation the Migrator ran was recorded and sent.
+  CHECK(metrics.Value("cutover_client_telemetry_operations_total",
+                      {{"result", "recorded"}})
+            .value_or(0) >= 50);
+  CHECK(metrics.Value("cutover_client_telemetry_operations_total",
+                      {{"result", "dropped"}}) == 0);
+  CHECK(metrics.Value("cutover_client_telemetry_batches_total",
+                      {{"result", "sent"}})
+            .value_or(0) >= 1);
+  CHECK(metrics.Value("cutover_client_telemetry_batches_total",
+                      {{"result", "failed"}}) == 0);
 }
 
 TEST_CASE("orders-demo exits 1 when a database cannot be opened",
