@@ -1,5 +1,8 @@
 #include "server/store.h"
 
+#include <algorithm>
+#include <filesystem>
+
 #include <string>
 #include <utility>
 
@@ -95,10 +98,28 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
     families.emplace_back(name, family_options);
   }
 
+  // A folder given by mistake (another program's files, another RocksDB
+  // database) must not be written into.
+  std::error_code error;
+  const bool has_files =
+      std::filesystem::is_directory(dir, error) &&
+      !std::filesystem::is_empty(dir, error);
+  if (has_files && !std::filesystem::exists(dir + "/CURRENT", error)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "store: ", dir, " is not empty and holds no RocksDB database; give "
+        "cutoverd an empty or new folder, or its own store"));
+  }
+
   // A store written by a later build may have families we do not know;
   // opening it would fail obscurely, so look first.
   std::vector<std::string> existing;
   if (rocksdb::DB::ListColumnFamilies(options, dir, &existing).ok()) {
+    if (std::find(existing.begin(), existing.end(), kMetaFamily) ==
+        existing.end()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "store: ", dir, " holds a RocksDB database that is not a cutover "
+          "store (no '", kMetaFamily, "' column family)"));
+    }
     for (const auto& name : existing) {
       bool known = false;
       for (const auto& f : families) known = known || f.name == name;

@@ -26,6 +26,8 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/byte_buffer.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
 #include "tests/integration/harness.h"
 
 namespace cutover::testing {
@@ -492,6 +494,90 @@ TEST_CASE("a second cutoverd on the same data folder exits 1: locked",
   // The first one still serves.
   CHECK(server.Decide("orders", "u-1").decision().reason() ==
         v1::FLAG_NOT_FOUND);
+}
+
+TEST_CASE("a data folder of another schema version exits 1 naming it",
+          "[daemon][lifecycle]") {
+  TempDir dir;
+  const std::string data = dir.path() + "/data";
+  {
+    DaemonProcess daemon(data);
+    REQUIRE(daemon.Start());
+    REQUIRE(daemon.Stop(SIGTERM) == 0);
+  }
+  {
+    // What a later cutoverd would leave: schema_version 2 in "meta".
+    rocksdb::DBOptions options;
+    std::vector<std::string> names;
+    REQUIRE(rocksdb::DB::ListColumnFamilies(options, data, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const auto& name : names) {
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::Open(options, data, families, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    for (auto* handle : handles) {
+      if (handle->GetName() == "meta") {
+        REQUIRE(db->Put(sync, handle, "schema_version", "2").ok());
+      }
+    }
+    for (auto* handle : handles) {
+      REQUIRE(db->DestroyColumnFamilyHandle(handle).ok());
+    }
+    REQUIRE(db->Close().ok());
+  }
+  const RunResult run = RunProgram(
+      {CutoverdPath(), "--data-dir", data, "--listen", "127.0.0.1:0",
+       "--metrics-listen", "off"},
+      20);
+  INFO("stderr: " << run.err);
+  CHECK(run.exit_code == 1);
+  CHECK(run.err.find("schema version") != std::string::npos);
+  CHECK(run.err.find("'2'") != std::string::npos);
+}
+
+TEST_CASE("a data folder holding something else exits 1 and is left alone",
+          "[daemon][lifecycle]") {
+  TempDir dir;
+  SECTION("files that are not a RocksDB database") {
+    const std::string notes = dir.path() + "/notes.txt";
+    std::ofstream(notes) << "not a store\n";
+    const RunResult run = RunProgram(
+        {CutoverdPath(), "--data-dir", dir.path(), "--listen", "127.0.0.1:0",
+         "--metrics-listen", "off"},
+        20);
+    INFO("stderr: " << run.err);
+    CHECK(run.exit_code == 1);
+    CHECK(run.err.find("holds no RocksDB database") != std::string::npos);
+    CHECK_FALSE(std::ifstream(dir.path() + "/CURRENT").good());
+  }
+  SECTION("another program's RocksDB database") {
+    {
+      rocksdb::Options options;
+      options.create_if_missing = true;
+      rocksdb::DB* raw = nullptr;
+      REQUIRE(rocksdb::DB::Open(options, dir.path(), &raw).ok());
+      std::unique_ptr<rocksdb::DB> db(raw);
+      REQUIRE(db->Put(rocksdb::WriteOptions(), "theirs", "1").ok());
+      REQUIRE(db->Close().ok());
+    }
+    const RunResult run = RunProgram(
+        {CutoverdPath(), "--data-dir", dir.path(), "--listen", "127.0.0.1:0",
+         "--metrics-listen", "off"},
+        20);
+    INFO("stderr: " << run.err);
+    CHECK(run.exit_code == 1);
+    CHECK(run.err.find("not a cutover store") != std::string::npos);
+    std::vector<std::string> names;
+    REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.path(),
+                                            &names)
+                .ok());
+    CHECK(names == std::vector<std::string>{"default"});
+  }
 }
 
 TEST_CASE("an unknown config key exits 2 and names the key",
