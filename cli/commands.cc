@@ -292,10 +292,20 @@ void Cli::Define(CLI::App& app) {
   });
 
   auto* status = app.add_subcommand(
-      "status", "a flag's stage or rollout and how its migration is going");
-  status->add_option("flag", key_, "flag key")->required();
+      "status",
+      "a flag's stage or rollout and how its migration is going (every "
+      "flag's, without a key)");
+  status->add_option("flag", key_, "flag key (default: every active flag)");
   status->callback([this] {
     action_ = [this]() -> absl::Status {
+      if (key_.empty()) {
+        v1::ListFlagStatusResponse response;
+        absl::Status s = connection_->Admin(&v1::Admin::Stub::ListFlagStatus,
+                                            v1::ListFlagStatusRequest(),
+                                            &response);
+        if (s.ok()) Print(response);
+        return s;
+      }
       v1::GetFlagStatusRequest request;
       request.set_key(key_);
       v1::FlagStatus response;

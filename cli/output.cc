@@ -256,6 +256,36 @@ std::string FlagStatusTable(const v1::FlagStatus& status) {
   return out;
 }
 
+// One line per flag: serve, kill switch, and the window's figures.
+std::string FlagStatusListTable(const v1::ListFlagStatusResponse& list) {
+  std::vector<std::vector<std::string>> rows = {
+      {"FLAG", "SERVE", "COMPARED", "MISMATCH RATE", "OLD ERRORS", "NEW ERRORS"}};
+  for (const auto& status : list.statuses()) {
+    const v1::Flag& flag = status.flag();
+    // Error rate per origin over every op of the window.
+    uint64_t ok[3] = {0, 0, 0}, errors[3] = {0, 0, 0};
+    for (const auto& op : status.ops()) {
+      const int origin = op.origin() == v1::NEW ? 2 : 1;
+      ok[origin] += op.ok();
+      errors[origin] += op.errors();
+    }
+    auto error_text = [&](int origin) -> std::string {
+      const uint64_t all = ok[origin] + errors[origin];
+      if (all == 0) return "-";
+      return RateText(static_cast<double>(errors[origin]) / all);
+    };
+    rows.push_back(
+        {flag.key(),
+         flag.enabled() ? FormatServe(flag.default_serve())
+                        : "off (DISABLED: kill switch)",
+         absl::StrCat(status.compared()),
+         status.compared() > 0 ? RateText(status.mismatch_rate()) : "-",
+         error_text(1), error_text(2)});
+  }
+  if (list.statuses_size() == 0) return "no flags\n";
+  return Table(rows);
+}
+
 }  // namespace
 
 absl::StatusOr<Format> ParseFormat(const std::string& text) {
@@ -326,6 +356,9 @@ std::string Render(const google::protobuf::Message& message, Format format) {
     }
     if (auto* m = dynamic_cast<const v1::FlagStatus*>(&message)) {
       return FlagStatusTable(*m);
+    }
+    if (auto* m = dynamic_cast<const v1::ListFlagStatusResponse*>(&message)) {
+      return FlagStatusListTable(*m);
     }
   }
   return MessageToYaml(message);

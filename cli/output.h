@@ -21,8 +21,8 @@ absl::StatusOr<Format> ParseFormat(const std::string& text);
 
 // The message rendered in `format`, ending with a newline. Table form
 // exists for Flag, ListFlagsResponse, DecideResponse, GetHistoryResponse,
-// Segment, ListSegmentsResponse and FlagStatus; other messages print as
-// YAML.
+// Segment, ListSegmentsResponse, FlagStatus and ListFlagStatusResponse;
+// other messages print as YAML.
 std::string Render(const google::protobuf::Message& message, Format format);
 
 // One line describing a serve: "live", or "live 5%, shadow 95%".

@@ -118,4 +118,15 @@ grpc::Status AdminService::GetFlagStatus(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status AdminService::ListFlagStatus(grpc::ServerContext*,
+                                          const v1::ListFlagStatusRequest*,
+                                          v1::ListFlagStatusResponse* response) {
+  for (auto& flag : registry_->ListFlags(/*include_archived=*/false)) {
+    v1::FlagStatus* status = response->add_statuses();
+    if (aggregator_ != nullptr) aggregator_->Status(flag.key(), status);
+    *status->mutable_flag() = std::move(flag);
+  }
+  return grpc::Status::OK;
+}
+
 }  // namespace cutover

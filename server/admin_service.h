@@ -87,6 +87,9 @@ class AdminService final : public v1::Admin::Service {
   grpc::Status GetFlagStatus(grpc::ServerContext* context,
                              const v1::GetFlagStatusRequest* request,
                              v1::FlagStatus* response) override;
+  grpc::Status ListFlagStatus(grpc::ServerContext* context,
+                              const v1::ListFlagStatusRequest* request,
+                              v1::ListFlagStatusResponse* response) override;
 
  private:
   FlagRegistry* const registry_;

@@ -412,6 +412,51 @@ TEST_CASE("cutoverctl status shows what was reported", "[telemetry]") {
   }
 }
 
+TEST_CASE("cutoverctl status without a flag shows every active flag",
+          "[telemetry]") {
+  Server server;
+  v1::ReportMigrationOpsRequest request;
+  *request.add_counts() = Count("orders", "read", v1::OLD, v1::OK, 990, 9);
+  *request.add_counts() = Count("orders", "read", v1::OLD, v1::FAILED, 10, 9);
+  *request.add_counts() = Count("orders", "read", v1::NEW, v1::OK, 950, 11);
+  *request.add_counts() = Count("orders", "read", v1::NEW, v1::FAILED, 50, 15);
+  *request.add_counts() = Count("orders", "read", v1::NEW, v1::MATCH, 993);
+  *request.add_counts() = Count("orders", "read", v1::NEW, v1::MISMATCH, 7);
+  v1::ReportMigrationOpsResponse response;
+  REQUIRE(server.Report(request, &response).ok());
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"flags", "create", "payments", "--old", "pg",
+                                 "--new", "ddb"},
+        {"flags", "create", "retired", "--old", "pg", "--new", "ddb"},
+        {"flags", "archive", "retired"}}) {
+    const RunResult r = server.Ctl(args);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+
+  RunResult result = server.Ctl({"status"});
+  INFO("stdout:\n" << result.out << "\nstderr:\n" << result.err);
+  REQUIRE(result.exit_code == 0);
+  using Cells = std::vector<std::string>;
+  CHECK(Row(result.out, "FLAG", "SERVE") ==
+        Cells{"FLAG", "SERVE", "COMPARED", "MISMATCH", "RATE", "OLD", "ERRORS",
+              "NEW", "ERRORS"});
+  CHECK(Row(result.out, "orders", "shadow") ==
+        Cells{"orders", "shadow", "1000", "0.70%", "1.00%", "5.00%"});
+  CHECK(Row(result.out, "payments", "off") ==
+        Cells{"payments", "off", "0", "-", "-", "-"});
+  CHECK_THAT(result.out, !Catch::Contains("retired"));
+
+  result = server.Ctl({"status", "-o", "json"});
+  REQUIRE(result.exit_code == 0);
+  v1::ListFlagStatusResponse list;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(result.out, &list).ok());
+  REQUIRE(list.statuses_size() == 2);
+  CHECK(list.statuses(0).flag().key() == "orders");
+  CHECK(list.statuses(0).mismatches() == 7);
+  CHECK(list.statuses(1).flag().key() == "payments");
+}
+
 TEST_CASE("cutoverctl status shows the rollout and the kill switch",
           "[telemetry]") {
   Server server;
