@@ -12,10 +12,12 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "cli/output.h"
+#include "client/channel.h"
 #include "cli/parse.h"
 #include "convert/convert.h"
 #include "convert/flag_diff.h"
 #include "convert/grpc_status.h"
+#include "convert/token_hash.h"
 #include "convert/yaml_message.h"
 #include "core/evaluate.h"
 #include "core/stage_moves.h"
@@ -34,7 +36,22 @@ struct GlobalOptions {
   std::string output = "table";
   double timeout_seconds = 10;
   std::string actor;
+  std::string tls_ca, tls_cert, tls_key;
+  std::string token_file;
 };
+
+// The token from --token-file, else CUTOVER_TOKEN (no trailing newline).
+absl::StatusOr<std::string> TokenOf(const GlobalOptions& options) {
+  if (options.token_file.empty()) return TokenFromEnvironment();
+  std::ifstream in(options.token_file);
+  std::string token;
+  if (!in || !std::getline(in, token) || token.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("token-file: cannot read a token from ",
+                     options.token_file));
+  }
+  return token;
+}
 
 std::string DefaultActor() {
   const char* user = std::getenv("USER");
@@ -45,10 +62,11 @@ std::string DefaultActor() {
 // deadline and the actor.
 class Connection {
  public:
-  explicit Connection(const GlobalOptions& options)
+  // `channel` from MakeChannel (TLS and token as the options say).
+  Connection(const GlobalOptions& options,
+             std::shared_ptr<grpc::Channel> channel)
       : options_(options),
-        channel_(grpc::CreateChannel(options.server,
-                                     grpc::InsecureChannelCredentials())),
+        channel_(std::move(channel)),
         admin_(v1::Admin::NewStub(channel_)),
         evaluation_(v1::Evaluation::NewStub(channel_)) {}
 
@@ -123,7 +141,10 @@ class Cli {
   int Run(int argc, char** argv);
 
  private:
+  // Makes connection_ from the global options (TLS files, token).
+  absl::Status Connect();
   void Define(CLI::App& app);
+  void DefineTokens(CLI::App& app);
   void DefineFlags(CLI::App& app);
   void DefineSegments(CLI::App& app);
   void DefineRules(CLI::App& app);
@@ -163,6 +184,7 @@ class Cli {
   std::function<absl::Status()> action_;
 
   // Storage for options, filled by CLI11.
+  std::string token_role_;
   std::string key_, old_target_, new_target_, description_, owner_,
       bucket_by_, stage_, serve_, user_, rule_id_, file_, include_, exclude_;
   std::vector<std::string> tags_, items_, clauses_, attributes_;
@@ -190,6 +212,14 @@ int Cli::Run(int argc, char** argv) {
                  "who is making the change, for the history (env "
                  "CUTOVER_ACTOR, default $USER)")
       ->envname("CUTOVER_ACTOR");
+  app.add_option("--tls-ca", global_.tls_ca,
+                 "PEM CA of the daemon's certificate: connect with TLS");
+  app.add_option("--tls-cert", global_.tls_cert,
+                 "PEM client certificate, for mutual TLS (with --tls-key)");
+  app.add_option("--tls-key", global_.tls_key, "PEM key of --tls-cert");
+  app.add_option("--token-file", global_.token_file,
+                 "file whose first line is the bearer token (default: the "
+                 "CUTOVER_TOKEN environment variable)");
   Define(app);
   try {
     app.parse(argc, argv);
@@ -207,8 +237,8 @@ int Cli::Run(int argc, char** argv) {
     return 2;
   }
   format_ = *format;
-  connection_ = std::make_unique<Connection>(global_);
-  absl::Status status = action_();
+  absl::Status status = Connect();
+  if (status.ok()) status = action_();
   if (status.ok()) return 0;
   const int code = ExitCodeFor(status.code());
   err_ << "cutoverctl: " << absl::StatusCodeToString(status.code()) << ": "
@@ -216,7 +246,56 @@ int Cli::Run(int argc, char** argv) {
   return code;
 }
 
+absl::Status Cli::Connect() {
+  absl::StatusOr<std::string> token = TokenOf(global_);
+  if (!token.ok()) return token.status();
+  ChannelOptions options;
+  options.server = global_.server;
+  options.tls_ca_file = global_.tls_ca;
+  options.tls_cert_file = global_.tls_cert;
+  options.tls_key_file = global_.tls_key;
+  options.token = *token;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(options);
+  if (!channel.ok()) return channel.status();
+  connection_ = std::make_unique<Connection>(global_, *std::move(channel));
+  return absl::OkStatus();
+}
+
+void Cli::DefineTokens(CLI::App& app) {
+  auto* tokens = app.add_subcommand("token", "bearer tokens for cutoverd");
+  tokens->require_subcommand(1);
+  auto* make = tokens->add_subcommand(
+      "new", "make a random token and print it with the line that lets "
+             "cutoverd accept it (nothing is sent to the daemon)");
+  make->add_option("--name", key_, "who the token is for (the actor in "
+                                   "history), e.g. deploy-bot")
+      ->required();
+  make->add_option("--role", token_role_, "reader, operator or admin")
+      ->required()
+      ->check(CLI::IsMember({"reader", "operator", "admin"}));
+  make->callback([this] {
+    action_ = [this]() -> absl::Status {
+      if (key_.find_first_of(" \t#") != std::string::npos) {
+        return absl::InvalidArgumentError(
+            "name: no spaces, tabs or '#' (it is a field of the token file)");
+      }
+      const std::string token = NewToken();
+      if (token.empty()) {
+        return absl::InternalError("token: the random generator failed");
+      }
+      const std::string hash = TokenSha256Hex(token);
+      out_ << "token: " << token << "\n"
+           << "token_file line: " << key_ << " " << token_role_ << " " << hash
+           << "\n"
+           << "config entry: {name: " << key_ << ", role: " << token_role_
+           << ", sha256: " << hash << "}\n";
+      return absl::OkStatus();
+    };
+  });
+}
+
 void Cli::Define(CLI::App& app) {
+  DefineTokens(app);
   DefineFlags(app);
   DefineSegments(app);
   DefineRules(app);

@@ -8,20 +8,6 @@
 namespace cutover {
 namespace {
 
-Caller CallerOf(const grpc::ServerContext& context) {
-  Caller caller;
-  caller.peer = context.peer();
-  const auto& metadata = context.client_metadata();
-  auto it = metadata.find(kActorMetadataKey);
-  if (it != metadata.end() && !it->second.empty()) {
-    caller.actor = std::string(it->second.data(),
-                               std::min<size_t>(it->second.size(), 128));
-  } else {
-    caller.actor = caller.peer;
-  }
-  return caller;
-}
-
 // The gRPC reply for `result`, counting a failure of `method`.
 template <typename T>
 grpc::Status Reply(ServerMetrics& metrics, const char* method,
@@ -36,14 +22,33 @@ grpc::Status Reply(ServerMetrics& metrics, const char* method,
 
 }  // namespace
 
-// Each write: the registry does the work; we name the caller and convert.
+absl::StatusOr<Caller> AdminService::Authorize(
+    const grpc::ServerContext& context, const char* method) const {
+  absl::StatusOr<Principal> who = authorizer_->Authorize(context, method);
+  if (!who.ok()) {
+    metrics_->CountAdminRejected(method, who.status().code());
+    return who.status();
+  }
+  return Caller{who->name, context.peer()};
+}
+
+// Each write: authorized, then the registry does the work with the caller
+// named; errors converted.
 #define CUTOVER_ADMIN_WRITE(Method, Request, Response)                   \
   grpc::Status AdminService::Method(grpc::ServerContext* context,        \
                                     const v1::Request* request,          \
                                     v1::Response* response) {            \
-    return Reply(*metrics_, #Method,                                     \
-                 registry_->Method(*request, CallerOf(*context)),        \
+    absl::StatusOr<Caller> caller = Authorize(*context, #Method);        \
+    if (!caller.ok()) return ToGrpcStatus(caller.status());              \
+    return Reply(*metrics_, #Method, registry_->Method(*request, *caller), \
                  response);                                              \
+  }
+
+// Reads: authorized first.
+#define CUTOVER_ADMIN_AUTHORIZE(context, Method)                         \
+  if (absl::StatusOr<Caller> caller = Authorize(*context, #Method);      \
+      !caller.ok()) {                                                    \
+    return ToGrpcStatus(caller.status());                                \
   }
 
 CUTOVER_ADMIN_WRITE(CreateFlag, CreateFlagRequest, Flag)
@@ -60,25 +65,28 @@ CUTOVER_ADMIN_WRITE(ReplaceSegment, ReplaceSegmentRequest, Segment)
 CUTOVER_ADMIN_WRITE(DeleteSegment, DeleteSegmentRequest, Segment)
 #undef CUTOVER_ADMIN_WRITE
 
-grpc::Status AdminService::GetFlag(grpc::ServerContext*,
+grpc::Status AdminService::GetFlag(grpc::ServerContext* context,
                                    const v1::GetFlagRequest* request,
                                    v1::Flag* response) {
+  CUTOVER_ADMIN_AUTHORIZE(context, GetFlag)
   return Reply(*metrics_, "GetFlag", registry_->GetFlag(request->key()),
                response);
 }
 
-grpc::Status AdminService::ListFlags(grpc::ServerContext*,
+grpc::Status AdminService::ListFlags(grpc::ServerContext* context,
                                      const v1::ListFlagsRequest* request,
                                      v1::ListFlagsResponse* response) {
+  CUTOVER_ADMIN_AUTHORIZE(context, ListFlags)
   for (auto& flag : registry_->ListFlags(request->include_archived())) {
     *response->add_flags() = std::move(flag);
   }
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::GetHistory(grpc::ServerContext*,
+grpc::Status AdminService::GetHistory(grpc::ServerContext* context,
                                       const v1::GetHistoryRequest* request,
                                       v1::GetHistoryResponse* response) {
+  CUTOVER_ADMIN_AUTHORIZE(context, GetHistory)
   auto entries = registry_->History(request->key(), request->segment(),
                                     request->limit());
   if (!entries.ok()) {
@@ -89,25 +97,28 @@ grpc::Status AdminService::GetHistory(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::GetSegment(grpc::ServerContext*,
+grpc::Status AdminService::GetSegment(grpc::ServerContext* context,
                                       const v1::GetSegmentRequest* request,
                                       v1::Segment* response) {
+  CUTOVER_ADMIN_AUTHORIZE(context, GetSegment)
   return Reply(*metrics_, "GetSegment", registry_->GetSegment(request->key()),
                response);
 }
 
-grpc::Status AdminService::ListSegments(grpc::ServerContext*,
+grpc::Status AdminService::ListSegments(grpc::ServerContext* context,
                                         const v1::ListSegmentsRequest*,
                                         v1::ListSegmentsResponse* response) {
+  CUTOVER_ADMIN_AUTHORIZE(context, ListSegments)
   for (auto& segment : registry_->ListSegments()) {
     *response->add_segments() = std::move(segment);
   }
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::GetFlagStatus(grpc::ServerContext*,
+grpc::Status AdminService::GetFlagStatus(grpc::ServerContext* context,
                                          const v1::GetFlagStatusRequest* request,
                                          v1::FlagStatus* response) {
+  CUTOVER_ADMIN_AUTHORIZE(context, GetFlagStatus)
   auto flag = registry_->GetFlag(request->key());
   if (!flag.ok()) {
     metrics_->CountAdminRejected("GetFlagStatus", flag.status().code());
@@ -118,9 +129,10 @@ grpc::Status AdminService::GetFlagStatus(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::ListFlagStatus(grpc::ServerContext*,
+grpc::Status AdminService::ListFlagStatus(grpc::ServerContext* context,
                                           const v1::ListFlagStatusRequest*,
                                           v1::ListFlagStatusResponse* response) {
+  CUTOVER_ADMIN_AUTHORIZE(context, ListFlagStatus)
   for (auto& flag : registry_->ListFlags(/*include_archived=*/false)) {
     v1::FlagStatus* status = response->add_statuses();
     if (aggregator_ != nullptr) aggregator_->Status(flag.key(), status);
@@ -128,5 +140,7 @@ grpc::Status AdminService::ListFlagStatus(grpc::ServerContext*,
   }
   return grpc::Status::OK;
 }
+
+#undef CUTOVER_ADMIN_AUTHORIZE
 
 }  // namespace cutover

@@ -1,7 +1,8 @@
 // AdminService: the gRPC Admin API, a thin adapter from RPCs to
-// FlagRegistry. It names the caller (metadata "x-cutover-actor", else the
-// peer) and converts absl::Status to grpc::Status; all rules live in the
-// registry and the core.
+// FlagRegistry. It checks the caller's role (Authorizer), names the caller
+// in history (token name or certificate; with auth off, the metadata
+// "x-cutover-actor", else the peer) and converts absl::Status to
+// grpc::Status; all rules live in the registry and the core.
 //
 // Uses gRPC's synchronous API: admin writes wait for an fsync, which must
 // not block the callback threads that serve evaluation.
@@ -11,26 +12,28 @@
 #define CUTOVER_SERVER_ADMIN_SERVICE_H_
 
 #include "cutover/v1/cutover.grpc.pb.h"
+#include "server/auth.h"
 #include "server/flag_registry.h"
 #include "server/op_aggregator.h"
 #include "server/server_metrics.h"
 
 namespace cutover {
 
-// The request metadata key naming the person or system making a change.
-inline constexpr char kActorMetadataKey[] = "x-cutover-actor";
-
 class AdminService final : public v1::Admin::Service {
  public:
   // `aggregator` holds the reported migration operations that
   // GetFlagStatus shows; nullptr shows none. `metrics` counts refused calls
   // (nullptr: nothing counted). Both must outlive the service.
+  // `authorizer` decides who may call what and names the actor in
+  // history (nullptr: every call allowed, as with `auth: none`).
   explicit AdminService(FlagRegistry* registry,
                         const OpAggregator* aggregator = nullptr,
-                        ServerMetrics* metrics = nullptr)
+                        ServerMetrics* metrics = nullptr,
+                        const Authorizer* authorizer = nullptr)
       : registry_(registry),
         aggregator_(aggregator),
-        metrics_(OrNoMetrics(metrics)) {}
+        metrics_(OrNoMetrics(metrics)),
+        authorizer_(Authorizer::OrAllowAll(authorizer)) {}
 
   grpc::Status CreateFlag(grpc::ServerContext* context,
                           const v1::CreateFlagRequest* request,
@@ -92,9 +95,14 @@ class AdminService final : public v1::Admin::Service {
                               v1::ListFlagStatusResponse* response) override;
 
  private:
+  // The caller of `method` if it may call it (the refusal counted).
+  absl::StatusOr<Caller> Authorize(const grpc::ServerContext& context,
+                                   const char* method) const;
+
   FlagRegistry* const registry_;
   const OpAggregator* const aggregator_;
   ServerMetrics* const metrics_;
+  const Authorizer* const authorizer_;
 };
 
 }  // namespace cutover

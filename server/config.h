@@ -9,8 +9,18 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/auth.h"
 
 namespace cutover {
+
+// TLS for the gRPC port. Both files or neither; a client CA turns on
+// mutual TLS (every client must present a certificate it signed).
+struct TlsConfig {
+  std::string cert_file;       // PEM certificate chain of the server
+  std::string key_file;        // PEM private key
+  std::string client_ca_file;  // PEM CA for client certificates
+  bool enabled() const { return !cert_file.empty(); }
+};
 
 struct DaemonConfig {
   // RocksDB folder; created if missing.
@@ -39,7 +49,18 @@ struct DaemonConfig {
   // it arrives.
   absl::Duration telemetry_window = absl::Seconds(300);
   int telemetry_slots = 30;
+  // Who may call what (server/auth.h, docs/security.md).
+  AuthConfig auth;
+  TlsConfig tls;
+  // With auth off, listening on anything but loopback is refused unless
+  // this is set too.
+  bool insecure_listen = false;
+  // Open Watch streams per client address (RESOURCE_EXHAUSTED beyond).
+  int max_watch_streams_per_peer = 1000;
 };
+
+// Whether `listen` ("host:port") binds only a loopback address.
+bool IsLoopbackAddress(const std::string& listen);
 
 // Reads a YAML config file over the defaults. INVALID_ARGUMENT naming the
 // key for an unknown key or a bad value; NOT_FOUND if the file is missing.

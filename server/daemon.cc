@@ -1,6 +1,7 @@
 #include "server/daemon.h"
 
 #include <fstream>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -10,6 +11,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "server/admin_service.h"
+#include "server/auth.h"
 #include "server/evaluation_service.h"
 #include "server/flag_registry.h"
 #include "server/op_aggregator.h"
@@ -19,6 +21,43 @@
 #include "server/telemetry_service.h"
 
 namespace cutover {
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& path,
+                                    const char* option) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in || text.str().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(option, ": cannot read ", path));
+  }
+  return text.str();
+}
+
+// Plaintext, TLS, or mutual TLS (a client CA requires and verifies client
+// certificates).
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
+    const TlsConfig& tls) {
+  if (!tls.enabled()) return grpc::InsecureServerCredentials();
+  auto cert = ReadPem(tls.cert_file, "tls.cert_file");
+  if (!cert.ok()) return cert.status();
+  auto key = ReadPem(tls.key_file, "tls.key_file");
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions options(
+      GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!tls.client_ca_file.empty()) {
+    auto ca = ReadPem(tls.client_ca_file, "tls.client_ca_file");
+    if (!ca.ok()) return ca.status();
+    options.pem_root_certs = *ca;
+    options.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
+}
+
+}  // namespace
 
 Daemon::Daemon(const DaemonConfig& config) : config_(config) {}
 
@@ -34,6 +73,11 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     daemon->metrics_ = std::move(prometheus);
   }
   ServerMetrics* metrics = daemon->metrics_.get();
+  auto authorizer = Authorizer::Create(config.auth);
+  if (!authorizer.ok()) return authorizer.status();
+  daemon->authorizer_ = *std::move(authorizer);
+  auto credentials = ServerCredentials(config.tls);
+  if (!credentials.ok()) return credentials.status();
 
   auto store = Store::Open(config.data_dir);
   if (!store.ok()) return store.status();
@@ -44,23 +88,24 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
 
   EvaluationLimits limits;
   limits.max_batch = config.max_batch;
+  limits.max_watch_streams_per_peer = config.max_watch_streams_per_peer;
+  const Authorizer* auth = daemon->authorizer_.get();
   daemon->evaluation_ = std::make_unique<EvaluationService>(
-      &daemon->registry_->hub(), limits, metrics);
+      &daemon->registry_->hub(), limits, metrics, auth);
   OpAggregator::Options telemetry;
   telemetry.window = config.telemetry_window;
   telemetry.slots = config.telemetry_slots;
   daemon->aggregator_ = std::make_unique<OpAggregator>(telemetry);
   daemon->admin_ = std::make_unique<AdminService>(
-      daemon->registry_.get(), daemon->aggregator_.get(), metrics);
+      daemon->registry_.get(), daemon->aggregator_.get(), metrics, auth);
   daemon->telemetry_ = std::make_unique<TelemetryService>(
       &daemon->registry_->hub(), daemon->aggregator_.get(), TelemetryLimits(),
-      metrics);
+      metrics, auth);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(),
-                           &daemon->grpc_port_);
+  builder.AddListeningPort(config.listen, *credentials, &daemon->grpc_port_);
   builder.SetMaxReceiveMessageSize(config.max_request_bytes);
   builder.RegisterService(daemon->evaluation_.get());
   builder.RegisterService(daemon->admin_.get());

@@ -25,6 +25,7 @@ class Server;
 namespace cutover {
 
 class AdminService;
+class Authorizer;
 class EvaluationService;
 class FlagRegistry;
 class OpAggregator;
@@ -36,7 +37,7 @@ class Daemon {
  public:
   // Opens the store and starts serving. FAILED_PRECONDITION for a locked
   // data folder or unknown schema, UNAVAILABLE if an address cannot be
-  // bound, INVALID_ARGUMENT for a bad config.
+  // bound, INVALID_ARGUMENT for a bad config (tokens, TLS files).
   static absl::StatusOr<std::unique_ptr<Daemon>> Start(
       const DaemonConfig& config);
   ~Daemon();
@@ -57,6 +58,7 @@ class Daemon {
   std::unique_ptr<ServerMetrics> metrics_;
   // metrics_ when /metrics is served, else null.
   PrometheusMetrics* prometheus_ = nullptr;
+  std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<FlagRegistry> registry_;
   std::unique_ptr<EvaluationService> evaluation_;
   std::unique_ptr<OpAggregator> aggregator_;

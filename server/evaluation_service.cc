@@ -1,6 +1,7 @@
 #include "server/evaluation_service.h"
 
 #include <deque>
+#include <functional>
 #include <string>
 #include <utility>
 
@@ -92,10 +93,12 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent>,
  public:
   static constexpr size_t kMaxQueued = 100000;
 
+  // `on_done` runs once the stream is over (e.g. to release its slot).
   WatchReactor(ChangeHub* hub, ServerMetrics* metrics,
-               const v1::WatchRequest& request)
+               const v1::WatchRequest& request, std::function<void()> on_done)
       : hub_(hub),
         metrics_(metrics),
+        on_done_(std::move(on_done)),
         flag_keys_(request.flag_keys().begin(), request.flag_keys().end()) {
     const bool reset = hub_->Subscribe(this, request.from_revision());
     metrics_->CountWatchOpened(request.from_revision() > 0, reset);
@@ -144,6 +147,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent>,
 
   void OnDone() override {
     hub_->Unsubscribe(this);
+    on_done_();
     delete this;
   }
 
@@ -162,6 +166,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent>,
 
   ChangeHub* const hub_;
   ServerMetrics* const metrics_;
+  const std::function<void()> on_done_;
   const absl::flat_hash_set<std::string> flag_keys_;
   absl::Mutex mu_;
   // Front is the event being written while writing_; std::deque keeps its
@@ -171,18 +176,58 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent>,
   bool done_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// A Watch refused before it started: finishes at once with `status`.
+class RefusedWatch final : public grpc::ServerWriteReactor<v1::WatchEvent> {
+ public:
+  explicit RefusedWatch(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+// The address part of a gRPC peer ("ipv4:127.0.0.1:5000" -> "ipv4:127.0.0.1").
+std::string PeerHost(const std::string& peer) {
+  const size_t colon = peer.rfind(':');
+  return colon == std::string::npos ? peer : peer.substr(0, colon);
+}
+
 }  // namespace
 
 EvaluationService::EvaluationService(ChangeHub* hub, EvaluationLimits limits,
-                                     ServerMetrics* metrics)
-    : hub_(hub), limits_(limits), metrics_(OrNoMetrics(metrics)) {}
+                                     ServerMetrics* metrics,
+                                     const Authorizer* authorizer)
+    : hub_(hub),
+      limits_(limits),
+      metrics_(OrNoMetrics(metrics)),
+      authorizer_(Authorizer::OrAllowAll(authorizer)) {}
+
+absl::Status EvaluationService::AdmitWatch(const std::string& peer) {
+  absl::MutexLock lock(&watch_mu_);
+  int& open = watch_streams_[peer];
+  if (open >= limits_.max_watch_streams_per_peer) {
+    if (open == 0) watch_streams_.erase(peer);
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "watch: ", limits_.max_watch_streams_per_peer,
+        " streams already open from this address "
+        "(max_watch_streams_per_peer)"));
+  }
+  open += 1;
+  return absl::OkStatus();
+}
+
+void EvaluationService::ReleaseWatch(const std::string& peer) {
+  absl::MutexLock lock(&watch_mu_);
+  auto it = watch_streams_.find(peer);
+  if (it != watch_streams_.end() && --it->second <= 0) {
+    watch_streams_.erase(it);
+  }
+}
 
 grpc::ServerUnaryReactor* EvaluationService::Decide(
     grpc::CallbackServerContext* context, const v1::DecideRequest* request,
     v1::DecideResponse* response) {
   auto* reactor = context->DefaultReactor();
   const absl::Time start = absl::Now();
-  absl::Status status = CheckRequest(*request, limits_, "");
+  absl::Status status = authorizer_->Authorize(*context, "Decide").status();
+  if (status.ok()) status = CheckRequest(*request, limits_, "");
   if (status.ok()) {
     const auto snapshot = hub_->snapshot();
     const DecisionKind kind =
@@ -200,8 +245,11 @@ grpc::ServerUnaryReactor* EvaluationService::DecideBatch(
     const v1::DecideBatchRequest* request, v1::DecideBatchResponse* response) {
   auto* reactor = context->DefaultReactor();
   const absl::Time start = absl::Now();
-  absl::Status status;
-  if (request->items_size() == 0) {
+  absl::Status status =
+      authorizer_->Authorize(*context, "DecideBatch").status();
+  if (!status.ok()) {
+    // refused; nothing else is looked at
+  } else if (request->items_size() == 0) {
     status = absl::InvalidArgumentError("items: at least one item");
   } else if (request->items_size() > limits_.max_batch) {
     status = absl::InvalidArgumentError(
@@ -234,8 +282,13 @@ grpc::ServerUnaryReactor* EvaluationService::DecideBatch(
 }
 
 grpc::ServerWriteReactor<v1::WatchEvent>* EvaluationService::Watch(
-    grpc::CallbackServerContext* /*context*/, const v1::WatchRequest* request) {
-  return new WatchReactor(hub_, metrics_, *request);
+    grpc::CallbackServerContext* context, const v1::WatchRequest* request) {
+  absl::Status status = authorizer_->Authorize(*context, "Watch").status();
+  const std::string peer = PeerHost(context->peer());
+  if (status.ok()) status = AdmitWatch(peer);
+  if (!status.ok()) return new RefusedWatch(ToGrpcStatus(status));
+  return new WatchReactor(hub_, metrics_, *request,
+                          [this, peer] { ReleaseWatch(peer); });
 }
 
 }  // namespace cutover

@@ -7,6 +7,11 @@
 #define CUTOVER_SERVER_EVALUATION_SERVICE_H_
 
 #include "cutover/v1/cutover.grpc.pb.h"
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "server/auth.h"
 #include "server/change_hub.h"
 #include "server/server_metrics.h"
 
@@ -18,14 +23,17 @@ struct EvaluationLimits {
   int max_key_length = 256;        // targeting key, flag key
   int max_attributes = 64;
   int max_attribute_length = 1024; // attribute name or value
+  int max_watch_streams_per_peer = 1000;  // by client address
 };
 
 class EvaluationService final : public v1::Evaluation::CallbackService {
  public:
   // `metrics` counts decisions and streams (nullptr: nothing counted); it
   // must outlive the service.
+  // `authorizer` decides who may call (nullptr: everyone).
   EvaluationService(ChangeHub* hub, EvaluationLimits limits,
-                    ServerMetrics* metrics = nullptr);
+                    ServerMetrics* metrics = nullptr,
+                    const Authorizer* authorizer = nullptr);
 
   grpc::ServerUnaryReactor* Decide(grpc::CallbackServerContext* context,
                                    const v1::DecideRequest* request,
@@ -39,9 +47,18 @@ class EvaluationService final : public v1::Evaluation::CallbackService {
       const v1::WatchRequest* request) override;
 
  private:
+  // Counts a new Watch stream from `peer`; RESOURCE_EXHAUSTED (and not
+  // counted) past the limit. ReleaseWatch undoes it.
+  absl::Status AdmitWatch(const std::string& peer);
+  void ReleaseWatch(const std::string& peer);
+
   ChangeHub* const hub_;
   const EvaluationLimits limits_;
   ServerMetrics* const metrics_;
+  const Authorizer* const authorizer_;
+  absl::Mutex watch_mu_;
+  absl::flat_hash_map<std::string, int> watch_streams_
+      ABSL_GUARDED_BY(watch_mu_);
 };
 
 }  // namespace cutover

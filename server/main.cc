@@ -9,15 +9,6 @@
 #include "server/config.h"
 #include "server/daemon.h"
 
-namespace {
-
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "cutoverd: %s\n", message.c_str());
-  return 1;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   CLI::App app{"cutoverd: the cutover migration flag server"};
   std::string config_path, data_dir, listen, metrics_listen, ready_file;
@@ -29,6 +20,18 @@ int main(int argc, char** argv) {
                  "Prometheus address, e.g. 127.0.0.1:7401; 'off' disables");
   app.add_option("--ready-file", ready_file,
                  "write 'grpc_port metrics_port' here once serving");
+  std::string auth;
+  app.add_option("--auth", auth,
+                 "'tokens' (default) or 'none': no authentication, for a "
+                 "daemon on loopback only (see docs/security.md)")
+      ->check(CLI::IsMember({"tokens", "none"}));
+  std::string token_file;
+  app.add_option("--token-file", token_file,
+                 "file of accepted tokens, lines 'name role sha256hex' "
+                 "(cutoverctl token new); never a token itself");
+  bool insecure_listen = false;
+  app.add_flag("--insecure-listen", insecure_listen,
+               "with --auth none, allow a non-loopback --listen address");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -52,6 +55,9 @@ int main(int argc, char** argv) {
     config.metrics_listen = metrics_listen == "off" ? "" : metrics_listen;
   }
   if (!ready_file.empty()) config.ready_file = ready_file;
+  if (!auth.empty()) config.auth.enabled = auth == "tokens";
+  if (insecure_listen) config.insecure_listen = true;
+  if (!token_file.empty()) config.auth.token_file = token_file;
   if (absl::Status valid = cutover::ValidateConfig(config); !valid.ok()) {
     std::fprintf(stderr, "cutoverd: %s\n", std::string(valid.message()).c_str());
     return 2;
@@ -65,8 +71,20 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  if (!config.auth.enabled) {
+    std::fprintf(stderr,
+                 "cutoverd: WARNING: auth is none: every caller that can "
+                 "reach %s may read and change every flag\n",
+                 config.listen.c_str());
+  }
   auto daemon = cutover::Daemon::Start(config);
-  if (!daemon.ok()) return Fail(std::string(daemon.status().message()));
+  if (!daemon.ok()) {
+    const int code =
+        daemon.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+    std::fprintf(stderr, "cutoverd: %s\n",
+                 std::string(daemon.status().message()).c_str());
+    return code;
+  }
   std::fprintf(stderr,
                "cutoverd: serving gRPC on port %d, metrics on port %d, data "
                "in %s\n",

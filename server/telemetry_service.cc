@@ -67,17 +67,25 @@ absl::Status CheckReport(const v1::ReportMigrationOpsRequest& request,
 
 TelemetryService::TelemetryService(ChangeHub* hub, OpAggregator* aggregator,
                                    TelemetryLimits limits,
-                                   ServerMetrics* metrics)
+                                   ServerMetrics* metrics,
+                                   const Authorizer* authorizer)
     : hub_(hub),
       aggregator_(aggregator),
       limits_(limits),
-      metrics_(OrNoMetrics(metrics)) {}
+      metrics_(OrNoMetrics(metrics)),
+      authorizer_(Authorizer::OrAllowAll(authorizer)) {}
 
 grpc::ServerUnaryReactor* TelemetryService::ReportMigrationOps(
     grpc::CallbackServerContext* context,
     const v1::ReportMigrationOpsRequest* request,
     v1::ReportMigrationOpsResponse* response) {
   auto* reactor = context->DefaultReactor();
+  if (absl::Status allowed =
+          authorizer_->Authorize(*context, "ReportMigrationOps").status();
+      !allowed.ok()) {
+    reactor->Finish(ToGrpcStatus(allowed));
+    return reactor;
+  }
   absl::Status status = CheckReport(*request, limits_);
   if (!status.ok()) {
     aggregator_->RejectReports(static_cast<uint64_t>(request->counts_size()));

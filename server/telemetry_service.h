@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "cutover/v1/cutover.grpc.pb.h"
+#include "server/auth.h"
 #include "server/change_hub.h"
 #include "server/op_aggregator.h"
 #include "server/server_metrics.h"
@@ -37,9 +38,11 @@ class TelemetryService final : public v1::Telemetry::CallbackService {
  public:
   // `metrics` counts accepted and refused entries (nullptr: nothing
   // counted); it must outlive the service.
+  // `authorizer` decides who may report (nullptr: everyone).
   TelemetryService(ChangeHub* hub, OpAggregator* aggregator,
                    TelemetryLimits limits = {},
-                   ServerMetrics* metrics = nullptr);
+                   ServerMetrics* metrics = nullptr,
+                   const Authorizer* authorizer = nullptr);
 
   grpc::ServerUnaryReactor* ReportMigrationOps(
       grpc::CallbackServerContext* context,
@@ -51,6 +54,7 @@ class TelemetryService final : public v1::Telemetry::CallbackService {
   OpAggregator* const aggregator_;
   const TelemetryLimits limits_;
   ServerMetrics* const metrics_;
+  const Authorizer* const authorizer_;
 };
 
 }  // namespace cutover

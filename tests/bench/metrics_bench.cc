@@ -42,6 +42,7 @@ struct DaemonUnderTest {
     config.data_dir = dir.path() + "/data";
     config.listen = "127.0.0.1:0";
     config.metrics_listen = metrics ? "127.0.0.1:0" : "";
+    config.auth.enabled = false;  // loopback benchmark
     auto started = Daemon::Start(config);
     if (!started.ok()) std::abort();
     daemon = *std::move(started);

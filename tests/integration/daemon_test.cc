@@ -485,7 +485,8 @@ TEST_CASE("a second cutoverd on the same data folder exits 1: locked",
           "[daemon][lifecycle]") {
   Server server;
   const RunResult second = RunProgram(
-      {CutoverdPath(), "--data-dir", server.data_dir(), "--listen",
+      {CutoverdPath(), "--auth", "none", "--data-dir", server.data_dir(),
+       "--listen",
        "127.0.0.1:0", "--metrics-listen", "off"},
       20);
   INFO("stderr: " << second.err);
@@ -531,7 +532,8 @@ TEST_CASE("a data folder of another schema version exits 1 naming it",
     REQUIRE(db->Close().ok());
   }
   const RunResult run = RunProgram(
-      {CutoverdPath(), "--data-dir", data, "--listen", "127.0.0.1:0",
+      {CutoverdPath(), "--auth", "none", "--data-dir", data, "--listen",
+       "127.0.0.1:0",
        "--metrics-listen", "off"},
       20);
   INFO("stderr: " << run.err);
@@ -547,7 +549,8 @@ TEST_CASE("a data folder holding something else exits 1 and is left alone",
     const std::string notes = dir.path() + "/notes.txt";
     std::ofstream(notes) << "not a store\n";
     const RunResult run = RunProgram(
-        {CutoverdPath(), "--data-dir", dir.path(), "--listen", "127.0.0.1:0",
+        {CutoverdPath(), "--auth", "none", "--data-dir", dir.path(),
+         "--listen", "127.0.0.1:0",
          "--metrics-listen", "off"},
         20);
     INFO("stderr: " << run.err);
@@ -566,7 +569,8 @@ TEST_CASE("a data folder holding something else exits 1 and is left alone",
       REQUIRE(db->Close().ok());
     }
     const RunResult run = RunProgram(
-        {CutoverdPath(), "--data-dir", dir.path(), "--listen", "127.0.0.1:0",
+        {CutoverdPath(), "--auth", "none", "--data-dir", dir.path(),
+         "--listen", "127.0.0.1:0",
          "--metrics-listen", "off"},
         20);
     INFO("stderr: " << run.err);

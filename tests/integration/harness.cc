@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -222,6 +223,12 @@ bool DaemonProcess::Start() {
                                    "--listen",      listen_,
                                    "--metrics-listen", "127.0.0.1:0",
                                    "--ready-file",  ready_file_};
+  // Tests run without authentication unless they configure it themselves
+  // (--auth on the command line overrides the config file).
+  if (std::find(extra_args_.begin(), extra_args_.end(), "--auth") ==
+      extra_args_.end()) {
+    args.insert(args.end(), {"--auth", "none"});
+  }
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);

@@ -81,7 +81,8 @@ RunResult HttpGet(const std::string& url, double timeout_seconds = 10);
 // A cutoverd child process with its own data folder.
 class DaemonProcess {
  public:
-  // `extra_args` are appended to cutoverd's command line.
+  // `extra_args` are appended to cutoverd's command line; without an
+  // "--auth" among them, "--auth none" is added (no authentication).
   explicit DaemonProcess(std::string data_dir,
                          std::vector<std::string> extra_args = {});
   ~DaemonProcess();  // SIGKILL and reap if still running

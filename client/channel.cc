@@ -1,0 +1,119 @@
+#include "client/channel.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/client_interceptor.h"
+
+namespace cutover {
+namespace {
+
+// Adds the bearer token to the initial metadata of every call.
+class TokenInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit TokenInterceptor(const std::string* authorization)
+      : authorization_(authorization) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::
+                PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->insert(
+          {"authorization", *authorization_});
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string* const authorization_;
+};
+
+class TokenInterceptorFactory final
+    : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit TokenInterceptorFactory(const std::string& token)
+      : authorization_(absl::StrCat("Bearer ", token)) {}
+
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo*) override {
+    return new TokenInterceptor(&authorization_);
+  }
+
+ private:
+  const std::string authorization_;
+};
+
+absl::StatusOr<std::string> ReadPem(const std::string& path,
+                                    const char* option) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in || text.str().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(option, ": cannot read ", path));
+  }
+  return text.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(
+    const ChannelOptions& options) {
+  const bool has_cert = !options.tls_cert_file.empty();
+  if (has_cert != !options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "tls-cert: a client certificate needs its key (tls-key), and a key "
+        "its certificate");
+  }
+  if (options.tls_ca_file.empty()) {
+    if (has_cert) {
+      return absl::InvalidArgumentError(
+          "tls-cert: mutual TLS needs tls-ca (the CA of the daemon's "
+          "certificate)");
+    }
+    return grpc::InsecureChannelCredentials();
+  }
+  grpc::SslCredentialsOptions ssl;
+  auto ca = ReadPem(options.tls_ca_file, "tls-ca");
+  if (!ca.ok()) return ca.status();
+  ssl.pem_root_certs = *ca;
+  if (has_cert) {
+    auto cert = ReadPem(options.tls_cert_file, "tls-cert");
+    if (!cert.ok()) return cert.status();
+    auto key = ReadPem(options.tls_key_file, "tls-key");
+    if (!key.ok()) return key.status();
+    ssl.pem_cert_chain = *cert;
+    ssl.pem_private_key = *key;
+  }
+  return grpc::SslCredentials(ssl);
+}
+
+}  // namespace
+
+std::string TokenFromEnvironment() {
+  const char* token = std::getenv("CUTOVER_TOKEN");
+  return token != nullptr ? token : "";
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
+    const ChannelOptions& options) {
+  auto credentials = Credentials(options);
+  if (!credentials.ok()) return credentials.status();
+  std::vector<
+      std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+      interceptors;
+  if (!options.token.empty()) {
+    interceptors.push_back(
+        std::make_unique<TokenInterceptorFactory>(options.token));
+  }
+  return grpc::experimental::CreateCustomChannelWithInterceptors(
+      options.server, *credentials, grpc::ChannelArguments(),
+      std::move(interceptors));
+}
+
+}  // namespace cutover

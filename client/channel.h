@@ -1,0 +1,52 @@
+// How a program reaches cutoverd: plaintext or TLS (optionally with a client
+// certificate for mutual TLS), and a bearer token sent with every call on
+// the channel. The one way the client library and cutoverctl connect.
+//
+//   ChannelOptions options;
+//   options.server = "cutover.internal:7400";
+//   options.tls_ca_file = "/etc/cutover/ca.pem";    // TLS on
+//   options.token = std::getenv("CUTOVER_TOKEN");    // or TokenFromEnvironment()
+//   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+//       MakeChannel(options);
+//
+// Thread-safe (pure construction).
+#ifndef CUTOVER_CLIENT_CHANNEL_H_
+#define CUTOVER_CLIENT_CHANNEL_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace grpc {
+class Channel;
+}  // namespace grpc
+
+namespace cutover {
+
+struct ChannelOptions {
+  // The daemon, host:port.
+  std::string server = "127.0.0.1:7400";
+  // PEM CA that signed the daemon's certificate: set it to use TLS. Empty:
+  // plaintext (loopback, or a mesh that provides TLS).
+  std::string tls_ca_file;
+  // PEM client certificate and key, for mutual TLS (both or neither; need
+  // tls_ca_file).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Sent as "authorization: Bearer <token>" with every call; empty sends
+  // none.
+  std::string token;
+};
+
+// The token in the CUTOVER_TOKEN environment variable ("" if unset).
+std::string TokenFromEnvironment();
+
+// INVALID_ARGUMENT naming the option for an unreadable file or a
+// certificate without its key. Connecting happens later, on first use.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
+    const ChannelOptions& options);
+
+}  // namespace cutover
+
+#endif  // CUTOVER_CLIENT_CHANNEL_H_

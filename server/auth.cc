@@ -1,0 +1,253 @@
+#include "server/auth.h"
+
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "convert/token_hash.h"
+#include "grpcpp/server_context.h"
+#include "openssl/crypto.h"
+
+namespace cutover {
+namespace {
+
+constexpr char kAuthorizationKey[] = "authorization";
+constexpr char kActorMetadataKey[] = "x-cutover-actor";
+constexpr char kBearerPrefix[] = "Bearer ";
+// gRPC's auth context property for the client certificate's common name.
+constexpr char kCommonNameProperty[] = "x509_common_name";
+constexpr size_t kMaxTokenLength = 4096;
+constexpr size_t kMaxActorLength = 128;
+
+absl::string_view Metadata(const grpc::ServerContextBase& context,
+                           absl::string_view key) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
+  if (it == metadata.end()) return {};
+  return absl::string_view(it->second.data(), it->second.size());
+}
+
+}  // namespace
+
+const char* RoleName(Role role) {
+  switch (role) {
+    case Role::kReader:
+      return "reader";
+    case Role::kOperator:
+      return "operator";
+    case Role::kAdmin:
+      return "admin";
+  }
+  return "unknown";
+}
+
+std::optional<Role> ParseRole(absl::string_view name) {
+  for (Role role : {Role::kReader, Role::kOperator, Role::kAdmin}) {
+    if (name == RoleName(role)) return role;
+  }
+  return std::nullopt;
+}
+
+const std::vector<MethodRole>& MethodRoles() {
+  static const auto* const table = new std::vector<MethodRole>{
+      {"Evaluation", "Decide", Role::kReader},
+      {"Evaluation", "DecideBatch", Role::kReader},
+      {"Evaluation", "Watch", Role::kReader},
+      {"Telemetry", "ReportMigrationOps", Role::kReader},
+      {"Admin", "GetFlag", Role::kReader},
+      {"Admin", "ListFlags", Role::kReader},
+      {"Admin", "GetHistory", Role::kReader},
+      {"Admin", "GetSegment", Role::kReader},
+      {"Admin", "ListSegments", Role::kReader},
+      {"Admin", "GetFlagStatus", Role::kReader},
+      {"Admin", "ListFlagStatus", Role::kReader},
+      {"Admin", "SetStage", Role::kOperator},
+      {"Admin", "SetRollout", Role::kOperator},
+      {"Admin", "AddRule", Role::kOperator},
+      {"Admin", "RemoveRule", Role::kOperator},
+      {"Admin", "SetEnabled", Role::kOperator},
+      {"Admin", "Rollback", Role::kOperator},
+      {"Admin", "CreateFlag", Role::kAdmin},
+      {"Admin", "ReplaceFlag", Role::kAdmin},
+      {"Admin", "ArchiveFlag", Role::kAdmin},
+      {"Admin", "CreateSegment", Role::kAdmin},
+      {"Admin", "ReplaceSegment", Role::kAdmin},
+      {"Admin", "DeleteSegment", Role::kAdmin},
+  };
+  return *table;
+}
+
+std::optional<Role> RequiredRole(absl::string_view method) {
+  for (const MethodRole& entry : MethodRoles()) {
+    if (method == entry.method) return entry.role;
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(
+    const AuthConfig& config) {
+  std::unique_ptr<Authorizer> authorizer(new Authorizer(config));
+  if (!config.enabled) return authorizer;
+
+  auto add = [&](const std::string& where, const std::string& name, Role role,
+                 const TokenDigest& digest) -> absl::Status {
+    if (name.empty() || name.size() > kMaxActorLength) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ".name: must be 1 to ", kMaxActorLength,
+                       " characters"));
+    }
+    authorizer->tokens_.push_back({digest, name, role});
+    return absl::OkStatus();
+  };
+  for (size_t i = 0; i < config.tokens.size(); ++i) {
+    const TokenSpec& spec = config.tokens[i];
+    const std::string where = absl::StrCat("tokens[", i, "]");
+    std::optional<TokenDigest> digest;
+    if (!spec.sha256_hex.empty() && spec.env.empty()) {
+      digest = ParseTokenSha256Hex(spec.sha256_hex);
+      if (!digest) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, ".sha256: must be 64 hex digits (cutoverctl token new)"));
+      }
+    } else if (!spec.env.empty() && spec.sha256_hex.empty()) {
+      const char* token = std::getenv(spec.env.c_str());
+      if (token == nullptr || *token == '\0') {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ".env: environment variable ", spec.env,
+                         " is not set"));
+      }
+      digest = TokenSha256(token);
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": exactly one of sha256 and env"));
+    }
+    if (absl::Status s = add(where, spec.name, spec.role, *digest); !s.ok()) {
+      return s;
+    }
+  }
+  if (!config.token_file.empty()) {
+    std::ifstream in(config.token_file);
+    if (!in) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("token_file: cannot read ", config.token_file));
+    }
+    std::string line;
+    for (int number = 1; std::getline(in, line); ++number) {
+      const std::string where =
+          absl::StrCat("token_file ", config.token_file, ":", number);
+      absl::string_view text = line;
+      text = text.substr(0, text.find('#'));
+      std::vector<absl::string_view> fields =
+          absl::StrSplit(text, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+      if (fields.empty()) continue;
+      const auto role = fields.size() == 3 ? ParseRole(fields[1]) : std::nullopt;
+      const auto digest =
+          fields.size() == 3 ? ParseTokenSha256Hex(fields[2]) : std::nullopt;
+      if (!role || !digest) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, ": expected 'name role sha256hex' with role reader, "
+                   "operator or admin"));
+      }
+      if (absl::Status s = add(where, std::string(fields[0]), *role, *digest);
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
+  if (authorizer->tokens_.empty() && config.cert_roles.empty()) {
+    return absl::InvalidArgumentError(
+        "auth: no tokens and no certificate roles configured; add tokens "
+        "(cutoverctl token new), or set 'auth: none' to run without "
+        "authentication");
+  }
+  return authorizer;
+}
+
+const Authorizer* Authorizer::OrAllowAll(const Authorizer* authorizer) {
+  static const Authorizer* const allow_all = [] {
+    AuthConfig config;
+    config.enabled = false;
+    return new Authorizer(config);
+  }();
+  return authorizer != nullptr ? authorizer : allow_all;
+}
+
+absl::StatusOr<Principal> Authorizer::Identify(
+    const grpc::ServerContextBase& context) const {
+  const absl::string_view authorization =
+      Metadata(context, kAuthorizationKey);
+  if (!authorization.empty()) {
+    if (!absl::StartsWith(authorization, kBearerPrefix) ||
+        authorization.size() > kMaxTokenLength) {
+      return absl::UnauthenticatedError(
+          "authorization: expected 'Bearer <token>'");
+    }
+    const TokenDigest digest =
+        TokenSha256(authorization.substr(sizeof(kBearerPrefix) - 1));
+    // Every known hash is compared, so the time taken says nothing about
+    // which one (if any) matched.
+    const KnownToken* match = nullptr;
+    for (const KnownToken& known : tokens_) {
+      if (CRYPTO_memcmp(known.sha256.data(), digest.data(), digest.size()) ==
+          0) {
+        match = &known;
+      }
+    }
+    if (match == nullptr) {
+      return absl::UnauthenticatedError("authorization: token not accepted");
+    }
+    return Principal{match->name, match->role};
+  }
+  const auto auth = context.auth_context();
+  if (auth != nullptr && auth->IsPeerAuthenticated()) {
+    for (const auto& value : auth->FindPropertyValues(kCommonNameProperty)) {
+      const absl::string_view common_name(value.data(), value.size());
+      for (const CertRoleSpec& spec : config_.cert_roles) {
+        if (spec.common_name == common_name) {
+          return Principal{absl::StrCat("cn:", common_name), spec.role};
+        }
+      }
+    }
+    return absl::UnauthenticatedError(
+        "authorization: the client certificate has no role; send a bearer "
+        "token or use a certificate named in cert_roles");
+  }
+  return absl::UnauthenticatedError(
+      "authorization: missing; send metadata 'authorization: Bearer "
+      "<token>' (cutoverctl: CUTOVER_TOKEN)");
+}
+
+absl::StatusOr<Principal> Authorizer::Authorize(
+    const grpc::ServerContextBase& context, absl::string_view method) const {
+  if (!config_.enabled) {
+    Principal caller;
+    const absl::string_view actor = Metadata(context, kActorMetadataKey);
+    caller.name = actor.empty()
+                      ? context.peer()
+                      : std::string(actor.substr(0, kMaxActorLength));
+    return caller;
+  }
+  const std::optional<Role> needed = RequiredRole(method);
+  if (!needed) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("authorization: ", method, " is not in the role table"));
+  }
+  if (config_.open_evaluation && *needed == Role::kReader &&
+      (method == "Decide" || method == "DecideBatch" || method == "Watch" ||
+       method == "ReportMigrationOps")) {
+    return Principal{context.peer(), std::nullopt};
+  }
+  absl::StatusOr<Principal> caller = Identify(context);
+  if (!caller.ok()) return caller.status();
+  if (static_cast<int>(*caller->role) < static_cast<int>(*needed)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "authorization: role ", RoleName(*caller->role), " may not call ",
+        method, " (needs ", RoleName(*needed), ")"));
+  }
+  return caller;
+}
+
+}  // namespace cutover

@@ -1,0 +1,126 @@
+// Who may call what: bearer tokens and client certificates mapped to roles,
+// and the table of the role each rpc needs (docs/security.md).
+//
+//   auto authorizer = Authorizer::Create(config.auth);   // reads token_file
+//   absl::StatusOr<Principal> who =
+//       (*authorizer)->Authorize(*context, "SetStage");
+//   if (!who.ok()) return who.status();  // UNAUTHENTICATED/PERMISSION_DENIED
+//
+// Tokens are known only by their SHA-256 (config, token file) or read from
+// an environment variable and hashed at start; a presented token is hashed
+// and compared in constant time with every known hash. Refusals say what
+// is missing, never which tokens exist.
+//
+// Thread-safe (immutable after Create).
+#ifndef CUTOVER_SERVER_AUTH_H_
+#define CUTOVER_SERVER_AUTH_H_
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "convert/token_hash.h"
+
+namespace grpc {
+class ServerContextBase;
+}  // namespace grpc
+
+namespace cutover {
+
+// Roles, each allowed what the ones below it are.
+enum class Role {
+  kReader = 1,    // decide, watch, report telemetry, read flags/history
+  kOperator = 2,  // + stage, rollout, rules, enable/disable, rollback
+  kAdmin = 3,     // + create, replace, archive flags; segments
+};
+
+const char* RoleName(Role role);  // "reader", "operator", "admin"
+std::optional<Role> ParseRole(absl::string_view name);
+
+// The role each rpc needs, by method name ("SetStage"); nullopt for a
+// method not in the table (refused). The one table the daemon enforces
+// and the tests iterate.
+struct MethodRole {
+  const char* service;  // "Admin", "Evaluation", "Telemetry"
+  const char* method;
+  Role role;
+};
+const std::vector<MethodRole>& MethodRoles();
+std::optional<Role> RequiredRole(absl::string_view method);
+
+// A token the daemon accepts: its name (the actor in history), its role,
+// and either the SHA-256 of the token (hex) or the environment variable
+// that holds the token itself.
+struct TokenSpec {
+  std::string name;
+  Role role = Role::kReader;
+  std::string sha256_hex;
+  std::string env;
+};
+
+// A client certificate (mutual TLS) whose common name gets a role.
+struct CertRoleSpec {
+  std::string common_name;
+  Role role = Role::kReader;
+};
+
+struct AuthConfig {
+  // false only with an explicit `auth: none`: every call is allowed and
+  // the actor is the caller's x-cutover-actor metadata or its address.
+  bool enabled = true;
+  std::vector<TokenSpec> tokens;
+  // Lines of "name role sha256hex"; '#' starts a comment.
+  std::string token_file;
+  std::vector<CertRoleSpec> cert_roles;
+  // Evaluation (Decide, DecideBatch, Watch) and telemetry without a token.
+  bool open_evaluation = false;
+};
+
+// Who made a call.
+struct Principal {
+  std::string name;  // token name, "cn:<common name>", or the actor/peer
+  std::optional<Role> role;  // nullopt when auth is off
+};
+
+class Authorizer {
+ public:
+  // INVALID_ARGUMENT naming the entry for a bad token spec, a missing
+  // environment variable, an unreadable token file, or auth enabled with
+  // no token and no certificate role at all.
+  static absl::StatusOr<std::unique_ptr<Authorizer>> Create(
+      const AuthConfig& config);
+
+  // The principal of `context` if it may call `method`: UNAUTHENTICATED
+  // without a valid token or certificate, PERMISSION_DENIED if its role is
+  // below the method's.
+  absl::StatusOr<Principal> Authorize(const grpc::ServerContextBase& context,
+                                      absl::string_view method) const;
+
+  bool enabled() const { return config_.enabled; }
+
+  // `authorizer`, or a shared one that allows every call (auth: none) if
+  // it is null: what services that take an optional Authorizer* keep.
+  static const Authorizer* OrAllowAll(const Authorizer* authorizer);
+
+ private:
+  struct KnownToken {
+    TokenDigest sha256;
+    std::string name;
+    Role role;
+  };
+  explicit Authorizer(AuthConfig config) : config_(std::move(config)) {}
+  // The principal of `context` without checking any role.
+  absl::StatusOr<Principal> Identify(
+      const grpc::ServerContextBase& context) const;
+
+  const AuthConfig config_;
+  std::vector<KnownToken> tokens_;
+};
+
+}  // namespace cutover
+
+#endif  // CUTOVER_SERVER_AUTH_H_
