@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/stubs/common.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/time_util.h"
 #include "yaml-cpp/yaml.h"
@@ -65,6 +66,12 @@ absl::Status ParseValue(const YAML::Node& node, Message* message,
   const std::string& text = node.Scalar();
   switch (field->cpp_type()) {
     case FieldDescriptor::CPPTYPE_STRING:
+      // A proto3 string must be UTF-8: protobuf refuses to parse anything
+      // else, so the daemon could never receive it. Same check as the parser.
+      if (field->type() == FieldDescriptor::TYPE_STRING &&
+          !google::protobuf::internal::IsStructurallyValidUTF8(text)) {
+        return Bad(path, "not valid UTF-8");
+      }
       repeated ? reflection->AddString(message, field, text)
                : reflection->SetString(message, field, text);
       return absl::OkStatus();
