@@ -9,6 +9,7 @@ PACKAGES=(
   prometheus-cpp-dev
   catch2 libcli11-dev libyaml-cpp-dev libbenchmark-dev libsqlite3-dev
   prometheus python3 curl procps
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,0 +1,5 @@
+N
+orders*postgres-orders2dynamodb-orders8J
+Bad_Id"R
+аФ
+Р†

@@ -1,0 +1,10 @@
+x
+orders*postgres-orders2dynamodb-orders8J"
+pre
+emailadmin@ops@"J"
+suf
+email@example.com"Rz
+u-1
+emailadmin@x.orgz
+u-2
+emailbob@example.com
