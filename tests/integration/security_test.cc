@@ -1,0 +1,399 @@
+// Security of the real cutoverd: every rpc with no token and with a token
+// of each role (the expectations generated from the daemon's own role
+// table, MethodRoles); TLS and mutual TLS with certificates made by openssl
+// in the test (a wrong CA, an expired certificate and no certificate
+// refused); the actor in history is the token's name; auth: none only where
+// it is safe.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client/channel.h"
+#include "convert/token_hash.h"
+#include "cutover/v1/cutover.grpc.pb.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "server/auth.h"
+#include "tests/integration/harness.h"
+
+namespace cutover::testing {
+namespace {
+
+constexpr int kCallSeconds = 10;
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+}
+
+// Three tokens, one per role, and the token file that accepts them.
+struct Tokens {
+  explicit Tokens(const std::string& dir) : file(dir + "/tokens") {
+    std::string lines = "# name role sha256\n";
+    for (Role role : {Role::kReader, Role::kOperator, Role::kAdmin}) {
+      const std::string token = NewToken();
+      by_role[role] = token;
+      absl::StrAppend(&lines, RoleName(role), "-bot ", RoleName(role), " ",
+                      TokenSha256Hex(token), "\n");
+    }
+    WriteFile(file, lines);
+  }
+  std::string file;
+  std::map<Role, std::string> by_role;
+};
+
+std::shared_ptr<grpc::Channel> Channel(const std::string& server,
+                                       const std::string& token) {
+  ChannelOptions options;
+  options.server = server;
+  options.token = token;
+  auto channel = MakeChannel(options);
+  REQUIRE(channel.ok());
+  return *channel;
+}
+
+// A unary call by method path with an empty request message.
+grpc::Status CallByName(const std::shared_ptr<grpc::Channel>& channel,
+                        const std::string& path) {
+  grpc::GenericStub stub(channel);
+  grpc::Slice empty(std::string{});
+  grpc::ByteBuffer request(&empty, 1);
+  grpc::ByteBuffer response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(kCallSeconds));
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  grpc::Status status;
+  stub.UnaryCall(&context, path, grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) {
+                   std::lock_guard<std::mutex> lock(mu);
+                   status = std::move(s);
+                   done = true;
+                   cv.notify_one();
+                 });
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait_for(lock, std::chrono::seconds(kCallSeconds + 5),
+              [&] { return done; });
+  if (!done) {
+    context.TryCancel();
+    cv.wait(lock, [&] { return done; });
+  }
+  return status;
+}
+
+// Watch: the status of the stream after its first event (OK if one came).
+grpc::Status OpenWatch(const std::shared_ptr<grpc::Channel>& channel) {
+  auto stub = v1::Evaluation::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(kCallSeconds));
+  auto reader = stub->Watch(&context, v1::WatchRequest());
+  v1::WatchEvent event;
+  if (reader->Read(&event)) {
+    context.TryCancel();
+    reader->Finish().IgnoreError();
+    return grpc::Status::OK;
+  }
+  return reader->Finish();
+}
+
+bool Refused(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+         status.error_code() == grpc::StatusCode::PERMISSION_DENIED;
+}
+
+TEST_CASE("every rpc, without a token and with each role, as the role "
+          "table says",
+          "[security]") {
+  TempDir dir;
+  Tokens tokens(dir.path());
+  DaemonProcess daemon(dir.path() + "/data",
+                       {"--auth", "tokens", "--token-file", tokens.file});
+  const bool started = daemon.Start();
+  INFO("cutoverd stderr:\n" << daemon.last_stderr());
+  REQUIRE(started);
+  const std::string server = daemon.address();
+
+  // One flag, made by the admin token, so reads have something to read.
+  {
+    auto admin = v1::Admin::NewStub(Channel(server, tokens.by_role[Role::kAdmin]));
+    v1::CreateFlagRequest create;
+    create.mutable_flag()->set_key("orders");
+    create.mutable_flag()->set_old_target("postgres-orders");
+    create.mutable_flag()->set_new_target("dynamodb-orders");
+    create.mutable_flag()->set_enabled(true);
+    create.mutable_flag()->mutable_default_serve()->set_stage(v1::OFF);
+    grpc::ClientContext context;
+    v1::Flag flag;
+    REQUIRE(admin->CreateFlag(&context, create, &flag).ok());
+  }
+
+  struct Caller {
+    const char* name;
+    std::optional<Role> role;  // nullopt: no token
+    std::string token;
+  };
+  const std::vector<Caller> callers = {
+      {"no token", std::nullopt, ""},
+      {"a wrong token", std::nullopt, NewToken()},
+      {"reader", Role::kReader, tokens.by_role[Role::kReader]},
+      {"operator", Role::kOperator, tokens.by_role[Role::kOperator]},
+      {"admin", Role::kAdmin, tokens.by_role[Role::kAdmin]},
+  };
+  REQUIRE(MethodRoles().size() >= 20);
+  for (const Caller& caller : callers) {
+    auto channel = Channel(server, caller.token);
+    for (const MethodRole& entry : MethodRoles()) {
+      const bool allowed =
+          caller.role.has_value() &&
+          static_cast<int>(*caller.role) >= static_cast<int>(entry.role);
+      const grpc::Status status =
+          std::string(entry.method) == "Watch"
+              ? OpenWatch(channel)
+              : CallByName(channel, absl::StrCat("/cutover.v1.", entry.service,
+                                                 "/", entry.method));
+      INFO(caller.name << " calls " << entry.service << "." << entry.method
+                       << " (needs " << RoleName(entry.role) << "): "
+                       << status.error_code() << " "
+                       << status.error_message());
+      if (allowed) {
+        CHECK_FALSE(Refused(status));
+      } else if (!caller.role.has_value()) {
+        CHECK(status.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+      } else {
+        CHECK(status.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+        CHECK(status.error_message().find(RoleName(entry.role)) !=
+              std::string::npos);
+      }
+      // No refusal names or hints at a token.
+      for (const auto& [role, token] : tokens.by_role) {
+        CHECK(status.error_message().find(token) == std::string::npos);
+      }
+    }
+  }
+
+  // Nothing the refused calls sent changed the flag; its one change is
+  // recorded with the admin token's name as the actor.
+  auto reader =
+      v1::Admin::NewStub(Channel(server, tokens.by_role[Role::kReader]));
+  grpc::ClientContext context;
+  v1::GetHistoryRequest history_request;
+  history_request.set_key("orders");
+  v1::GetHistoryResponse history;
+  REQUIRE(reader->GetHistory(&context, history_request, &history).ok());
+  REQUIRE(history.entries_size() == 1);
+  CHECK(history.entries(0).actor() == "admin-bot");
+  CHECK(history.entries(0).peer().find("127.0.0.1") != std::string::npos);
+}
+
+TEST_CASE("the CLI sends CUTOVER_TOKEN and names the refusal in one line",
+          "[security]") {
+  TempDir dir;
+  Tokens tokens(dir.path());
+  DaemonProcess daemon(dir.path() + "/data",
+                       {"--auth", "tokens", "--token-file", tokens.file});
+  REQUIRE(daemon.Start());
+  const std::string ctl = CutoverctlPath();
+  auto run = [&](const std::string& token,
+                 const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"/usr/bin/env",
+                                     "CUTOVER_TOKEN=" + token, ctl,
+                                     "--server", daemon.address()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProgram(argv, 60);
+  };
+  const std::vector<std::string> create = {"flags", "create", "orders",
+                                           "--old", "pg", "--new", "ddb"};
+  RunResult result = run("", create);
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("UNAUTHENTICATED") != std::string::npos);
+  result = run(tokens.by_role[Role::kOperator], create);
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("PERMISSION_DENIED") != std::string::npos);
+  CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+  result = run(tokens.by_role[Role::kAdmin], create);
+  INFO(result.err);
+  CHECK(result.exit_code == 0);
+  result = run(tokens.by_role[Role::kOperator], {"stage", "orders", "dualwrite"});
+  CHECK(result.exit_code == 0);
+  result = run(tokens.by_role[Role::kReader], {"history", "orders"});
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.find("by operator-bot") != std::string::npos);
+  CHECK(result.out.find("by admin-bot") != std::string::npos);
+}
+
+// A CA, a server certificate for 127.0.0.1, client certificates (CN
+// "deployer") from the CA, from another CA, and from the CA but expired.
+struct Pki {
+  explicit Pki(const std::string& dir) : dir(dir) {
+    const std::string script = R"(set -e
+cd ")" + dir + R"("
+key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+key ca.key; key other-ca.key; key server.key; key client.key
+openssl req -x509 -key ca.key -out ca.pem -days 2 -subj /CN=cutover-test-ca
+openssl req -x509 -key other-ca.key -out other-ca.pem -days 2 -subj /CN=other-ca
+openssl req -new -key server.key -out server.csr -subj /CN=localhost
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > san.ext
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null
+openssl req -new -key client.key -out client.csr -subj /CN=deployer
+openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 2>/dev/null
+openssl x509 -req -in client.csr -CA other-ca.pem -CAkey other-ca.key -CAcreateserial -out client-other.pem -days 2 2>/dev/null
+mkdir -p db/new; : > db/index.txt; echo 01 > db/serial
+cat > ca.cnf <<'EOF'
+[ ca ]
+default_ca = test
+[ test ]
+dir = ./db
+database = $dir/index.txt
+new_certs_dir = $dir/new
+serial = $dir/serial
+default_md = sha256
+policy = any
+[ any ]
+commonName = supplied
+EOF
+openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in client.csr -out client-expired.pem -startdate 20200101000000Z -enddate 20200102000000Z -notext 2>/dev/null
+)";
+    const RunResult made = RunProgram({"/bin/sh", "-c", script}, 60);
+    INFO("openssl: " << made.out << made.err);
+    REQUIRE(made.exit_code == 0);
+  }
+  std::string operator()(const std::string& file) const {
+    return dir + "/" + file;
+  }
+  std::string dir;
+};
+
+TEST_CASE("TLS: the CLI connects with the right CA only", "[security][tls]") {
+  TempDir dir;
+  Pki pki(dir.path());
+  Tokens tokens(dir.path());
+  const std::string config = dir.path() + "/cutoverd.yaml";
+  WriteFile(config, absl::StrCat("tls:\n  cert_file: ", pki("server.pem"),
+                                 "\n  key_file: ", pki("server.key"), "\n"));
+  DaemonProcess daemon(dir.path() + "/data",
+                       {"--config", config, "--auth", "tokens", "--token-file",
+                        tokens.file});
+  const bool started = daemon.Start();
+  INFO("cutoverd stderr:\n" << daemon.last_stderr());
+  REQUIRE(started);
+  auto ctl = [&](const std::vector<std::string>& tls) {
+    std::vector<std::string> argv = {
+        "/usr/bin/env", "CUTOVER_TOKEN=" + tokens.by_role[Role::kReader],
+        CutoverctlPath(), "--server", daemon.address(), "--timeout", "5"};
+    argv.insert(argv.end(), tls.begin(), tls.end());
+    argv.insert(argv.end(), {"flags", "list"});
+    return RunProgram(argv, 60);
+  };
+  RunResult result = ctl({"--tls-ca", pki("ca.pem")});
+  INFO(result.err);
+  CHECK(result.exit_code == 0);
+  result = ctl({});  // plaintext to a TLS port
+  CHECK(result.exit_code == 1);
+  result = ctl({"--tls-ca", pki("other-ca.pem")});  // cannot verify it
+  CHECK(result.exit_code == 1);
+  result = ctl({"--tls-ca", dir.path() + "/missing.pem"});
+  CHECK(result.exit_code == 2);
+  CHECK(result.err.find("tls-ca") != std::string::npos);
+}
+
+TEST_CASE("mutual TLS: a client certificate's common name gets its role; "
+          "a wrong CA, an expired certificate and none are refused",
+          "[security][tls]") {
+  TempDir dir;
+  Pki pki(dir.path());
+  Tokens tokens(dir.path());
+  const std::string config = dir.path() + "/cutoverd.yaml";
+  WriteFile(config,
+            absl::StrCat("tls:\n  cert_file: ", pki("server.pem"),
+                         "\n  key_file: ", pki("server.key"),
+                         "\n  client_ca_file: ", pki("ca.pem"),
+                         "\ncert_roles:\n  - common_name: deployer\n"
+                         "    role: operator\n"));
+  DaemonProcess daemon(dir.path() + "/data",
+                       {"--config", config, "--auth", "tokens", "--token-file",
+                        tokens.file});
+  const bool started = daemon.Start();
+  INFO("cutoverd stderr:\n" << daemon.last_stderr());
+  REQUIRE(started);
+  auto ctl = [&](const std::string& cert, const std::string& token,
+                 const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"/usr/bin/env", "CUTOVER_TOKEN=" + token,
+                                     CutoverctlPath(), "--server",
+                                     daemon.address(), "--timeout", "5",
+                                     "--tls-ca", pki("ca.pem")};
+    if (!cert.empty()) {
+      argv.insert(argv.end(),
+                  {"--tls-cert", pki(cert), "--tls-key", pki("client.key")});
+    }
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProgram(argv, 60);
+  };
+  const std::vector<std::string> create = {"flags", "create", "orders",
+                                           "--old", "pg", "--new", "ddb"};
+  // The certificate alone: an operator.
+  RunResult result = ctl("client.pem", "", create);
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("PERMISSION_DENIED") != std::string::npos);
+  // With the admin token as well: the token decides, and names the actor.
+  result = ctl("client.pem", tokens.by_role[Role::kAdmin], create);
+  INFO(result.err);
+  CHECK(result.exit_code == 0);
+  result = ctl("client.pem", "", {"stage", "orders", "dualwrite"});
+  CHECK(result.exit_code == 0);
+  result = ctl("client.pem", "", {"history", "orders"});
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.find("by cn:deployer") != std::string::npos);
+  CHECK(result.out.find("by admin-bot") != std::string::npos);
+  // Refused at the handshake, token or not.
+  for (const char* cert : {"client-other.pem", "client-expired.pem", ""}) {
+    result = ctl(cert, tokens.by_role[Role::kAdmin], {"flags", "list"});
+    INFO("certificate '" << cert << "': " << result.err);
+    CHECK(result.exit_code == 1);
+    CHECK(result.err.find("UNAVAILABLE") != std::string::npos);
+  }
+}
+
+TEST_CASE("auth is off only when asked, and then only on loopback",
+          "[security]") {
+  TempDir dir;
+  auto start = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {CutoverdPath(), "--data-dir",
+                                     dir.path() + "/data", "--metrics-listen",
+                                     "off"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProgram(argv, 20);
+  };
+  // Tokens are the default; with none configured the daemon will not run.
+  RunResult result = start({"--listen", "127.0.0.1:0"});
+  CHECK(result.exit_code == 2);
+  CHECK(result.err.find("no tokens") != std::string::npos);
+  // auth none on a non-loopback address is refused before binding it.
+  result = start({"--auth", "none", "--listen", "0.0.0.0:0"});
+  CHECK(result.exit_code == 2);
+  CHECK(result.err.find("not a loopback address") != std::string::npos);
+  // A token spec naming an unset environment variable is refused.
+  const std::string config = dir.path() + "/cutoverd.yaml";
+  WriteFile(config,
+            "tokens:\n  - name: ci\n    role: reader\n"
+            "    env: CUTOVER_TEST_TOKEN_THAT_IS_NOT_SET\n");
+  result = start({"--config", config, "--listen", "127.0.0.1:0"});
+  CHECK(result.exit_code == 2);
+  CHECK(result.err.find("CUTOVER_TEST_TOKEN_THAT_IS_NOT_SET") !=
+        std::string::npos);
+}
+
+}  // namespace
+}  // namespace cutover::testing
