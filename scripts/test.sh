@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages, builds, and runs every test with ctest:
-# once in a normal build (./build), once under AddressSanitizer and
-# UndefinedBehaviorSanitizer (./build-asan).
+# once in a normal build (./build), then a short libFuzzer run of each fuzz
+# target (./build-fuzz, clang), then every test again under
+# AddressSanitizer and UndefinedBehaviorSanitizer (./build-asan).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -11,6 +12,11 @@ echo "== build (RelWithDebInfo)"
 ./scripts/build.sh build
 echo "== test (RelWithDebInfo)"
 ctest --test-dir build --output-on-failure -j "$JOBS"
+
+if [ "${CUTOVER_SKIP_FUZZ:-0}" != 1 ]; then
+  echo "== fuzz (libFuzzer, ${CUTOVER_FUZZ_SECONDS:=30} s per target)"
+  CUTOVER_FUZZ_SECONDS="$CUTOVER_FUZZ_SECONDS" ./scripts/fuzz.sh
+fi
 
 if [ "${CUTOVER_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== build (ASan + UBSan)"
