@@ -209,8 +209,9 @@ int Cli::Run(int argc, char** argv) {
                  "seconds to wait for the server");
   global_.actor = DefaultActor();
   app.add_option("--actor", global_.actor,
-                 "who is making the change, for the history (env "
-                 "CUTOVER_ACTOR, default $USER)")
+                 "who is making the change, for the history when the daemon "
+                 "runs without auth (env CUTOVER_ACTOR, default $USER); with "
+                 "auth, the token's name is recorded")
       ->envname("CUTOVER_ACTOR");
   app.add_option("--tls-ca", global_.tls_ca,
                  "PEM CA of the daemon's certificate: connect with TLS");

@@ -74,6 +74,7 @@ absl::StatusOr<DaemonConfig> LoadConfigFile(const std::string& path) {
           const std::string where = absl::StrCat("tokens[", i, "]");
           if (!entry.IsMap()) return Bad(path, where, "must be a mapping");
           TokenSpec spec;
+          bool has_role = false;
           for (const auto& field : entry) {
             const std::string name = field.first.as<std::string>("");
             if (name == "name") {
@@ -85,6 +86,7 @@ absl::StatusOr<DaemonConfig> LoadConfigFile(const std::string& path) {
                            "must be reader, operator or admin");
               }
               spec.role = *role;
+              has_role = true;
             } else if (name == "sha256") {
               spec.sha256_hex = field.second.as<std::string>();
             } else if (name == "env") {
@@ -93,6 +95,10 @@ absl::StatusOr<DaemonConfig> LoadConfigFile(const std::string& path) {
               return Bad(path, where + "." + name,
                          "unknown field (name, role, sha256, env)");
             }
+          }
+          if (!has_role) {
+            return Bad(path, where + ".role",
+                       "required (reader, operator or admin)");
           }
           config.auth.tokens.push_back(std::move(spec));
         }

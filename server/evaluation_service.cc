@@ -51,21 +51,12 @@ absl::Status CheckRequest(const v1::DecideRequest& request,
   return absl::OkStatus();
 }
 
-// What a decision is counted as: the flag's label, stage and reason.
-// The label points into the snapshot's key (or at kUnknownFlagLabel), so
-// kinds compare and hash by that address: one flag, one address.
+// What a decision is counted as: the flag's label (a view of the
+// snapshot's key, or kUnknownFlagLabel), stage and reason.
 struct DecisionKind {
-  absl::string_view flag_label;  // valid while the snapshot is
+  absl::string_view flag_label;
   Stage stage;
   Reason reason;
-  bool operator==(const DecisionKind& o) const {
-    return flag_label.data() == o.flag_label.data() && stage == o.stage &&
-           reason == o.reason;
-  }
-  template <typename H>
-  friend H AbslHashValue(H h, const DecisionKind& k) {
-    return H::combine(std::move(h), k.flag_label.data(), k.stage, k.reason);
-  }
 };
 
 DecisionKind DecideInto(const Snapshot& snapshot,
@@ -263,15 +254,13 @@ grpc::ServerUnaryReactor* EvaluationService::DecideBatch(
   if (status.ok()) {
     const auto snapshot = hub_->snapshot();
     response->mutable_decisions()->Reserve(request->items_size());
-    // Counted per kind, not per item, so a large batch pays one counter
-    // update per distinct (flag, stage, reason).
-    absl::flat_hash_map<DecisionKind, uint64_t> tally;
+    DecisionTally tally;
     for (const auto& item : request->items()) {
-      tally[DecideInto(*snapshot, item, response->add_decisions())] += 1;
+      const DecisionKind kind =
+          DecideInto(*snapshot, item, response->add_decisions());
+      tally.Add(kind.flag_label, kind.stage, kind.reason);
     }
-    for (const auto& [kind, n] : tally) {
-      metrics_->CountDecisions(kind.flag_label, kind.stage, kind.reason, n);
-    }
+    tally.Flush(*metrics_);
     response->set_revision(snapshot->revision);
     metrics_->ObserveBatchSize(request->items_size());
     metrics_->ObserveDecideLatency(DecideRpc::kDecideBatch,
@@ -284,6 +273,12 @@ grpc::ServerUnaryReactor* EvaluationService::DecideBatch(
 grpc::ServerWriteReactor<v1::WatchEvent>* EvaluationService::Watch(
     grpc::CallbackServerContext* context, const v1::WatchRequest* request) {
   absl::Status status = authorizer_->Authorize(*context, "Watch").status();
+  if (status.ok() && request->flag_keys_size() > limits_.max_batch) {
+    status = absl::InvalidArgumentError(
+        absl::StrCat("flag_keys: ", request->flag_keys_size(),
+                     " keys, more than the limit of ", limits_.max_batch,
+                     " (max_batch)"));
+  }
   const std::string peer = PeerHost(context->peer());
   if (status.ok()) status = AdmitWatch(peer);
   if (!status.ok()) return new RefusedWatch(ToGrpcStatus(status));
