@@ -17,7 +17,9 @@
 #define CUTOVER_SERVER_SERVER_METRICS_H_
 
 #include <cstdint>
+#include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -74,6 +76,41 @@ class ServerMetrics {
   virtual void CountTelemetryRejected(uint64_t /*entries*/) {}
   // Operations clients said they dropped.
   virtual void CountClientDropped(uint64_t /*operations*/) {}
+};
+
+// Decisions of one call counted by kind, so that a DecideBatch of many
+// items makes one CountDecisions per distinct (flag, stage, reason). Flag
+// labels are compared by address: pass views of the snapshot's keys (or
+// kUnknownFlagLabel), alive until Flush.
+//
+// Not thread-safe: one per call.
+class DecisionTally {
+ public:
+  void Add(absl::string_view flag_label, Stage stage, Reason reason) {
+    counts_[Kind{flag_label, stage, reason}] += 1;
+  }
+  void Flush(ServerMetrics& metrics) {
+    for (const auto& [kind, n] : counts_) {
+      metrics.CountDecisions(kind.flag_label, kind.stage, kind.reason, n);
+    }
+    counts_.clear();
+  }
+
+ private:
+  struct Kind {
+    absl::string_view flag_label;
+    Stage stage;
+    Reason reason;
+    bool operator==(const Kind& o) const {
+      return flag_label.data() == o.flag_label.data() && stage == o.stage &&
+             reason == o.reason;
+    }
+    template <typename H>
+    friend H AbslHashValue(H h, const Kind& k) {
+      return H::combine(std::move(h), k.flag_label.data(), k.stage, k.reason);
+    }
+  };
+  absl::flat_hash_map<Kind, uint64_t> counts_;
 };
 
 // `metrics`, or a shared ServerMetrics that counts nothing if it is null:

@@ -8,6 +8,8 @@
 // daemons, one serving /metrics (PrometheusMetrics) and one with metrics
 // off (ServerMetrics, which counts nothing). This is what a service sees.
 // BM_DecideBatchRpc: the same with 1000 users per DecideBatch call.
+// BM_EvaluateBatchAndCount: a DecideBatch handler's work in-process, 1000
+// decisions, with the tally and counting, or evaluation alone.
 // BM_EvaluateAndCount: the in-process part alone, the core's Decide with
 // and without what the handler adds for metrics (two clock reads, the
 // decision counter, the latency histogram): the worst case, with no
@@ -145,6 +147,44 @@ std::shared_ptr<const CompiledFlag> OrdersFlag() {
   flag.version = 4;
   return *CompileFlag(flag);
 }
+
+// A batch of 1000 decisions in-process, as DecideBatch's handler makes
+// them: with metrics, tallied by kind and counted once per kind, plus the
+// latency and batch-size observations.
+void BM_EvaluateBatchAndCount(benchmark::State& state) {
+  static const auto flag = OrdersFlag();
+  static PrometheusMetrics* metrics = new PrometheusMetrics;
+  static ServerMetrics* none = new ServerMetrics;
+  static const std::string key = "orders";
+  ServerMetrics* counting = state.range(0) == 1 ? metrics : none;
+  const SegmentIndex segments;
+  std::vector<Context> users;
+  for (int i = 0; i < 1000; ++i) {
+    users.push_back(Context{"user-" + std::to_string(i), {}});
+  }
+  for (auto _ : state) {
+    const absl::Time start = absl::Now();
+    DecisionTally tally;
+    for (const Context& user : users) {
+      const Decision d = Decide(*flag, segments, user);
+      if (counting == metrics) tally.Add(key, d.stage, d.reason);
+      benchmark::DoNotOptimize(d.stage);
+    }
+    tally.Flush(*counting);
+    counting->ObserveBatchSize(1000);
+    counting->ObserveDecideLatency(DecideRpc::kDecideBatch,
+                                   absl::Now() - start);
+  }
+  state.SetItemsProcessed(state.iterations() * 1000);
+  state.SetLabel(state.range(0) == 1 ? "metrics on" : "metrics off");
+}
+BENCHMARK(BM_EvaluateBatchAndCount)
+    ->ArgName("metrics")
+    ->Arg(0)
+    ->Arg(1)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
 
 void BM_EvaluateAndCount(benchmark::State& state) {
   static const auto flag = OrdersFlag();
