@@ -1,0 +1,1065 @@
+// Every input limit of the real cutoverd on loopback (issue 5, Limits): for
+// each limited kind of input a request just over the limit is refused with
+// the exact gRPC code and a message naming the field and the limit, and
+// nothing stored changes (flags, segments, versions, histories, telemetry
+// figures); the same request just at the limit succeeds, so each case proves
+// the boundary and not merely that something big fails.
+//
+// Limits come from core/limits.h (flags and segments), EvaluationLimits
+// (Decide, DecideBatch, Watch), TelemetryLimits (ReportMigrationOps) and the
+// daemon config (max_batch, max_request_bytes, max_watch_streams_per_peer).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/limits.h"
+#include "cutover/v1/cutover.grpc.pb.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
+#include "server/evaluation_service.h"
+#include "server/telemetry_service.h"
+#include "tests/integration/harness.h"
+
+namespace cutover::testing {
+namespace {
+
+constexpr int kCallSeconds = 20;    // deadline of every unary call
+constexpr int kStreamSeconds = 20;  // deadline of a Watch stream
+
+// The daemon's limits that the config file below does not change.
+const EvaluationLimits kEvaluation;
+const TelemetryLimits kTelemetry;
+
+// What the tests' config files set.
+constexpr int kMaxBatch = 50;
+constexpr int kMaxWatchStreams = 2;
+constexpr int kMaxRequestBytes = 65536;
+
+using Code = grpc::StatusCode;
+
+// A ClientContext with a deadline and an actor; one per call.
+class Call {
+ public:
+  Call() {
+    context_.set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(kCallSeconds));
+    context_.AddMetadata("x-cutover-actor", "limits-test");
+  }
+  grpc::ClientContext* get() { return &context_; }
+
+ private:
+  grpc::ClientContext context_;
+};
+
+void RequireOk(const grpc::Status& status) {
+  INFO("status " << status.error_code() << ": " << status.error_message());
+  REQUIRE(status.error_code() == Code::OK);
+}
+
+std::string Repeat(char c, size_t n) { return std::string(n, c); }
+
+// A started daemon on a fresh folder, run with a config file holding
+// `config_yaml`, with stubs of the three services.
+class Server {
+ public:
+  explicit Server(const std::string& config_yaml)
+      : config_path_(dir_.path() + "/cutoverd.yaml"),
+        daemon_(dir_.path() + "/data", {"--config", config_path_}) {
+    {
+      std::ofstream out(config_path_, std::ios::trunc);
+      out << config_yaml;
+      REQUIRE(out.good());
+    }
+    const bool started = daemon_.Start();
+    INFO("cutoverd stderr:\n" << daemon_.last_stderr());
+    REQUIRE(started);
+    // Responses may be large: a segment at the entries limit has a history
+    // entry of several MiB (its diff lists every entry).
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(256 << 20);
+    channel_ = grpc::CreateCustomChannel(
+        daemon_.address(), grpc::InsecureChannelCredentials(), args);
+    evaluation_ = v1::Evaluation::NewStub(channel_);
+    admin_ = v1::Admin::NewStub(channel_);
+    telemetry_ = v1::Telemetry::NewStub(channel_);
+  }
+
+  v1::Evaluation::Stub& evaluation() { return *evaluation_; }
+  v1::Admin::Stub& admin() { return *admin_; }
+  v1::Telemetry::Stub& telemetry() { return *telemetry_; }
+  DaemonProcess& daemon() { return daemon_; }
+
+ private:
+  TempDir dir_;
+  std::string config_path_;
+  DaemonProcess daemon_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Evaluation::Stub> evaluation_;
+  std::unique_ptr<v1::Admin::Stub> admin_;
+  std::unique_ptr<v1::Telemetry::Stub> telemetry_;
+};
+
+std::string MainConfig() {
+  return "max_batch: " + std::to_string(kMaxBatch) +
+         "\nmax_watch_streams_per_peer: " + std::to_string(kMaxWatchStreams) +
+         "\n";
+}
+
+// --- requests ---------------------------------------------------------------
+
+constexpr char kBaseFlag[] = "base";
+constexpr char kBaseSegment[] = "base-seg";
+
+// One valid clause: tenant in {t1}.
+v1::Clause ValidClause() {
+  v1::Clause clause;
+  clause.set_attribute("tenant");
+  clause.set_op(v1::IN);
+  clause.add_values("t1");
+  return clause;
+}
+
+// One valid rule serving OFF (never a stage skip).
+v1::Rule ValidRule() {
+  v1::Rule rule;
+  *rule.add_clauses() = ValidClause();
+  rule.mutable_serve()->set_stage(v1::OFF);
+  return rule;
+}
+
+// A valid flag configuration for `key` with one rule.
+v1::Flag ValidFlag(const std::string& key) {
+  v1::Flag flag;
+  flag.set_key(key);
+  flag.set_description("limits test");
+  flag.set_owner("team-db");
+  flag.add_tags("team:db");
+  flag.set_old_target("postgres-orders");
+  flag.set_new_target("dynamodb-orders");
+  flag.set_enabled(true);
+  v1::Rule* rule = flag.add_rules();
+  *rule = ValidRule();
+  rule->set_id("first");
+  flag.mutable_default_serve()->set_stage(v1::OFF);
+  return flag;
+}
+
+v1::Segment ValidSegment(const std::string& key) {
+  v1::Segment segment;
+  segment.set_key(key);
+  segment.set_description("limits test");
+  segment.add_included("u-1");
+  segment.add_excluded("u-2");
+  *segment.add_clauses() = ValidClause();
+  return segment;
+}
+
+v1::Flag GetFlag(Server& server, const std::string& key) {
+  v1::GetFlagRequest request;
+  request.set_key(key);
+  v1::Flag flag;
+  Call call;
+  RequireOk(server.admin().GetFlag(call.get(), request, &flag));
+  return flag;
+}
+
+v1::Segment GetSegment(Server& server, const std::string& key) {
+  v1::GetSegmentRequest request;
+  request.set_key(key);
+  v1::Segment segment;
+  Call call;
+  RequireOk(server.admin().GetSegment(call.get(), request, &segment));
+  return segment;
+}
+
+grpc::Status CreateFlag(Server& server, const v1::Flag& flag) {
+  v1::CreateFlagRequest request;
+  *request.mutable_flag() = flag;
+  v1::Flag created;
+  Call call;
+  return server.admin().CreateFlag(call.get(), request, &created);
+}
+
+// ReplaceFlag of "base" with ValidFlag("base") changed by `edit`, at the
+// stored version.
+grpc::Status ReplaceBase(Server& server,
+                         const std::function<void(v1::Flag&)>& edit) {
+  v1::ReplaceFlagRequest request;
+  *request.mutable_flag() = ValidFlag(kBaseFlag);
+  edit(*request.mutable_flag());
+  request.set_expected_version(GetFlag(server, kBaseFlag).version());
+  v1::Flag replaced;
+  Call call;
+  return server.admin().ReplaceFlag(call.get(), request, &replaced);
+}
+
+// AddRule of `rule` to "base" (appended).
+grpc::Status AddRuleToBase(Server& server, const v1::Rule& rule) {
+  v1::AddRuleRequest request;
+  request.set_key(kBaseFlag);
+  *request.mutable_rule() = rule;
+  request.set_index(-1);
+  v1::Flag flag;
+  Call call;
+  return server.admin().AddRule(call.get(), request, &flag);
+}
+
+grpc::Status CreateSegment(Server& server, const v1::Segment& segment) {
+  v1::CreateSegmentRequest request;
+  *request.mutable_segment() = segment;
+  v1::Segment created;
+  Call call;
+  return server.admin().CreateSegment(call.get(), request, &created);
+}
+
+// ReplaceSegment of "base-seg" with ValidSegment changed by `edit`.
+grpc::Status ReplaceBaseSegment(
+    Server& server, const std::function<void(v1::Segment&)>& edit) {
+  v1::ReplaceSegmentRequest request;
+  *request.mutable_segment() = ValidSegment(kBaseSegment);
+  edit(*request.mutable_segment());
+  request.set_expected_version(GetSegment(server, kBaseSegment).version());
+  v1::Segment replaced;
+  Call call;
+  return server.admin().ReplaceSegment(call.get(), request, &replaced);
+}
+
+grpc::Status Decide(Server& server, const v1::DecideRequest& request) {
+  v1::DecideResponse response;
+  Call call;
+  return server.evaluation().Decide(call.get(), request, &response);
+}
+
+v1::DecideRequest ValidDecide() {
+  v1::DecideRequest request;
+  request.set_flag_key(kBaseFlag);
+  request.mutable_context()->set_targeting_key("u-1");
+  (*request.mutable_context()->mutable_attributes())["tenant"] = "t1";
+  return request;
+}
+
+grpc::Status DecideBatch(Server& server, const v1::DecideBatchRequest& request) {
+  v1::DecideBatchResponse response;
+  Call call;
+  return server.evaluation().DecideBatch(call.get(), request, &response);
+}
+
+v1::DecideBatchRequest Batch(int items) {
+  v1::DecideBatchRequest request;
+  for (int i = 0; i < items; ++i) {
+    v1::DecideRequest* item = request.add_items();
+    *item = ValidDecide();
+    item->mutable_context()->set_targeting_key("u-" + std::to_string(i));
+  }
+  return request;
+}
+
+v1::MigrationOpCount ValidCount() {
+  v1::MigrationOpCount count;
+  count.set_flag_key(kBaseFlag);
+  count.set_stage(v1::DUALWRITE);
+  count.set_op("write");
+  count.set_origin(v1::OLD);
+  count.set_result(v1::OK);
+  count.set_count(1);
+  count.mutable_latency()->add_buckets(1);
+  return count;
+}
+
+grpc::Status Report(Server& server,
+                    const v1::ReportMigrationOpsRequest& request) {
+  v1::ReportMigrationOpsResponse response;
+  Call call;
+  return server.telemetry().ReportMigrationOps(call.get(), request, &response);
+}
+
+v1::ReportMigrationOpsRequest Counts(int entries) {
+  v1::ReportMigrationOpsRequest request;
+  request.set_client("limits-test");
+  for (int i = 0; i < entries; ++i) *request.add_counts() = ValidCount();
+  return request;
+}
+
+// --- what is stored -------------------------------------------------------
+
+// Everything a refused request must leave as it was.
+struct State {
+  std::string flags;     // ListFlags (archived included), serialized
+  std::string segments;  // ListSegments, serialized
+  int64_t flag_version = 0;
+  int flag_history = 0;
+  int64_t segment_version = 0;
+  int segment_history = 0;
+  std::string ops;  // GetFlagStatus("base"): ops, compared, mismatches
+};
+
+int HistoryLength(Server& server, const std::string& key, bool segment) {
+  v1::GetHistoryRequest request;
+  request.set_key(key);
+  request.set_segment(segment);
+  v1::GetHistoryResponse response;
+  Call call;
+  RequireOk(server.admin().GetHistory(call.get(), request, &response));
+  return response.entries_size();
+}
+
+State Capture(Server& server) {
+  State state;
+  {
+    v1::ListFlagsRequest request;
+    request.set_include_archived(true);
+    v1::ListFlagsResponse response;
+    Call call;
+    RequireOk(server.admin().ListFlags(call.get(), request, &response));
+    state.flags = response.SerializeAsString();
+  }
+  {
+    v1::ListSegmentsResponse response;
+    Call call;
+    RequireOk(server.admin().ListSegments(call.get(), {}, &response));
+    state.segments = response.SerializeAsString();
+  }
+  state.flag_version = GetFlag(server, kBaseFlag).version();
+  state.flag_history = HistoryLength(server, kBaseFlag, false);
+  state.segment_version = GetSegment(server, kBaseSegment).version();
+  state.segment_history = HistoryLength(server, kBaseSegment, true);
+  {
+    v1::GetFlagStatusRequest request;
+    request.set_key(kBaseFlag);
+    v1::FlagStatus status;
+    Call call;
+    RequireOk(server.admin().GetFlagStatus(call.get(), request, &status));
+    v1::FlagStatus figures;
+    *figures.mutable_ops() = status.ops();
+    figures.set_compared(status.compared());
+    figures.set_mismatches(status.mismatches());
+    state.ops = figures.SerializeAsString();
+  }
+  return state;
+}
+
+void CheckUnchanged(const State& before, const State& after) {
+  const bool same_flags = before.flags == after.flags;
+  const bool same_segments = before.segments == after.segments;
+  const bool same_ops = before.ops == after.ops;
+  CHECK(same_flags);
+  CHECK(same_segments);
+  CHECK(after.flag_version == before.flag_version);
+  CHECK(after.flag_history == before.flag_history);
+  CHECK(after.segment_version == before.segment_version);
+  CHECK(after.segment_history == before.segment_history);
+  CHECK(same_ops);
+}
+
+// A server with the flag "base" (version 1) and the segment "base-seg".
+void AddBaseObjects(Server& server) {
+  RequireOk(CreateFlag(server, ValidFlag(kBaseFlag)));
+  RequireOk(CreateSegment(server, ValidSegment(kBaseSegment)));
+}
+
+// --- the table --------------------------------------------------------------
+
+using Send = std::function<grpc::Status(Server&)>;
+
+// One limited input: `over` sends a request just over the limit, which must
+// fail with `code` and a message containing `message`, leaving the state
+// unchanged; `at` (if set) sends the same request just at the limit, which
+// must succeed. `setup` (if set) runs first and must succeed.
+struct LimitCase {
+  std::string name;
+  Code code;
+  std::string message;
+  Send over;
+  Send at;
+  Send setup;
+};
+
+void RunCases(Server& server, const std::vector<LimitCase>& cases) {
+  for (const LimitCase& c : cases) {
+    INFO("case: " << c.name);
+    if (c.setup) RequireOk(c.setup(server));
+    const State before = Capture(server);
+    const grpc::Status refused = c.over(server);
+    INFO("over the limit: " << refused.error_code() << " "
+                            << refused.error_message());
+    CHECK(refused.error_code() == c.code);
+    CHECK_THAT(refused.error_message(), Catch::Contains(c.message));
+    CheckUnchanged(before, Capture(server));
+    if (c.at) {
+      const grpc::Status accepted = c.at(server);
+      INFO("at the limit: " << accepted.error_code() << " "
+                            << accepted.error_message());
+      CHECK(accepted.error_code() == Code::OK);
+    }
+  }
+}
+
+// Sets a flag's first rule to have `n` clauses.
+void SetClauses(v1::Flag& flag, size_t n) {
+  v1::Rule* rule = flag.mutable_rules(0);
+  rule->clear_clauses();
+  for (size_t i = 0; i < n; ++i) {
+    v1::Clause* clause = rule->add_clauses();
+    *clause = ValidClause();
+    clause->set_attribute("a" + std::to_string(i));
+  }
+}
+
+void SetValues(v1::Flag& flag, size_t n) {
+  v1::Clause* clause = flag.mutable_rules(0)->mutable_clauses(0);
+  clause->clear_values();
+  for (size_t i = 0; i < n; ++i) clause->add_values("v" + std::to_string(i));
+}
+
+void SetRules(v1::Flag& flag, size_t n) {
+  flag.clear_rules();
+  for (size_t i = 0; i < n; ++i) *flag.add_rules() = ValidRule();
+}
+
+void SetTags(v1::Flag& flag, size_t n) {
+  flag.clear_tags();
+  for (size_t i = 0; i < n; ++i) flag.add_tags("t" + std::to_string(i));
+}
+
+// Replaces "base" with `edit(flag, limit + 1)`, then `edit(flag, limit)`.
+LimitCase ReplaceCase(std::string name, std::string message, size_t limit,
+                      std::function<void(v1::Flag&, size_t)> edit) {
+  LimitCase c;
+  c.name = "ReplaceFlag " + name;
+  c.code = Code::INVALID_ARGUMENT;
+  c.message = std::move(message);
+  c.over = [edit, limit](Server& s) {
+    return ReplaceBase(s, [&](v1::Flag& f) { edit(f, limit + 1); });
+  };
+  c.at = [edit, limit](Server& s) {
+    return ReplaceBase(s, [&](v1::Flag& f) { edit(f, limit); });
+  };
+  return c;
+}
+
+LimitCase SegmentCase(std::string name, std::string message, size_t limit,
+                      std::function<void(v1::Segment&, size_t)> edit) {
+  LimitCase c;
+  c.name = "ReplaceSegment " + name;
+  c.code = Code::INVALID_ARGUMENT;
+  c.message = std::move(message);
+  c.over = [edit, limit](Server& s) {
+    return ReplaceBaseSegment(s, [&](v1::Segment& g) { edit(g, limit + 1); });
+  };
+  c.at = [edit, limit](Server& s) {
+    return ReplaceBaseSegment(s, [&](v1::Segment& g) { edit(g, limit); });
+  };
+  return c;
+}
+
+LimitCase DecideCase(std::string name, std::string message, size_t limit,
+                     std::function<void(v1::DecideRequest&, size_t)> edit) {
+  LimitCase c;
+  c.name = "Decide " + name;
+  c.code = Code::INVALID_ARGUMENT;
+  c.message = std::move(message);
+  c.over = [edit, limit](Server& s) {
+    v1::DecideRequest request = ValidDecide();
+    edit(request, limit + 1);
+    return Decide(s, request);
+  };
+  c.at = [edit, limit](Server& s) {
+    v1::DecideRequest request = ValidDecide();
+    edit(request, limit);
+    return Decide(s, request);
+  };
+  return c;
+}
+
+LimitCase ReportCase(
+    std::string name, std::string message, size_t limit,
+    std::function<void(v1::ReportMigrationOpsRequest&, size_t)> edit) {
+  LimitCase c;
+  c.name = "ReportMigrationOps " + name;
+  c.code = Code::INVALID_ARGUMENT;
+  c.message = std::move(message);
+  c.over = [edit, limit](Server& s) {
+    v1::ReportMigrationOpsRequest request = Counts(1);
+    edit(request, limit + 1);
+    return Report(s, request);
+  };
+  c.at = [edit, limit](Server& s) {
+    v1::ReportMigrationOpsRequest request = Counts(1);
+    edit(request, limit);
+    return Report(s, request);
+  };
+  return c;
+}
+
+std::string N(size_t n) { return std::to_string(n); }
+
+TEST_CASE("flag writes over each limit are refused and change nothing",
+          "[limits]") {
+  Server server(MainConfig());
+  AddBaseObjects(server);
+
+  std::vector<LimitCase> cases;
+  // Keys can only be chosen on create.
+  {
+    LimitCase c;
+    c.name = "CreateFlag key length";
+    c.code = Code::INVALID_ARGUMENT;
+    c.message = "key: must match [a-z0-9][a-z0-9._-]{0," +
+                N(kMaxKeyLength - 1) + "}";
+    c.over = [](Server& s) {
+      return CreateFlag(s, ValidFlag(Repeat('k', kMaxKeyLength + 1)));
+    };
+    c.at = [](Server& s) {
+      return CreateFlag(s, ValidFlag(Repeat('k', kMaxKeyLength)));
+    };
+    cases.push_back(std::move(c));
+  }
+  {
+    LimitCase c;
+    c.name = "CreateFlag rules per flag";
+    c.code = Code::INVALID_ARGUMENT;
+    c.message = "rules: at most " + N(kMaxRulesPerFlag) + " rules, got " +
+                N(kMaxRulesPerFlag + 1);
+    c.over = [](Server& s) {
+      v1::Flag flag = ValidFlag("many-rules");
+      SetRules(flag, kMaxRulesPerFlag + 1);
+      return CreateFlag(s, flag);
+    };
+    c.at = [](Server& s) {
+      v1::Flag flag = ValidFlag("many-rules");
+      SetRules(flag, kMaxRulesPerFlag);
+      return CreateFlag(s, flag);
+    };
+    cases.push_back(std::move(c));
+  }
+  cases.push_back(ReplaceCase(
+      "description length",
+      "description: at most " + N(kMaxDescriptionLength) + " bytes, got " +
+          N(kMaxDescriptionLength + 1),
+      kMaxDescriptionLength,
+      [](v1::Flag& f, size_t n) { f.set_description(Repeat('d', n)); }));
+  cases.push_back(ReplaceCase(
+      "owner length",
+      "owner: at most " + N(kMaxOwnerLength) + " bytes, got " +
+          N(kMaxOwnerLength + 1),
+      kMaxOwnerLength,
+      [](v1::Flag& f, size_t n) { f.set_owner(Repeat('o', n)); }));
+  cases.push_back(ReplaceCase("tags per flag",
+                              "tags: at most " + N(kMaxTagsPerFlag) +
+                                  " tags, got " + N(kMaxTagsPerFlag + 1),
+                              kMaxTagsPerFlag, SetTags));
+  cases.push_back(ReplaceCase(
+      "tag length",
+      "tags[0]: must match [A-Za-z0-9_.:-]{1," + N(kMaxTagLength) + "}",
+      kMaxTagLength, [](v1::Flag& f, size_t n) {
+        f.clear_tags();
+        f.add_tags(Repeat('T', n));
+      }));
+  cases.push_back(ReplaceCase(
+      "old_target length",
+      "old_target: at most " + N(kMaxTargetLength) + " bytes, got " +
+          N(kMaxTargetLength + 1),
+      kMaxTargetLength,
+      [](v1::Flag& f, size_t n) { f.set_old_target(Repeat('p', n)); }));
+  cases.push_back(ReplaceCase(
+      "new_target length",
+      "new_target: at most " + N(kMaxTargetLength) + " bytes, got " +
+          N(kMaxTargetLength + 1),
+      kMaxTargetLength,
+      [](v1::Flag& f, size_t n) { f.set_new_target(Repeat('q', n)); }));
+  cases.push_back(ReplaceCase(
+      "bucket_by length",
+      "bucket_by: must be empty or match [A-Za-z0-9_.-]{1," +
+          N(kMaxAttributeLength) + "}",
+      kMaxAttributeLength,
+      [](v1::Flag& f, size_t n) { f.set_bucket_by(Repeat('b', n)); }));
+  cases.push_back(ReplaceCase("rules per flag",
+                              "rules: at most " + N(kMaxRulesPerFlag) +
+                                  " rules, got " + N(kMaxRulesPerFlag + 1),
+                              kMaxRulesPerFlag, SetRules));
+  cases.push_back(ReplaceCase("clauses per rule",
+                              "rules[0].clauses: at most " +
+                                  N(kMaxClausesPerRule) + " clauses, got " +
+                                  N(kMaxClausesPerRule + 1),
+                              kMaxClausesPerRule, SetClauses));
+  cases.push_back(ReplaceCase("values per clause",
+                              "rules[0].clauses[0].values: at most " +
+                                  N(kMaxValuesPerClause) + " values, got " +
+                                  N(kMaxValuesPerClause + 1),
+                              kMaxValuesPerClause, SetValues));
+  cases.push_back(ReplaceCase(
+      "value length",
+      "rules[0].clauses[0].values[0]: at most " + N(kMaxValueLength) +
+          " bytes, got " + N(kMaxValueLength + 1),
+      kMaxValueLength, [](v1::Flag& f, size_t n) {
+        v1::Clause* clause = f.mutable_rules(0)->mutable_clauses(0);
+        clause->clear_values();
+        clause->add_values(Repeat('v', n));
+      }));
+  cases.push_back(ReplaceCase(
+      "rule id length",
+      "rules[0].id: must match [a-z0-9][a-z0-9._-]{0," +
+          N(kMaxRuleIdLength - 1) + "}",
+      kMaxRuleIdLength,
+      [](v1::Flag& f, size_t n) { f.mutable_rules(0)->set_id(Repeat('r', n)); }));
+  cases.push_back(ReplaceCase(
+      "rule description length",
+      "rules[0].description: at most " + N(kMaxDescriptionLength) +
+          " bytes, got " + N(kMaxDescriptionLength + 1),
+      kMaxDescriptionLength, [](v1::Flag& f, size_t n) {
+        f.mutable_rules(0)->set_description(Repeat('d', n));
+      }));
+  cases.push_back(ReplaceCase(
+      "attribute name length",
+      "rules[0].clauses[0].attribute: must match [A-Za-z0-9_.-]{1," +
+          N(kMaxAttributeLength) + "}",
+      kMaxAttributeLength, [](v1::Flag& f, size_t n) {
+        f.mutable_rules(0)->mutable_clauses(0)->set_attribute(Repeat('A', n));
+      }));
+  // AddRule: a rule over the limits, and one rule too many.
+  {
+    LimitCase c;
+    c.name = "AddRule clauses per rule";
+    c.code = Code::INVALID_ARGUMENT;
+    c.message = "rules[1].clauses: at most " + N(kMaxClausesPerRule) +
+                " clauses, got " + N(kMaxClausesPerRule + 1);
+    c.setup = [](Server& s) { return ReplaceBase(s, [](v1::Flag&) {}); };
+    c.over = [](Server& s) {
+      v1::Flag flag = ValidFlag(kBaseFlag);
+      SetClauses(flag, kMaxClausesPerRule + 1);
+      flag.mutable_rules(0)->clear_id();
+      return AddRuleToBase(s, flag.rules(0));
+    };
+    c.at = [](Server& s) {
+      v1::Flag flag = ValidFlag(kBaseFlag);
+      SetClauses(flag, kMaxClausesPerRule);
+      flag.mutable_rules(0)->clear_id();
+      return AddRuleToBase(s, flag.rules(0));
+    };
+    cases.push_back(std::move(c));
+  }
+  {
+    LimitCase c;
+    c.name = "AddRule beyond rules per flag";
+    c.code = Code::INVALID_ARGUMENT;
+    c.message = "rules: at most " + N(kMaxRulesPerFlag) + " rules, got " +
+                N(kMaxRulesPerFlag + 1);
+    c.setup = [](Server& s) {
+      return ReplaceBase(
+          s, [](v1::Flag& f) { SetRules(f, kMaxRulesPerFlag); });
+    };
+    c.over = [](Server& s) { return AddRuleToBase(s, ValidRule()); };
+    cases.push_back(std::move(c));
+  }
+  RunCases(server, cases);
+}
+
+TEST_CASE("segment writes over each limit are refused and change nothing",
+          "[limits]") {
+  Server server(MainConfig());
+  AddBaseObjects(server);
+  // Entries "u-0", "u-1", ... .
+  auto entries = [](google::protobuf::RepeatedPtrField<std::string>* list,
+                    size_t n) {
+    list->Clear();
+    list->Reserve(static_cast<int>(n));
+    for (size_t i = 0; i < n; ++i) list->Add("u-" + std::to_string(i));
+  };
+
+  std::vector<LimitCase> cases;
+  {
+    LimitCase c;
+    c.name = "CreateSegment key length";
+    c.code = Code::INVALID_ARGUMENT;
+    c.message = "key: must match [a-z0-9][a-z0-9._-]{0," +
+                N(kMaxKeyLength - 1) + "}";
+    c.over = [](Server& s) {
+      return CreateSegment(s, ValidSegment(Repeat('s', kMaxKeyLength + 1)));
+    };
+    c.at = [](Server& s) {
+      return CreateSegment(s, ValidSegment(Repeat('s', kMaxKeyLength)));
+    };
+    cases.push_back(std::move(c));
+  }
+  cases.push_back(SegmentCase(
+      "included entries",
+      "included: at most " + N(kMaxSegmentEntries) + " entries, got " +
+          N(kMaxSegmentEntries + 1),
+      kMaxSegmentEntries,
+      [&](v1::Segment& g, size_t n) { entries(g.mutable_included(), n); }));
+  cases.push_back(SegmentCase(
+      "excluded entries",
+      "excluded: at most " + N(kMaxSegmentEntries) + " entries, got " +
+          N(kMaxSegmentEntries + 1),
+      kMaxSegmentEntries,
+      [&](v1::Segment& g, size_t n) { entries(g.mutable_excluded(), n); }));
+  cases.push_back(SegmentCase(
+      "entry length",
+      "included[0]: at most " + N(kMaxValueLength) + " bytes, got " +
+          N(kMaxValueLength + 1),
+      kMaxValueLength, [](v1::Segment& g, size_t n) {
+        g.clear_included();
+        g.add_included(Repeat('u', n));
+      }));
+  cases.push_back(SegmentCase(
+      "description length",
+      "description: at most " + N(kMaxDescriptionLength) + " bytes, got " +
+          N(kMaxDescriptionLength + 1),
+      kMaxDescriptionLength,
+      [](v1::Segment& g, size_t n) { g.set_description(Repeat('d', n)); }));
+  cases.push_back(SegmentCase(
+      "clauses per segment",
+      "clauses: at most " + N(kMaxClausesPerRule) + " clauses, got " +
+          N(kMaxClausesPerRule + 1),
+      kMaxClausesPerRule, [](v1::Segment& g, size_t n) {
+        g.clear_clauses();
+        for (size_t i = 0; i < n; ++i) {
+          v1::Clause* clause = g.add_clauses();
+          *clause = ValidClause();
+          clause->set_attribute("a" + std::to_string(i));
+        }
+      }));
+  cases.push_back(SegmentCase(
+      "values per clause",
+      "clauses[0].values: at most " + N(kMaxValuesPerClause) +
+          " values, got " + N(kMaxValuesPerClause + 1),
+      kMaxValuesPerClause, [](v1::Segment& g, size_t n) {
+        v1::Clause* clause = g.mutable_clauses(0);
+        clause->clear_values();
+        for (size_t i = 0; i < n; ++i) {
+          clause->add_values("v" + std::to_string(i));
+        }
+      }));
+  RunCases(server, cases);
+}
+
+TEST_CASE("evaluation requests over each limit are refused", "[limits]") {
+  Server server(MainConfig());
+  AddBaseObjects(server);
+  const size_t key_limit = static_cast<size_t>(kEvaluation.max_key_length);
+  const size_t attribute_limit =
+      static_cast<size_t>(kEvaluation.max_attribute_length);
+
+  std::vector<LimitCase> cases;
+  cases.push_back(DecideCase(
+      "flag_key length", "flag_key: longer than " + N(key_limit) + " bytes",
+      key_limit,
+      [](v1::DecideRequest& r, size_t n) { r.set_flag_key(Repeat('f', n)); }));
+  cases.push_back(DecideCase(
+      "targeting_key length",
+      "context.targeting_key: longer than " + N(key_limit) + " bytes",
+      key_limit, [](v1::DecideRequest& r, size_t n) {
+        r.mutable_context()->set_targeting_key(Repeat('u', n));
+      }));
+  cases.push_back(DecideCase(
+      "attributes count",
+      "context.attributes: more than " + N(kEvaluation.max_attributes) +
+          " entries",
+      static_cast<size_t>(kEvaluation.max_attributes),
+      [](v1::DecideRequest& r, size_t n) {
+        auto* attributes = r.mutable_context()->mutable_attributes();
+        attributes->clear();
+        for (size_t i = 0; i < n; ++i) {
+          (*attributes)["a" + std::to_string(i)] = "x";
+        }
+      }));
+  cases.push_back(DecideCase(
+      "attribute name length",
+      "\"]: name must be 1 to " + N(attribute_limit) + " bytes",
+      attribute_limit, [](v1::DecideRequest& r, size_t n) {
+        (*r.mutable_context()->mutable_attributes())[Repeat('n', n)] = "x";
+      }));
+  cases.push_back(DecideCase(
+      "attribute value length",
+      "context.attributes[\"tenant\"]: name must be 1 to " +
+          N(attribute_limit) + " bytes, value at most as long",
+      attribute_limit, [](v1::DecideRequest& r, size_t n) {
+        (*r.mutable_context()->mutable_attributes())["tenant"] = Repeat('t', n);
+      }));
+  {
+    LimitCase c;
+    c.name = "DecideBatch items over max_batch";
+    c.code = Code::INVALID_ARGUMENT;
+    c.message = "items: " + N(kMaxBatch + 1) +
+                " items, more than the limit of " + N(kMaxBatch);
+    c.over = [](Server& s) { return DecideBatch(s, Batch(kMaxBatch + 1)); };
+    c.at = [](Server& s) { return DecideBatch(s, Batch(kMaxBatch)); };
+    cases.push_back(std::move(c));
+  }
+  {
+    LimitCase c;
+    c.name = "DecideBatch item flag_key length";
+    c.code = Code::INVALID_ARGUMENT;
+    c.message = "items[3].flag_key: longer than " + N(key_limit) + " bytes";
+    c.over = [key_limit](Server& s) {
+      v1::DecideBatchRequest request = Batch(5);
+      request.mutable_items(3)->set_flag_key(Repeat('f', key_limit + 1));
+      return DecideBatch(s, request);
+    };
+    c.at = [key_limit](Server& s) {
+      v1::DecideBatchRequest request = Batch(5);
+      request.mutable_items(3)->set_flag_key(Repeat('f', key_limit));
+      return DecideBatch(s, request);
+    };
+    cases.push_back(std::move(c));
+  }
+  {
+    LimitCase c;
+    c.name = "DecideBatch item targeting_key length";
+    c.code = Code::INVALID_ARGUMENT;
+    c.message = "items[1].context.targeting_key: longer than " + N(key_limit) +
+                " bytes";
+    c.over = [key_limit](Server& s) {
+      v1::DecideBatchRequest request = Batch(2);
+      request.mutable_items(1)->mutable_context()->set_targeting_key(
+          Repeat('u', key_limit + 1));
+      return DecideBatch(s, request);
+    };
+    cases.push_back(std::move(c));
+  }
+  RunCases(server, cases);
+}
+
+TEST_CASE("telemetry reports over each limit are refused and add nothing",
+          "[limits]") {
+  Server server(MainConfig());
+  AddBaseObjects(server);
+  const size_t key_limit = static_cast<size_t>(kTelemetry.max_flag_key_length);
+
+  std::vector<LimitCase> cases;
+  cases.push_back(ReportCase(
+      "entries per batch",
+      "counts: " + N(kTelemetry.max_counts + 1) +
+          " entries, more than the limit of " + N(kTelemetry.max_counts),
+      static_cast<size_t>(kTelemetry.max_counts),
+      [](v1::ReportMigrationOpsRequest& r, size_t n) {
+        r = Counts(static_cast<int>(n));
+      }));
+  cases.push_back(ReportCase(
+      "flag_key length",
+      "counts[1].flag_key: longer than " + N(key_limit) + " bytes", key_limit,
+      [](v1::ReportMigrationOpsRequest& r, size_t n) {
+        // Entry 0 is valid and for "base": a refused batch adds none of it.
+        v1::MigrationOpCount* count = r.add_counts();
+        *count = ValidCount();
+        count->set_flag_key(Repeat('f', n));
+      }));
+  cases.push_back(ReportCase(
+      "client length",
+      "client: longer than " + N(kTelemetry.max_client_length) + " bytes",
+      static_cast<size_t>(kTelemetry.max_client_length),
+      [](v1::ReportMigrationOpsRequest& r, size_t n) {
+        r.set_client(Repeat('c', n));
+      }));
+  cases.push_back(ReportCase(
+      "latency buckets", "counts[0].latency.buckets: more than 26 buckets", 26,
+      [](v1::ReportMigrationOpsRequest& r, size_t n) {
+        auto* buckets = r.mutable_counts(0)->mutable_latency();
+        buckets->clear_buckets();
+        for (size_t i = 0; i < n; ++i) buckets->add_buckets(i == 0 ? 1 : 0);
+      }));
+  RunCases(server, cases);
+}
+
+// A CreateSegmentRequest whose serialized size is exactly `bytes`: entries
+// of 200 bytes, then two entries of 128 to 256 bytes (each 3 bytes more
+// once serialized) to make up the rest.
+v1::CreateSegmentRequest SegmentRequestOfSize(const std::string& key,
+                                              size_t bytes) {
+  v1::CreateSegmentRequest request;
+  v1::Segment* segment = request.mutable_segment();
+  segment->set_key(key);
+  for (int i = 0; i < 1000 && request.ByteSizeLong() + 518 < bytes; ++i) {
+    std::string entry = "u-" + std::to_string(i) + "-";
+    entry.resize(200, 'x');
+    segment->add_included(entry);
+  }
+  std::string* first = segment->add_included();
+  std::string* second = segment->add_included();
+  first->assign(128, 'y');
+  second->assign(128, 'z');
+  const size_t size = request.ByteSizeLong();
+  const size_t missing = bytes > size ? bytes - size : 0;
+  first->append(std::min<size_t>(missing, 128), 'y');
+  second->append(std::min<size_t>(missing - std::min<size_t>(missing, 128),
+                                  128),
+                 'z');
+  return request;  // the caller checks the size
+}
+
+TEST_CASE("a request over max_request_bytes is RESOURCE_EXHAUSTED",
+          "[limits]") {
+  Server server("max_request_bytes: " + std::to_string(kMaxRequestBytes) +
+                "\n");
+  AddBaseObjects(server);
+  const size_t limit = static_cast<size_t>(kMaxRequestBytes);
+
+  std::vector<LimitCase> cases;
+  {
+    LimitCase c;
+    c.name = "CreateSegment one byte over max_request_bytes";
+    c.code = Code::RESOURCE_EXHAUSTED;
+    c.message = "larger than max";
+    c.over = [limit](Server& s) {
+      v1::CreateSegmentRequest request = SegmentRequestOfSize("big", limit + 1);
+      REQUIRE(request.ByteSizeLong() == limit + 1);
+      v1::Segment created;
+      Call call;
+      return s.admin().CreateSegment(call.get(), request, &created);
+    };
+    c.at = [limit](Server& s) {
+      v1::CreateSegmentRequest request = SegmentRequestOfSize("big", limit);
+      REQUIRE(request.ByteSizeLong() == limit);
+      v1::Segment created;
+      Call call;
+      return s.admin().CreateSegment(call.get(), request, &created);
+    };
+    cases.push_back(std::move(c));
+  }
+  {
+    LimitCase c;
+    c.name = "DecideBatch over max_request_bytes";
+    c.code = Code::RESOURCE_EXHAUSTED;
+    c.message = "larger than max";
+    c.over = [limit](Server& s) {
+      v1::DecideBatchRequest request = Batch(100);
+      for (auto& item : *request.mutable_items()) {
+        (*item.mutable_context()->mutable_attributes())["blob"] =
+            Repeat('b', 1000);
+      }
+      REQUIRE(request.ByteSizeLong() > limit);
+      return DecideBatch(s, request);
+    };
+    cases.push_back(std::move(c));
+  }
+  {
+    LimitCase c;
+    c.name = "ReportMigrationOps over max_request_bytes";
+    c.code = Code::RESOURCE_EXHAUSTED;
+    c.message = "larger than max";
+    c.over = [limit](Server& s) {
+      v1::ReportMigrationOpsRequest request = Counts(5000);
+      REQUIRE(request.ByteSizeLong() > limit);
+      return Report(s, request);
+    };
+    cases.push_back(std::move(c));
+  }
+  RunCases(server, cases);
+}
+
+// One Watch stream; the destructor cancels it and collects its status.
+class Stream {
+ public:
+  explicit Stream(v1::Evaluation::Stub& stub) {
+    context_.set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(kStreamSeconds));
+    reader_ = stub.Watch(&context_, v1::WatchRequest());
+  }
+  ~Stream() { Close(); }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  // Reads the first event: true if the stream was admitted (a RESET
+  // arrives), false with status() set if it ended instead.
+  bool Admitted() {
+    v1::WatchEvent event;
+    if (reader_->Read(&event)) return event.kind() == v1::WatchEvent::RESET;
+    finished_ = true;
+    status_ = reader_->Finish();
+    return false;
+  }
+  const grpc::Status& status() const { return status_; }
+
+  void Close() {
+    if (finished_) return;
+    finished_ = true;
+    context_.TryCancel();
+    status_ = reader_->Finish();
+  }
+
+ private:
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<v1::WatchEvent>> reader_;
+  bool finished_ = false;
+  grpc::Status status_;
+};
+
+TEST_CASE("Watch streams beyond max_watch_streams_per_peer are refused",
+          "[limits]") {
+  Server server(MainConfig());
+  AddBaseObjects(server);
+  const State before = Capture(server);
+
+  std::vector<std::unique_ptr<Stream>> open;
+  for (int i = 0; i < kMaxWatchStreams; ++i) {
+    open.push_back(std::make_unique<Stream>(server.evaluation()));
+    INFO("stream " << i << " (at the limit)");
+    REQUIRE(open.back()->Admitted());
+  }
+
+  // Another connection from the same address counts against the same limit.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto other_channel = grpc::CreateCustomChannel(
+      server.daemon().address(), grpc::InsecureChannelCredentials(), args);
+  auto other = v1::Evaluation::NewStub(other_channel);
+  {
+    Stream refused(*other);
+    REQUIRE_FALSE(refused.Admitted());
+    INFO("refused: " << refused.status().error_code() << " "
+                     << refused.status().error_message());
+    CHECK(refused.status().error_code() == Code::RESOURCE_EXHAUSTED);
+    CHECK_THAT(refused.status().error_message(),
+               Catch::Contains("max_watch_streams_per_peer"));
+    CHECK_THAT(refused.status().error_message(),
+               Catch::Contains(std::to_string(kMaxWatchStreams) +
+                               " streams already open"));
+  }
+  // A refused stream is not counted: still refused, not admitted by a leak
+  // in either direction.
+  {
+    Stream refused(server.evaluation());
+    REQUIRE_FALSE(refused.Admitted());
+    CHECK(refused.status().error_code() == Code::RESOURCE_EXHAUSTED);
+  }
+
+  // Closing one frees its place (the server notices the cancellation
+  // asynchronously, so poll, bounded).
+  open.front()->Close();
+  open.erase(open.begin());
+  bool admitted = false;
+  grpc::Status last;
+  for (int attempt = 0; attempt < 100 && !admitted; ++attempt) {
+    auto stream = std::make_unique<Stream>(*other);
+    if (stream->Admitted()) {
+      admitted = true;
+      open.push_back(std::move(stream));
+    } else {
+      last = stream->status();
+      REQUIRE(last.error_code() == Code::RESOURCE_EXHAUSTED);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  INFO("last refusal: " << last.error_message());
+  REQUIRE(admitted);
+  // Full again.
+  {
+    Stream refused(server.evaluation());
+    REQUIRE_FALSE(refused.Admitted());
+    CHECK(refused.status().error_code() == Code::RESOURCE_EXHAUSTED);
+  }
+  open.clear();
+  CheckUnchanged(before, Capture(server));
+}
+
+}  // namespace
+}  // namespace cutover::testing
