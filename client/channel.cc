@@ -15,6 +15,8 @@
 namespace cutover {
 namespace {
 
+constexpr int kMaxResponseBytes = 64 << 20;
+
 // Adds the bearer token to the initial metadata of every call.
 class TokenInterceptor final : public grpc::experimental::Interceptor {
  public:
@@ -111,9 +113,11 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
     interceptors.push_back(
         std::make_unique<TokenInterceptorFactory>(options.token));
   }
+  grpc::ChannelArguments arguments;
+  // History of large segments and big lists exceed gRPC's default 4 MiB.
+  arguments.SetMaxReceiveMessageSize(kMaxResponseBytes);
   return grpc::experimental::CreateCustomChannelWithInterceptors(
-      options.server, *credentials, grpc::ChannelArguments(),
-      std::move(interceptors));
+      options.server, *credentials, arguments, std::move(interceptors));
 }
 
 }  // namespace cutover

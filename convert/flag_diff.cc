@@ -1,6 +1,7 @@
 #include "convert/flag_diff.h"
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -32,10 +33,18 @@ std::vector<std::string> DiffMessages(const google::protobuf::Message& before,
     differencer.Compare(before, after);
   }
   std::vector<std::string> lines;
+  size_t more = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
     // The reporter also lists the fields we told it to ignore.
     if (absl::StartsWith(line, "ignored:")) continue;
-    lines.emplace_back(line);
+    if (lines.size() < kMaxDiffLines) {
+      lines.emplace_back(line);
+    } else {
+      more += 1;
+    }
+  }
+  if (more > 0) {
+    lines.push_back(absl::StrCat("... and ", more, " more changes"));
   }
   return lines;
 }

@@ -8,12 +8,18 @@
 #ifndef CUTOVER_CONVERT_FLAG_DIFF_H_
 #define CUTOVER_CONVERT_FLAG_DIFF_H_
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
 #include "google/protobuf/message.h"
 
 namespace cutover {
+
+// At most this many lines of a diff are kept (a segment of 100,000 users
+// replaced whole would otherwise make a multi-megabyte history entry); the
+// rest are counted in one last line, "... and N more changes".
+inline constexpr size_t kMaxDiffLines = 200;
 
 // Lines describing how `after` differs from `before`; empty if equal in
 // every configuration field. Both must be of the same message type.

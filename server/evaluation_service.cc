@@ -245,7 +245,7 @@ grpc::ServerUnaryReactor* EvaluationService::DecideBatch(
   } else if (request->items_size() > limits_.max_batch) {
     status = absl::InvalidArgumentError(
         absl::StrCat("items: ", request->items_size(), " items, more than the "
-                     "limit of ", limits_.max_batch));
+                     "limit of ", limits_.max_batch, " (max_batch)"));
   }
   for (int i = 0; status.ok() && i < request->items_size(); ++i) {
     status = CheckRequest(request->items(i), limits_,

@@ -116,3 +116,20 @@ TEST_CASE("status codes map one to one at the RPC edge", "[convert]") {
 
 }  // namespace
 }  // namespace cutover
+
+namespace cutover {
+namespace {
+
+TEST_CASE("a diff keeps kMaxDiffLines lines and counts the rest") {
+  v1::Segment before, after;
+  before.set_key("big");
+  after.set_key("big");
+  for (int i = 0; i < 1000; ++i) after.add_included("u-" + std::to_string(i));
+  const auto diff = DiffMessages(before, after);
+  REQUIRE(diff.size() == kMaxDiffLines + 1);
+  CHECK(diff.back() == "... and 800 more changes");
+  CHECK(absl::StrContains(diff.front(), "included"));
+}
+
+}  // namespace
+}  // namespace cutover
