@@ -16,7 +16,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -33,6 +32,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
+#include "re2/re2.h"
 #include "tests/integration/harness.h"
 
 namespace cutover::testing {
@@ -163,10 +163,10 @@ class PrometheusServer {
 // the histogram suffixes.
 std::set<std::string> CutoverMetricNames(const std::string& text) {
   std::set<std::string> names;
-  static const std::regex kName(R"(\bcutover_[a-z0-9_]+)");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), kName);
-       it != std::sregex_iterator(); ++it) {
-    std::string name = it->str();
+  static const re2::RE2 kName(R"(\b(cutover_[a-z0-9_]+))");
+  re2::StringPiece input(text);
+  std::string name;
+  while (re2::RE2::FindAndConsume(&input, kName, &name)) {
     if (name.back() == '_') continue;  // a prefix in prose: "cutover_client_*"
     for (const char* suffix : {"_bucket", "_sum", "_count"}) {
       const std::string s = suffix;
