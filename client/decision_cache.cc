@@ -70,8 +70,9 @@ DecisionCache::Lookup DecisionCache::Get(std::string_view flag_key,
   if (!entry.referenced.load(std::memory_order_relaxed)) {
     entry.referenced.store(true, std::memory_order_relaxed);
   }
-  lookup.state =
-      clock_() < entry.expires ? State::kFresh : State::kExpired;
+  const absl::Time now = clock_();
+  lookup.state = now < entry.expires ? State::kFresh : State::kExpired;
+  lookup.age = now - (entry.expires - options_.ttl);
   lookup.decision = entry.decision;
   return lookup;
 }

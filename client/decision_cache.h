@@ -50,6 +50,10 @@ class DecisionCache {
   struct Lookup {
     State state = State::kMiss;
     Decision decision;  // set unless kMiss
+    // How long ago the decision was stored (unless kMiss). A client uses it
+    // to stop trusting entries sooner than the TTL while it cannot hear
+    // about changes (its Watch stream is down).
+    absl::Duration age;
   };
 
   explicit DecisionCache(Options options,

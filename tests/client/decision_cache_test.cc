@@ -64,6 +64,16 @@ TEST_CASE("fresh, then expired after the TTL, and a miss for another context",
   CHECK(hit.state == DecisionCache::State::kFresh);
   CHECK(hit.decision.stage == Stage::kLive);
   CHECK(hit.decision.flag_version == 3);
+  CHECK(hit.age == absl::ZeroDuration());
+  // The age grows with the clock (the client distrusts old entries sooner
+  // while its Watch stream is down).
+  clock.now += absl::Milliseconds(1500);
+  CHECK(cache.Get("orders", alice).age == absl::Milliseconds(1500));
+  // Storing again makes the entry young again.
+  cache.Put("orders", alice, DecisionAt(Stage::kLive, 3), 7);
+  CHECK(cache.Get("orders", alice).age == absl::ZeroDuration());
+  clock.now -= absl::Milliseconds(1500);
+  cache.Put("orders", alice, DecisionAt(Stage::kLive, 3), 7);
   CHECK(cache.Get("orders", bob).state == DecisionCache::State::kMiss);
   CHECK(cache.Get("payments", alice).state == DecisionCache::State::kMiss);
 
@@ -71,6 +81,7 @@ TEST_CASE("fresh, then expired after the TTL, and a miss for another context",
   auto expired = cache.Get("orders", alice);
   CHECK(expired.state == DecisionCache::State::kExpired);
   CHECK(expired.decision.stage == Stage::kLive);
+  CHECK(expired.age == absl::Seconds(10));
 }
 
 TEST_CASE("invalidation drops older answers and refuses late ones", "[cache]") {
