@@ -8,6 +8,7 @@
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/support/channel_arguments.h"
 #include "grpcpp/security/credentials.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
@@ -21,6 +22,30 @@ constexpr int kBatchLimit = 1000;
 std::chrono::system_clock::time_point DeadlineIn(absl::Duration duration) {
   return std::chrono::system_clock::now() +
          absl::ToChronoMicroseconds(duration);
+}
+
+// The channel to the daemon. Its own reconnection pace follows the client's
+// reconnect options, so that a restarted daemon is reached again as soon as
+// the Watch stream's backoff says: gRPC's defaults (backoff 1 s growing to
+// 120 s; and, after every address failed, a new connection attempt only
+// after the resolver's rate-limited re-resolution, measured at ~5 s in
+// gRPC 1.51) kept clients away from a restarted daemon for 5-10 s.
+std::shared_ptr<grpc::Channel> ChannelFor(const ClientOptions& options) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(
+                  options.reconnect_initial_backoff)));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(
+                  options.reconnect_max_backoff)));
+  args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(
+                  options.reconnect_initial_backoff)));
+  return grpc::CreateCustomChannel(
+      options.server,
+      options.credentials ? options.credentials
+                          : grpc::InsecureChannelCredentials(),
+      args);
 }
 
 // The decision served when the daemon cannot answer and nothing is cached.
@@ -61,6 +86,12 @@ class Client::Metrics {
                       .Help("Watch stream reconnections.")
                       .Register(registry)
                       .Add({});
+    idle_timeouts =
+        &prometheus::BuildCounter()
+             .Name("cutover_client_stream_idle_timeouts_total")
+             .Help("Watch streams cancelled for silence past the idle timeout.")
+             .Register(registry)
+             .Add({});
     invalidations = &prometheus::BuildCounter()
                          .Name("cutover_client_invalidations_total")
                          .Help("Cache invalidations applied from Watch.")
@@ -77,13 +108,14 @@ class Client::Metrics {
   prometheus::Counter* stale;
   prometheus::Counter* errors;
   prometheus::Counter* reconnects;
+  prometheus::Counter* idle_timeouts;
   prometheus::Counter* invalidations;
   prometheus::Gauge* entries;
 };
 
 struct Client::Counters {
   std::atomic<uint64_t> hits{0}, misses{0}, stale{0}, errors{0},
-      reconnects{0}, invalidations{0};
+      reconnects{0}, idle_timeouts{0}, invalidations{0};
   std::atomic<Metrics*> metrics{nullptr};
 
   void Add(std::atomic<uint64_t>& counter,
@@ -107,14 +139,24 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
     return absl::InvalidArgumentError(
         "cache_max_entries, cache_max_bytes, cache_shards: must be > 0");
   }
-  if (options.reconnect_initial_backoff <= absl::ZeroDuration() ||
-      options.reconnect_max_backoff < options.reconnect_initial_backoff) {
+  if (options.reconnect_initial_backoff < absl::Milliseconds(1) ||
+      options.reconnect_max_backoff < options.reconnect_initial_backoff ||
+      options.reconnect_max_backoff > absl::Hours(24)) {
     return absl::InvalidArgumentError(
-        "reconnect_initial_backoff: must be > 0 and <= reconnect_max_backoff");
+        "reconnect_initial_backoff: must be >= 1 ms and <= "
+        "reconnect_max_backoff (at most 24 h)");
+  }
+  if (options.watch_idle_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("watch_idle_timeout: must be > 0");
+  }
+  if (options.unsynced_max_age < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("unsynced_max_age: must be >= 0");
   }
   std::unique_ptr<Client> client(new Client(std::move(options)));
   if (client->options_.watch) {
     client->watch_thread_ = std::thread([c = client.get()] { c->WatchLoop(); });
+    client->watchdog_thread_ =
+        std::thread([c = client.get()] { c->WatchdogLoop(); });
     const absl::Time until = absl::Now() + client->options_.initial_sync_wait;
     while (!client->watch_synced_ && absl::Now() < until) {
       absl::SleepFor(absl::Milliseconds(2));
@@ -125,10 +167,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
 
 Client::Client(ClientOptions options)
     : options_(std::move(options)),
-      channel_(grpc::CreateChannel(
-          options_.server, options_.credentials
-                               ? options_.credentials
-                               : grpc::InsecureChannelCredentials())),
+      channel_(ChannelFor(options_)),
       stubs_(std::make_unique<Stubs>(channel_)),
       cache_(DecisionCache::Options{options_.cache_max_entries,
                                     options_.cache_max_bytes,
@@ -157,10 +196,16 @@ Decision Client::Decide(std::string_view flag_key, const Context& context,
   }
 }
 
+bool Client::ServableFresh(const DecisionCache::Lookup& lookup) const noexcept {
+  return lookup.state == DecisionCache::State::kFresh &&
+         (watch_synced_.load(std::memory_order_relaxed) || !options_.watch ||
+          lookup.age <= options_.unsynced_max_age);
+}
+
 Decision Client::DecideUncaught(std::string_view flag_key,
                                 const Context& context, Stage default_stage) {
   DecisionCache::Lookup cached = cache_.Get(flag_key, context);
-  if (cached.state == DecisionCache::State::kFresh) {
+  if (ServableFresh(cached)) {
     counters_->Add(counters_->hits, &Metrics::hits);
     cached.decision.reason = Reason::kCached;
     return std::move(cached.decision);
@@ -185,7 +230,8 @@ Decision Client::DecideUncaught(std::string_view flag_key,
     }
     return decision;
   }
-  if (cached.state == DecisionCache::State::kExpired &&
+  // Expired, or fresh but too old to trust while the Watch stream is down.
+  if (cached.state != DecisionCache::State::kMiss &&
       status.error_code() != grpc::StatusCode::INVALID_ARGUMENT) {
     counters_->Add(counters_->stale, &Metrics::stale);
     cached.decision.reason = Reason::kStale;
@@ -222,26 +268,44 @@ std::vector<Decision> Client::Prefetch(
       for (size_t i = start; i < end; ++i) {
         if (status.ok() &&
             static_cast<int>(i - start) < response.decisions_size()) {
+          counters_->Add(counters_->misses, &Metrics::misses);
           Decision decision =
               FromProto(response.decisions(static_cast<int>(i - start)));
           cache_.Put(flag_key, contexts[i], decision, response.revision());
           decisions.push_back(std::move(decision));
+          continue;
+        }
+        // As Decide would: fresh if it may be served as such, stale if
+        // cached (unless the request itself was refused), else the safe
+        // default.
+        DecisionCache::Lookup cached = cache_.Get(flag_key, contexts[i]);
+        if (ServableFresh(cached)) {
+          counters_->Add(counters_->hits, &Metrics::hits);
+          cached.decision.reason = Reason::kCached;
+          decisions.push_back(std::move(cached.decision));
+        } else if (cached.state != DecisionCache::State::kMiss &&
+                   status.error_code() != grpc::StatusCode::INVALID_ARGUMENT) {
+          counters_->Add(counters_->stale, &Metrics::stale);
+          cached.decision.reason = Reason::kStale;
+          decisions.push_back(std::move(cached.decision));
         } else {
-          // As Decide would: stale if cached, else the safe default.
-          DecisionCache::Lookup cached = cache_.Get(flag_key, contexts[i]);
-          if (cached.state != DecisionCache::State::kMiss) {
-            cached.decision.reason = Reason::kStale;
-            decisions.push_back(std::move(cached.decision));
-          } else {
-            decisions.push_back(DefaultDecision(
-                flag_key, Stage::kOff,
-                absl::StrCat("daemon: ", status.error_message())));
-          }
+          counters_->Add(counters_->errors, &Metrics::errors);
+          decisions.push_back(DefaultDecision(
+              flag_key, Stage::kOff,
+              absl::StrCat("daemon: ",
+                           status.ok() ? "short DecideBatch response"
+                                       : status.error_message())));
         }
       }
     }
+    if (Metrics* m = counters_->metrics.load(std::memory_order_acquire)) {
+      m->entries->Set(static_cast<double>(cache_.size()));
+    }
   } catch (...) {
-    while (decisions.size() < contexts.size()) decisions.push_back(Decision());
+    while (decisions.size() < contexts.size()) {
+      counters_->errors.fetch_add(1, std::memory_order_relaxed);
+      decisions.push_back(Decision());
+    }
   }
   return decisions;
 }
@@ -253,6 +317,7 @@ ClientStats Client::stats() const noexcept {
   stats.stale_serves = counters_->stale.load();
   stats.errors = counters_->errors.load();
   stats.stream_reconnects = counters_->reconnects.load();
+  stats.stream_idle_timeouts = counters_->idle_timeouts.load();
   stats.invalidations = counters_->invalidations.load();
   stats.cache_entries = cache_.size();
   return stats;
@@ -268,6 +333,8 @@ void Client::RegisterMetrics(prometheus::Registry& registry) {
   metrics_->errors->Increment(static_cast<double>(counters_->errors.load()));
   metrics_->reconnects->Increment(
       static_cast<double>(counters_->reconnects.load()));
+  metrics_->idle_timeouts->Increment(
+      static_cast<double>(counters_->idle_timeouts.load()));
   metrics_->invalidations->Increment(
       static_cast<double>(counters_->invalidations.load()));
   counters_->metrics.store(metrics_.get(), std::memory_order_release);
@@ -281,6 +348,35 @@ void Client::Shutdown() noexcept {
     if (watch_context_ != nullptr) watch_context_->TryCancel();
   }
   if (watch_thread_.joinable()) watch_thread_.join();
+  if (watchdog_thread_.joinable()) watchdog_thread_.join();
+}
+
+void Client::WatchdogLoop() {
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    // Next look: when the current stream would have been silent for the
+    // whole timeout (or a timeout from now, with no stream).
+    absl::Time wake = absl::Now() + options_.watch_idle_timeout;
+    if (watch_context_ != nullptr) {
+      const absl::Time last = absl::FromUnixNanos(
+          watch_last_event_ns_.load(std::memory_order_acquire));
+      if (absl::Now() - last >= options_.watch_idle_timeout) {
+        // Half-open (or hung while connecting): give up on this stream;
+        // RunWatchStream returns and WatchLoop reconnects with backoff.
+        // Reset the clock so that a stream slow to end is not cancelled
+        // twice.
+        // (Counted first: whoever sees watch_synced() false sees the count.)
+        counters_->Add(counters_->idle_timeouts, &Metrics::idle_timeouts);
+        watch_synced_ = false;
+        watch_context_->TryCancel();
+        watch_last_event_ns_.store(absl::ToUnixNanos(absl::Now()),
+                                   std::memory_order_release);
+      } else {
+        wake = last + options_.watch_idle_timeout;
+      }
+    }
+    mu_.AwaitWithDeadline(absl::Condition(&stopping_), wake);
+  }
 }
 
 void Client::WatchLoop() {
@@ -317,6 +413,8 @@ bool Client::RunWatchStream() {
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return false;
+    watch_last_event_ns_.store(absl::ToUnixNanos(absl::Now()),
+                               std::memory_order_release);
     watch_context_ = &context;
   }
   v1::WatchRequest request;
@@ -325,6 +423,9 @@ bool Client::RunWatchStream() {
   bool synced = false;
   v1::WatchEvent event;
   while (reader->Read(&event)) {
+    // Anything, heartbeats included, proves the stream alive.
+    watch_last_event_ns_.store(absl::ToUnixNanos(absl::Now()),
+                               std::memory_order_release);
     switch (event.kind()) {
       case v1::WatchEvent::RESET:
         // The daemon's state replaces ours, even if its revisions went back

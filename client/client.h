@@ -12,7 +12,10 @@
 // stream per Client invalidates a flag's cached decisions as soon as the
 // flag changes; after a break it resumes from its last revision (the daemon
 // sends a RESET when it cannot replay that far, and the cache is cleared),
-// reconnecting with exponential backoff and jitter.
+// reconnecting with exponential backoff and jitter. A stream silent (not
+// even a heartbeat) past watch_idle_timeout is taken for half-open and
+// replaced. While the stream is not synced, cached decisions older than
+// unsynced_max_age are asked again rather than served as fresh.
 //
 // Never throws, never blocks the caller past decide_deadline (plus
 // scheduling), never loses the safe default: when the daemon cannot answer,
@@ -69,11 +72,28 @@ struct ClientOptions {
   bool watch = true;
   // Reconnection backoff of the Watch stream: starts here, doubles up to
   // the maximum, with +-20% jitter; back to the start after a good stream.
+  // The channel's own reconnection backoff uses the same bounds.
   absl::Duration reconnect_initial_backoff = absl::Milliseconds(100);
   absl::Duration reconnect_max_backoff = absl::Seconds(10);
   // Create waits at most this long for the Watch stream's first SYNCED,
   // so that the first decisions are not all misses. 0: do not wait.
   absl::Duration initial_sync_wait = absl::Seconds(1);
+  // Watch liveness: the daemon sends a HEARTBEAT on an idle stream every
+  // heartbeat_seconds (default 10 s, see server/config.h). A stream that
+  // delivers nothing at all (no event, no heartbeat) for this long is taken
+  // for half-open (a network partition, a stopped daemon): it is cancelled,
+  // watch_synced() turns false, and it reconnects with the backoff above.
+  // Must be longer than the daemon's heartbeat interval; the default is 3x
+  // the daemon's default.
+  absl::Duration watch_idle_timeout = absl::Seconds(30);
+  // While the Watch stream is not synced (with watch on), changes are not
+  // heard of, so a cached decision older than this is not served as fresh
+  // (CACHED): Decide asks the daemon again (within decide_deadline), and if
+  // the daemon cannot answer serves the cached decision as STALE. Entries
+  // younger than this are still served as CACHED. Zero: every cached
+  // decision is re-asked while unsynced. Ignored with watch off (there
+  // cache_ttl alone bounds staleness).
+  absl::Duration unsynced_max_age = absl::Seconds(1);
 };
 
 // Counters of a Client (monotonic, except cache_entries).
@@ -83,6 +103,8 @@ struct ClientStats {
   uint64_t stale_serves = 0;   // expired entry served, daemon unreachable
   uint64_t errors = 0;         // safe default served, daemon unreachable
   uint64_t stream_reconnects = 0;
+  // Watch streams cancelled for silence past watch_idle_timeout.
+  uint64_t stream_idle_timeouts = 0;
   uint64_t invalidations = 0;  // flag or whole-cache invalidations applied
   uint64_t cache_entries = 0;
 };
@@ -106,8 +128,11 @@ class Client final : public DecisionSource {
 
   // Fills the cache for many users of one flag with DecideBatch calls (at
   // most 1000 users each), e.g. for a page of users about to be served.
-  // Returns the decisions in order (safe defaults where the daemon could
-  // not answer). Bounded by decide_deadline per call.
+  // Returns the decisions in order. Where the daemon could not answer: the
+  // cached decision (CACHED if Decide would serve it as fresh, else STALE),
+  // else the safe default (ERROR). Counted as Decide counts: each answer
+  // from the daemon a miss, and hits, stale serves and errors likewise.
+  // Bounded by decide_deadline per call.
   std::vector<Decision> Prefetch(std::string_view flag_key,
                                  const std::vector<Context>& contexts) noexcept;
 
@@ -137,7 +162,13 @@ class Client final : public DecisionSource {
   explicit Client(ClientOptions options);
   Decision DecideUncaught(std::string_view flag_key, const Context& context,
                           Stage default_stage);
+  // Whether a kFresh lookup may be served as CACHED without asking the
+  // daemon (see unsynced_max_age).
+  bool ServableFresh(const DecisionCache::Lookup& lookup) const noexcept;
   void WatchLoop();
+  // Cancels the Watch stream when it has been silent past
+  // watch_idle_timeout.
+  void WatchdogLoop();
   // One Watch stream until it breaks; returns whether it reached SYNCED.
   bool RunWatchStream();
 
@@ -155,7 +186,11 @@ class Client final : public DecisionSource {
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* watch_context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // When the current Watch stream last delivered something (or started),
+  // in absl::ToUnixNanos of absl::Now().
+  std::atomic<int64_t> watch_last_event_ns_{0};
   std::thread watch_thread_;
+  std::thread watchdog_thread_;
 };
 
 }  // namespace cutover
