@@ -116,6 +116,17 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
   grpc::ChannelArguments arguments;
   // History of large segments and big lists exceed gRPC's default 4 MiB.
   arguments.SetMaxReceiveMessageSize(kMaxResponseBytes);
+  if (options.reconnect_initial_backoff > absl::ZeroDuration()) {
+    const int initial = static_cast<int>(
+        absl::ToInt64Milliseconds(options.reconnect_initial_backoff));
+    arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, initial);
+    arguments.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS, initial);
+  }
+  if (options.reconnect_max_backoff > absl::ZeroDuration()) {
+    arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+                     static_cast<int>(absl::ToInt64Milliseconds(
+                         options.reconnect_max_backoff)));
+  }
   return grpc::experimental::CreateCustomChannelWithInterceptors(
       options.server, *credentials, arguments, std::move(interceptors));
 }

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace grpc {
 class Channel;
@@ -37,6 +38,12 @@ struct ChannelOptions {
   // Sent as "authorization: Bearer <token>" with every call; empty sends
   // none.
   std::string token;
+  // How soon gRPC tries to reach the daemon again after losing it: the
+  // first wait and the most it grows to. Zero keeps gRPC's defaults (1 s
+  // growing to 120 s, and ~5 s before re-resolving after every address
+  // failed), which keep clients away from a restarted daemon for seconds.
+  absl::Duration reconnect_initial_backoff = absl::ZeroDuration();
+  absl::Duration reconnect_max_backoff = absl::ZeroDuration();
 };
 
 // The token in the CUTOVER_TOKEN environment variable ("" if unset).

@@ -4,12 +4,11 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "client/channel.h"
 #include "convert/convert.h"
 #include "cutover/v1/cutover.grpc.pb.h"
+#include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/support/channel_arguments.h"
-#include "grpcpp/security/credentials.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
@@ -24,28 +23,21 @@ std::chrono::system_clock::time_point DeadlineIn(absl::Duration duration) {
          absl::ToChronoMicroseconds(duration);
 }
 
-// The channel to the daemon. Its own reconnection pace follows the client's
-// reconnect options, so that a restarted daemon is reached again as soon as
-// the Watch stream's backoff says: gRPC's defaults (backoff 1 s growing to
-// 120 s; and, after every address failed, a new connection attempt only
-// after the resolver's rate-limited re-resolution, measured at ~5 s in
-// gRPC 1.51) kept clients away from a restarted daemon for 5-10 s.
-std::shared_ptr<grpc::Channel> ChannelFor(const ClientOptions& options) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
-              static_cast<int>(absl::ToInt64Milliseconds(
-                  options.reconnect_initial_backoff)));
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
-              static_cast<int>(absl::ToInt64Milliseconds(
-                  options.reconnect_max_backoff)));
-  args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS,
-              static_cast<int>(absl::ToInt64Milliseconds(
-                  options.reconnect_initial_backoff)));
-  return grpc::CreateCustomChannel(
-      options.server,
-      options.credentials ? options.credentials
-                          : grpc::InsecureChannelCredentials(),
-      args);
+// The channel options for `options`. The channel's own reconnection pace
+// follows the client's reconnect options, so that a restarted daemon is
+// reached again as soon as the Watch stream's backoff says (gRPC's defaults
+// kept clients away from a restarted daemon for 5-10 s).
+ChannelOptions ChannelOptionsFor(const ClientOptions& options) {
+  ChannelOptions channel;
+  channel.server = options.server;
+  channel.tls_ca_file = options.tls_ca_file;
+  channel.tls_cert_file = options.tls_cert_file;
+  channel.tls_key_file = options.tls_key_file;
+  channel.token =
+      options.token.empty() ? TokenFromEnvironment() : options.token;
+  channel.reconnect_initial_backoff = options.reconnect_initial_backoff;
+  channel.reconnect_max_backoff = options.reconnect_max_backoff;
+  return channel;
 }
 
 // The decision served when the daemon cannot answer and nothing is cached.
@@ -152,7 +144,10 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   if (options.unsynced_max_age < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("unsynced_max_age: must be >= 0");
   }
-  std::unique_ptr<Client> client(new Client(std::move(options)));
+  auto channel = MakeChannel(ChannelOptionsFor(options));
+  if (!channel.ok()) return channel.status();
+  std::unique_ptr<Client> client(
+      new Client(std::move(options), *std::move(channel)));
   if (client->options_.watch) {
     client->watch_thread_ = std::thread([c = client.get()] { c->WatchLoop(); });
     client->watchdog_thread_ =
@@ -165,9 +160,9 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   return client;
 }
 
-Client::Client(ClientOptions options)
+Client::Client(ClientOptions options, std::shared_ptr<grpc::Channel> channel)
     : options_(std::move(options)),
-      channel_(ChannelFor(options_)),
+      channel_(std::move(channel)),
       stubs_(std::make_unique<Stubs>(channel_)),
       cache_(DecisionCache::Options{options_.cache_max_entries,
                                     options_.cache_max_bytes,

@@ -45,7 +45,6 @@
 
 namespace grpc {
 class Channel;
-class ChannelCredentials;
 class ClientContext;
 }  // namespace grpc
 namespace prometheus {
@@ -57,9 +56,15 @@ namespace cutover {
 struct ClientOptions {
   // The daemon, host:port.
   std::string server = "127.0.0.1:7400";
-  // Channel credentials; null means plaintext (loopback, or a mesh that
-  // provides TLS).
-  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // TLS: the PEM CA of the daemon's certificate (empty: plaintext, for
+  // loopback or a mesh that provides TLS), and a client certificate and
+  // key for mutual TLS (see client/channel.h).
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Bearer token sent with every call (Decide, Watch, telemetry on the
+  // shared channel); empty: the CUTOVER_TOKEN environment variable, if set.
+  std::string token;
   // Longest a Decide waits for the daemon on a cache miss.
   absl::Duration decide_deadline = absl::Milliseconds(5);
   // Cache bounds and freshness.
@@ -159,7 +164,7 @@ class Client final : public DecisionSource {
   struct Counters;
   class Metrics;
 
-  explicit Client(ClientOptions options);
+  Client(ClientOptions options, std::shared_ptr<grpc::Channel> channel);
   Decision DecideUncaught(std::string_view flag_key, const Context& context,
                           Stage default_stage);
   // Whether a kFresh lookup may be served as CACHED without asking the

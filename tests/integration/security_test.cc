@@ -16,7 +16,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "client/channel.h"
+#include "client/client.h"
 #include "convert/token_hash.h"
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "grpcpp/channel.h"
@@ -364,6 +366,55 @@ TEST_CASE("mutual TLS: a client certificate's common name gets its role; "
     CHECK(result.exit_code == 1);
     CHECK(result.err.find("UNAVAILABLE") != std::string::npos);
   }
+}
+
+TEST_CASE("the client library sends its token over TLS; without one it "
+          "serves the safe default",
+          "[security][tls]") {
+  TempDir dir;
+  Pki pki(dir.path());
+  Tokens tokens(dir.path());
+  const std::string config = dir.path() + "/cutoverd.yaml";
+  WriteFile(config, absl::StrCat("tls:\n  cert_file: ", pki("server.pem"),
+                                 "\n  key_file: ", pki("server.key"), "\n"));
+  DaemonProcess daemon(dir.path() + "/data",
+                       {"--config", config, "--auth", "tokens", "--token-file",
+                        tokens.file});
+  REQUIRE(daemon.Start());
+  {
+    const RunResult made = RunProgram(
+        {"/usr/bin/env", "CUTOVER_TOKEN=" + tokens.by_role[Role::kAdmin],
+         CutoverctlPath(), "--server", daemon.address(), "--tls-ca",
+         pki("ca.pem"), "flags", "create", "orders", "--old", "pg", "--new",
+         "ddb"},
+        60);
+    INFO(made.err);
+    REQUIRE(made.exit_code == 0);
+  }
+  ClientOptions options;
+  options.server = daemon.address();
+  options.tls_ca_file = pki("ca.pem");
+  options.decide_deadline = absl::Seconds(5);
+  options.token = tokens.by_role[Role::kReader];
+  auto client = Client::Create(options);
+  REQUIRE(client.ok());
+  Decision d = (*client)->Decide("orders", Context{"u-1", {}});
+  CHECK(d.reason == Reason::kDefault);
+  CHECK(d.flag_version == 1);
+  CHECK((*client)->watch_synced());
+
+  options.token = "not-a-token";
+  options.decide_deadline = absl::Milliseconds(500);
+  auto refused = Client::Create(options);
+  REQUIRE(refused.ok());
+  d = (*refused)->Decide("orders", Context{"u-1", {}});
+  CHECK(d.reason == Reason::kError);
+  CHECK(d.stage == Stage::kOff);
+  CHECK_FALSE((*refused)->watch_synced());
+
+  options.tls_ca_file = dir.path() + "/missing.pem";
+  auto bad = Client::Create(options);
+  CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("auth is off only when asked, and then only on loopback",
