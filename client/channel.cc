@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "convert/token_hash.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -52,18 +53,6 @@ class TokenInterceptorFactory final
   const std::string authorization_;
 };
 
-absl::StatusOr<std::string> ReadPem(const std::string& path,
-                                    const char* option) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in || text.str().empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(option, ": cannot read ", path));
-  }
-  return text.str();
-}
-
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(
     const ChannelOptions& options) {
   const bool has_cert = !options.tls_cert_file.empty();
@@ -81,13 +70,13 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(
     return grpc::InsecureChannelCredentials();
   }
   grpc::SslCredentialsOptions ssl;
-  auto ca = ReadPem(options.tls_ca_file, "tls-ca");
+  auto ca = ReadPemFile(options.tls_ca_file, "tls-ca");
   if (!ca.ok()) return ca.status();
   ssl.pem_root_certs = *ca;
   if (has_cert) {
-    auto cert = ReadPem(options.tls_cert_file, "tls-cert");
+    auto cert = ReadPemFile(options.tls_cert_file, "tls-cert");
     if (!cert.ok()) return cert.status();
-    auto key = ReadPem(options.tls_key_file, "tls-key");
+    auto key = ReadPemFile(options.tls_key_file, "tls-key");
     if (!key.ok()) return key.status();
     ssl.pem_cert_chain = *cert;
     ssl.pem_private_key = *key;

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "convert/token_hash.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
@@ -23,32 +24,20 @@
 namespace cutover {
 namespace {
 
-absl::StatusOr<std::string> ReadPem(const std::string& path,
-                                    const char* option) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in || text.str().empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(option, ": cannot read ", path));
-  }
-  return text.str();
-}
-
 // Plaintext, TLS, or mutual TLS (a client CA requires and verifies client
 // certificates).
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
     const TlsConfig& tls) {
   if (!tls.enabled()) return grpc::InsecureServerCredentials();
-  auto cert = ReadPem(tls.cert_file, "tls.cert_file");
+  auto cert = ReadPemFile(tls.cert_file, "tls.cert_file");
   if (!cert.ok()) return cert.status();
-  auto key = ReadPem(tls.key_file, "tls.key_file");
+  auto key = ReadPemFile(tls.key_file, "tls.key_file");
   if (!key.ok()) return key.status();
   grpc::SslServerCredentialsOptions options(
       GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
   options.pem_key_cert_pairs.push_back({*key, *cert});
   if (!tls.client_ca_file.empty()) {
-    auto ca = ReadPem(tls.client_ca_file, "tls.client_ca_file");
+    auto ca = ReadPemFile(tls.client_ca_file, "tls.client_ca_file");
     if (!ca.ok()) return ca.status();
     options.pem_root_certs = *ca;
     options.client_certificate_request =
