@@ -118,6 +118,9 @@ OpRecord Read(const std::string& flag, Origin origin, OpResult result,
 }
 
 // The row of (op, origin), or nullptr.
+// A pointer into `status`: it must outlive the row (hence no temporaries).
+const v1::OpWindow* RowOf(v1::FlagStatus&& status, const std::string& op,
+                          v1::Origin origin) = delete;
 const v1::OpWindow* RowOf(const v1::FlagStatus& status, const std::string& op,
                           v1::Origin origin) {
   for (const auto& row : status.ops()) {
@@ -261,7 +264,8 @@ TEST_CASE("the background thread sends without a Flush", "[reporter]") {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   REQUIRE(reporter.stats().batches_sent >= 1);
-  const v1::OpWindow* writes = RowOf(server.Status("orders"), "write", v1::OLD);
+  const v1::FlagStatus status = server.Status("orders");
+  const v1::OpWindow* writes = RowOf(status, "write", v1::OLD);
   REQUIRE(writes != nullptr);
   CHECK(writes->ok() == 25);
 }
@@ -365,7 +369,9 @@ TEST_CASE("max_keys bounds the aggregate; records beyond are dropped",
   reporter.Record(
       Read("payments", Origin::kOld, OpResult::kOk, absl::Microseconds(5)));
   REQUIRE(reporter.Flush());
-  CHECK(RowOf(server.Status("payments"), "read", v1::OLD)->ok() == 1);
+  const v1::FlagStatus payments = server.Status("payments");
+  REQUIRE(RowOf(payments, "read", v1::OLD) != nullptr);
+  CHECK(RowOf(payments, "read", v1::OLD)->ok() == 1);
   CHECK(reporter.stats().dropped == 4);
 }
 
@@ -494,7 +500,8 @@ TEST_CASE("the destructor sends what is left", "[reporter]") {
     reporter.Record(
         Read("orders", Origin::kOld, OpResult::kOk, absl::Microseconds(5)));
   }
-  const v1::OpWindow* row = RowOf(server.Status("orders"), "read", v1::OLD);
+  const v1::FlagStatus status = server.Status("orders");
+  const v1::OpWindow* row = RowOf(status, "read", v1::OLD);
   REQUIRE(row != nullptr);
   CHECK(row->ok() == 1);
 }
