@@ -217,7 +217,7 @@ grpc::ServerUnaryReactor* EvaluationService::Decide(
     v1::DecideResponse* response) {
   auto* reactor = context->DefaultReactor();
   const absl::Time start = absl::Now();
-  absl::Status status = authorizer_->Authorize(*context, "Decide").status();
+  absl::Status status = authorizer_->Allow(*context, "Decide");
   if (status.ok()) status = CheckRequest(*request, limits_, "");
   if (status.ok()) {
     const auto snapshot = hub_->snapshot();
@@ -237,7 +237,7 @@ grpc::ServerUnaryReactor* EvaluationService::DecideBatch(
   auto* reactor = context->DefaultReactor();
   const absl::Time start = absl::Now();
   absl::Status status =
-      authorizer_->Authorize(*context, "DecideBatch").status();
+      authorizer_->Allow(*context, "DecideBatch");
   if (!status.ok()) {
     // refused; nothing else is looked at
   } else if (request->items_size() == 0) {
@@ -272,7 +272,7 @@ grpc::ServerUnaryReactor* EvaluationService::DecideBatch(
 
 grpc::ServerWriteReactor<v1::WatchEvent>* EvaluationService::Watch(
     grpc::CallbackServerContext* context, const v1::WatchRequest* request) {
-  absl::Status status = authorizer_->Authorize(*context, "Watch").status();
+  absl::Status status = authorizer_->Allow(*context, "Watch");
   if (status.ok() && request->flag_keys_size() > limits_.max_batch) {
     status = absl::InvalidArgumentError(
         absl::StrCat("flag_keys: ", request->flag_keys_size(),

@@ -81,7 +81,7 @@ grpc::ServerUnaryReactor* TelemetryService::ReportMigrationOps(
     v1::ReportMigrationOpsResponse* response) {
   auto* reactor = context->DefaultReactor();
   if (absl::Status allowed =
-          authorizer_->Authorize(*context, "ReportMigrationOps").status();
+          authorizer_->Allow(*context, "ReportMigrationOps");
       !allowed.ok()) {
     reactor->Finish(ToGrpcStatus(allowed));
     return reactor;
