@@ -124,12 +124,51 @@ void AddWriteOptions(CLI::App* command, WriteOptions* options,
                      bool with_force = true) {
   if (with_force) {
     command->add_flag("--force", options->force,
-                      "allow a move that skips a stage");
+                      "allow a move that skips a stage or that a gate "
+                      "refuses (the history records it)");
   }
   command->add_option("--expected-version", options->expected_version,
                       "refuse (ABORTED) unless the flag is at this version");
   command->add_option("-m,--comment", options->comment,
                       "why, recorded in the history");
+}
+
+// A flag's gates as the command line sets them; unset options leave the
+// flag's gate as it is.
+struct GateOptions {
+  bool require_backfill = false;
+  bool no_require_backfill = false;
+  double max_mismatch_rate = -1;  // < 0: not given
+  int64_t min_samples = -1;       // < 0: not given
+  bool clear = false;
+};
+
+void AddGateOptions(CLI::App* command, GateOptions* options, bool editing) {
+  command->add_flag("--require-backfill", options->require_backfill,
+                    "refuse shadow and later until the flag's backfill is "
+                    "copied, verified and repaired");
+  command->add_option("--max-mismatch-rate", options->max_mismatch_rate,
+                      "refuse live and later while the last window's "
+                      "mismatch rate is above this (0 to 1)");
+  command->add_option("--min-samples", options->min_samples,
+                      "refuse live and later while the last window compared "
+                      "fewer reads than this");
+  if (editing) {
+    command->add_flag("--no-require-backfill", options->no_require_backfill,
+                      "drop the backfill gate");
+    command->add_flag("--clear", options->clear,
+                      "drop every gate first (then apply the options given)");
+  }
+}
+
+void ApplyGateOptions(const GateOptions& options, v1::Gates* gates) {
+  if (options.clear) gates->Clear();
+  if (options.require_backfill) gates->set_require_backfill(true);
+  if (options.no_require_backfill) gates->set_require_backfill(false);
+  if (options.max_mismatch_rate >= 0) {
+    gates->set_max_mismatch_rate(options.max_mismatch_rate);
+  }
+  if (options.min_samples >= 0) gates->set_min_samples(options.min_samples);
 }
 
 // Everything one invocation needs; commands are methods so that they share
@@ -148,6 +187,7 @@ class Cli {
   void DefineFlags(CLI::App& app);
   void DefineSegments(CLI::App& app);
   void DefineRules(CLI::App& app);
+  void DefineBackfill(CLI::App& app);
 
   // Prints a read result in the chosen format.
   void Print(const google::protobuf::Message& message) {
@@ -193,6 +233,8 @@ class Cli {
   int index_ = -1, limit_ = 0;
   int64_t to_version_ = 0;
   WriteOptions write_;
+  GateOptions gates_;
+  double verify_sample_rate_ = 0;
 };
 
 int Cli::Run(int argc, char** argv) {
@@ -300,6 +342,7 @@ void Cli::Define(CLI::App& app) {
   DefineFlags(app);
   DefineSegments(app);
   DefineRules(app);
+  DefineBackfill(app);
 
   auto* stage = app.add_subcommand("stage", "serve one stage to everyone not "
                                             "matched by a rule");
@@ -464,6 +507,7 @@ void Cli::DefineFlags(CLI::App& app) {
   create->add_option("--compare-rate", compare_rate_,
                      "share of shadow/live reads compared, 0 to 1 (default 1)");
   create->add_flag("--disabled", disabled_, "create with the kill switch on");
+  AddGateOptions(create, &gates_, /*editing=*/false);
   AddWriteOptions(create, &write_);
   create->callback([this] {
     action_ = [this]() -> absl::Status {
@@ -481,6 +525,7 @@ void Cli::DefineFlags(CLI::App& app) {
       if (!stage.ok()) return stage.status();
       flag->mutable_default_serve()->set_stage(*stage);
       if (compare_rate_ >= 0) flag->set_compare_sample_rate(compare_rate_);
+      ApplyGateOptions(gates_, flag->mutable_gates());
       request.set_force(write_.force);
       request.set_comment(write_.comment);
       v1::Flag created;
@@ -514,6 +559,36 @@ void Cli::DefineFlags(CLI::App& app) {
       absl::Status s =
           connection_->Admin(&v1::Admin::Stub::ListFlags, request, &response);
       if (s.ok()) Print(response);
+      return s;
+    };
+  });
+
+  auto* gates = flags->add_subcommand(
+      "gates", "set the conditions a flag's stage moves must meet");
+  gates->add_option("flag", key_, "flag key")->required();
+  AddGateOptions(gates, &gates_, /*editing=*/true);
+  AddWriteOptions(gates, &write_, /*with_force=*/false);
+  gates->callback([this] {
+    action_ = [this]() -> absl::Status {
+      v1::GetFlagRequest get;
+      get.set_key(key_);
+      v1::Flag flag;
+      absl::Status s = connection_->Admin(&v1::Admin::Stub::GetFlag, get, &flag);
+      if (!s.ok()) return s;
+      if (write_.expected_version > 0 &&
+          write_.expected_version != flag.version()) {
+        return absl::AbortedError(absl::StrCat(
+            "flag ", key_, " is at version ", flag.version(), ", not ",
+            write_.expected_version));
+      }
+      v1::ReplaceFlagRequest request;
+      request.set_expected_version(flag.version());
+      ApplyGateOptions(gates_, flag.mutable_gates());
+      *request.mutable_flag() = std::move(flag);
+      request.set_comment(write_.comment.empty() ? "gates" : write_.comment);
+      v1::Flag replaced;
+      s = connection_->Admin(&v1::Admin::Stub::ReplaceFlag, request, &replaced);
+      if (s.ok()) Print(replaced);
       return s;
     };
   });
@@ -617,6 +692,59 @@ void Cli::DefineRules(CLI::App& app) {
       absl::Status s =
           connection_->Admin(&v1::Admin::Stub::RemoveRule, request, &flag);
       if (s.ok()) PrintChanged(flag);
+      return s;
+    };
+  });
+}
+
+void Cli::DefineBackfill(CLI::App& app) {
+  auto* backfill = app.add_subcommand(
+      "backfill", "the copy of the old database's rows into the new one");
+  backfill->require_subcommand(1);
+
+  auto* list = backfill->add_subcommand("list", "every flag's backfill job");
+  list->callback([this] {
+    action_ = [this]() -> absl::Status {
+      v1::ListBackfillsResponse response;
+      absl::Status s = connection_->Admin(&v1::Admin::Stub::ListBackfills,
+                                          v1::ListBackfillsRequest(), &response);
+      if (s.ok()) Print(response);
+      return s;
+    };
+  });
+
+  auto* status = backfill->add_subcommand(
+      "status", "a flag's backfill: phase, rows, mismatches, rate, ETA");
+  status->add_option("flag", key_, "flag key")->required();
+  status->callback([this] {
+    action_ = [this]() -> absl::Status {
+      v1::GetBackfillRequest request;
+      request.set_flag_key(key_);
+      v1::BackfillJob job;
+      absl::Status s =
+          connection_->Admin(&v1::Admin::Stub::GetBackfill, request, &job);
+      if (s.ok()) Print(job);
+      return s;
+    };
+  });
+
+  auto* reset = backfill->add_subcommand(
+      "reset", "forget a flag's backfill, so the next run starts over");
+  reset->add_option("flag", key_, "flag key")->required();
+  reset->callback([this] {
+    action_ = [this]() -> absl::Status {
+      v1::ResetBackfillRequest request;
+      request.set_flag_key(key_);
+      v1::BackfillJob job;
+      absl::Status s =
+          connection_->Admin(&v1::Admin::Stub::ResetBackfill, request, &job);
+      if (s.ok() && format_ == Format::kTable) {
+        out_ << "backfill of " << key_ << " reset (it was "
+             << BackfillPhaseName(job.phase()) << ", " << job.rows_copied()
+             << " rows copied)\n";
+      } else if (s.ok()) {
+        Print(job);
+      }
       return s;
     };
   });

@@ -1,12 +1,14 @@
 #include "cli/output.h"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "cli/parse.h"
 #include "convert/convert.h"
 #include "convert/yaml_message.h"
@@ -78,6 +80,19 @@ std::string ChangedText(int64_t version, int64_t revision,
                       TimeUtil::ToString(time), " by ", by, ")");
 }
 
+// "require_backfill, max_mismatch_rate 0.001, min_samples 1000"; "none".
+std::string GatesText(const v1::Gates& gates) {
+  std::vector<std::string> parts;
+  if (gates.require_backfill()) parts.push_back("require_backfill");
+  if (gates.has_max_mismatch_rate()) {
+    parts.push_back(absl::StrCat("max_mismatch_rate ", gates.max_mismatch_rate()));
+  }
+  if (gates.min_samples() > 0) {
+    parts.push_back(absl::StrCat("min_samples ", gates.min_samples()));
+  }
+  return parts.empty() ? "none" : absl::StrJoin(parts, ", ");
+}
+
 std::string FlagTable(const v1::Flag& flag) {
   Fields fields;
   fields.Add("key", flag.key());
@@ -102,6 +117,7 @@ std::string FlagTable(const v1::Flag& flag) {
   fields.Add("compare rate", absl::StrCat(flag.has_compare_sample_rate()
                                               ? flag.compare_sample_rate()
                                               : 1.0));
+  fields.Add("gates", GatesText(flag.gates()));
   fields.Add("version", ChangedText(flag.version(), flag.revision(),
                                     flag.update_time(), flag.updated_by()));
   return fields.Render();
@@ -157,6 +173,9 @@ std::string HistoryTable(const v1::GetHistoryResponse& history) {
     if (entry.peer() != entry.actor()) absl::StrAppend(&out, " from ", entry.peer());
     if (entry.forced()) absl::StrAppend(&out, "  FORCED");
     absl::StrAppend(&out, "\n");
+    for (const auto& gate : entry.overridden_gates()) {
+      absl::StrAppend(&out, "    forced past gate ", gate, "\n");
+    }
     if (!entry.comment().empty()) {
       absl::StrAppend(&out, "    comment: ", entry.comment(), "\n");
     }
@@ -286,6 +305,56 @@ std::string FlagStatusListTable(const v1::ListFlagStatusResponse& list) {
   return Table(rows);
 }
 
+// "1200 of ~5000 (24.0%)", or "1200" without an estimate.
+std::string CopiedText(const v1::BackfillJob& job) {
+  if (job.rows_total_estimate() <= 0) return absl::StrCat(job.rows_copied());
+  return absl::StrFormat("%d of ~%d (%.1f%%)", job.rows_copied(),
+                         job.rows_total_estimate(),
+                         100.0 * static_cast<double>(job.rows_copied()) /
+                             static_cast<double>(job.rows_total_estimate()));
+}
+
+std::string EtaText(const v1::BackfillJob& job) {
+  if (job.phase() != v1::COPYING || job.eta_seconds() <= 0) return "-";
+  return absl::FormatDuration(
+      absl::Seconds(static_cast<int64_t>(std::ceil(job.eta_seconds()))));
+}
+
+std::string BackfillTable(const v1::BackfillJob& job) {
+  Fields fields;
+  fields.Add("flag", job.flag_key());
+  fields.Add("phase", BackfillPhaseName(job.phase()));
+  fields.Add("copied", CopiedText(job));
+  fields.Add("verified",
+             absl::StrCat(job.rows_verified(), " (sample rate ",
+                          job.verify_sample_rate(), ")"));
+  fields.Add("mismatched", absl::StrCat(job.rows_mismatched(), ", repaired ",
+                                        job.rows_repaired()));
+  fields.Add("rate", absl::StrFormat("%.1f rows/s", job.rows_per_second()));
+  fields.Add("eta", EtaText(job));
+  fields.Add("runs", absl::StrCat(job.runs(), " (current ", job.run_id(),
+                                  " by ", job.started_by(), ")"));
+  fields.Add("checkpoints", absl::StrCat(job.sequence()));
+  fields.Add("updated", TimeUtil::ToString(job.update_time()));
+  return fields.Render();
+}
+
+std::string BackfillListTable(const v1::ListBackfillsResponse& list) {
+  if (list.jobs_size() == 0) return "no backfill jobs\n";
+  std::vector<std::vector<std::string>> rows = {
+      {"FLAG", "PHASE", "COPIED", "VERIFIED", "MISMATCHED", "REPAIRED",
+       "ROWS/S", "ETA"}};
+  for (const auto& job : list.jobs()) {
+    rows.push_back({job.flag_key(), BackfillPhaseName(job.phase()),
+                    CopiedText(job), absl::StrCat(job.rows_verified()),
+                    absl::StrCat(job.rows_mismatched()),
+                    absl::StrCat(job.rows_repaired()),
+                    absl::StrFormat("%.1f", job.rows_per_second()),
+                    EtaText(job)});
+  }
+  return Table(rows);
+}
+
 }  // namespace
 
 absl::StatusOr<Format> ParseFormat(const std::string& text) {
@@ -359,6 +428,12 @@ std::string Render(const google::protobuf::Message& message, Format format) {
     }
     if (auto* m = dynamic_cast<const v1::ListFlagStatusResponse*>(&message)) {
       return FlagStatusListTable(*m);
+    }
+    if (auto* m = dynamic_cast<const v1::BackfillJob*>(&message)) {
+      return BackfillTable(*m);
+    }
+    if (auto* m = dynamic_cast<const v1::ListBackfillsResponse*>(&message)) {
+      return BackfillListTable(*m);
     }
   }
   return MessageToYaml(message);

@@ -21,7 +21,8 @@ absl::StatusOr<Format> ParseFormat(const std::string& text);
 
 // The message rendered in `format`, ending with a newline. Table form
 // exists for Flag, ListFlagsResponse, DecideResponse, GetHistoryResponse,
-// Segment, ListSegmentsResponse, FlagStatus and ListFlagStatusResponse;
+// Segment, ListSegmentsResponse, FlagStatus, ListFlagStatusResponse,
+// BackfillJob and ListBackfillsResponse;
 // other messages print as YAML.
 std::string Render(const google::protobuf::Message& message, Format format);
 

@@ -82,6 +82,19 @@ void ToProto(const Serve& serve, v1::Serve* out) {
   if (serve.rollout) ToProto(*serve.rollout, out->mutable_rollout());
 }
 
+const char* BackfillPhaseName(v1::BackfillPhase phase) {
+  switch (phase) {
+    case v1::COPYING:
+      return "copying";
+    case v1::VERIFYING:
+      return "verifying";
+    case v1::DONE:
+      return "done";
+    default:
+      return "unspecified";
+  }
+}
+
 Flag FromProto(const v1::Flag& flag) {
   Flag out;
   out.key = flag.key();
@@ -104,6 +117,11 @@ Flag FromProto(const v1::Flag& flag) {
   if (flag.has_compare_sample_rate()) {
     out.compare_sample_rate = flag.compare_sample_rate();
   }
+  out.gates.require_backfill = flag.gates().require_backfill();
+  if (flag.gates().has_max_mismatch_rate()) {
+    out.gates.max_mismatch_rate = flag.gates().max_mismatch_rate();
+  }
+  out.gates.min_samples = flag.gates().min_samples();
   out.version = flag.version();
   out.archived = flag.archived();
   return out;

@@ -36,6 +36,10 @@ void ToProto(const Serve& serve, v1::Serve* out);
 
 // Configuration fields and version/archived (the other output-only fields
 // stay with the protobuf message, which the store keeps).
+// "copying", "verifying", "done" (lowercase, as the CLI shows it);
+// "unspecified" otherwise.
+const char* BackfillPhaseName(v1::BackfillPhase phase);
+
 Flag FromProto(const v1::Flag& flag);
 Segment FromProto(const v1::Segment& segment);
 Context FromProto(const v1::Context& context);

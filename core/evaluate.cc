@@ -706,6 +706,19 @@ absl::StatusOr<std::shared_ptr<const CompiledFlag::Internal>> CompileFlagData(
     }
   }
   internal->compare_sample_rate = flag.compare_sample_rate.value_or(1.0);
+
+  if (flag.gates.max_mismatch_rate.has_value()) {
+    const double rate = *flag.gates.max_mismatch_rate;
+    if (!std::isfinite(rate) || rate < 0 || rate > 1) {
+      return FieldError("gates.max_mismatch_rate",
+                        absl::StrCat("must be a number in [0, 1], got ", rate));
+    }
+  }
+  if (flag.gates.min_samples < 0 || flag.gates.min_samples > kMaxMinSamples) {
+    return FieldError("gates.min_samples",
+                      absl::StrCat("must be in [0, ", kMaxMinSamples,
+                                   "], got ", flag.gates.min_samples));
+  }
   return internal;
 }
 

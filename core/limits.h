@@ -7,6 +7,7 @@
 #define CUTOVER_CORE_LIMITS_H_
 
 #include <cstddef>
+#include <cstdint>
 
 namespace cutover {
 
@@ -33,6 +34,10 @@ inline constexpr size_t kMaxValuesPerClause = 1000;
 inline constexpr size_t kMaxValueLength = 256;
 // Entries of a segment's included list, and of its excluded list, each.
 inline constexpr size_t kMaxSegmentEntries = 100000;
+// A flag's gates.min_samples.
+inline constexpr int64_t kMaxMinSamples = 1000000000000;  // 10^12
+// A backfill checkpoint's cursor (an opaque position of the driver's).
+inline constexpr size_t kMaxBackfillCursorLength = 4096;
 
 }  // namespace cutover
 

@@ -82,6 +82,14 @@ struct Rule {
   Serve serve;
 };
 
+// What must hold before a flag serves more users shadow or later, or live
+// or later (see core/gates.h and the proto's Gates).
+struct Gates {
+  bool require_backfill = false;
+  std::optional<double> max_mismatch_rate;  // unset: no mismatch gate
+  int64_t min_samples = 0;                  // 0: no sample gate
+};
+
 struct Flag {
   std::string key;
   std::string description;
@@ -94,6 +102,7 @@ struct Flag {
   std::vector<Rule> rules;
   Serve default_serve;
   std::optional<double> compare_sample_rate;  // unset means 1
+  Gates gates;
   int64_t version = 0;
   bool archived = false;
 };

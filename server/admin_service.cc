@@ -63,6 +63,9 @@ CUTOVER_ADMIN_WRITE(Rollback, RollbackRequest, Flag)
 CUTOVER_ADMIN_WRITE(CreateSegment, CreateSegmentRequest, Segment)
 CUTOVER_ADMIN_WRITE(ReplaceSegment, ReplaceSegmentRequest, Segment)
 CUTOVER_ADMIN_WRITE(DeleteSegment, DeleteSegmentRequest, Segment)
+CUTOVER_ADMIN_WRITE(StartBackfill, StartBackfillRequest, BackfillJob)
+CUTOVER_ADMIN_WRITE(CheckpointBackfill, CheckpointBackfillRequest, BackfillJob)
+CUTOVER_ADMIN_WRITE(ResetBackfill, ResetBackfillRequest, BackfillJob)
 #undef CUTOVER_ADMIN_WRITE
 
 grpc::Status AdminService::GetFlag(grpc::ServerContext* context,
@@ -137,6 +140,24 @@ grpc::Status AdminService::ListFlagStatus(grpc::ServerContext* context,
     v1::FlagStatus* status = response->add_statuses();
     if (aggregator_ != nullptr) aggregator_->Status(flag.key(), status);
     *status->mutable_flag() = std::move(flag);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::GetBackfill(grpc::ServerContext* context,
+                                       const v1::GetBackfillRequest* request,
+                                       v1::BackfillJob* response) {
+  CUTOVER_ADMIN_AUTHORIZE(context, GetBackfill)
+  return Reply(*metrics_, "GetBackfill",
+               registry_->backfills().Get(request->flag_key()), response);
+}
+
+grpc::Status AdminService::ListBackfills(grpc::ServerContext* context,
+                                         const v1::ListBackfillsRequest*,
+                                         v1::ListBackfillsResponse* response) {
+  CUTOVER_ADMIN_AUTHORIZE(context, ListBackfills)
+  for (auto& job : registry_->backfills().List()) {
+    *response->add_jobs() = std::move(job);
   }
   return grpc::Status::OK;
 }

@@ -93,6 +93,21 @@ class AdminService final : public v1::Admin::Service {
   grpc::Status ListFlagStatus(grpc::ServerContext* context,
                               const v1::ListFlagStatusRequest* request,
                               v1::ListFlagStatusResponse* response) override;
+  grpc::Status StartBackfill(grpc::ServerContext* context,
+                             const v1::StartBackfillRequest* request,
+                             v1::BackfillJob* response) override;
+  grpc::Status CheckpointBackfill(grpc::ServerContext* context,
+                                  const v1::CheckpointBackfillRequest* request,
+                                  v1::BackfillJob* response) override;
+  grpc::Status GetBackfill(grpc::ServerContext* context,
+                           const v1::GetBackfillRequest* request,
+                           v1::BackfillJob* response) override;
+  grpc::Status ListBackfills(grpc::ServerContext* context,
+                             const v1::ListBackfillsRequest* request,
+                             v1::ListBackfillsResponse* response) override;
+  grpc::Status ResetBackfill(grpc::ServerContext* context,
+                             const v1::ResetBackfillRequest* request,
+                             v1::BackfillJob* response) override;
 
  private:
   // The caller of `method` if it may call it (the refusal counted).

@@ -64,18 +64,23 @@ const std::vector<MethodRole>& MethodRoles() {
       {"Admin", "ListSegments", Role::kReader},
       {"Admin", "GetFlagStatus", Role::kReader},
       {"Admin", "ListFlagStatus", Role::kReader},
+      {"Admin", "GetBackfill", Role::kReader},
+      {"Admin", "ListBackfills", Role::kReader},
       {"Admin", "SetStage", Role::kOperator},
       {"Admin", "SetRollout", Role::kOperator},
       {"Admin", "AddRule", Role::kOperator},
       {"Admin", "RemoveRule", Role::kOperator},
       {"Admin", "SetEnabled", Role::kOperator},
       {"Admin", "Rollback", Role::kOperator},
+      {"Admin", "StartBackfill", Role::kOperator},
+      {"Admin", "CheckpointBackfill", Role::kOperator},
       {"Admin", "CreateFlag", Role::kAdmin},
       {"Admin", "ReplaceFlag", Role::kAdmin},
       {"Admin", "ArchiveFlag", Role::kAdmin},
       {"Admin", "CreateSegment", Role::kAdmin},
       {"Admin", "ReplaceSegment", Role::kAdmin},
       {"Admin", "DeleteSegment", Role::kAdmin},
+      {"Admin", "ResetBackfill", Role::kAdmin},
   };
   return *table;
 }

@@ -68,10 +68,15 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   auto credentials = ServerCredentials(config.tls);
   if (!credentials.ok()) return credentials.status();
 
+  OpAggregator::Options telemetry;
+  telemetry.window = config.telemetry_window;
+  telemetry.slots = config.telemetry_slots;
+  daemon->aggregator_ = std::make_unique<OpAggregator>(telemetry);
   auto store = Store::Open(config.data_dir);
   if (!store.ok()) return store.status();
   auto registry = FlagRegistry::Open(
-      *std::move(store), static_cast<size_t>(config.watch_history), metrics);
+      *std::move(store), static_cast<size_t>(config.watch_history), metrics,
+      daemon->aggregator_.get());
   if (!registry.ok()) return registry.status();
   daemon->registry_ = *std::move(registry);
 
@@ -81,10 +86,6 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   const Authorizer* auth = daemon->authorizer_.get();
   daemon->evaluation_ = std::make_unique<EvaluationService>(
       &daemon->registry_->hub(), limits, metrics, auth);
-  OpAggregator::Options telemetry;
-  telemetry.window = config.telemetry_window;
-  telemetry.slots = config.telemetry_slots;
-  daemon->aggregator_ = std::make_unique<OpAggregator>(telemetry);
   daemon->admin_ = std::make_unique<AdminService>(
       daemon->registry_.get(), daemon->aggregator_.get(), metrics, auth);
   daemon->telemetry_ = std::make_unique<TelemetryService>(

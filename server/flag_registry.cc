@@ -10,7 +10,9 @@
 #include "absl/time/clock.h"
 #include "convert/convert.h"
 #include "convert/flag_diff.h"
+#include "core/gates.h"
 #include "core/stage_moves.h"
+#include "server/op_aggregator.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace cutover {
@@ -102,7 +104,7 @@ std::shared_ptr<Snapshot> CopyOf(const Snapshot& snapshot, int64_t revision) {
 
 absl::StatusOr<std::unique_ptr<FlagRegistry>> FlagRegistry::Open(
     std::unique_ptr<Store> store, size_t watch_ring_capacity,
-    ServerMetrics* metrics) {
+    ServerMetrics* metrics, const OpAggregator* window) {
   absl::StatusOr<StoredState> state = store->Load();
   if (!state.ok()) return state.status();
   auto snapshot = std::make_shared<Snapshot>();
@@ -132,15 +134,33 @@ absl::StatusOr<std::unique_ptr<FlagRegistry>> FlagRegistry::Open(
                                          std::move(state->recent_changes),
                                          watch_ring_capacity);
   return std::unique_ptr<FlagRegistry>(
-      new FlagRegistry(std::move(store), std::move(hub), metrics));
+      new FlagRegistry(std::move(store), std::move(hub), metrics, window,
+                       std::move(state->backfills)));
 }
 
 FlagRegistry::FlagRegistry(std::unique_ptr<Store> store,
                            std::unique_ptr<ChangeHub> hub,
-                           ServerMetrics* metrics)
+                           ServerMetrics* metrics, const OpAggregator* window,
+                           std::vector<v1::BackfillJob> backfills)
     : store_(std::move(store)),
       hub_(std::move(hub)),
-      metrics_(OrNoMetrics(metrics)) {}
+      metrics_(OrNoMetrics(metrics)),
+      window_(window),
+      backfills_(std::make_unique<BackfillJobs>(store_.get(),
+                                                std::move(backfills))) {}
+
+GateFacts FlagRegistry::FactsFor(const std::string& flag_key) const {
+  GateFacts facts;
+  facts.backfill = backfills_->Facts(flag_key);
+  if (window_ != nullptr) {
+    v1::FlagStatus status;
+    window_->Status(flag_key, &status);
+    facts.window.window_seconds = status.window_seconds();
+    facts.window.compared = status.compared();
+    facts.window.mismatches = status.mismatches();
+  }
+  return facts;
+}
 
 absl::Status FlagRegistry::CommitTimed(const Mutation& mutation,
                                        absl::string_view flag_key,
@@ -404,12 +424,24 @@ absl::StatusOr<v1::Flag> FlagRegistry::CommitFlag(const v1::Flag* before,
   if (absl::Status s = CheckSegmentsExist(next, *snapshot); !s.ok()) return s;
 
   bool forced = false;
+  std::vector<std::string> overridden_gates;
   if (change.stage_check) {
     const Flag before_model = before ? FromProto(*before) : Flag();
-    absl::Status move =
-        CheckStageMove(before ? &before_model : nullptr, (*compiled)->flag());
+    const Flag* previous = before ? &before_model : nullptr;
+    absl::Status move = CheckStageMove(previous, (*compiled)->flag());
     if (!move.ok()) {
       if (!change.force) return move;
+      forced = true;
+    }
+    overridden_gates =
+        BrokenGates(previous, (*compiled)->flag(), FactsFor(next.key()));
+    if (!overridden_gates.empty()) {
+      if (!change.force) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "flag ", next.key(), " is held by its gates: gate ",
+            absl::StrJoin(overridden_gates, "; gate "),
+            " (force overrides, and the history records it)"));
+      }
       forced = true;
     }
   }
@@ -438,6 +470,9 @@ absl::StatusOr<v1::Flag> FlagRegistry::CommitFlag(const v1::Flag* before,
   *entry.mutable_after() = next;
   for (auto& line : diff) entry.add_diff(std::move(line));
   entry.set_forced(forced);
+  for (std::string& gate : overridden_gates) {
+    entry.add_overridden_gates(std::move(gate));
+  }
   entry.set_comment(change.comment);
   mutation.event.set_kind(next.archived() ? v1::WatchEvent::FLAG_ARCHIVED
                                           : v1::WatchEvent::FLAG_UPSERTED);
@@ -454,6 +489,29 @@ absl::StatusOr<v1::Flag> FlagRegistry::CommitFlag(const v1::Flag* before,
       FlagEntry{next, *std::move(compiled)});
   hub_->Publish(std::move(published), std::move(mutation.event));
   return next;
+}
+
+// --- backfill jobs ---------------------------------------------------------
+
+absl::StatusOr<v1::BackfillJob> FlagRegistry::StartBackfill(
+    const v1::StartBackfillRequest& request, const Caller& caller) {
+  if (!request.flag_key().empty()) {
+    auto snapshot = hub_->snapshot();
+    auto it = snapshot->flags.find(request.flag_key());
+    if (it == snapshot->flags.end()) return FlagNotFound(request.flag_key());
+    if (it->second->proto.archived()) return Archived(request.flag_key());
+  }
+  return backfills_->Start(request, caller.actor);
+}
+
+absl::StatusOr<v1::BackfillJob> FlagRegistry::CheckpointBackfill(
+    const v1::CheckpointBackfillRequest& request, const Caller& /*caller*/) {
+  return backfills_->Checkpoint(request);
+}
+
+absl::StatusOr<v1::BackfillJob> FlagRegistry::ResetBackfill(
+    const v1::ResetBackfillRequest& request, const Caller& /*caller*/) {
+  return backfills_->Reset(request.flag_key());
 }
 
 // --- segment writes --------------------------------------------------------

@@ -1,8 +1,9 @@
 // FlagRegistry: the admin operations on flags and segments.
 //
 // Each write is validated by the core (CompileFlag / CompileSegment),
-// checked for a stale expected_version (ABORTED) and for a forward stage
-// skip (FAILED_PRECONDITION, unless forced), committed durably to the Store
+// checked for a stale expected_version (ABORTED), for a forward stage skip
+// and against the flag's gates (core/gates.h: FAILED_PRECONDITION naming
+// each broken gate, unless forced), committed durably to the Store
 // with a history entry and a change event, and only then published as a new
 // Snapshot through the ChangeHub. A refused or failed write changes nothing.
 // A write that changes nothing (e.g. setting the stage a flag already has)
@@ -22,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "cutover/v1/cutover.pb.h"
+#include "server/backfill_jobs.h"
 #include "server/change_hub.h"
 #include "server/server_metrics.h"
 #include "server/store.h"
@@ -34,17 +36,22 @@ struct Caller {
   std::string peer;   // network address
 };
 
+class OpAggregator;
+
 class FlagRegistry {
  public:
   // Loads the store's state and compiles it. DATA_LOSS if a stored flag no
   // longer compiles. `metrics` counts committed changes (nullptr: nothing
-  // counted) and must outlive the registry.
+  // counted) and must outlive the registry. `window` gives the telemetry
+  // figures the min_samples and max_mismatch_rate gates read (nullptr: an
+  // empty window) and must outlive the registry.
   static absl::StatusOr<std::unique_ptr<FlagRegistry>> Open(
       std::unique_ptr<Store> store, size_t watch_ring_capacity = 10000,
-      ServerMetrics* metrics = nullptr);
+      ServerMetrics* metrics = nullptr, const OpAggregator* window = nullptr);
 
   ChangeHub& hub() { return *hub_; }
   const Store& store() const { return *store_; }
+  const BackfillJobs& backfills() const { return *backfills_; }
 
   // Reads ------------------------------------------------------------------
   // NOT_FOUND if there is no such flag (archived flags are returned).
@@ -76,6 +83,15 @@ class FlagRegistry {
   absl::StatusOr<v1::Flag> Rollback(const v1::RollbackRequest& request,
                                     const Caller& caller);
 
+  // Backfill jobs (see BackfillJobs) -----------------------------------------
+  // NOT_FOUND for an unknown flag, FAILED_PRECONDITION for an archived one.
+  absl::StatusOr<v1::BackfillJob> StartBackfill(
+      const v1::StartBackfillRequest& request, const Caller& caller);
+  absl::StatusOr<v1::BackfillJob> CheckpointBackfill(
+      const v1::CheckpointBackfillRequest& request, const Caller& caller);
+  absl::StatusOr<v1::BackfillJob> ResetBackfill(
+      const v1::ResetBackfillRequest& request, const Caller& caller);
+
   // Segment writes ----------------------------------------------------------
   absl::StatusOr<v1::Segment> CreateSegment(
       const v1::CreateSegmentRequest& request, const Caller& caller);
@@ -97,7 +113,10 @@ class FlagRegistry {
   using FlagEdit = std::function<absl::Status(v1::Flag& flag)>;
 
   FlagRegistry(std::unique_ptr<Store> store, std::unique_ptr<ChangeHub> hub,
-               ServerMetrics* metrics);
+               ServerMetrics* metrics, const OpAggregator* window,
+               std::vector<v1::BackfillJob> backfills);
+  // What the gates of `flag_key` are checked against now.
+  GateFacts FactsFor(const std::string& flag_key) const;
   // store_->Commit, timed and counted as a change of `flag_key` (empty for
   // a segment) by `action`.
   absl::Status CommitTimed(const Mutation& mutation,
@@ -123,6 +142,8 @@ class FlagRegistry {
   std::unique_ptr<Store> store_;
   std::unique_ptr<ChangeHub> hub_;
   ServerMetrics* const metrics_;
+  const OpAggregator* const window_;
+  std::unique_ptr<BackfillJobs> backfills_;
   absl::Mutex write_mu_;
 };
 

@@ -20,6 +20,7 @@ constexpr char kFlagsFamily[] = "flags";
 constexpr char kSegmentsFamily[] = "segments";
 constexpr char kHistoryFamily[] = "history";
 constexpr char kChangesFamily[] = "changes";
+constexpr char kBackfillFamily[] = "backfill";
 constexpr char kSchemaKey[] = "schema_version";
 constexpr char kRevisionKey[] = "revision";
 
@@ -94,7 +95,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   for (const char* name : {rocksdb::kDefaultColumnFamilyName.c_str(),
                            kMetaFamily, kFlagsFamily, kSegmentsFamily,
-                           kHistoryFamily, kChangesFamily}) {
+                           kHistoryFamily, kChangesFamily, kBackfillFamily}) {
     families.emplace_back(name, family_options);
   }
 
@@ -144,6 +145,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
   store->segments_ = store->handles_[3];
   store->history_ = store->handles_[4];
   store->changes_ = store->handles_[5];
+  store->backfill_ = store->handles_[6];
 
   std::string value;
   rocksdb::Status s =
@@ -183,43 +185,39 @@ Store::~Store() {
   db_->Close().PermitUncheckedError();
 }
 
+namespace {
+
+// Every value of `family`, parsed as T, in key order.
+template <typename T>
+absl::Status ScanFamily(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* family,
+                        const char* what, std::vector<T>* out) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db.NewIterator(rocksdb::ReadOptions(), family));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    T value;
+    absl::Status status = ParseValue(it->value(), &value, what);
+    if (!status.ok()) return status;
+    out->push_back(std::move(value));
+  }
+  return FromRocks(it->status(), absl::StrCat("store: scan ", what, "s"));
+}
+
+}  // namespace
+
 absl::StatusOr<StoredState> Store::Load() const {
   StoredState state;
   state.revision = revision_;
-  rocksdb::ReadOptions read;
-  {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, flags_));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      v1::Flag flag;
-      absl::Status status = ParseValue(it->value(), &flag, "flag");
-      if (!status.ok()) return status;
-      state.flags.push_back(std::move(flag));
-    }
-    absl::Status status = FromRocks(it->status(), "store: scan flags");
-    if (!status.ok()) return status;
+  absl::Status status = ScanFamily(*db_, flags_, "flag", &state.flags);
+  if (status.ok()) {
+    status = ScanFamily(*db_, segments_, "segment", &state.segments);
   }
-  {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, segments_));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      v1::Segment segment;
-      absl::Status status = ParseValue(it->value(), &segment, "segment");
-      if (!status.ok()) return status;
-      state.segments.push_back(std::move(segment));
-    }
-    absl::Status status = FromRocks(it->status(), "store: scan segments");
-    if (!status.ok()) return status;
+  if (status.ok()) {
+    status = ScanFamily(*db_, changes_, "change", &state.recent_changes);
   }
-  {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, changes_));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      v1::WatchEvent event;
-      absl::Status status = ParseValue(it->value(), &event, "change");
-      if (!status.ok()) return status;
-      state.recent_changes.push_back(std::move(event));
-    }
-    absl::Status status = FromRocks(it->status(), "store: scan changes");
-    if (!status.ok()) return status;
+  if (status.ok()) {
+    status = ScanFamily(*db_, backfill_, "backfill job", &state.backfills);
   }
+  if (!status.ok()) return status;
   return state;
 }
 
@@ -295,6 +293,21 @@ absl::Status Store::Commit(const Mutation& mutation) {
   return absl::OkStatus();
 }
 
+absl::Status Store::PutBackfill(const v1::BackfillJob& job) {
+  rocksdb::WriteOptions options;
+  options.sync = true;  // acknowledged means on disk
+  return FromRocks(
+      db_->Put(options, backfill_, job.flag_key(), job.SerializeAsString()),
+      "store: write backfill job");
+}
+
+absl::Status Store::DeleteBackfill(const std::string& flag_key) {
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  return FromRocks(db_->Delete(options, backfill_, flag_key),
+                   "store: delete backfill job");
+}
+
 Store::Sizes Store::sizes() const {
   Sizes sizes;
   auto add = [this](rocksdb::ColumnFamilyHandle* family,
@@ -302,7 +315,8 @@ Store::Sizes Store::sizes() const {
     uint64_t value = 0;
     if (db_->GetIntProperty(family, property, &value)) *total += value;
   };
-  for (auto* family : {flags_, segments_, history_, changes_, meta_}) {
+  for (auto* family :
+       {flags_, segments_, history_, changes_, backfill_, meta_}) {
     add(family, rocksdb::DB::Properties::kEstimateLiveDataSize,
         &sizes.live_data_bytes);
     add(family, rocksdb::DB::Properties::kTotalSstFilesSize, &sizes.sst_bytes);

@@ -9,6 +9,8 @@
 //             (flag keys cannot contain '/')
 //   changes   8-byte BE revision -> cutover.v1.WatchEvent (the last
 //             kChangesKept revisions, so Watch can resume after a restart)
+//   backfill  flag key -> cutover.v1.BackfillJob (the flag's backfill job;
+//             written by PutBackfill, outside the revision sequence)
 //
 // Every Commit is one atomic RocksDB WriteBatch written with sync = true:
 // when Commit returns OK the change survives a crash or power loss.
@@ -50,6 +52,7 @@ struct StoredState {
   std::vector<v1::Flag> flags;        // by key, archived included
   std::vector<v1::Segment> segments;  // by key
   std::vector<v1::WatchEvent> recent_changes;  // oldest first
+  std::vector<v1::BackfillJob> backfills;      // by flag key
 };
 
 // One atomic change: a new revision with what it writes.
@@ -86,6 +89,13 @@ class Store {
 
   int64_t revision() const { return revision_.load(); }
 
+  // Writes (or, with Delete, removes) a flag's backfill job durably
+  // (fsync). Backfill checkpoints are not flag changes: no revision, no
+  // Watch event. Safe to call concurrently with Commit; callers serialise
+  // writes of one job.
+  [[nodiscard]] absl::Status PutBackfill(const v1::BackfillJob& job);
+  [[nodiscard]] absl::Status DeleteBackfill(const std::string& flag_key);
+
   // RocksDB's size figures, summed over the column families (metrics).
   struct Sizes {
     uint64_t live_data_bytes = 0;           // estimate of live data
@@ -104,6 +114,7 @@ class Store {
   rocksdb::ColumnFamilyHandle* segments_ = nullptr;
   rocksdb::ColumnFamilyHandle* history_ = nullptr;
   rocksdb::ColumnFamilyHandle* changes_ = nullptr;
+  rocksdb::ColumnFamilyHandle* backfill_ = nullptr;
   std::atomic<int64_t> revision_{0};
 };
 

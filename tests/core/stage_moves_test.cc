@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/core/flag_builders.h"
 #include "tests/printers.h"
 #include <optional>
 #include <string>
@@ -10,36 +11,6 @@
 
 namespace cutover {
 namespace {
-
-Serve StageServe(Stage stage) {
-  Serve serve;
-  serve.stage = stage;
-  return serve;
-}
-
-Serve RolloutServe(std::vector<Split> splits) {
-  Serve serve;
-  serve.rollout = Rollout{std::move(splits)};
-  return serve;
-}
-
-Flag FlagServing(Serve default_serve, std::vector<Serve> rule_serves = {}) {
-  Flag flag;
-  flag.key = "orders";
-  flag.old_target = "pg";
-  flag.new_target = "dynamo";
-  flag.enabled = true;
-  flag.default_serve = std::move(default_serve);
-  int n = 0;
-  for (Serve& serve : rule_serves) {
-    Rule rule;
-    rule.id = "rule-" + std::to_string(++n);
-    rule.clauses.push_back({"region", Operator::kIn, {"eu"}});
-    rule.serve = std::move(serve);
-    flag.rules.push_back(std::move(rule));
-  }
-  return flag;
-}
 
 TEST_CASE("Reach is the most advanced stage any serve can give", "[moves]") {
   CHECK(Reach(FlagServing(StageServe(Stage::kOff))) == Stage::kOff);

@@ -1,0 +1,126 @@
+#include "core/gates.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace cutover {
+namespace {
+
+bool SameClauses(const std::vector<Clause>& a, const std::vector<Clause>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].attribute != b[i].attribute || a[i].op != b[i].op ||
+        a[i].values != b[i].values) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The share `rule` had before the change, for comparison: its share if
+// `before` has a rule with the same id and the same clauses, else 0 (a new
+// or re-targeted rule moves all of its users).
+uint32_t PreviousRuleShare(const Flag* before, const Rule& rule, Stage stage) {
+  if (before == nullptr) return 0;
+  for (const Rule& old : before->rules) {
+    if (old.id == rule.id && SameClauses(old.clauses, rule.clauses)) {
+      return ShareAtOrBeyond(old.serve, stage);
+    }
+  }
+  return 0;
+}
+
+std::string BackfillRefusal(const std::string& flag_key,
+                            const BackfillFacts& backfill) {
+  if (!backfill.exists) {
+    return absl::StrCat("require_backfill: flag ", flag_key,
+                        " has no backfill job; run the backfill and its "
+                        "verify pass first");
+  }
+  if (!backfill.done) {
+    std::string copied = absl::StrCat(backfill.rows_copied);
+    if (backfill.rows_total_estimate > 0) {
+      absl::StrAppend(&copied, " of about ", backfill.rows_total_estimate);
+    }
+    return absl::StrCat("require_backfill: the backfill of ", flag_key,
+                        " is ", backfill.phase, " (", copied,
+                        " rows copied, ", backfill.rows_verified,
+                        " verified), not done");
+  }
+  return absl::StrCat(
+      "require_backfill: the backfill of ", flag_key, "'s verify pass found ",
+      backfill.rows_mismatched, " rows mismatched and repaired only ",
+      backfill.rows_repaired);
+}
+
+}  // namespace
+
+uint32_t ShareAtOrBeyond(const Serve& serve, Stage stage) {
+  if (serve.stage.has_value()) {
+    return *serve.stage >= stage ? kTotalWeight : 0;
+  }
+  uint32_t share = 0;
+  if (serve.rollout.has_value()) {
+    for (const Split& split : serve.rollout->splits) {
+      if (split.stage >= stage) share += split.weight;
+    }
+  }
+  return share;
+}
+
+bool AdvancesTo(const Flag* before, const Flag& after, Stage stage) {
+  const uint32_t default_before =
+      before != nullptr ? ShareAtOrBeyond(before->default_serve, stage) : 0;
+  if (ShareAtOrBeyond(after.default_serve, stage) > default_before) {
+    return true;
+  }
+  for (const Rule& rule : after.rules) {
+    if (ShareAtOrBeyond(rule.serve, stage) >
+        PreviousRuleShare(before, rule, stage)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<std::string> BrokenGates(const Flag* before, const Flag& after,
+                                     const GateFacts& facts) {
+  std::vector<std::string> broken;
+  const Gates& gates = after.gates;
+  if (gates.require_backfill && AdvancesTo(before, after, Stage::kShadow)) {
+    const BackfillFacts& backfill = facts.backfill;
+    if (!backfill.exists || !backfill.done ||
+        backfill.rows_mismatched > backfill.rows_repaired) {
+      broken.push_back(BackfillRefusal(after.key, backfill));
+    }
+  }
+  const bool window_gated =
+      gates.min_samples > 0 || gates.max_mismatch_rate.has_value();
+  if (window_gated && AdvancesTo(before, after, Stage::kLive)) {
+    const WindowFacts& window = facts.window;
+    if (window.compared < static_cast<uint64_t>(gates.min_samples)) {
+      broken.push_back(absl::StrCat(
+          "min_samples: ", window.compared, " compared reads in the last ",
+          window.window_seconds, " s window, fewer than ", gates.min_samples));
+    }
+    const double rate =
+        window.compared == 0 ? 0.0
+                             : static_cast<double>(window.mismatches) /
+                                   static_cast<double>(window.compared);
+    if (gates.max_mismatch_rate.has_value() &&
+        rate > *gates.max_mismatch_rate) {
+      broken.push_back(absl::StrFormat(
+          "max_mismatch_rate: mismatch rate %.6g (%d of %d compared reads in "
+          "the last %d s window) is above %.6g",
+          rate, window.mismatches, window.compared, window.window_seconds,
+          *gates.max_mismatch_rate));
+    }
+  }
+  return broken;
+}
+
+}  // namespace cutover

@@ -1,0 +1,78 @@
+// BackfillJobs: the daemon's record of each flag's backfill (the copy of
+// the old database's rows into the new one), checkpointed by the driver in
+// the client library (client/backfill.h) and kept in the Store.
+//
+// A job belongs to one flag and goes COPYING -> VERIFYING -> DONE. The
+// driver starts a run (Start: a new run_id fences off any earlier run that
+// is still going), then records each page with Checkpoint: the cursor after
+// the page and the rows it copied, verified, found mismatched and
+// repaired. A checkpoint must name the current run and the job's sequence
+// (compare-and-set), so a page is counted at most once, however the driver
+// crashes and resumes; every checkpoint is synced to disk before it is
+// acknowledged.
+//
+// The rate is an exponentially weighted average of rows per second over
+// the checkpoints of the current pass; the ETA is what is left of the copy
+// (by the driver's estimate of the total) at that rate.
+//
+// Thread-safe.
+#ifndef CUTOVER_SERVER_BACKFILL_JOBS_H_
+#define CUTOVER_SERVER_BACKFILL_JOBS_H_
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "core/gates.h"
+#include "cutover/v1/cutover.pb.h"
+#include "server/store.h"
+
+namespace cutover {
+
+class BackfillJobs {
+ public:
+  using Clock = std::function<absl::Time()>;
+
+  // `store` must outlive this; `loaded` are the jobs the store holds.
+  BackfillJobs(Store* store, std::vector<v1::BackfillJob> loaded,
+               Clock clock = &absl::Now);
+
+  BackfillJobs(const BackfillJobs&) = delete;
+  BackfillJobs& operator=(const BackfillJobs&) = delete;
+
+  // Starts a run of the job of `request.flag_key` (the caller checked the
+  // flag exists and is not archived), creating the job if it has none.
+  // INVALID_ARGUMENT for a bad field.
+  absl::StatusOr<v1::BackfillJob> Start(const v1::StartBackfillRequest& request,
+                                        const std::string& actor);
+  // Records one page. INVALID_ARGUMENT for a bad field; NOT_FOUND without a
+  // job; ABORTED for another run, a stale sequence or a page of the wrong
+  // phase (nothing changes then).
+  absl::StatusOr<v1::BackfillJob> Checkpoint(
+      const v1::CheckpointBackfillRequest& request);
+  // NOT_FOUND if the flag has no job.
+  absl::StatusOr<v1::BackfillJob> Get(const std::string& flag_key) const;
+  // Sorted by flag key.
+  std::vector<v1::BackfillJob> List() const;
+  // Deletes the job (returning it). NOT_FOUND if there is none.
+  absl::StatusOr<v1::BackfillJob> Reset(const std::string& flag_key);
+
+  // What the require_backfill gate needs to know of the flag's job.
+  BackfillFacts Facts(const std::string& flag_key) const;
+
+ private:
+  Store* const store_;
+  const Clock clock_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, v1::BackfillJob> jobs_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace cutover
+
+#endif  // CUTOVER_SERVER_BACKFILL_JOBS_H_
