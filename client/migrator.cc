@@ -214,6 +214,8 @@ class StatusOperation final : public Operation {
   }
   bool Equal() override { return true; }  // writes are not compared
   std::optional<std::string> Format(Origin) override { return std::nullopt; }
+  bool CanRepair() const override { return false; }  // writes are not
+  absl::Status Repair() override { return absl::OkStatus(); }
 
  private:
   absl::FunctionRef<absl::Status()> run_old_;
@@ -243,6 +245,8 @@ class Migrator::Impl {
   void Compare(const Decision& decision, Stage stage, const Context& context,
                Operation& op, const SideResult& old_result,
                const SideResult& new_result) noexcept;
+  // Runs op's repair function, timed, counted and recorded.
+  void Repair(const Decision& decision, Stage stage, Operation& op) noexcept;
   void Record(const std::string& flag_key, Stage stage, OpKind kind,
               Origin origin, OpResult result, absl::Duration latency) noexcept;
 
@@ -262,6 +266,8 @@ class Migrator::Impl {
   std::atomic<uint64_t> authoritative_errors_{0};
   std::atomic<uint64_t> shadow_errors_{0};
   std::atomic<uint64_t> concurrent_fallbacks_{0};
+  std::atomic<uint64_t> repairs_{0};
+  std::atomic<uint64_t> repair_errors_{0};
 };
 
 Outcome Migrator::Impl::Execute(OpKind kind, const Decision& decision,
@@ -408,6 +414,21 @@ void Migrator::Impl::Compare(const Decision& decision, Stage stage,
   } catch (...) {
     // on_mismatch is the caller's; its failure is not the read's.
   }
+  if (stage == Stage::kShadow && op.CanRepair()) Repair(decision, stage, op);
+}
+
+void Migrator::Impl::Repair(const Decision& decision, Stage stage,
+                            Operation& op) noexcept {
+  const absl::Time start = absl::Now();
+  bool repaired = false;
+  try {
+    repaired = op.Repair().ok();
+  } catch (...) {
+    // A repair that throws failed; the read still returns old's answer.
+  }
+  Add(repaired ? repairs_ : repair_errors_);
+  Record(decision.flag_key, stage, OpKind::kRepair, Origin::kNew,
+         repaired ? OpResult::kOk : OpResult::kFailed, absl::Now() - start);
 }
 
 void Migrator::Impl::Record(const std::string& flag_key, Stage stage,
@@ -426,6 +447,8 @@ MigratorStats Migrator::Impl::stats() const noexcept {
   s.reads = reads_.load(std::memory_order_relaxed);
   s.writes = writes_.load(std::memory_order_relaxed);
   s.comparisons = comparisons_.load(std::memory_order_relaxed);
+  s.repairs = repairs_.load(std::memory_order_relaxed);
+  s.repair_errors = repair_errors_.load(std::memory_order_relaxed);
   s.mismatches = mismatches_.load(std::memory_order_relaxed);
   s.compare_errors = compare_errors_.load(std::memory_order_relaxed);
   s.authoritative_errors =

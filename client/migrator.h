@@ -30,6 +30,14 @@
 // on both is a match). A mismatch is counted, reported and passed to
 // MigratorOptions::on_mismatch.
 //
+// Read-repair. In shadow (old authoritative, new compared), a Read given a
+// repair function calls it after each mismatch with the old database's
+// answer (the value, or NOT_FOUND when the row is gone from old), for the
+// caller to write into the new database (upsert, or delete). Each repair is
+// counted (MigratorStats::repairs, repair_errors) and reported as op
+// kRepair on Origin::kNew with its latency; its error, or a throw, never
+// reaches the caller. Other stages never repair.
+//
 // Writes. The authoritative side (write_authoritative) runs first. If it
 // fails, its error is returned and the other side is not written. If it
 // succeeds and the stage writes both, the secondary side runs next, on the
@@ -148,6 +156,8 @@ struct MigratorStats {
   uint64_t shadow_errors = 0;  // shadow reads, secondary writes; not surfaced
   // kConcurrent reads run serially because every pool thread was busy.
   uint64_t concurrent_fallbacks = 0;
+  uint64_t repairs = 0;        // read-repairs that succeeded
+  uint64_t repair_errors = 0;  // read-repairs that failed or threw
 };
 
 // One side of a read or write. The function is only borrowed for the call
@@ -163,6 +173,10 @@ using CompareFn =
 // Renders a value for MismatchInfo (see log_values_on_mismatch).
 template <typename T>
 using FormatFn = std::function<std::string(const T&)>;
+// Writes the authoritative (old) answer of a shadow read into the new
+// database: the value, or NOT_FOUND for a row old does not have.
+template <typename T>
+using RepairFn = std::function<absl::Status(const absl::StatusOr<T>& old)>;
 
 namespace migrator_internal {
 
@@ -179,6 +193,10 @@ class Operation {
   // The formatted value of a side that holds one; nullopt without a
   // formatter.
   virtual std::optional<std::string> Format(Origin origin) = 0;
+  // Whether the call gave a repair function.
+  virtual bool CanRepair() const = 0;
+  // Calls the repair function with the old side's result.
+  virtual absl::Status Repair() = 0;
 
  protected:
   ~Operation() = default;
@@ -188,11 +206,13 @@ template <typename T>
 class TypedOperation final : public Operation {
  public:
   TypedOperation(ReadFn<T> run_old, ReadFn<T> run_new,
-                 const CompareFn<T>* compare, const FormatFn<T>* format)
+                 const CompareFn<T>* compare, const FormatFn<T>* format,
+                 const RepairFn<T>* repair = nullptr)
       : run_old_(run_old),
         run_new_(run_new),
         compare_(compare),
-        format_(format) {}
+        format_(format),
+        repair_(repair) {}
 
   absl::Status Run(Origin origin) override {
     std::optional<absl::StatusOr<T>>& slot = Slot(origin);
@@ -207,6 +227,10 @@ class TypedOperation final : public Operation {
     }
     return (*format_)(**slot);
   }
+  bool CanRepair() const override {
+    return repair_ != nullptr && static_cast<bool>(*repair_);
+  }
+  absl::Status Repair() override { return (*repair_)(*old_); }
   // The result of a side that ran and returned (not threw).
   absl::StatusOr<T> Take(Origin origin) { return std::move(*Slot(origin)); }
 
@@ -219,6 +243,7 @@ class TypedOperation final : public Operation {
   ReadFn<T> run_new_;
   const CompareFn<T>* compare_;  // null for writes
   const FormatFn<T>* format_;    // null for writes
+  const RepairFn<T>* repair_;    // null for writes
   std::optional<absl::StatusOr<T>> old_;
   std::optional<absl::StatusOr<T>> new_;
 };
@@ -253,9 +278,9 @@ class Migrator {
   [[nodiscard]] absl::StatusOr<T> Read(
       std::string_view flag_key, const Context& context, ReadFn<T> read_old,
       ReadFn<T> read_new, CompareFn<T> compare,
-      const FormatFn<T>& format = {}) noexcept {
+      const FormatFn<T>& format = {}, const RepairFn<T>& repair = {}) noexcept {
     return ReadWith<T>(DecisionFor(flag_key, context), context, read_old,
-                       read_new, compare, format);
+                       read_new, compare, format, repair);
   }
 
   // Reads as `decision` says (e.g. one the caller already holds for a whole
@@ -266,9 +291,9 @@ class Migrator {
   [[nodiscard]] absl::StatusOr<T> ReadWith(
       const Decision& decision, const Context& context, ReadFn<T> read_old,
       ReadFn<T> read_new, CompareFn<T> compare,
-      const FormatFn<T>& format = {}) noexcept {
+      const FormatFn<T>& format = {}, const RepairFn<T>& repair = {}) noexcept {
     migrator_internal::TypedOperation<T> op(read_old, read_new, &compare,
-                                            &format);
+                                            &format, &repair);
     migrator_internal::Outcome outcome =
         Execute(OpKind::kRead, decision, context, op);
     if (!outcome.status.ok()) return std::move(outcome.status);

@@ -51,7 +51,8 @@ bool Valid(const OpRecord& record) {
          record.flag_key.size() <= kMaxFlagKeyLength &&
          stage >= static_cast<int>(kFirstStage) &&
          stage <= static_cast<int>(kLastStage) &&
-         (record.op == OpKind::kRead || record.op == OpKind::kWrite) &&
+         (record.op == OpKind::kRead || record.op == OpKind::kWrite ||
+          record.op == OpKind::kRepair) &&
          (record.origin == Origin::kOld || record.origin == Origin::kNew) &&
          result >= static_cast<int>(OpResult::kOk) &&
          result <= static_cast<int>(OpResult::kMismatch);
@@ -251,10 +252,7 @@ class TelemetryReporter::Impl {
           v1::MigrationOpCount* count = request.add_counts();
           count->set_flag_key(flag_key);
           count->set_stage(ToProto(static_cast<Stage>(key & 0xff)));
-          count->set_op((key >> 8 & 0xff) ==
-                                static_cast<uint32_t>(OpKind::kWrite)
-                            ? "write"
-                            : "read");
+          count->set_op(OpKindName(static_cast<OpKind>(key >> 8 & 0xff)));
           count->set_origin(ToProto(static_cast<Origin>(key >> 16 & 0xff)));
           count->set_result(static_cast<v1::OpResult>(key >> 24 & 0xff));
           count->set_count(entry.count);

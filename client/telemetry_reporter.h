@@ -34,9 +34,6 @@ class Registry;
 
 namespace cutover {
 
-// A read or a write of one database.
-enum class OpKind { kRead, kWrite };
-
 // What a database operation did (matches cutover.v1.OpResult).
 enum class OpResult { kOk = 1, kFailed = 2, kMatch = 3, kMismatch = 4 };
 

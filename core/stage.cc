@@ -39,6 +39,25 @@ std::optional<Stage> ParseStage(std::string_view name) {
   return std::nullopt;
 }
 
+const char* OpKindName(OpKind op) {
+  switch (op) {
+    case OpKind::kWrite:
+      return "write";
+    case OpKind::kRepair:
+      return "repair";
+    case OpKind::kRead:
+      break;
+  }
+  return "read";
+}
+
+std::optional<OpKind> ParseOpKind(std::string_view name) {
+  for (OpKind op : {OpKind::kRead, OpKind::kWrite, OpKind::kRepair}) {
+    if (name == OpKindName(op)) return op;
+  }
+  return std::nullopt;
+}
+
 const char* OriginName(Origin origin) {
   switch (origin) {
     case Origin::kNone:

@@ -42,6 +42,15 @@ enum class Origin { kNone = 0, kOld = 1, kNew = 2 };
 
 const char* OriginName(Origin origin);  // "none", "old", "new"
 
+// What a migration operation did to one database: a read, a write, or a
+// read-repair (the authoritative value written into the database a shadow
+// read found wrong). The names are the Telemetry API's `op` values.
+enum class OpKind { kRead = 0, kWrite = 1, kRepair = 2 };
+
+const char* OpKindName(OpKind op);  // "read", "write", "repair"
+// Parses OpKindName's output (exactly); nullopt otherwise.
+std::optional<OpKind> ParseOpKind(std::string_view name);
+
 // Which databases a stage reads and writes.
 struct StagePlan {
   Origin read_authoritative = Origin::kOld;

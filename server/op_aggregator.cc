@@ -5,17 +5,18 @@
 #include <map>
 #include <utility>
 
+#include "core/stage.h"
+
 namespace cutover {
 namespace {
 
-constexpr int kOpRead = 0;
-constexpr int kOpWrite = 1;
-
-// "read" and "write" are the only ops the Telemetry API accepts.
+// The Telemetry API accepts only the ops ParseOpKind knows.
 int OpIndex(const std::string& op) {
-  return op == "write" ? kOpWrite : kOpRead;
+  return static_cast<int>(ParseOpKind(op).value_or(OpKind::kRead));
 }
-const char* OpName(int index) { return index == kOpWrite ? "write" : "read"; }
+const char* OpName(int index) {
+  return OpKindName(static_cast<OpKind>(index));
+}
 
 // Field accessors of a packed EntryKey (see KeyOf).
 int OpOf(uint32_t key) { return static_cast<int>((key >> 8) & 0xff); }

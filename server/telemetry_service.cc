@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "convert/grpc_status.h"
+#include "core/stage.h"
 
 namespace cutover {
 namespace {
@@ -23,8 +24,8 @@ absl::Status CheckCount(const v1::MigrationOpCount& count,
       !v1::Stage_IsValid(count.stage())) {
     return bad("stage", "must be a stage (off ... complete)");
   }
-  if (count.op() != "read" && count.op() != "write") {
-    return bad("op", "must be \"read\" or \"write\"");
+  if (!ParseOpKind(count.op()).has_value()) {
+    return bad("op", "must be \"read\", \"write\" or \"repair\"");
   }
   if (count.origin() != v1::OLD && count.origin() != v1::NEW) {
     return bad("origin", "must be OLD or NEW");

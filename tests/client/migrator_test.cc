@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 
@@ -78,7 +79,7 @@ const char* ResultName(OpResult result) {
 std::string Describe(const OpRecord& r) {
   std::ostringstream out;
   out << r.flag_key << " " << StageName(r.stage) << " "
-      << (r.op == OpKind::kRead ? "read" : "write") << " "
+      << OpKindName(r.op) << " "
       << OriginName(r.origin) << " " << ResultName(r.result);
   return out.str();
 }
@@ -194,6 +195,7 @@ const Context kUser{"u-1", {{"tenant", "acme"}}};
 using R = std::tuple<OpKind, Origin, OpResult>;
 constexpr OpKind kRead = OpKind::kRead;
 constexpr OpKind kWrite = OpKind::kWrite;
+constexpr OpKind kRepair = OpKind::kRepair;
 constexpr Origin kOld = Origin::kOld;
 constexpr Origin kNew = Origin::kNew;
 constexpr OpResult kOk = OpResult::kOk;
@@ -634,6 +636,76 @@ TEST_CASE(
   CHECK(written ==
         "cutover: migration mismatch flag=orders stage=shadow key=u-1\n");
   CHECK_FALSE(absl::StrContains(written, "secret"));
+}
+
+TEST_CASE("Read-repair: in shadow a mismatch writes old's answer into new",
+          "[migrator]") {
+  for (Stage stage : kAllStages) {
+    INFO(StageName(stage));
+    Records records;
+    Migrator migrator(nullptr, records.Recorder(),
+                      Options(ReadExecution::kSerialOldFirst));
+    std::vector<absl::StatusOr<int>> repaired;
+    const RepairFn<int> repair = [&](const absl::StatusOr<int>& old) {
+      repaired.push_back(old);
+      return absl::OkStatus();
+    };
+    const auto same = [](const int& a, const int& b) { return a == b; };
+    // A wrong value, a row missing in new, a row gone from old, a match.
+    absl::StatusOr<int> got = migrator.ReadWith<int>(
+        DecisionAt(stage), kUser, [] { return 1; }, [] { return 2; }, same, {},
+        repair);
+    CHECK(*got == (PlanFor(stage).read_authoritative == kOld ? 1 : 2));
+    (void)migrator.ReadWith<int>(
+        DecisionAt(stage), kUser, [] { return 3; },
+        []() -> absl::StatusOr<int> { return absl::NotFoundError("none"); },
+        same, {}, repair);
+    (void)migrator.ReadWith<int>(
+        DecisionAt(stage), kUser,
+        []() -> absl::StatusOr<int> { return absl::NotFoundError("gone"); },
+        [] { return 4; }, same, {}, repair);
+    (void)migrator.ReadWith<int>(DecisionAt(stage), kUser, [] { return 5; },
+                                 [] { return 5; }, same, {}, repair);
+    if (stage != Stage::kShadow) {
+      CHECK(repaired.empty());
+      CHECK(migrator.stats().repairs == 0);
+      continue;
+    }
+    REQUIRE(repaired.size() == 3);
+    CHECK(*repaired[0] == 1);
+    CHECK(*repaired[1] == 3);
+    CHECK(absl::IsNotFound(repaired[2].status()));
+    CHECK(migrator.stats().repairs == 3);
+    CHECK(migrator.stats().repair_errors == 0);
+    const std::vector<std::string> described = records.TakeDescribed();
+    CHECK(std::count(described.begin(), described.end(),
+                     Expect(stage, {R{kRepair, kNew, kOk}})[0]) == 3);
+  }
+}
+
+TEST_CASE("Read-repair: a failing or throwing repair is counted, not returned",
+          "[migrator]") {
+  Records records;
+  Migrator migrator(nullptr, records.Recorder(),
+                    Options(ReadExecution::kConcurrent));
+  const auto same = [](const int& a, const int& b) { return a == b; };
+  absl::StatusOr<int> got = migrator.ReadWith<int>(
+      DecisionAt(Stage::kShadow), kUser, [] { return 1; }, [] { return 2; },
+      same, {},
+      [](const absl::StatusOr<int>&) { return absl::UnavailableError("down"); });
+  CHECK(*got == 1);
+  got = migrator.ReadWith<int>(
+      DecisionAt(Stage::kShadow), kUser, [] { return 1; }, [] { return 2; },
+      same, {}, [](const absl::StatusOr<int>&) -> absl::Status {
+        throw std::runtime_error("repair threw");
+      });
+  CHECK(*got == 1);
+  CHECK(migrator.stats().repairs == 0);
+  CHECK(migrator.stats().repair_errors == 2);
+  const std::vector<std::string> described = records.TakeDescribed();
+  CHECK(std::count(described.begin(), described.end(),
+                   Expect(Stage::kShadow, {R{kRepair, kNew, kFailed}})[0]) ==
+        2);
 }
 
 TEST_CASE("Read: compare rate 0 never compares, 1 always, 0.5 about half",
