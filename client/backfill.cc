@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "convert/grpc_status.h"
 #include "core/bucketing.h"
+#include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 
 namespace cutover {

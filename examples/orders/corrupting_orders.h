@@ -34,15 +34,24 @@ class CorruptingOrders final : public OrdersDatabase {
   absl::StatusOr<std::vector<Order>> List(absl::string_view user_id) override {
     return inner_->List(user_id);
   }
+  absl::StatusOr<std::vector<OrderRow>> Scan(absl::string_view after_user,
+                                             absl::string_view after_order,
+                                             size_t limit) override {
+    return inner_->Scan(after_user, after_order, limit);
+  }
 
   // Puts that were handed on with a wrong amount (and succeeded).
   uint64_t corrupted() const { return corrupted_.load(); }
+  // Stops (false) or resumes (true) corrupting: the bug fixed, or back.
+  void set_enabled(bool enabled) { enabled_.store(enabled); }
+  bool enabled() const { return enabled_.load(); }
 
  private:
   OrdersDatabase* const inner_;
   const uint64_t every_;
   std::atomic<uint64_t> puts_{0};
   std::atomic<uint64_t> corrupted_{0};
+  std::atomic<bool> enabled_{true};
 };
 
 }  // namespace cutover::examples

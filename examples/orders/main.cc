@@ -4,25 +4,43 @@
 // OrdersRepository (Client + Migrator + TelemetryReporter), and prints one
 // "key: value" line per fact on stdout. See examples/orders/README.md.
 //
-// Exit codes: 0 after the run (failed requests are counted, not fatal), 1 if
-// a database could not be opened, 2 for bad usage.
+// Modes:
+//   orders-demo ...                 the load: --requests requests, or with
+//                                   --until-signal until SIGTERM/SIGINT
+//                                   (SIGUSR1 starts the backfill in the
+//                                   service, SIGUSR2 fixes the
+//                                   --corrupt-new-every bug)
+//   orders-demo backfill ...        runs the flag's backfill job to done
+//   orders-demo check ...           compares the two tables row by row
+//
+// Exit codes: 0 after the run (failed requests are counted, not fatal; for
+// check: the tables are identical), 1 if a database could not be opened or
+// the backfill failed, 2 for bad usage, 3 if check found differences.
+#include <signal.h>
+
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/backfill.h"
+#include "client/channel.h"
 #include "client/client.h"
 #include "client/migrator.h"
+#include "convert/convert.h"
 #include "client/telemetry_reporter.h"
 #include "core/stage.h"
 #include "examples/orders/corrupting_orders.h"
+#include "examples/orders/orders_backfill.h"
 #include "examples/orders/orders_repository.h"
 #include "examples/orders/rocksdb_orders.h"
 #include "examples/orders/sqlite_orders.h"
@@ -48,6 +66,39 @@ void Print(const char* key, uint64_t value) {
 int Fail(int code, const std::string& message) {
   std::fprintf(stderr, "orders-demo: %s\n", message.c_str());
   return code;
+}
+
+void PrintBackfill(const cutover::BackfillProgress& progress) {
+  std::printf("backfill.phase: %s\n",
+              cutover::BackfillPhaseName(progress.phase));
+  Print("backfill.rows_copied", static_cast<uint64_t>(progress.rows_copied));
+  Print("backfill.rows_verified",
+        static_cast<uint64_t>(progress.rows_verified));
+  Print("backfill.rows_mismatched",
+        static_cast<uint64_t>(progress.rows_mismatched));
+  Print("backfill.rows_repaired",
+        static_cast<uint64_t>(progress.rows_repaired));
+  Print("backfill.pages_this_run",
+        static_cast<uint64_t>(progress.pages_this_run));
+  std::fflush(stdout);
+}
+
+
+// Compares the tables; prints the figures; 0 if identical, else 3.
+int Check(cutover::examples::OrdersDatabase& old_db,
+          cutover::examples::OrdersDatabase& new_db) {
+  auto diff = cutover::examples::CompareDatabases(old_db, new_db);
+  if (!diff.ok()) return Fail(1, diff.status().ToString());
+  Print("check.old_rows", diff->old_rows);
+  Print("check.new_rows", diff->new_rows);
+  Print("check.missing_in_new", diff->missing_in_new);
+  Print("check.only_in_new", diff->only_in_new);
+  Print("check.different", diff->different);
+  std::printf("check.identical: %s\n", diff->identical() ? "yes" : "no");
+  for (const std::string& line : diff->samples) {
+    std::fprintf(stderr, "orders-demo: check: %s\n", line.c_str());
+  }
+  return diff->identical() ? 0 : 3;
 }
 
 }  // namespace
@@ -110,6 +161,44 @@ int main(int argc, char** argv) {
                  "a scrape sees the final counts")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
+  bool until_signal = false;
+  int pause_ms = 0;
+  bool read_repair = false;
+  app.add_flag("--until-signal", until_signal,
+               "run until SIGTERM or SIGINT instead of --requests; SIGUSR1 "
+               "starts the backfill job in the service, SIGUSR2 stops the "
+               "--corrupt-new-every bug (the fix is deployed)");
+  app.add_option("--pause-ms", pause_ms,
+                 "each thread waits this long after each request")
+      ->check(CLI::Range(0, 60000))
+      ->capture_default_str();
+  app.add_flag("--read-repair", read_repair,
+               "in shadow, rewrite a user's orders into RocksDB from SQLite "
+               "when the two lists differ");
+  cutover::BackfillOptions backfill;
+  backfill.flag_key = flag;
+  int page_size = 200;
+  auto add_backfill_options = [&](CLI::App* command) {
+    command->add_option("--page-size", page_size, "rows per page")
+        ->check(CLI::Range(1, 100000))
+        ->capture_default_str();
+    command->add_option("--rows-per-second", backfill.max_rows_per_second,
+                        "throttle (0: unthrottled)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    command->add_option("--verify-sample-rate", backfill.verify_sample_rate,
+                        "share of pages the verify pass checks, (0, 1]")
+        ->capture_default_str();
+  };
+  add_backfill_options(&app);
+  app.fallthrough();
+  CLI::App* backfill_command = app.add_subcommand(
+      "backfill",
+      "copy SQLite's orders into RocksDB under the flag's backfill job "
+      "(resumes a job that stopped), then verify them");
+  add_backfill_options(backfill_command);
+  CLI::App* check_command = app.add_subcommand(
+      "check", "compare the two tables row by row (exit 3 if they differ)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -126,7 +215,36 @@ int main(int argc, char** argv) {
   if (!old_db.ok()) return Fail(1, old_db.status().ToString());
   auto rocksdb = RocksDbOrders::Open(rocksdb_path);
   if (!rocksdb.ok()) return Fail(1, rocksdb.status().ToString());
+  if (*check_command) return Check(**old_db, **rocksdb);
+  backfill.flag_key = flag;
+  backfill.page_size = static_cast<size_t>(page_size);
+  backfill.actor = "orders-demo-backfill";
+  if (*backfill_command) {
+    cutover::ChannelOptions channel_options;
+    channel_options.server = server;
+    if (const char* token = std::getenv("CUTOVER_TOKEN")) {
+      channel_options.token = token;
+    }
+    auto channel = cutover::MakeChannel(channel_options);
+    if (!channel.ok()) return Fail(2, channel.status().ToString());
+    auto driver = cutover::BackfillDriver::Create(*channel, backfill);
+    if (!driver.ok()) return Fail(2, driver.status().ToString());
+    auto progress = (*driver)->Run(cutover::examples::OrdersBackfillSource(
+        old_db->get(), rocksdb->get()));
+    if (!progress.ok()) return Fail(1, progress.status().ToString());
+    PrintBackfill(*progress);
+    return 0;
+  }
   CorruptingOrders new_db(rocksdb->get(), corrupt_new_every);
+
+  // With --until-signal the signals are taken by sigwait below: block them
+  // before any thread starts, so that every thread inherits the mask.
+  sigset_t control_signals;
+  sigemptyset(&control_signals);
+  for (int signal : {SIGTERM, SIGINT, SIGUSR1, SIGUSR2}) {
+    sigaddset(&control_signals, signal);
+  }
+  if (until_signal) pthread_sigmask(SIG_BLOCK, &control_signals, nullptr);
 
   // The service's own metrics registry: the client library's counters go
   // here and, with --metrics-listen, are served for Prometheus. Declared
@@ -181,6 +299,7 @@ int main(int argc, char** argv) {
       migrator_options);
   OrdersRepository repository(client->get(), &migrator, old_db->get(),
                               &new_db, flag);
+  repository.set_read_repair(read_repair);
 
   // Warm the decision cache for every user in one round trip or a few.
   std::vector<cutover::Context> contexts;
@@ -189,10 +308,61 @@ int main(int argc, char** argv) {
   }
   (*client)->Prefetch(flag, contexts);
 
+  traffic.pause = absl::Milliseconds(pause_ms);
+  std::atomic<bool> stop{false};
+  std::thread control;   // sigwait: stop, backfill, fix
+  std::thread backfill_thread;
+  std::unique_ptr<cutover::BackfillDriver> service_backfill;
+  if (until_signal) {
+    traffic.stop = &stop;
+    control = std::thread([&] {
+      while (true) {
+        int signal = 0;
+        if (sigwait(&control_signals, &signal) != 0) continue;
+        if (signal == SIGUSR1 && !backfill_thread.joinable()) {
+          auto driver =
+              cutover::BackfillDriver::Create((*client)->channel(), backfill);
+          if (!driver.ok()) {
+            std::fprintf(stderr, "orders-demo: backfill: %s\n",
+                         driver.status().ToString().c_str());
+            continue;
+          }
+          service_backfill = *std::move(driver);
+          std::fprintf(stderr, "orders-demo: backfill started\n");
+          backfill_thread = std::thread([&, driver = service_backfill.get()] {
+            // The backfill job writes RocksDB directly: it does not share
+            // the service's (buggy) write path.
+            auto progress = driver->Run(cutover::examples::OrdersBackfillSource(
+                old_db->get(), rocksdb->get()));
+            if (progress.ok()) {
+              std::fprintf(stderr, "orders-demo: backfill done: %lld rows "
+                           "copied, %lld mismatched, %lld repaired\n",
+                           static_cast<long long>(progress->rows_copied),
+                           static_cast<long long>(progress->rows_mismatched),
+                           static_cast<long long>(progress->rows_repaired));
+            } else {
+              std::fprintf(stderr, "orders-demo: backfill failed: %s\n",
+                           progress.status().ToString().c_str());
+            }
+          });
+        } else if (signal == SIGUSR2) {
+          new_db.set_enabled(false);
+          std::fprintf(stderr, "orders-demo: new-database bug fixed\n");
+        } else if (signal == SIGTERM || signal == SIGINT) {
+          if (service_backfill != nullptr) service_backfill->Stop();
+          stop.store(true);
+          return;
+        }
+      }
+    });
+  }
+
   const absl::Time start = absl::Now();
   const cutover::examples::TrafficResult result =
       cutover::examples::RunTraffic(repository, traffic);
   const absl::Duration elapsed = absl::Now() - start;
+  if (control.joinable()) control.join();
+  if (backfill_thread.joinable()) backfill_thread.join();
   for (const std::string& error : result.sample_errors) {
     std::fprintf(stderr, "orders-demo: request failed: %s\n", error.c_str());
   }
@@ -222,6 +392,8 @@ int main(int argc, char** argv) {
   Print("migrator.mismatches", migrated.mismatches);
   Print("migrator.shadow_errors", migrated.shadow_errors);
   Print("migrator.authoritative_errors", migrated.authoritative_errors);
+  Print("migrator.repairs", migrated.repairs);
+  Print("migrator.repair_errors", migrated.repair_errors);
   Print("corrupted_new_writes", new_db.corrupted());
   Print("client.cache_hits", decided.cache_hits);
   Print("client.cache_misses", decided.cache_misses);

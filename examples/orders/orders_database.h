@@ -32,6 +32,16 @@ struct Order {
   friend bool operator!=(const Order& a, const Order& b) { return !(a == b); }
 };
 
+// One row with its owner, as a scan of the whole table sees it.
+struct OrderRow {
+  std::string user_id;
+  Order order;
+
+  friend bool operator==(const OrderRow& a, const OrderRow& b) {
+    return a.user_id == b.user_id && a.order == b.order;
+  }
+};
+
 class OrdersDatabase {
  public:
   virtual ~OrdersDatabase() = default;
@@ -49,6 +59,13 @@ class OrdersDatabase {
   // All the user's orders sorted by order id (bytewise); empty if none.
   [[nodiscard]] virtual absl::StatusOr<std::vector<Order>> List(
       absl::string_view user_id) = 0;
+
+  // Up to `limit` rows of the whole table that come after (after_user,
+  // after_order) in (user_id, order_id) bytewise order; from the first row
+  // when after_user is empty. For backfills and row-by-row checks.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<OrderRow>> Scan(
+      absl::string_view after_user, absl::string_view after_order,
+      size_t limit) = 0;
 };
 
 // Checks of what an OrdersDatabase accepts: OK, or INVALID_ARGUMENT naming

@@ -83,10 +83,24 @@ absl::StatusOr<std::vector<Order>> OrdersRepository::ListOrders(
              const std::vector<Order>& new_orders) {
             return old_orders == new_orders;
           },
-          kFormat);
+          kFormat, read_repair_ ? RepairFn<std::vector<Order>>(
+                                      [this, user_id](const auto& old) {
+                                        return RepairList(user_id, old);
+                                      })
+                                : RepairFn<std::vector<Order>>());
   (orders.ok() ? lists_ : list_failures_)
       .fetch_add(1, std::memory_order_relaxed);
   return orders;
+}
+
+absl::Status OrdersRepository::RepairList(
+    absl::string_view user_id,
+    const absl::StatusOr<std::vector<Order>>& old_orders) {
+  if (!old_orders.ok()) return old_orders.status();
+  for (const Order& order : *old_orders) {
+    if (absl::Status s = new_db_->Put(user_id, order); !s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 RepositoryStats OrdersRepository::stats() const {

@@ -79,17 +79,26 @@ class OrdersRepository {
 
   RepositoryStats stats() const;
 
+  // Read-repair (off by default): in shadow, a list that differs between
+  // the databases is rewritten into the new one from the old one (an
+  // upsert of each of old's orders; orders only in new are left).
+  void set_read_repair(bool on) { read_repair_ = on; }
+
   const std::string& flag_key() const { return flag_key_; }
 
  private:
   // Asks for the decision and counts it.
   Decision DecisionFor(const Context& context);
+  // Writes old's list of the user's orders into the new database.
+  absl::Status RepairList(absl::string_view user_id,
+                          const absl::StatusOr<std::vector<Order>>& old_orders);
 
   DecisionSource* const decisions_;
   Migrator* const migrator_;
   OrdersDatabase* const old_db_;
   OrdersDatabase* const new_db_;
   const std::string flag_key_;
+  bool read_repair_ = false;
 
   std::array<std::atomic<uint64_t>, 7> decisions_by_stage_{};
   std::atomic<uint64_t> decision_errors_{0};

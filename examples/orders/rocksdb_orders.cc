@@ -137,4 +137,35 @@ absl::StatusOr<std::vector<Order>> RocksDbOrders::List(
   return orders;
 }
 
+absl::StatusOr<std::vector<OrderRow>> RocksDbOrders::Scan(
+    absl::string_view after_user, absl::string_view after_order,
+    size_t limit) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions()));
+  std::vector<OrderRow> rows;
+  if (after_user.empty()) {
+    it->SeekToFirst();
+  } else {
+    const std::string after = Key(after_user, after_order);
+    it->Seek(after);
+    if (it->Valid() && it->key() == after) it->Next();
+  }
+  for (; it->Valid() && rows.size() < limit; it->Next()) {
+    const absl::string_view key(it->key().data(), it->key().size());
+    const size_t nul = key.find('\0');
+    if (nul == absl::string_view::npos) {
+      return absl::DataLossError(
+          absl::StrCat("rocksdb: key without a NUL separator (", key.size(),
+                       " bytes)"));
+    }
+    absl::StatusOr<int64_t> amount = ParseAmount(
+        key, absl::string_view(it->value().data(), it->value().size()));
+    if (!amount.ok()) return amount.status();
+    rows.push_back(OrderRow{std::string(key.substr(0, nul)),
+                            Order{std::string(key.substr(nul + 1)), *amount}});
+  }
+  if (!it->status().ok()) return RocksError(it->status(), "scan orders");
+  return rows;
+}
+
 }  // namespace cutover::examples

@@ -48,6 +48,9 @@ class RocksDbOrders final : public OrdersDatabase {
   absl::StatusOr<Order> Get(absl::string_view user_id,
                             absl::string_view order_id) override;
   absl::StatusOr<std::vector<Order>> List(absl::string_view user_id) override;
+  absl::StatusOr<std::vector<OrderRow>> Scan(absl::string_view after_user,
+                                             absl::string_view after_order,
+                                             size_t limit) override;
 
   // The key of an order (see the file comment).
   static std::string Key(absl::string_view user_id, absl::string_view order_id);

@@ -61,6 +61,12 @@ constexpr char kGet[] =
 constexpr char kList[] =
     "SELECT order_id, amount_cents FROM orders WHERE user_id = ?1 "
     "ORDER BY order_id";
+// Row values compare left to right with BINARY (memcmp) collation: the
+// same order as RocksDbOrders' keys.
+constexpr char kScan[] =
+    "SELECT user_id, order_id, amount_cents FROM orders "
+    "WHERE (user_id, order_id) > (?1, ?2) ORDER BY user_id, order_id "
+    "LIMIT ?3";
 
 // Resets a cached statement and its bindings when the call is done.
 class Reset {
@@ -123,7 +129,7 @@ absl::StatusOr<std::unique_ptr<SqliteOrders>> SqliteOrders::Open(
 absl::Status SqliteOrders::Prepare() {
   absl::MutexLock lock(&mu_);
   const std::pair<const char*, sqlite3_stmt**> statements[] = {
-      {kPut, &put_}, {kGet, &get_}, {kList, &list_}};
+      {kPut, &put_}, {kGet, &get_}, {kList, &list_}, {kScan, &scan_}};
   for (const auto& [sql, stmt] : statements) {
     if (int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT,
                                     stmt, nullptr);
@@ -139,6 +145,7 @@ SqliteOrders::~SqliteOrders() {
   sqlite3_finalize(put_);
   sqlite3_finalize(get_);
   sqlite3_finalize(list_);
+  sqlite3_finalize(scan_);
   sqlite3_close_v2(db_);
 }
 
@@ -202,6 +209,34 @@ absl::StatusOr<std::vector<Order>> SqliteOrders::List(
   }
   if (rc != SQLITE_DONE) return SqliteError(db_, rc, "list orders");
   return orders;
+}
+
+absl::StatusOr<std::vector<OrderRow>> SqliteOrders::Scan(
+    absl::string_view after_user, absl::string_view after_order,
+    size_t limit) {
+  absl::MutexLock lock(&mu_);
+  Reset reset(scan_);
+  int rc = BindText(scan_, 1, after_user);
+  if (rc == SQLITE_OK) rc = BindText(scan_, 2, after_order);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_bind_int64(scan_, 3, static_cast<sqlite3_int64>(limit));
+  }
+  if (rc != SQLITE_OK) return SqliteError(db_, rc, "bind scan");
+  std::vector<OrderRow> rows;
+  const auto text = [this](int column) {
+    const auto* data =
+        reinterpret_cast<const char*>(sqlite3_column_text(scan_, column));
+    const int size = sqlite3_column_bytes(scan_, column);
+    return data != nullptr ? std::string(data, static_cast<size_t>(size))
+                           : std::string();
+  };
+  while ((rc = sqlite3_step(scan_)) == SQLITE_ROW) {
+    absl::StatusOr<int64_t> amount = AmountColumn(scan_, 2);
+    if (!amount.ok()) return amount.status();
+    rows.push_back(OrderRow{text(0), Order{text(1), *amount}});
+  }
+  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "scan orders");
+  return rows;
 }
 
 }  // namespace cutover::examples

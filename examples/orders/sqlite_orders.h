@@ -51,6 +51,9 @@ class SqliteOrders final : public OrdersDatabase {
   absl::StatusOr<Order> Get(absl::string_view user_id,
                             absl::string_view order_id) override;
   absl::StatusOr<std::vector<Order>> List(absl::string_view user_id) override;
+  absl::StatusOr<std::vector<OrderRow>> Scan(absl::string_view after_user,
+                                             absl::string_view after_order,
+                                             size_t limit) override;
 
  private:
   explicit SqliteOrders(sqlite3* db) : db_(db) {}
@@ -61,6 +64,7 @@ class SqliteOrders final : public OrdersDatabase {
   sqlite3_stmt* put_ ABSL_GUARDED_BY(mu_) = nullptr;
   sqlite3_stmt* get_ ABSL_GUARDED_BY(mu_) = nullptr;
   sqlite3_stmt* list_ ABSL_GUARDED_BY(mu_) = nullptr;
+  sqlite3_stmt* scan_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 
 }  // namespace cutover::examples

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 
 namespace cutover::examples {
 namespace {
@@ -47,7 +48,8 @@ ThreadResult RunThread(OrdersRepository& repository,
   std::uniform_int_distribution<int64_t> amount(100, 99999);
 
   ThreadResult result;
-  for (int r = 0; r < requests; ++r) {
+  for (int r = 0; options.stop != nullptr ? !options.stop->load() : r < requests;
+       ++r) {
     const size_t u = pick_user(random);
     const std::string& user = users[u];
     ++result.requests;
@@ -69,6 +71,7 @@ ThreadResult RunThread(OrdersRepository& repository,
         NoteError(result, absl::StrCat("list ", user), listed.status());
       }
     }
+    if (options.pause > absl::ZeroDuration()) absl::SleepFor(options.pause);
   }
   return result;
 }

@@ -12,11 +12,13 @@
 #ifndef CUTOVER_EXAMPLES_ORDERS_TRAFFIC_H_
 #define CUTOVER_EXAMPLES_ORDERS_TRAFFIC_H_
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "examples/orders/orders_repository.h"
 
 namespace cutover::examples {
@@ -27,6 +29,12 @@ struct TrafficOptions {
   int threads = 4;          // >= 1; more than `users` are not started
   double write_ratio = 0.3; // in [0, 1]
   uint64_t seed = 1;
+  // Set: run until it turns true (`requests` is ignored). Must outlive
+  // RunTraffic.
+  const std::atomic<bool>* stop = nullptr;
+  // Each thread waits this long after each request (0: none), to play a
+  // steady load rather than the most the machine can do.
+  absl::Duration pause = absl::ZeroDuration();
 };
 
 struct TrafficResult {

@@ -470,6 +470,11 @@ class DownDatabase final : public examples::OrdersDatabase {
   absl::StatusOr<std::vector<Order>> List(absl::string_view) override {
     return absl::UnavailableError("down");
   }
+  absl::StatusOr<std::vector<examples::OrderRow>> Scan(absl::string_view,
+                                                       absl::string_view,
+                                                       size_t) override {
+    return absl::UnavailableError("down");
+  }
 };
 
 TEST_CASE("a new database that is down fails requests only where it "
