@@ -1,6 +1,8 @@
 #include "cli/commands.h"
 
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -138,8 +140,10 @@ void AddWriteOptions(CLI::App* command, WriteOptions* options,
 struct GateOptions {
   bool require_backfill = false;
   bool no_require_backfill = false;
-  double max_mismatch_rate = -1;  // < 0: not given
-  int64_t min_samples = -1;       // < 0: not given
+  // Not given while they hold these values (any value given goes to the
+  // daemon, which checks it).
+  double max_mismatch_rate = std::numeric_limits<double>::quiet_NaN();
+  int64_t min_samples = std::numeric_limits<int64_t>::min();
   bool clear = false;
 };
 
@@ -165,10 +169,12 @@ void ApplyGateOptions(const GateOptions& options, v1::Gates* gates) {
   if (options.clear) gates->Clear();
   if (options.require_backfill) gates->set_require_backfill(true);
   if (options.no_require_backfill) gates->set_require_backfill(false);
-  if (options.max_mismatch_rate >= 0) {
+  if (!std::isnan(options.max_mismatch_rate)) {
     gates->set_max_mismatch_rate(options.max_mismatch_rate);
   }
-  if (options.min_samples >= 0) gates->set_min_samples(options.min_samples);
+  if (options.min_samples != std::numeric_limits<int64_t>::min()) {
+    gates->set_min_samples(options.min_samples);
+  }
 }
 
 // Everything one invocation needs; commands are methods so that they share

@@ -103,6 +103,46 @@ std::array<double, 7> ServeShares(const Flag& flag) {
 // path pays nothing for them.
 class PrometheusMetrics::StateCollector final : public prometheus::Collectable {
  public:
+  // Per flag with a backfill job: rows by kind, phase, rate and ETA.
+  static void CollectBackfills(const BackfillJobs& jobs,
+                               std::vector<prometheus::MetricFamily>& families) {
+    auto rows = GaugeFamily(
+        "cutover_backfill_rows",
+        "Rows of the flag's backfill job, by kind: copied, verified, "
+        "mismatched, repaired, total_estimate.");
+    auto phase = GaugeFamily(
+        "cutover_backfill_phase",
+        "1 for the phase the flag's backfill job is in (copying, verifying, "
+        "done), 0 for the others.");
+    auto rate = GaugeFamily("cutover_backfill_rows_per_second",
+                            "The backfill's recent rows per second.");
+    auto eta = GaugeFamily("cutover_backfill_eta_seconds",
+                           "Seconds until the copy ends at the recent rate "
+                           "(0: unknown or not copying).");
+    for (const v1::BackfillJob& job : jobs.List()) {
+      const std::string& flag = job.flag_key();
+      const std::pair<const char*, int64_t> counts[] = {
+          {"copied", job.rows_copied()},
+          {"verified", job.rows_verified()},
+          {"mismatched", job.rows_mismatched()},
+          {"repaired", job.rows_repaired()},
+          {"total_estimate", job.rows_total_estimate()}};
+      for (const auto& [kind, value] : counts) {
+        AddSample(rows, {{"flag", flag}, {"kind", kind}},
+                  static_cast<double>(value));
+      }
+      for (v1::BackfillPhase p : {v1::COPYING, v1::VERIFYING, v1::DONE}) {
+        AddSample(phase, {{"flag", flag}, {"phase", BackfillPhaseName(p)}},
+                  job.phase() == p ? 1 : 0);
+      }
+      AddSample(rate, {{"flag", flag}}, job.rows_per_second());
+      AddSample(eta, {{"flag", flag}}, job.eta_seconds());
+    }
+    for (auto* family : {&rows, &phase, &rate, &eta}) {
+      families.push_back(std::move(*family));
+    }
+  }
+
   void Watch(FlagRegistry* registry) {
     absl::MutexLock lock(&mu_);
     registry_ = registry;
@@ -145,6 +185,8 @@ class PrometheusMetrics::StateCollector final : public prometheus::Collectable {
         GaugeFamily("cutover_watch_subscribers", "Open Watch streams.");
     AddSample(subscribers, {}, static_cast<double>(hub.subscriber_count()));
     families.push_back(std::move(subscribers));
+
+    CollectBackfills(registry_->backfills(), families);
 
     auto segments = GaugeFamily("cutover_segments", "Segments in the store.");
     AddSample(segments, {},

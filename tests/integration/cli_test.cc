@@ -11,57 +11,11 @@
 #include "convert/yaml_message.h"
 #include "cutover/v1/cutover.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "tests/integration/cli_fixture.h"
 #include "tests/integration/harness.h"
 
 namespace cutover::testing {
 namespace {
-
-// A daemon with a fresh store, and cutoverctl pointed at it.
-class CliFixture {
- public:
-  CliFixture() : daemon_(dir_.path() + "/data") {
-    REQUIRE(daemon_.Start());
-  }
-
-  RunResult Ctl(const std::vector<std::string>& args) {
-    return RunCli(daemon_.address(), args);
-  }
-
-  // Runs a command that must succeed; returns its stdout.
-  std::string Ok(const std::vector<std::string>& args) {
-    RunResult result = Ctl(args);
-    INFO("cutoverctl " << Join(args) << "\nstderr: " << result.err);
-    REQUIRE(result.exit_code == 0);
-    return result.out;
-  }
-
-  v1::Flag GetFlag(const std::string& key) {
-    v1::Flag flag;
-    const std::string json = Ok({"flags", "get", key, "-o", "json"});
-    REQUIRE(google::protobuf::util::JsonStringToMessage(json, &flag).ok());
-    return flag;
-  }
-
-  v1::Decision Decide(const std::string& key, const std::string& user) {
-    v1::DecideResponse response;
-    const std::string json =
-        Ok({"decide", key, "--user", user, "-o", "json"});
-    REQUIRE(google::protobuf::util::JsonStringToMessage(json, &response).ok());
-    return response.decision();
-  }
-
-  static std::string Join(const std::vector<std::string>& args) {
-    std::string out;
-    for (const auto& arg : args) out += arg + " ";
-    return out;
-  }
-
-  const TempDir& dir() const { return dir_; }
-
- private:
-  TempDir dir_;
-  DaemonProcess daemon_;
-};
 
 TEST_CASE_METHOD(CliFixture, "operator story: create, stage, ramp, rules, "
                              "rollback, history", "[cli]") {
