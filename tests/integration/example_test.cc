@@ -12,6 +12,7 @@
 #include <sstream>
 #include <cstdint>
 #include <map>
+#include <random>
 #include <memory>
 #include <string>
 #include <utility>
@@ -20,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -123,20 +125,8 @@ class OrdersWorld {
   // Runs orders-demo on the databases named `db` (a SQLite file and a
   // RocksDB folder in the test's folder); it must exit 0.
   DemoRun Demo(const std::string& db, const std::vector<std::string>& extra) {
-    std::vector<std::string> argv = {
-        ORDERS_DEMO_PATH,
-        "--server", daemon_.address(),
-        "--sqlite", SqlitePath(db),
-        "--rocksdb", RocksDbPath(db),
-        "--users", std::to_string(kUsers),
-        "--requests", std::to_string(kRequests),
-        "--threads", "4",
-        // Generous for sanitizer builds on a shared machine: a decision
-        // that times out would be served as off and spoil the counts.
-        "--decide-deadline-ms", "2000"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
     DemoRun run;
-    run.result = RunProgram(argv, 120);
+    run.result = RunProgram(DemoArgs(db, extra), 120);
     INFO("orders-demo stdout:\n" << run.result.out << "\nstderr:\n"
                                  << run.result.err);
     REQUIRE(run.result.exit_code == 0);
@@ -187,12 +177,32 @@ class OrdersWorld {
     }
   }
 
-  DaemonProcess& daemon() { return daemon_; }
+  // orders-demo's command line on the databases named `db`.
+  std::vector<std::string> DemoArgs(const std::string& db,
+                                    const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {
+        ORDERS_DEMO_PATH,
+        "--server", daemon_.address(),
+        "--sqlite", SqlitePath(db),
+        "--rocksdb", RocksDbPath(db),
+        "--users", std::to_string(kUsers),
+        "--requests", std::to_string(kRequests),
+        "--threads", "4",
+        // Generous for sanitizer builds on a shared machine: a decision
+        // that times out would be served as off and spoil the counts.
+        "--decide-deadline-ms", "2000"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+  }
 
- private:
+  DaemonProcess& daemon() { return daemon_; }
+  const TempDir& dir() const { return dir_; }
+
   std::string SqlitePath(const std::string& db) const {
     return dir_.path() + "/" + db + ".sqlite";
   }
+
+ private:
   std::string RocksDbPath(const std::string& db) const {
     return dir_.path() + "/" + db + "-rocksdb";
   }
@@ -542,6 +552,96 @@ TEST_CASE("a new database that is down fails requests only where it "
     CHECK(stats.place_failures == 3);
     CHECK(stats.list_failures == 1);
   }
+}
+
+}  // namespace
+}  // namespace cutover::testing
+
+namespace cutover::testing {
+namespace {
+
+TEST_CASE("a backfill killed -9 at random pages resumes and copies every row "
+          "exactly once",
+          "[example][backfill]") {
+  OrdersWorld world;
+  constexpr int kRows = 2400;
+  {
+    auto old_db = SqliteOrders::Open(world.SqlitePath("db"));
+    REQUIRE(old_db.ok());
+    for (int i = 0; i < kRows; ++i) {
+      REQUIRE((*old_db)
+                  ->Put(absl::StrCat("u-", i % 97),
+                        Order{absl::StrFormat("o-%06d", i), 100 + i})
+                  .ok());
+    }
+  }
+  const std::vector<std::string> backfill = {
+      "backfill", "--page-size", "40", "--rows-per-second", "4000"};
+  std::mt19937 random(20261125);
+  std::uniform_int_distribution<int> pause_ms(150, 600);
+  int kills = 0;
+  int64_t last_copied = -1;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    BackgroundProcess run;
+    REQUIRE(run.Start(world.DemoArgs("db", backfill),
+                      world.dir().path() + "/backfill.log"));
+    absl::SleepFor(absl::Milliseconds(pause_ms(random)));
+    if (!run.Running()) break;  // finished before the kill
+    REQUIRE(run.Stop(SIGKILL) == -SIGKILL);
+    ++kills;
+    // Progress never goes back, whatever page the kill hit.
+    RunResult status =
+        RunCli(world.daemon().address(),
+               {"backfill", "status", "orders", "-o", "json"});
+    if (status.exit_code != 0) continue;  // killed before the first start
+    v1::BackfillJob job;
+    REQUIRE(google::protobuf::util::JsonStringToMessage(status.out, &job).ok());
+    CHECK(job.rows_copied() >= last_copied);
+    CHECK(job.rows_copied() <= kRows);
+    last_copied = job.rows_copied();
+  }
+  CHECK(kills >= 3);
+
+  // The last run finishes the job.
+  DemoRun done = world.Demo("db", backfill);
+  CHECK(done.facts["backfill.phase"] == "done");
+  CHECK(done["backfill.rows_copied"] == kRows);    // once each, by count
+  CHECK(done["backfill.rows_verified"] == kRows);
+  CHECK(done["backfill.rows_mismatched"] == 0);  // and by content
+  DemoRun check = world.Demo("db", {"check"});
+  CHECK(check["check.old_rows"] == kRows);
+  CHECK(check["check.new_rows"] == kRows);
+  CHECK(check.facts["check.identical"] == "yes");
+  RunResult status = world.Ctl({"backfill", "status", "orders", "-o", "json"});
+  v1::BackfillJob job;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(status.out, &job).ok());
+  CHECK(job.runs() >= 2);
+}
+
+TEST_CASE("orders-demo check reports rows missing, extra and different",
+          "[example][backfill]") {
+  OrdersWorld world;
+  {
+    auto old_db = SqliteOrders::Open(world.SqlitePath("db"));
+    REQUIRE(old_db.ok());
+    REQUIRE((*old_db)->Put("u-1", Order{"o-1", 100}).ok());
+    REQUIRE((*old_db)->Put("u-1", Order{"o-2", 200}).ok());
+    REQUIRE((*old_db)->Put("u-2", Order{"o-1", 300}).ok());
+  }
+  DemoRun copied = world.Demo("db", {"backfill"});
+  CHECK(copied["backfill.rows_copied"] == 3);
+  {
+    auto old_db = SqliteOrders::Open(world.SqlitePath("db"));
+    REQUIRE(old_db.ok());
+    REQUIRE((*old_db)->Put("u-1", Order{"o-2", 201}).ok());  // different
+    REQUIRE((*old_db)->Put("u-3", Order{"o-1", 400}).ok());  // missing
+  }
+  RunResult check = RunProgram(world.DemoArgs("db", {"check"}), 60);
+  CHECK(check.exit_code == 3);
+  CHECK(absl::StrContains(check.out, "check.missing_in_new: 1"));
+  CHECK(absl::StrContains(check.out, "check.different: 1"));
+  CHECK(absl::StrContains(check.out, "check.identical: no"));
+  CHECK(absl::StrContains(check.err, "u-1/o-2: old 201, new 200"));
 }
 
 }  // namespace
