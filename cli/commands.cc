@@ -5,7 +5,9 @@
 #include <limits>
 #include <cstdlib>
 #include <fstream>
+#include <algorithm>
 #include <functional>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -13,6 +15,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "cli/output.h"
 #include "client/channel.h"
 #include "cli/parse.h"
@@ -417,6 +420,52 @@ void Cli::Define(CLI::App& app) {
                                                request, &response);
       if (s.ok()) Print(response);
       return s;
+    };
+  });
+
+  auto* split = app.add_subcommand(
+      "split",
+      "how users PREFIX0 .. PREFIX<N-1> are split across stages now (a "
+      "preview of a rollout, asked of the daemon in batches)");
+  split->add_option("flag", key_, "flag key")->required();
+  split->add_option("--users", limit_, "how many users")
+      ->required()
+      ->check(CLI::Range(1, 1000000));
+  split->add_option("--prefix", user_, "targeting key prefix (default u-)");
+  split->add_option("--attr", attributes_,
+                    "NAME=VALUE attribute every user has (repeatable)");
+  split->callback([this] {
+    action_ = [this]() -> absl::Status {
+      auto attributes = ParseAttributeArgs(attributes_);
+      if (!attributes.ok()) return attributes.status();
+      const std::string prefix = user_.empty() ? "u-" : user_;
+      constexpr int kBatch = 1000;
+      std::map<std::string, int> by_stage;
+      for (int first = 0; first < limit_; first += kBatch) {
+        v1::DecideBatchRequest request;
+        for (int u = first; u < std::min(limit_, first + kBatch); ++u) {
+          v1::DecideRequest* item = request.add_items();
+          item->set_flag_key(key_);
+          item->mutable_context()->set_targeting_key(prefix +
+                                                     std::to_string(u));
+          for (const auto& [name, value] : *attributes) {
+            (*item->mutable_context()->mutable_attributes())[name] = value;
+          }
+        }
+        v1::DecideBatchResponse response;
+        absl::Status s = connection_->Evaluation(
+            &v1::Evaluation::Stub::DecideBatch, request, &response);
+        if (!s.ok()) return s;
+        for (const auto& decision : response.decisions()) {
+          ++by_stage[StageName(FromProto(decision.stage()))];
+        }
+      }
+      out_ << "STAGE      USERS  SHARE\n";
+      for (const auto& [stage, users] : by_stage) {
+        out_ << absl::StrFormat("%-10s %5d  %.2f%%\n", stage, users,
+                                100.0 * users / limit_);
+      }
+      return absl::OkStatus();
     };
   });
 

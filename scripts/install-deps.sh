@@ -8,7 +8,7 @@ PACKAGES=(
   librocksdb-dev
   prometheus-cpp-dev
   catch2 libcli11-dev libyaml-cpp-dev libbenchmark-dev libsqlite3-dev
-  prometheus openssl python3 curl procps
+  prometheus openssl python3 curl procps jq
   clang libclang-rt-14-dev
 )
 missing=()

@@ -210,6 +210,16 @@ int main(int argc, char** argv) {
     return Fail(2, std::string(valid.message()));
   }
 
+  // With --until-signal the signals are taken by sigwait below: block them
+  // before any thread starts (RocksDB's
+  // and gRPC's included), so that every thread inherits the mask.
+  sigset_t control_signals;
+  sigemptyset(&control_signals);
+  for (int signal : {SIGTERM, SIGINT, SIGUSR1, SIGUSR2}) {
+    sigaddset(&control_signals, signal);
+  }
+  if (until_signal) pthread_sigmask(SIG_BLOCK, &control_signals, nullptr);
+
   // The two databases.
   auto old_db = SqliteOrders::Open(sqlite_path);
   if (!old_db.ok()) return Fail(1, old_db.status().ToString());
@@ -237,14 +247,6 @@ int main(int argc, char** argv) {
   }
   CorruptingOrders new_db(rocksdb->get(), corrupt_new_every);
 
-  // With --until-signal the signals are taken by sigwait below: block them
-  // before any thread starts, so that every thread inherits the mask.
-  sigset_t control_signals;
-  sigemptyset(&control_signals);
-  for (int signal : {SIGTERM, SIGINT, SIGUSR1, SIGUSR2}) {
-    sigaddset(&control_signals, signal);
-  }
-  if (until_signal) pthread_sigmask(SIG_BLOCK, &control_signals, nullptr);
 
   // The service's own metrics registry: the client library's counters go
   // here and, with --metrics-listen, are served for Prometheus. Declared
