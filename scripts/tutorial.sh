@@ -4,7 +4,8 @@
 # live load, through backfill, shadow reads with a bug found and repaired,
 # a gradual rollout with a rollback drill, rampdown and complete.
 #
-#   scripts/tutorial.sh [WORK_DIR]     (default: a new temporary folder)
+#   scripts/tutorial.sh [WORK_DIR]     (an empty or new folder, kept; default:
+#                                       a temporary folder, removed after)
 #
 # Every command of the doc is a line of this script (tests check it), and
 # the script checks at each step what the doc says happens; it exits 1 at
@@ -14,8 +15,16 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${CUTOVER_BUILD:-$ROOT/build}" && pwd)
-WORK=${1:-$(mktemp -d)}
-mkdir -p "$WORK"
+if [ $# -ge 1 ]; then
+  WORK=$1
+  [ ! -e "$WORK" ] || [ -z "$(ls -A "$WORK")" ] ||
+    { echo "tutorial: $WORK is not empty" >&2; exit 2; }
+  mkdir -p "$WORK"
+  remove_work=0
+else
+  WORK=$(mktemp -d)
+  remove_work=1
+fi
 cd "$WORK"
 export PATH="$BUILD:$BUILD/examples:$PATH"
 
@@ -23,6 +32,7 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  if [ "$remove_work" = 1 ]; then rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
