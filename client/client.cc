@@ -2,9 +2,11 @@
 
 #include <chrono>
 #include <random>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "client/channel.h"
+#include "client/per_thread_counter.h"
 #include "convert/convert.h"
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "grpcpp/channel.h"
@@ -106,13 +108,20 @@ class Client::Metrics {
 };
 
 struct Client::Counters {
-  std::atomic<uint64_t> hits{0}, misses{0}, stale{0}, errors{0},
-      reconnects{0}, idle_timeouts{0}, invalidations{0};
+  // Cache hits are counted per thread: no locked instruction on the hit
+  // path (tests/bench/client_bench).
+  PerThreadCounter hits;
+  std::atomic<uint64_t> misses{0}, stale{0}, errors{0}, reconnects{0},
+      idle_timeouts{0}, invalidations{0};
   std::atomic<Metrics*> metrics{nullptr};
 
-  void Add(std::atomic<uint64_t>& counter,
-           prometheus::Counter* Metrics::*exported) {
-    counter.fetch_add(1, std::memory_order_relaxed);
+  template <typename Counter>
+  void Add(Counter& counter, prometheus::Counter* Metrics::*exported) {
+    if constexpr (std::is_same_v<Counter, PerThreadCounter>) {
+      counter.Add();
+    } else {
+      counter.fetch_add(1, std::memory_order_relaxed);
+    }
     if (Metrics* m = metrics.load(std::memory_order_acquire)) {
       (m->*exported)->Increment();
     }
@@ -191,19 +200,25 @@ Decision Client::Decide(std::string_view flag_key, const Context& context,
   }
 }
 
-bool Client::ServableFresh(const DecisionCache::Lookup& lookup) const noexcept {
-  return lookup.state == DecisionCache::State::kFresh &&
+bool Client::ServableFresh(const DecisionCache::Hit& hit) const noexcept {
+  // (A zero unsynced_max_age trusts nothing: the cache's clock may read the
+  // same tick at Put and Get.)
+  return hit.state == DecisionCache::State::kFresh &&
          (watch_synced_.load(std::memory_order_relaxed) || !options_.watch ||
-          lookup.age <= options_.unsynced_max_age);
+          (options_.unsynced_max_age > absl::ZeroDuration() &&
+           hit.age <= options_.unsynced_max_age));
 }
 
+// Every path returns `decision`, so that it is built in the caller's
+// Decision (no copy or move on a cache hit).
 Decision Client::DecideUncaught(std::string_view flag_key,
                                 const Context& context, Stage default_stage) {
-  DecisionCache::Lookup cached = cache_.Get(flag_key, context);
+  Decision decision;
+  const DecisionCache::Hit cached = cache_.Get(flag_key, context, decision);
   if (ServableFresh(cached)) {
     counters_->Add(counters_->hits, &Metrics::hits);
-    cached.decision.reason = Reason::kCached;
-    return std::move(cached.decision);
+    decision.reason = Reason::kCached;
+    return decision;
   }
 
   v1::DecideRequest request;
@@ -218,7 +233,7 @@ Decision Client::DecideUncaught(std::string_view flag_key,
       stubs_->evaluation->Decide(&call, request, &response);
   if (status.ok()) {
     counters_->Add(counters_->misses, &Metrics::misses);
-    Decision decision = FromProto(response.decision());
+    decision = FromProto(response.decision());
     cache_.Put(flag_key, context, decision, response.revision());
     if (Metrics* m = counters_->metrics.load(std::memory_order_acquire)) {
       m->entries->Set(static_cast<double>(cache_.size()));
@@ -229,13 +244,13 @@ Decision Client::DecideUncaught(std::string_view flag_key,
   if (cached.state != DecisionCache::State::kMiss &&
       status.error_code() != grpc::StatusCode::INVALID_ARGUMENT) {
     counters_->Add(counters_->stale, &Metrics::stale);
-    cached.decision.reason = Reason::kStale;
-    return std::move(cached.decision);
+    decision.reason = Reason::kStale;
+    return decision;
   }
   counters_->Add(counters_->errors, &Metrics::errors);
-  return DefaultDecision(
-      flag_key, default_stage,
-      absl::StrCat("daemon: ", status.error_message()));
+  decision = DefaultDecision(flag_key, default_stage,
+                             absl::StrCat("daemon: ", status.error_message()));
+  return decision;
 }
 
 std::vector<Decision> Client::Prefetch(
@@ -273,16 +288,18 @@ std::vector<Decision> Client::Prefetch(
         // As Decide would: fresh if it may be served as such, stale if
         // cached (unless the request itself was refused), else the safe
         // default.
-        DecisionCache::Lookup cached = cache_.Get(flag_key, contexts[i]);
+        Decision decision;
+        const DecisionCache::Hit cached =
+            cache_.Get(flag_key, contexts[i], decision);
         if (ServableFresh(cached)) {
           counters_->Add(counters_->hits, &Metrics::hits);
-          cached.decision.reason = Reason::kCached;
-          decisions.push_back(std::move(cached.decision));
+          decision.reason = Reason::kCached;
+          decisions.push_back(std::move(decision));
         } else if (cached.state != DecisionCache::State::kMiss &&
                    status.error_code() != grpc::StatusCode::INVALID_ARGUMENT) {
           counters_->Add(counters_->stale, &Metrics::stale);
-          cached.decision.reason = Reason::kStale;
-          decisions.push_back(std::move(cached.decision));
+          decision.reason = Reason::kStale;
+          decisions.push_back(std::move(decision));
         } else {
           counters_->Add(counters_->errors, &Metrics::errors);
           decisions.push_back(DefaultDecision(
@@ -307,7 +324,7 @@ std::vector<Decision> Client::Prefetch(
 
 ClientStats Client::stats() const noexcept {
   ClientStats stats;
-  stats.cache_hits = counters_->hits.load();
+  stats.cache_hits = counters_->hits.Load();
   stats.cache_misses = counters_->misses.load();
   stats.stale_serves = counters_->stale.load();
   stats.errors = counters_->errors.load();
@@ -322,7 +339,7 @@ void Client::RegisterMetrics(prometheus::Registry& registry) {
   if (metrics_ != nullptr) return;
   metrics_ = std::make_shared<Metrics>(registry);
   // Bring the exported counters up to what happened before registration.
-  metrics_->hits->Increment(static_cast<double>(counters_->hits.load()));
+  metrics_->hits->Increment(static_cast<double>(counters_->hits.Load()));
   metrics_->misses->Increment(static_cast<double>(counters_->misses.load()));
   metrics_->stale->Increment(static_cast<double>(counters_->stale.load()));
   metrics_->errors->Increment(static_cast<double>(counters_->errors.load()));
@@ -337,17 +354,24 @@ void Client::RegisterMetrics(prometheus::Registry& registry) {
 
 void Client::Shutdown() noexcept {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     if (stopping_) return;
     stopping_ = true;
     if (watch_context_ != nullptr) watch_context_->TryCancel();
   }
+  stop_cv_.notify_all();
   if (watch_thread_.joinable()) watch_thread_.join();
   if (watchdog_thread_.joinable()) watchdog_thread_.join();
 }
 
+bool Client::SleepLocked(std::unique_lock<std::mutex>& lock, absl::Time until) {
+  stop_cv_.wait_until(lock, absl::ToChronoTime(until),
+                      [this] { return stopping_; });
+  return stopping_;
+}
+
 void Client::WatchdogLoop() {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock lock(mu_);
   while (!stopping_) {
     // Next look: when the current stream would have been silent for the
     // whole timeout (or a timeout from now, with no stream).
@@ -370,7 +394,7 @@ void Client::WatchdogLoop() {
         wake = last + options_.watch_idle_timeout;
       }
     }
-    mu_.AwaitWithDeadline(absl::Condition(&stopping_), wake);
+    SleepLocked(lock, wake);
   }
 }
 
@@ -380,7 +404,7 @@ void Client::WatchLoop() {
   bool first = true;
   while (true) {
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard lock(mu_);
       if (stopping_) return;
     }
     if (!first) {
@@ -395,9 +419,8 @@ void Client::WatchLoop() {
         0.8 + 0.4 * std::uniform_real_distribution<double>(0, 1)(random);
     const absl::Time until = absl::Now() + backoff * jitter;
     {
-      absl::MutexLock lock(&mu_);
-      mu_.AwaitWithDeadline(absl::Condition(&stopping_), until);
-      if (stopping_) return;
+      std::unique_lock lock(mu_);
+      if (SleepLocked(lock, until)) return;
     }
     backoff = std::min(backoff * 2, options_.reconnect_max_backoff);
   }
@@ -406,7 +429,7 @@ void Client::WatchLoop() {
 bool Client::RunWatchStream() {
   grpc::ClientContext context;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     if (stopping_) return false;
     watch_last_event_ns_.store(absl::ToUnixNanos(absl::Now()),
                                std::memory_order_release);
@@ -455,7 +478,7 @@ bool Client::RunWatchStream() {
   }
   (void)reader->Finish();
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     watch_context_ = nullptr;
   }
   return synced;

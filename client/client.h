@@ -28,15 +28,17 @@
 #define CUTOVER_CLIENT_CLIENT_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/decision_cache.h"
 #include "client/decision_source.h"
@@ -169,13 +171,16 @@ class Client final : public DecisionSource {
                           Stage default_stage);
   // Whether a kFresh lookup may be served as CACHED without asking the
   // daemon (see unsynced_max_age).
-  bool ServableFresh(const DecisionCache::Lookup& lookup) const noexcept;
+  bool ServableFresh(const DecisionCache::Hit& hit) const noexcept;
   void WatchLoop();
   // Cancels the Watch stream when it has been silent past
   // watch_idle_timeout.
   void WatchdogLoop();
   // One Watch stream until it breaks; returns whether it reached SYNCED.
   bool RunWatchStream();
+  // Waits, holding `lock` on mu_, until Shutdown or `until`; returns
+  // whether stopping.
+  bool SleepLocked(std::unique_lock<std::mutex>& lock, absl::Time until);
 
   const ClientOptions options_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -188,9 +193,12 @@ class Client final : public DecisionSource {
   std::atomic<int64_t> watched_revision_{0};
   std::atomic<bool> watch_synced_{false};
 
-  absl::Mutex mu_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  grpc::ClientContext* watch_context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // std::mutex rather than absl::Mutex: ThreadSanitizer sees pthread
+  // locks, not those of Debian's uninstrumented Abseil (scripts/tsan.sh).
+  std::mutex mu_;
+  std::condition_variable stop_cv_;  // notified when stopping_ is set
+  bool stopping_ = false;                         // guarded by mu_
+  grpc::ClientContext* watch_context_ = nullptr;  // guarded by mu_
   // When the current Watch stream last delivered something (or started),
   // in absl::ToUnixNanos of absl::Now().
   std::atomic<int64_t> watch_last_event_ns_{0};

@@ -4,14 +4,14 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <thread>
 #include <utility>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "convert/convert.h"
 #include "cutover/v1/cutover.grpc.pb.h"
@@ -70,9 +70,10 @@ class TelemetryReporter::Impl {
   ~Impl() {
     const absl::Time stop = absl::Now();
     {
-      absl::MutexLock lock(&stop_mu_);
+      std::lock_guard lock(stop_mu_);
       stopping_ = true;
     }
+    stop_cv_.notify_all();
     thread_.join();
     // A send in flight when we stopped ended by stop + send_deadline; the
     // final one must too.
@@ -92,7 +93,7 @@ class TelemetryReporter::Impl {
                             record.result == OpResult::kMismatch;
     const int bucket = LatencyBucket(record.latency);
     try {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard lock(mu_);
       auto flag = aggregate_.find(absl::string_view(record.flag_key));
       Entry* entry = nullptr;
       if (flag != aggregate_.end()) {
@@ -134,7 +135,7 @@ class TelemetryReporter::Impl {
                         .Name("cutover_client_telemetry_batches_total")
                         .Help("ReportMigrationOps calls, by result.")
                         .Register(registry);
-    absl::MutexLock lock(&export_mu_);
+    std::lock_guard lock(export_mu_);
     exported_ = {{{&recorded_, &family.Add({{"result", "recorded"}}), 0},
                   {&dropped_, &family.Add({{"result", "dropped"}}), 0},
                   {&batches_sent_, &batches.Add({{"result", "sent"}}), 0},
@@ -145,12 +146,12 @@ class TelemetryReporter::Impl {
   // Brings the registered Prometheus counters up to the atomics (once per
   // flush, so Record pays nothing for them).
   void Export() {
-    absl::MutexLock lock(&export_mu_);
+    std::lock_guard lock(export_mu_);
     ExportLocked();
   }
 
   bool Flush() noexcept {
-    absl::MutexLock send_lock(&send_mu_);
+    std::lock_guard send_lock(send_mu_);
     return FlushLocked(absl::Now() + options_.send_deadline);
   }
 
@@ -176,44 +177,44 @@ class TelemetryReporter::Impl {
   // Counts `n` operations lost before they were aggregated.
   void Drop(uint64_t n) noexcept {
     dropped_.fetch_add(n, std::memory_order_relaxed);
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     pending_dropped_ += n;
   }
 
   void Run() {
     const absl::Duration interval =
         std::max(options_.flush_interval, kMinFlushInterval);
-    absl::MutexLock lock(&stop_mu_);
+    std::unique_lock lock(stop_mu_);
     while (!stopping_) {
       const absl::Time next = absl::Now() + interval;
       while (!stopping_ && absl::Now() < next) {
-        stop_mu_.AwaitWithDeadline(absl::Condition(&stopping_), next);
+        stop_cv_.wait_until(lock, absl::ToChronoTime(next));
       }
       if (stopping_) break;
-      stop_mu_.Unlock();
+      lock.unlock();
       {
-        absl::MutexLock send_lock(&send_mu_);
+        std::lock_guard send_lock(send_mu_);
         FlushLocked(absl::Now() + options_.send_deadline);
       }
       Export();
-      stop_mu_.Lock();
+      lock.lock();
     }
   }
 
   bool FlushUntil(absl::Time deadline) noexcept {
-    absl::MutexLock send_lock(&send_mu_);
+    std::lock_guard send_lock(send_mu_);
     return FlushLocked(deadline);
   }
 
   // Takes the aggregate and sends it in batches of at most kMaxBatch
   // entries. Whatever is not acknowledged is dropped and counted, and the
   // count rides on the next successful batch.
-  bool FlushLocked(absl::Time deadline) noexcept
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(send_mu_) {
+  // Requires send_mu_.
+  bool FlushLocked(absl::Time deadline) noexcept {
     Aggregate taken;
     uint64_t dropped_before = 0;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard lock(mu_);
       taken.swap(aggregate_);
       keys_ = 0;
       dropped_before = pending_dropped_;
@@ -277,7 +278,7 @@ class TelemetryReporter::Impl {
       unreported += total - accounted;
     }
     if (unreported > 0) {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard lock(mu_);
       pending_dropped_ += unreported;
     }
     return all_sent;
@@ -294,18 +295,23 @@ class TelemetryReporter::Impl {
   const Options options_;
   const std::unique_ptr<v1::Telemetry::Stub> stub_;
 
+  // The locks are std::mutex rather than absl::Mutex: ThreadSanitizer
+  // sees pthread locks, not those of Debian's uninstrumented Abseil
+  // (scripts/tsan.sh).
+  //
   // Guards the aggregate; held only for in-memory work.
-  absl::Mutex mu_;
-  Aggregate aggregate_ ABSL_GUARDED_BY(mu_);
-  size_t keys_ ABSL_GUARDED_BY(mu_) = 0;
-  // Operations dropped and not yet reported to the daemon.
-  uint64_t pending_dropped_ ABSL_GUARDED_BY(mu_) = 0;
+  std::mutex mu_;
+  Aggregate aggregate_;  // guarded by mu_
+  size_t keys_ = 0;      // guarded by mu_
+  // Operations dropped and not yet reported to the daemon (guarded by mu_).
+  uint64_t pending_dropped_ = 0;
 
   // One flush at a time, so batches and drop counts stay in order.
-  absl::Mutex send_mu_;
+  std::mutex send_mu_;
 
-  absl::Mutex stop_mu_;
-  bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;  // notified when stopping_ is set
+  bool stopping_ = false;            // guarded by stop_mu_
 
   std::atomic<uint64_t> recorded_{0};
   std::atomic<uint64_t> dropped_{0};
@@ -319,7 +325,8 @@ class TelemetryReporter::Impl {
     prometheus::Counter* counter = nullptr;
     uint64_t exported = 0;
   };
-  void ExportLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(export_mu_) {
+  // Requires export_mu_.
+  void ExportLocked() {
     for (Exported& e : exported_) {
       if (e.counter == nullptr) continue;
       const uint64_t now = e.source->load(std::memory_order_relaxed);
@@ -327,8 +334,8 @@ class TelemetryReporter::Impl {
       e.exported = now;
     }
   }
-  absl::Mutex export_mu_;
-  std::array<Exported, 4> exported_ ABSL_GUARDED_BY(export_mu_){};
+  std::mutex export_mu_;
+  std::array<Exported, 4> exported_{};  // guarded by export_mu_
 
   // Last: starts after everything it uses is constructed.
   std::thread thread_;

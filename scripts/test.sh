@@ -2,7 +2,9 @@
 # Installs the Debian packages, builds, and runs every test with ctest:
 # once in a normal build (./build), then a short libFuzzer run of each fuzz
 # target (./build-fuzz, clang), then every test again under
-# AddressSanitizer and UndefinedBehaviorSanitizer (./build-asan).
+# AddressSanitizer and UndefinedBehaviorSanitizer (./build-asan), then the
+# client library's tests under ThreadSanitizer (./build-tsan,
+# scripts/tsan.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -25,4 +27,6 @@ if [ "${CUTOVER_SKIP_SANITIZERS:-0}" != 1 ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j "$JOBS"
+  echo "== build and test (ThreadSanitizer, client library)"
+  ./scripts/tsan.sh build-tsan
 fi

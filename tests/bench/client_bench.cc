@@ -95,6 +95,30 @@ void BM_FlatHashMapLookup(benchmark::State& state) {
 }
 BENCHMARK(BM_FlatHashMapLookup)->Threads(1)->Threads(2)->Threads(8)->UseRealTime();
 
+// The cache alone: DecisionCache::Get of a stored decision (what a
+// Client::Decide hit does besides counting and the reason).
+void BM_DecisionCacheGet(benchmark::State& state) {
+  static const auto* cache = [] {
+    auto* cache = new DecisionCache(DecisionCache::Options{});
+    Decision d;
+    d.flag_key = "orders";
+    d.old_target = "postgres-orders";
+    d.new_target = "dynamodb-orders";
+    for (const auto& user : Users()) cache->Put("orders", user, d, 1);
+    return cache;
+  }();
+  static const std::vector<Context> users = Users();
+  size_t i = state.thread_index() * 7919;
+  for (auto _ : state) {
+    Decision d;
+    auto hit = cache->Get("orders", users[i++ % kUsers], d);
+    benchmark::DoNotOptimize(hit.state);
+    benchmark::DoNotOptimize(d.stage);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DecisionCacheGet)->Threads(1)->Threads(2)->Threads(8)->UseRealTime();
+
 // Client::Decide answered from the cache (every user prefetched).
 void BM_ClientDecideCacheHit(benchmark::State& state) {
   World& world = TheWorld();

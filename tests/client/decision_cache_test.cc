@@ -52,6 +52,44 @@ TEST_CASE("context keys differ whenever the context differs", "[cache]") {
         key("orders", User("a", {{"y", "2"}, {"x", "1"}})));
 }
 
+TEST_CASE("a lookup matches only the exact flag and context it was stored for",
+          "[cache]") {
+  // Contexts whose fields run together the same way, and flags that are
+  // prefixes of each other: each gets its own answer, and nothing else
+  // matches.
+  const std::vector<Context> contexts = {
+      User(""), User("a"), User("ab"), User("a", {{"b", ""}}),
+      User("a", {{"b", "c"}}), User("a", {{"bc", ""}}),
+      User("a", {{"b", "c"}, {"d", "e"}}), User("a", {{"b", "cd"}, {"", "e"}}),
+      User("user-0123456789abcdef"), User("user-0123456789abcdeg"),
+      User("x", {{"tenant", std::string(40, 'a')}})};
+  DecisionCache cache({1000, 1 << 20, 4, absl::Seconds(60)});
+  for (size_t i = 0; i < contexts.size(); ++i) {
+    cache.Put("orders", contexts[i], DecisionAt(Stage::kLive, i + 1), 1);
+  }
+  for (size_t i = 0; i < contexts.size(); ++i) {
+    INFO("context " << i);
+    auto hit = cache.Get("orders", contexts[i]);
+    REQUIRE(hit.state == DecisionCache::State::kFresh);
+    CHECK(hit.decision.flag_version == static_cast<int64_t>(i + 1));
+    CHECK(cache.Get("order", contexts[i]).state ==
+          DecisionCache::State::kMiss);
+    CHECK(cache.Get("orders2", contexts[i]).state ==
+          DecisionCache::State::kMiss);
+  }
+  for (const Context& other :
+       {User("b"), User("a", {{"b", "d"}}), User("a", {{"c", "c"}}),
+        User("a", {{"b", "c"}, {"d", "f"}}), User("user-0123456789abcdeh"),
+        User("x", {{"tenant", std::string(41, 'a')}})}) {
+    CHECK(cache.Get("orders", other).state == DecisionCache::State::kMiss);
+  }
+  // The hot-path form leaves the caller's decision alone on a miss.
+  Decision untouched = DecisionAt(Stage::kShadow, 99);
+  CHECK(cache.Get("orders", User("nobody"), untouched).state ==
+        DecisionCache::State::kMiss);
+  CHECK(untouched.flag_version == 99);
+}
+
 TEST_CASE("fresh, then expired after the TTL, and a miss for another context",
           "[cache]") {
   FakeClock clock;
@@ -122,7 +160,7 @@ TEST_CASE("invalidation drops older answers and refuses late ones", "[cache]") {
   CHECK(cache.size() == 1);
 }
 
-TEST_CASE("bounded by entries and by bytes; an entry used since it was "
+TEST_CASE("bounded by entries and by bytes and an entry used since it was "
           "stored outlives one that was not (CLOCK)",
           "[cache]") {
   DecisionCache cache({8, 1 << 20, 1, absl::Seconds(60)});

@@ -759,7 +759,7 @@ TEST_CASE("Read: compare rate 0 never compares, 1 always, 0.5 about half",
 
 TEST_CASE(
     "Read: NOT_FOUND on one side while the other has the row is a "
-    "mismatch; on both, a match",
+    "mismatch and on both a match",
     "[migrator]") {
   const auto not_found = []() -> absl::StatusOr<int> {
     return absl::NotFoundError("no row");
@@ -1068,7 +1068,7 @@ TEST_CASE("Read and Write from 8 threads at once in concurrent mode",
 // ---------------------------------------------------------------------------
 // Exceptions never escape.
 
-TEST_CASE("Callables that throw become INTERNAL; nothing escapes",
+TEST_CASE("Callables that throw become INTERNAL and nothing escapes",
           "[migrator]") {
   for (ReadExecution mode : kAllModes) {
     INFO(ModeName(mode));
@@ -1239,7 +1239,7 @@ TEST_CASE("Without a DecisionSource every operation is off", "[migrator]") {
   CHECK(records.TakeDescribed() == Expect(Stage::kOff, {R{kWrite, kOld, kOk}}));
 }
 
-TEST_CASE("The plan comes from the stage; an unknown stage is off",
+TEST_CASE("The plan comes from the stage and an unknown stage is off",
           "[migrator]") {
   Records records;
   Migrator migrator(nullptr, records.Recorder());
