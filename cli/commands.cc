@@ -82,7 +82,12 @@ class Connection {
             static_cast<int64_t>(options_.timeout_seconds * 1000)));
     context.AddMetadata("x-cutover-actor", options_.actor);
     grpc::Status status = (stub->*method)(&context, request, response);
-    if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+    // UNAVAILABLE from a daemon that answered (its channel is connected,
+    // e.g. "store: write: ..." when its disk fails) is the daemon's own
+    // error, not a connection problem.
+    const bool answered =
+        channel_->GetState(false) == GRPC_CHANNEL_READY;
+    if ((status.error_code() == grpc::StatusCode::UNAVAILABLE && !answered) ||
         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
       return absl::Status(
           FromGrpcStatus(status).code(),

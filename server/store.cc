@@ -30,13 +30,25 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   if (s.IsNotFound()) return absl::NotFoundError(message);
   if (s.IsCorruption()) return absl::DataLossError(message);
   if (s.IsInvalidArgument()) return absl::InvalidArgumentError(message);
-  if (s.IsNoSpace()) return absl::ResourceExhaustedError(message);
+  // A full disk (ENOSPC), or a file size limit reached (EFBIG, which
+  // RocksDB reports as a plain IO error).
+  if (s.IsNoSpace() ||
+      (s.IsIOError() &&
+       s.ToString().find("File too large") != std::string::npos)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        what, ": no space left for the data folder (disk full or file size "
+              "limit): ",
+        s.ToString()));
+  }
   if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) {
     return absl::UnavailableError(message);
   }
   if (s.IsIOError()) {
-    // RocksDB reports a held LOCK file as an IO error.
-    if (s.ToString().find("lock") != std::string::npos) {
+    // RocksDB reports a LOCK file held (by another process, or by this
+    // one) as an IO error; not one it cannot open (permissions).
+    if (s.ToString().find("While lock file") != std::string::npos ||
+        s.ToString().find("lock hold by current process") !=
+            std::string::npos) {
       return absl::FailedPreconditionError(absl::StrCat(
           what, ": the data folder is locked by another process (is another "
                 "cutoverd running on it?): ",
@@ -177,6 +189,14 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
 
 Store::~Store() {
   if (db_ == nullptr) return;
+  // After a failed write (disk full, data folder read-only) RocksDB 7.8 can
+  // abort while closing (assertion `last_ref' in ~ColumnFamilySet): every
+  // acknowledged write is already synced to the log, so leave the database
+  // to the process's exit.
+  if (write_failed_) {
+    (void)db_.release();
+    return;
+  }
   for (auto* handle : handles_) {
     db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
   }
@@ -290,7 +310,10 @@ absl::Status Store::Commit(const Mutation& mutation) {
   rocksdb::WriteOptions options;
   options.sync = true;  // acknowledged means on disk
   status = FromRocks(db_->Write(options, &batch), "store: write");
-  if (!status.ok()) return status;
+  if (!status.ok()) {
+    write_failed_ = true;
+    return status;
+  }
   revision_ = mutation.revision;
   return absl::OkStatus();
 }
