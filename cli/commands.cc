@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -211,7 +212,8 @@ int Cli::Run(int argc, char** argv) {
       ->envname("CUTOVER_SERVER");
   app.add_option("-o,--output", global_.output, "table, json or yaml");
   app.add_option("--timeout", global_.timeout_seconds,
-                 "seconds to wait for the server");
+                 "seconds to wait for the server")
+      ->check(CLI::PositiveNumber);
   global_.actor = DefaultActor();
   app.add_option("--actor", global_.actor,
                  "who is making the change, for the history when the daemon "
@@ -745,6 +747,13 @@ void Cli::PrintDiff(const std::string& what,
 }
 
 absl::Status Cli::Apply(const std::string& path, bool dry_run, bool force) {
+  // A folder opens but reads as nothing: refused, not taken for an empty
+  // file.
+  std::error_code not_a_folder;
+  if (std::filesystem::is_directory(path, not_a_folder)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": cannot read: a folder, not a file"));
+  }
   std::ifstream in(path);
   if (!in) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read"));
   std::stringstream text;
