@@ -238,7 +238,7 @@ TEST_CASE("cutoverctl exits 1 when the server is unreachable", "[cli]") {
 }
 
 TEST_CASE_METHOD(CliFixture, "apply: dry run prints the diff and changes "
-                             "nothing; apply converges", "[cli]") {
+                             "nothing, and apply converges", "[cli]") {
   const std::string example =
       std::string(CUTOVER_SOURCE_DIR) + "/config/flags.example.yaml";
   const std::string dry = Ok({"apply", "-f", example, "--dry-run"});
