@@ -5,9 +5,11 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 #include "rocksdb/write_batch.h"
@@ -88,6 +90,20 @@ absl::Status ParseValue(rocksdb::Slice value, Message* out,
     return absl::DataLossError(absl::StrCat("store: cannot parse ", what));
   }
   return absl::OkStatus();
+}
+
+// Keeps `db` and its column family handles open until the process exits,
+// reachable (so that leak checkers do not report them): see ~Store.
+void Abandon(rocksdb::DB* db,
+             std::vector<rocksdb::ColumnFamilyHandle*> handles) {
+  struct Open {
+    rocksdb::DB* db;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  };
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* abandoned = new std::vector<Open>();
+  absl::MutexLock lock(&mu);
+  abandoned->push_back({db, std::move(handles)});
 }
 
 }  // namespace
@@ -194,7 +210,7 @@ Store::~Store() {
   // acknowledged write is already synced to the log, so leave the database
   // to the process's exit.
   if (write_failed_) {
-    (void)db_.release();
+    Abandon(db_.release(), std::move(handles_));
     return;
   }
   for (auto* handle : handles_) {
