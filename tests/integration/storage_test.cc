@@ -5,9 +5,9 @@
 // acknowledged write is there.
 //
 // Both faults work without mounting anything, as root or not:
-//   * disk full: cutoverd runs under a file size limit (prlimit --fsize),
-//     with SIGXFSZ ignored so that writes past it fail with EFBIG instead
-//     of killing the process;
+//   * disk full: cutoverd runs under a file size limit (prlimit --fsize);
+//     it ignores SIGXFSZ, so writes past the limit fail with EFBIG as they
+//     would with ENOSPC on a full disk;
 //   * read-only: the data folder is made read-only (chmod -R a-w) under the
 //     running daemon. Root ignores file modes, so as root cutoverd runs as
 //     the unprivileged user "nobody" (setpriv) over a folder it owns; the
@@ -34,24 +34,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Code = grpc::StatusCode;
-
-// Ignores `signal` in this process (and so in the children it spawns, which
-// inherit ignored signals across exec) until destroyed.
-class SignalIgnored {
- public:
-  explicit SignalIgnored(int signal) : signal_(signal) {
-    struct sigaction ignore {};
-    ignore.sa_handler = SIG_IGN;
-    sigaction(signal_, &ignore, &previous_);
-  }
-  ~SignalIgnored() { sigaction(signal_, &previous_, nullptr); }
-  SignalIgnored(const SignalIgnored&) = delete;
-  SignalIgnored& operator=(const SignalIgnored&) = delete;
-
- private:
-  int signal_;
-  struct sigaction previous_ {};
-};
 
 // Sets `path` and everything under it read-only (a-w) until Restore() or
 // destruction (u+w back, so the folder can be removed).
@@ -176,7 +158,6 @@ TEST_CASE("disk full: admin writes fail RESOURCE_EXHAUSTED, decisions go on, "
           "nothing acknowledged is lost",
           "[storage]") {
   TempDir dir;
-  SignalIgnored file_size_signal(SIGXFSZ);
   DaemonProcess daemon(dir.path() + "/data");
   daemon.SetLauncher({"/usr/bin/prlimit",
                       "--fsize=" + std::to_string(kFileSizeLimit), "--"});
