@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <algorithm>
 #include <functional>
@@ -87,7 +88,12 @@ class Connection {
             static_cast<int64_t>(options_.timeout_seconds * 1000)));
     context.AddMetadata("x-cutover-actor", options_.actor);
     grpc::Status status = (stub->*method)(&context, request, response);
-    if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+    // UNAVAILABLE from a daemon that answered (its channel is connected,
+    // e.g. "store: write: ..." when its disk fails) is the daemon's own
+    // error, not a connection problem.
+    const bool answered =
+        channel_->GetState(false) == GRPC_CHANNEL_READY;
+    if ((status.error_code() == grpc::StatusCode::UNAVAILABLE && !answered) ||
         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
       return absl::Status(
           FromGrpcStatus(status).code(),
@@ -257,7 +263,8 @@ int Cli::Run(int argc, char** argv) {
       ->envname("CUTOVER_SERVER");
   app.add_option("-o,--output", global_.output, "table, json or yaml");
   app.add_option("--timeout", global_.timeout_seconds,
-                 "seconds to wait for the server");
+                 "seconds to wait for the server")
+      ->check(CLI::PositiveNumber);
   global_.actor = DefaultActor();
   app.add_option("--actor", global_.actor,
                  "who is making the change, for the history when the daemon "
@@ -923,6 +930,13 @@ void Cli::PrintDiff(const std::string& what,
 }
 
 absl::Status Cli::Apply(const std::string& path, bool dry_run, bool force) {
+  // A folder opens but reads as nothing: refused, not taken for an empty
+  // file.
+  std::error_code not_a_folder;
+  if (std::filesystem::is_directory(path, not_a_folder)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": cannot read: a folder, not a file"));
+  }
   std::ifstream in(path);
   if (!in) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read"));
   std::stringstream text;

@@ -63,6 +63,11 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // Past a file size limit (RLIMIT_FSIZE) a write then fails with EFBIG,
+  // and the admin call with RESOURCE_EXHAUSTED as on a full disk, instead
+  // of SIGXFSZ killing the daemon.
+  std::signal(SIGXFSZ, SIG_IGN);
+
   // Block the shutdown signals in every thread (threads inherit the mask),
   // then wait for them here.
   sigset_t signals;

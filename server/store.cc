@@ -5,9 +5,11 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 #include "rocksdb/write_batch.h"
@@ -31,13 +33,25 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   if (s.IsNotFound()) return absl::NotFoundError(message);
   if (s.IsCorruption()) return absl::DataLossError(message);
   if (s.IsInvalidArgument()) return absl::InvalidArgumentError(message);
-  if (s.IsNoSpace()) return absl::ResourceExhaustedError(message);
+  // A full disk (ENOSPC), or a file size limit reached (EFBIG, which
+  // RocksDB reports as a plain IO error).
+  if (s.IsNoSpace() ||
+      (s.IsIOError() &&
+       s.ToString().find("File too large") != std::string::npos)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        what, ": no space left for the data folder (disk full or file size "
+              "limit): ",
+        s.ToString()));
+  }
   if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) {
     return absl::UnavailableError(message);
   }
   if (s.IsIOError()) {
-    // RocksDB reports a held LOCK file as an IO error.
-    if (s.ToString().find("lock") != std::string::npos) {
+    // RocksDB reports a LOCK file held (by another process, or by this
+    // one) as an IO error; not one it cannot open (permissions).
+    if (s.ToString().find("While lock file") != std::string::npos ||
+        s.ToString().find("lock hold by current process") !=
+            std::string::npos) {
       return absl::FailedPreconditionError(absl::StrCat(
           what, ": the data folder is locked by another process (is another "
                 "cutoverd running on it?): ",
@@ -77,6 +91,20 @@ absl::Status ParseValue(rocksdb::Slice value, Message* out,
     return absl::DataLossError(absl::StrCat("store: cannot parse ", what));
   }
   return absl::OkStatus();
+}
+
+// Keeps `db` and its column family handles open until the process exits,
+// reachable (so that leak checkers do not report them): see ~Store.
+void Abandon(rocksdb::DB* db,
+             std::vector<rocksdb::ColumnFamilyHandle*> handles) {
+  struct Open {
+    rocksdb::DB* db;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  };
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* abandoned = new std::vector<Open>();
+  absl::MutexLock lock(&mu);
+  abandoned->push_back({db, std::move(handles)});
 }
 
 }  // namespace
@@ -179,6 +207,14 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
 
 Store::~Store() {
   if (db_ == nullptr) return;
+  // After a failed write (disk full, data folder read-only) RocksDB 7.8 can
+  // abort while closing (assertion `last_ref' in ~ColumnFamilySet): every
+  // acknowledged write is already synced to the log, so leave the database
+  // to the process's exit.
+  if (write_failed_) {
+    Abandon(db_.release(), std::move(handles_));
+    return;
+  }
   for (auto* handle : handles_) {
     db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
   }
@@ -288,7 +324,10 @@ absl::Status Store::Commit(const Mutation& mutation) {
   rocksdb::WriteOptions options;
   options.sync = true;  // acknowledged means on disk
   status = FromRocks(db_->Write(options, &batch), "store: write");
-  if (!status.ok()) return status;
+  if (!status.ok()) {
+    write_failed_ = true;
+    return status;
+  }
   revision_ = mutation.revision;
   return absl::OkStatus();
 }

@@ -116,6 +116,8 @@ class Store {
   rocksdb::ColumnFamilyHandle* changes_ = nullptr;
   rocksdb::ColumnFamilyHandle* backfill_ = nullptr;
   std::atomic<int64_t> revision_{0};
+  // A write failed (disk full, read-only folder): see ~Store.
+  std::atomic<bool> write_failed_{false};
 };
 
 }  // namespace cutover

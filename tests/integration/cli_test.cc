@@ -102,12 +102,44 @@ TEST_CASE_METHOD(CliFixture, "bad input exits 2 and changes nothing",
   Ok({"flags", "create", "orders", "--old", "a", "--new", "b"});
   Ok({"stage", "orders", "dualwrite"});
   const int64_t version = GetFlag("orders").version();
+  // Bad files for apply.
+  auto file = [this](const std::string& name, const std::string& text) {
+    const std::string path = dir().path() + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  };
+  const std::string syntax = file("syntax.yaml", "flags:\n  - key: [open\n");
+  const std::string unknown =
+      file("unknown.yaml", "flags:\n  - key: orders\n    colour: blue\n");
+  const std::string wrong_type = file("type.yaml", "flags: 7\n");
+  const std::string not_yaml = file("binary.yaml", std::string("\0\1\2x", 4));
 
   struct Case {
     std::vector<std::string> args;
     std::string message;  // expected in stderr
   };
   const std::vector<Case> cases = {
+      // Bad flags and arguments.
+      {{"--frobnicate", "flags", "list"}, "--frobnicate"},
+      {{"flags", "create", "x", "--old", "a"}, "--new is required"},
+      {{"flags", "get"}, "is required"},
+      {{"flags", "list", "--timeout", "abc"}, "--timeout"},
+      {{"flags", "list", "--timeout", "-1"}, "--timeout"},
+      {{"flags", "list", "-o"}, "--output"},
+      {{"history", "orders", "--limit", "x"}, "--limit"},
+      {{"rules", "add", "orders", "--if", "tenant in acme"},
+       "--serve is required"},
+      {{"flags", "list", "--token-file", "/nonexistent/token"},
+       "token-file: cannot read"},
+      {{"flags", "list", "--tls-ca", "/nonexistent/ca.pem"},
+       "tls-ca: cannot read"},
+      // Bad files.
+      {{"apply", "-f", dir().path()}, "a folder, not a file"},
+      {{"apply", "-f", syntax}, "not valid YAML or JSON"},
+      {{"apply", "-f", unknown}, "flags[0].colour: unknown field"},
+      {{"apply", "-f", wrong_type}, "flags: expected a list"},
+      {{"apply", "-f", not_yaml}, "expected a mapping"},
+      // Bad values the server or the parser refuses.
       {{"stage", "orders", "sideways"}, "stage: 'sideways' is not one of"},
       {{"rollout", "orders", "live=5", "shadow=90"}, "add up to 95%"},
       {{"rollout", "orders", "live=abc", "shadow=100"}, "not a percentage"},
@@ -160,7 +192,7 @@ TEST_CASE("cutoverctl exits 1 when the server is unreachable", "[cli]") {
 }
 
 TEST_CASE_METHOD(CliFixture, "apply: dry run prints the diff and changes "
-                             "nothing; apply converges", "[cli]") {
+                             "nothing, and apply converges", "[cli]") {
   const std::string example =
       std::string(CUTOVER_SOURCE_DIR) + "/config/flags.example.yaml";
   const std::string dry = Ok({"apply", "-f", example, "--dry-run"});

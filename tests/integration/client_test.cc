@@ -69,6 +69,126 @@ absl::Duration Timed(F f) {
 // is shared and noisy.
 constexpr absl::Duration kSlack = absl::Milliseconds(250);
 
+// Options for traffic through daemon faults: a 200 ms deadline, and cached
+// entries distrusted soon while the stream is down, so that the known
+// users get STALE (not CACHED) while the daemon is away.
+ClientOptions FaultOptions(const DaemonProcess& daemon) {
+  ClientOptions options = OptionsFor(daemon);
+  options.decide_deadline = absl::Milliseconds(200);
+  options.unsynced_max_age = absl::Milliseconds(100);
+  return options;
+}
+
+// A Client with its cache warmed with users u-0..u-99 of "orders", which
+// must serve dualwrite.
+std::unique_ptr<Client> WarmClient(const ClientOptions& options) {
+  auto client = Client::Create(options);
+  REQUIRE(client.ok());
+  for (int i = 0; i < 100; ++i) {
+    REQUIRE((*client)->Decide("orders", User("u-" + std::to_string(i))).stage ==
+            Stage::kDualWrite);
+  }
+  return std::move(*client);
+}
+
+// 8 threads asking `client` about "orders" until Stop(): Decide for known
+// users (u-0..u-149) and every tenth call a user never seen before, and
+// every 50th call a Prefetch of 10 users. Every answer must be `expected`
+// (from the daemon, the cache, or the cache served STALE) or the safe
+// default (off, old database only, reason ERROR), and must come within
+// `bound` on a monotonic clock.
+class Traffic {
+ public:
+  Traffic(Client& client, Stage expected, absl::Duration bound)
+      : client_(client),
+        expected_(expected),
+        bound_(absl::ToChronoMicroseconds(bound)) {
+    for (int t = 0; t < 8; ++t) threads_.emplace_back([this, t] { Run(t); });
+  }
+  ~Traffic() { Stop(); }
+  Traffic(const Traffic&) = delete;
+  Traffic& operator=(const Traffic&) = delete;
+
+  void Stop() {
+    stop_ = true;
+    for (auto& thread : threads_) {
+      if (thread.joinable()) thread.join();
+    }
+  }
+
+  // After Stop(): at least `min_calls`, none wrong, none late.
+  void Check(int64_t min_calls) const {
+    INFO("calls " << calls << ", slowest " << slowest_us << " us of "
+                  << bound_.count() << " us allowed, stale " << stale
+                  << ", safe defaults " << safe_defaults);
+    CHECK(calls >= min_calls);
+    CHECK(wrong == 0);
+    CHECK(late == 0);
+  }
+
+  std::atomic<int64_t> calls{0}, wrong{0}, late{0}, stale{0}, safe_defaults{0};
+  std::atomic<int64_t> slowest_us{0};
+
+ private:
+  void Run(int t) {
+    for (int i = 0; !stop_ && i < 1000000; ++i) {
+      std::vector<Context> users;
+      if (i % 50 == 49) {
+        for (int u = 0; u < 10; ++u) {
+          users.push_back(User("u-" + std::to_string((i + u) % 150)));
+        }
+      } else {
+        users.push_back(User(
+            i % 10 == 9 ? "new-" + std::to_string(t) + "-" + std::to_string(i)
+                        : "u-" + std::to_string((i * 8 + t) % 150)));
+      }
+      const auto start = std::chrono::steady_clock::now();
+      const std::vector<Decision> decisions =
+          users.size() == 1
+              ? std::vector<Decision>{client_.Decide("orders", users[0])}
+              : client_.Prefetch("orders", users);
+      const auto took = std::chrono::steady_clock::now() - start;
+      ++calls;
+      if (took > bound_) ++late;
+      const int64_t took_us =
+          std::chrono::duration_cast<std::chrono::microseconds>(took).count();
+      int64_t seen = slowest_us.load();
+      while (took_us > seen &&
+             !slowest_us.compare_exchange_weak(seen, took_us)) {
+      }
+      if (decisions.size() != users.size()) ++wrong;
+      for (const Decision& d : decisions) {
+        if (!Acceptable(d)) ++wrong;
+      }
+    }
+  }
+
+  bool Acceptable(const Decision& d) {
+    switch (d.reason) {
+      case Reason::kDefault:
+      case Reason::kCached:
+        return d.stage == expected_;
+      case Reason::kStale:
+        ++stale;
+        return d.stage == expected_;
+      case Reason::kError:
+        ++safe_defaults;
+        return d.stage == Stage::kOff &&
+               d.plan.read_authoritative == Origin::kOld &&
+               d.plan.write_authoritative == Origin::kOld &&
+               d.plan.write_secondary == Origin::kNone;
+      default:
+        return false;
+    }
+  }
+
+  Client& client_;
+  const Stage expected_;
+  const std::chrono::microseconds bound_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+};
+
 // A daemon config file with `extra` YAML lines (data_dir and listen are
 // required by the config loader and overridden by the harness's flags).
 std::string DaemonConfig(const TempDir& dir, const std::string& extra) {
@@ -186,100 +306,96 @@ TEST_CASE("the daemon killed and restarted under traffic from 8 threads",
   Cli(daemon, {"flags", "create", "orders", "--old", "pg", "--new", "ddb"});
   Cli(daemon, {"stage", "orders", "dualwrite"});
 
-  ClientOptions options = OptionsFor(daemon);
-  options.decide_deadline = absl::Milliseconds(200);
-  // Distrust cached entries soon while the stream is down, so that the
-  // known users get STALE (not CACHED) while the daemon is away.
-  options.unsynced_max_age = absl::Milliseconds(100);
-  auto client = Client::Create(options);
-  REQUIRE(client.ok());
-  // Warm the cache for users 0..99.
-  for (int i = 0; i < 100; ++i) {
-    REQUIRE((*client)->Decide("orders", User("u-" + std::to_string(i))).stage ==
-            Stage::kDualWrite);
-  }
+  ClientOptions options = FaultOptions(daemon);
+  auto client = WarmClient(options);
 
-  std::atomic<bool> stop{false};
-  std::atomic<int64_t> calls{0}, wrong{0}, slow{0}, stale{0}, safe_defaults{0};
-  std::atomic<int64_t> slowest_us{0};
-  const auto bound = absl::ToChronoMicroseconds(options.decide_deadline + kSlack);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 8; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; !stop && i < 1000000; ++i) {
-        // Mostly known users; every tenth a user never seen before, so
-        // that some calls miss the cache while the daemon is down.
-        const std::string user =
-            i % 10 == 9 ? "new-" + std::to_string(t) + "-" + std::to_string(i)
-                        : "u-" + std::to_string((i * 8 + t) % 150);
-        const auto start = std::chrono::steady_clock::now();
-        Decision d = (*client)->Decide("orders", User(user));
-        const auto took = std::chrono::steady_clock::now() - start;
-        ++calls;
-        // Never blocks past the deadline (plus scheduling on a loaded
-        // machine).
-        if (took > bound) ++slow;
-        const int64_t took_us =
-            std::chrono::duration_cast<std::chrono::microseconds>(took).count();
-        int64_t seen = slowest_us.load();
-        while (took_us > seen && !slowest_us.compare_exchange_weak(seen, took_us)) {
-        }
-        // Always the right answer (from the daemon, the cache, or the cache
-        // served stale while the daemon is away) or the safe default.
-        bool ok = false;
-        switch (d.reason) {
-          case Reason::kDefault:
-          case Reason::kCached:
-            ok = d.stage == Stage::kDualWrite;
-            break;
-          case Reason::kStale:
-            ok = d.stage == Stage::kDualWrite;
-            ++stale;
-            break;
-          case Reason::kError:
-            ok = d.stage == Stage::kOff &&
-                 d.plan.read_authoritative == Origin::kOld &&
-                 d.plan.write_authoritative == Origin::kOld &&
-                 d.plan.write_secondary == Origin::kNone;
-            ++safe_defaults;
-            break;
-          default:
-            break;
-        }
-        if (!ok) ++wrong;
-      }
-    });
-  }
+  Traffic traffic(*client, Stage::kDualWrite,
+                  options.decide_deadline + kSlack);
   absl::SleepFor(absl::Milliseconds(300));
   REQUIRE(daemon.Stop(SIGKILL) == -SIGKILL);
   absl::SleepFor(absl::Milliseconds(700));
-  const ClientStats down = (*client)->stats();
+  const ClientStats down = client->stats();
   REQUIRE(daemon.Start());
   // The stream comes back and resumes.
-  CHECK(Eventually([&] { return (*client)->watch_synced(); }));
+  CHECK(Eventually([&] { return client->watch_synced(); }));
   absl::SleepFor(absl::Milliseconds(300));
-  stop = true;
-  for (auto& thread : threads) thread.join();
+  traffic.Stop();
 
-  INFO("slowest Decide: " << slowest_us.load() << " us of "
-                           << bound.count() << " us allowed");
-  CHECK(calls > 1000);
-  CHECK(wrong == 0);
-  CHECK(slow == 0);
+  traffic.Check(1000);
   // While the daemon was down, uncached users got the safe default and
   // cached ones the cached decision, as STALE.
   CHECK(down.errors > 0);
   CHECK(down.stale_serves > 0);
-  CHECK(safe_defaults > 0);
-  CHECK(stale > 0);
-  const ClientStats after = (*client)->stats();
+  CHECK(traffic.safe_defaults > 0);
+  CHECK(traffic.stale > 0);
+  const ClientStats after = client->stats();
   CHECK(after.stream_reconnects >= 1);
 
   // The cache is right after the restart: a change is seen.
-  const int64_t revision = (*client)->watched_revision();
+  const int64_t revision = client->watched_revision();
   Cli(daemon, {"stage", "orders", "shadow"});
-  REQUIRE(Eventually([&] { return (*client)->watched_revision() > revision; }));
-  CHECK((*client)->Decide("orders", User("u-3")).stage == Stage::kShadow);
+  REQUIRE(Eventually([&] { return client->watched_revision() > revision; }));
+  CHECK(client->Decide("orders", User("u-3")).stage == Stage::kShadow);
+}
+
+TEST_CASE("8 threads deciding while the daemon is stopped, paused and "
+          "slowed: every call within its deadline, right or safe",
+          "[client][faults]") {
+  TempDir dir;
+  DaemonProcess daemon(dir.path() + "/data");
+  REQUIRE(daemon.Start());
+  daemon.KeepPort();
+  Cli(daemon, {"flags", "create", "orders", "--old", "pg", "--new", "ddb"});
+  Cli(daemon, {"stage", "orders", "dualwrite"});
+  ContinueOnExit resume;
+
+  ClientOptions options = FaultOptions(daemon);
+  // A paused daemon's stream is replaced soon.
+  options.watch_idle_timeout = absl::Seconds(1);
+  auto client = WarmClient(options);
+
+  // A correctness bound, not a speed target: a call that waits on the
+  // daemon must give up at its deadline; 1 s covers scheduling on a
+  // loaded machine and sanitizer builds.
+  Traffic traffic(*client, Stage::kDualWrite,
+                  options.decide_deadline + absl::Seconds(1));
+  absl::SleepFor(absl::Milliseconds(300));
+
+  SECTION("stopped: SIGTERM, then started again") {
+    REQUIRE(daemon.Stop(SIGTERM) == 0);
+    absl::SleepFor(absl::Seconds(1));
+    REQUIRE(daemon.Start());
+  }
+  SECTION("paused: SIGSTOP for 1.5 s, then SIGCONT") {
+    resume.pid = daemon.pid();
+    REQUIRE(kill(resume.pid, SIGSTOP) == 0);
+    absl::SleepFor(absl::Milliseconds(1500));
+    REQUIRE(kill(resume.pid, SIGCONT) == 0);
+  }
+  SECTION("slowed: stopped 300 ms of every 400 ms for 2.4 s") {
+    // Longer than the deadline: calls that wait on the daemon now answer,
+    // now time out.
+    resume.pid = daemon.pid();
+    for (int cycle = 0; cycle < 6; ++cycle) {
+      REQUIRE(kill(resume.pid, SIGSTOP) == 0);
+      absl::SleepFor(absl::Milliseconds(300));
+      REQUIRE(kill(resume.pid, SIGCONT) == 0);
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  }
+  // Back to normal: the stream resyncs and the traffic goes on a while.
+  CHECK(Eventually([&] { return client->watch_synced(); }));
+  absl::SleepFor(absl::Milliseconds(300));
+  traffic.Stop();
+  traffic.Check(500);
+  // The faults were felt: some calls could not be answered fresh.
+  CHECK(traffic.stale + traffic.safe_defaults > 0);
+
+  // And the client is right afterwards: a change is seen.
+  const int64_t revision = client->watched_revision();
+  Cli(daemon, {"stage", "orders", "shadow"});
+  REQUIRE(Eventually([&] { return client->watched_revision() > revision; }));
+  CHECK(client->Decide("orders", User("u-3")).stage == Stage::kShadow);
 }
 
 TEST_CASE("stale decisions while the daemon is down, safe default on a miss",

@@ -230,6 +230,7 @@ bool DaemonProcess::Start() {
     args.insert(args.end(), {"--auth", "none"});
   }
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  args.insert(args.begin(), launcher_.begin(), launcher_.end());
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 2, stderr_file_.c_str(),

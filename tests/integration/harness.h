@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cutover::testing {
@@ -100,6 +101,13 @@ class DaemonProcess {
   // Later Starts listen on the port of the current one (so clients with a
   // fixed address reconnect to the restarted daemon).
   void KeepPort() { listen_ = address(); }
+  // Later Starts run cutoverd through `launcher`: a program and its
+  // arguments that ends by exec'ing the rest of its command line in the
+  // same process (e.g. {"/usr/bin/prlimit", "--fsize=65536", "--"}), so
+  // pid() is still cutoverd's. Empty (the default): cutoverd directly.
+  void SetLauncher(std::vector<std::string> launcher) {
+    launcher_ = std::move(launcher);
+  }
 
   int port() const { return port_; }
   int metrics_port() const { return metrics_port_; }
@@ -110,6 +118,7 @@ class DaemonProcess {
  private:
   std::string data_dir_;
   std::vector<std::string> extra_args_;
+  std::vector<std::string> launcher_;
   std::string listen_ = "127.0.0.1:0";
   std::string ready_file_;
   std::string stderr_file_;

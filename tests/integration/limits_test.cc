@@ -300,6 +300,7 @@ struct State {
   int64_t segment_version = 0;
   int segment_history = 0;
   std::string ops;  // GetFlagStatus("base"): ops, compared, mismatches
+  int64_t revision = 0;  // the store revision decisions are served at
 };
 
 int HistoryLength(Server& server, const std::string& key, bool segment) {
@@ -344,6 +345,12 @@ State Capture(Server& server) {
     figures.set_mismatches(status.mismatches());
     state.ops = figures.SerializeAsString();
   }
+  {
+    v1::DecideResponse response;
+    Call call;
+    RequireOk(server.evaluation().Decide(call.get(), ValidDecide(), &response));
+    state.revision = response.revision();
+  }
   return state;
 }
 
@@ -358,6 +365,7 @@ void CheckUnchanged(const State& before, const State& after) {
   CHECK(after.segment_version == before.segment_version);
   CHECK(after.segment_history == before.segment_history);
   CHECK(same_ops);
+  CHECK(after.revision == before.revision);
 }
 
 // A server with the flag "base" (version 1) and the segment "base-seg".
@@ -1059,6 +1067,410 @@ TEST_CASE("Watch streams beyond max_watch_streams_per_peer are refused",
   }
   open.clear();
   CheckUnchanged(before, Capture(server));
+}
+
+// --- malformed, empty and conflicting requests -----------------------------
+
+// A call of `method` with `request` on the Admin stub.
+template <typename Request, typename Response>
+Send AdminRpc(grpc::Status (v1::Admin::Stub::*method)(grpc::ClientContext*,
+                                                      const Request&,
+                                                      Response*),
+              Request request) {
+  return [method, request](Server& s) {
+    Response response;
+    Call call;
+    return (s.admin().*method)(call.get(), request, &response);
+  };
+}
+
+// A refused request: `send` must fail with `code` and a message containing
+// `message` (the field it names), changing nothing.
+LimitCase Refused(std::string name, Code code, std::string message, Send send) {
+  LimitCase c;
+  c.name = std::move(name);
+  c.code = code;
+  c.message = std::move(message);
+  c.over = std::move(send);
+  return c;
+}
+
+v1::Flag WithoutKey() {
+  v1::Flag flag = ValidFlag(kBaseFlag);
+  flag.clear_key();
+  return flag;
+}
+
+v1::CreateFlagRequest CreateRequest(const std::function<void(v1::Flag&)>& edit,
+                                    const std::string& key = "fresh") {
+  v1::CreateFlagRequest request;
+  *request.mutable_flag() = ValidFlag(key);
+  edit(*request.mutable_flag());
+  return request;
+}
+
+// ReplaceFlag of "base" at version `version` (1 is the stored one).
+v1::ReplaceFlagRequest ReplaceRequest(const std::function<void(v1::Flag&)>& edit,
+                                      int64_t version = 1) {
+  v1::ReplaceFlagRequest request;
+  *request.mutable_flag() = ValidFlag(kBaseFlag);
+  edit(*request.mutable_flag());
+  request.set_expected_version(version);
+  return request;
+}
+
+template <typename Request>
+Request Keyed(const std::string& key) {
+  Request request;
+  request.set_key(key);
+  return request;
+}
+
+v1::SetStageRequest StageRequest(const std::string& key, int stage,
+                                 int64_t expected_version = 0) {
+  v1::SetStageRequest request;
+  request.set_key(key);
+  request.set_stage(static_cast<v1::Stage>(stage));
+  request.set_expected_version(expected_version);
+  return request;
+}
+
+v1::SetRolloutRequest RolloutRequest(
+    const std::vector<std::pair<int, int>>& splits) {
+  v1::SetRolloutRequest request;
+  request.set_key(kBaseFlag);
+  for (const auto& [stage, weight] : splits) {
+    v1::Split* split = request.mutable_rollout()->add_splits();
+    split->set_stage(static_cast<v1::Stage>(stage));
+    split->set_weight(weight);
+  }
+  return request;
+}
+
+v1::AddRuleRequest RuleRequest(const std::function<void(v1::Rule&)>& edit) {
+  v1::AddRuleRequest request;
+  request.set_key(kBaseFlag);
+  *request.mutable_rule() = ValidRule();
+  edit(*request.mutable_rule());
+  return request;
+}
+
+v1::RollbackRequest RollbackTo(const std::string& key, int64_t version) {
+  v1::RollbackRequest request;
+  request.set_key(key);
+  request.set_to_version(version);
+  return request;
+}
+
+v1::CreateSegmentRequest SegmentRequest(
+    const std::function<void(v1::Segment&)>& edit) {
+  v1::CreateSegmentRequest request;
+  *request.mutable_segment() = ValidSegment("fresh-seg");
+  edit(*request.mutable_segment());
+  return request;
+}
+
+v1::ReplaceSegmentRequest SegmentReplace(const std::string& key,
+                                         int64_t version) {
+  v1::ReplaceSegmentRequest request;
+  *request.mutable_segment() = ValidSegment(key);
+  request.set_expected_version(version);
+  return request;
+}
+
+TEST_CASE("every Admin and Evaluation rpc refuses malformed, empty and "
+          "conflicting requests, naming the field, and changes nothing",
+          "[limits][bad-input]") {
+  // Telemetry's malformed batches are swept in telemetry_test.cc ("a
+  // malformed batch is refused whole") and its sizes above; DecideBatch's
+  // empty batch and bad item in daemon_test.cc. ListFlags, ListSegments and
+  // ListFlagStatus take no input that can be wrong.
+  Server server(MainConfig());
+  AddBaseObjects(server);
+  {
+    // A flag naming base-seg, so that deleting it is a conflict.
+    v1::Flag user = ValidFlag("seg-user");
+    v1::Clause* clause = user.mutable_rules(0)->mutable_clauses(0);
+    clause->set_op(v1::IN_SEGMENT);
+    clause->clear_values();
+    clause->add_values(kBaseSegment);
+    RequireOk(CreateFlag(server, user));
+  }
+  using A = v1::Admin::Stub;
+  const Code kInvalid = Code::INVALID_ARGUMENT;
+  std::vector<LimitCase> cases = {
+      // CreateFlag
+      Refused("CreateFlag empty request", kInvalid, "flag.key: required",
+              AdminRpc(&A::CreateFlag, v1::CreateFlagRequest())),
+      Refused("CreateFlag bad key", kInvalid, "key: must match",
+              AdminRpc(&A::CreateFlag,
+                       CreateRequest([](v1::Flag&) {}, "Bad_Key"))),
+      Refused("CreateFlag no old_target", kInvalid, "old_target:",
+              AdminRpc(&A::CreateFlag, CreateRequest([](v1::Flag& f) {
+                         f.clear_old_target();
+                       }))),
+      Refused("CreateFlag old_target equals new_target", kInvalid,
+              "new_target:",
+              AdminRpc(&A::CreateFlag, CreateRequest([](v1::Flag& f) {
+                         f.set_new_target(f.old_target());
+                       }))),
+      Refused("CreateFlag no default_serve", kInvalid, "default_serve",
+              AdminRpc(&A::CreateFlag, CreateRequest([](v1::Flag& f) {
+                         f.clear_default_serve();
+                       }))),
+      Refused("CreateFlag unknown default stage", kInvalid,
+              "default_serve.stage",
+              AdminRpc(&A::CreateFlag, CreateRequest([](v1::Flag& f) {
+                         f.mutable_default_serve()->set_stage(
+                             static_cast<v1::Stage>(42));
+                       }))),
+      Refused("CreateFlag rollout weights not adding up", kInvalid,
+              "default_serve.rollout",
+              AdminRpc(&A::CreateFlag, CreateRequest([](v1::Flag& f) {
+                         v1::Rollout* rollout =
+                             f.mutable_default_serve()->mutable_rollout();
+                         v1::Split* split = rollout->add_splits();
+                         split->set_stage(v1::OFF);
+                         split->set_weight(50000);
+                       }))),
+      Refused("CreateFlag two rules with one id", kInvalid, "rules[1].id",
+              AdminRpc(&A::CreateFlag, CreateRequest([](v1::Flag& f) {
+                         *f.add_rules() = f.rules(0);
+                       }))),
+      Refused("CreateFlag rule without serve", kInvalid, "rules[0].serve",
+              AdminRpc(&A::CreateFlag, CreateRequest([](v1::Flag& f) {
+                         f.mutable_rules(0)->clear_serve();
+                       }))),
+      Refused("CreateFlag clause without operator", kInvalid,
+              "rules[0].clauses[0].op",
+              AdminRpc(&A::CreateFlag, CreateRequest([](v1::Flag& f) {
+                         f.mutable_rules(0)->mutable_clauses(0)->set_op(
+                             v1::OPERATOR_UNSPECIFIED);
+                       }))),
+      Refused("CreateFlag clause of unknown operator", kInvalid,
+              "rules[0].clauses[0].op",
+              AdminRpc(&A::CreateFlag, CreateRequest([](v1::Flag& f) {
+                         f.mutable_rules(0)->mutable_clauses(0)->set_op(
+                             static_cast<v1::Operator>(99));
+                       }))),
+      Refused("CreateFlag clause without values", kInvalid,
+              "rules[0].clauses[0].values",
+              AdminRpc(&A::CreateFlag, CreateRequest([](v1::Flag& f) {
+                         f.mutable_rules(0)->mutable_clauses(0)->clear_values();
+                       }))),
+      Refused("CreateFlag invalid regular expression", kInvalid,
+              "rules[0].clauses[0].values[0]",
+              AdminRpc(&A::CreateFlag, CreateRequest([](v1::Flag& f) {
+                         v1::Clause* clause =
+                             f.mutable_rules(0)->mutable_clauses(0);
+                         clause->set_op(v1::MATCHES);
+                         clause->set_values(0, "(unclosed");
+                       }))),
+      Refused("CreateFlag unknown segment", kInvalid, "nosuch",
+              AdminRpc(&A::CreateFlag, CreateRequest([](v1::Flag& f) {
+                         v1::Clause* clause =
+                             f.mutable_rules(0)->mutable_clauses(0);
+                         clause->set_op(v1::IN_SEGMENT);
+                         clause->set_values(0, "nosuch");
+                       }))),
+      Refused("CreateFlag beyond dualwrite without force",
+              Code::FAILED_PRECONDITION, "skips",
+              AdminRpc(&A::CreateFlag, CreateRequest([](v1::Flag& f) {
+                         f.mutable_default_serve()->set_stage(v1::LIVE);
+                       }))),
+      Refused("CreateFlag existing key", Code::ALREADY_EXISTS, kBaseFlag,
+              AdminRpc(&A::CreateFlag,
+                       CreateRequest([](v1::Flag&) {}, kBaseFlag))),
+      // GetFlag
+      Refused("GetFlag empty key", kInvalid, "key: required",
+              AdminRpc(&A::GetFlag, v1::GetFlagRequest())),
+      Refused("GetFlag unknown", Code::NOT_FOUND, "nosuch",
+              AdminRpc(&A::GetFlag, Keyed<v1::GetFlagRequest>("nosuch"))),
+      // ReplaceFlag
+      Refused("ReplaceFlag empty request", kInvalid,
+              "expected_version: required",
+              AdminRpc(&A::ReplaceFlag, v1::ReplaceFlagRequest())),
+      Refused("ReplaceFlag no key", kInvalid, "key: required",
+              AdminRpc(&A::ReplaceFlag,
+                       ReplaceRequest([](v1::Flag& f) { f = WithoutKey(); }))),
+      Refused("ReplaceFlag no expected_version", kInvalid, "expected_version",
+              AdminRpc(&A::ReplaceFlag, ReplaceRequest([](v1::Flag&) {}, 0))),
+      Refused("ReplaceFlag negative expected_version", kInvalid,
+              "expected_version",
+              AdminRpc(&A::ReplaceFlag, ReplaceRequest([](v1::Flag&) {}, -1))),
+      Refused("ReplaceFlag stale expected_version", Code::ABORTED, "version",
+              AdminRpc(&A::ReplaceFlag, ReplaceRequest([](v1::Flag&) {}, 7))),
+      Refused("ReplaceFlag unknown flag", Code::NOT_FOUND, "nosuch",
+              AdminRpc(&A::ReplaceFlag, ReplaceRequest([](v1::Flag& f) {
+                         f.set_key("nosuch");
+                       }))),
+      Refused("ReplaceFlag invalid content", kInvalid, "new_target:",
+              AdminRpc(&A::ReplaceFlag, ReplaceRequest([](v1::Flag& f) {
+                         f.clear_new_target();
+                       }))),
+      // ArchiveFlag
+      Refused("ArchiveFlag empty key", kInvalid, "key: required",
+              AdminRpc(&A::ArchiveFlag, v1::ArchiveFlagRequest())),
+      Refused("ArchiveFlag unknown", Code::NOT_FOUND, "nosuch",
+              AdminRpc(&A::ArchiveFlag,
+                       Keyed<v1::ArchiveFlagRequest>("nosuch"))),
+      Refused("ArchiveFlag stale expected_version", Code::ABORTED, "version",
+              AdminRpc(&A::ArchiveFlag, [] {
+                auto request = Keyed<v1::ArchiveFlagRequest>(kBaseFlag);
+                request.set_expected_version(9);
+                return request;
+              }())),
+      // SetStage
+      Refused("SetStage empty request", kInvalid, "stage: required",
+              AdminRpc(&A::SetStage, v1::SetStageRequest())),
+      Refused("SetStage no stage", kInvalid, "stage",
+              AdminRpc(&A::SetStage, StageRequest(kBaseFlag, 0))),
+      Refused("SetStage unknown stage", kInvalid, "stage",
+              AdminRpc(&A::SetStage, StageRequest(kBaseFlag, 42))),
+      Refused("SetStage skip without force", Code::FAILED_PRECONDITION,
+              "skips",
+              AdminRpc(&A::SetStage, StageRequest(kBaseFlag, v1::LIVE))),
+      Refused("SetStage stale expected_version", Code::ABORTED, "version",
+              AdminRpc(&A::SetStage,
+                       StageRequest(kBaseFlag, v1::DUALWRITE, 5))),
+      Refused("SetStage unknown flag", Code::NOT_FOUND, "nosuch",
+              AdminRpc(&A::SetStage, StageRequest("nosuch", v1::DUALWRITE))),
+      // SetRollout
+      Refused("SetRollout no splits", kInvalid,
+              "rollout.splits: at least one split",
+              AdminRpc(&A::SetRollout, RolloutRequest({}))),
+      Refused("SetRollout weights not adding up", kInvalid, "rollout",
+              AdminRpc(&A::SetRollout,
+                       RolloutRequest({{v1::OFF, 60000}, {v1::DUALWRITE, 30000}}))),
+      Refused("SetRollout one stage twice", kInvalid, "rollout.splits[1]",
+              AdminRpc(&A::SetRollout,
+                       RolloutRequest({{v1::OFF, 50000}, {v1::OFF, 50000}}))),
+      Refused("SetRollout split without stage", kInvalid,
+              "rollout.splits[0].stage",
+              AdminRpc(&A::SetRollout, RolloutRequest({{0, 100000}}))),
+      Refused("SetRollout weight wrapping to the total", kInvalid,
+              "rollout.splits: weights must sum to 100000",
+              AdminRpc(&A::SetRollout,
+                       RolloutRequest({{v1::OFF, -1}, {v1::DUALWRITE, 100001}}))),
+      // AddRule
+      Refused("AddRule empty request", kInvalid, "key: required",
+              AdminRpc(&A::AddRule, v1::AddRuleRequest())),
+      Refused("AddRule no rule", kInvalid, "rule",
+              AdminRpc(&A::AddRule, Keyed<v1::AddRuleRequest>(kBaseFlag))),
+      Refused("AddRule rule without clauses' operator", kInvalid,
+              "clauses[0].op", AdminRpc(&A::AddRule, RuleRequest([](v1::Rule& r) {
+                r.mutable_clauses(0)->set_op(v1::OPERATOR_UNSPECIFIED);
+              }))),
+      Refused("AddRule id already used", kInvalid, "first",
+              AdminRpc(&A::AddRule,
+                       RuleRequest([](v1::Rule& r) { r.set_id("first"); }))),
+      Refused("AddRule skip without force", Code::FAILED_PRECONDITION, "skips",
+              AdminRpc(&A::AddRule, RuleRequest([](v1::Rule& r) {
+                r.mutable_serve()->set_stage(v1::COMPLETE);
+              }))),
+      // RemoveRule
+      Refused("RemoveRule empty request", kInvalid, "key: required",
+              AdminRpc(&A::RemoveRule, v1::RemoveRuleRequest())),
+      Refused("RemoveRule empty rule_id", Code::NOT_FOUND, "rule",
+              AdminRpc(&A::RemoveRule, Keyed<v1::RemoveRuleRequest>(kBaseFlag))),
+      // SetEnabled
+      Refused("SetEnabled empty request", kInvalid, "key: required",
+              AdminRpc(&A::SetEnabled, v1::SetEnabledRequest())),
+      Refused("SetEnabled unknown flag", Code::NOT_FOUND, "nosuch",
+              AdminRpc(&A::SetEnabled, Keyed<v1::SetEnabledRequest>("nosuch"))),
+      // Rollback
+      Refused("Rollback empty request", kInvalid, "key: required",
+              AdminRpc(&A::Rollback, v1::RollbackRequest())),
+      Refused("Rollback negative to_version", kInvalid, "to_version",
+              AdminRpc(&A::Rollback, RollbackTo(kBaseFlag, -1))),
+      Refused("Rollback to the current version", kInvalid, "to_version",
+              AdminRpc(&A::Rollback, RollbackTo(kBaseFlag, 1))),
+      Refused("Rollback to a version never made", Code::NOT_FOUND,
+              "version 99", AdminRpc(&A::Rollback, RollbackTo(kBaseFlag, 99))),
+      // GetHistory
+      Refused("GetHistory empty key", kInvalid, "key: required",
+              AdminRpc(&A::GetHistory, v1::GetHistoryRequest())),
+      Refused("GetHistory unknown", Code::NOT_FOUND, "nosuch",
+              AdminRpc(&A::GetHistory, Keyed<v1::GetHistoryRequest>("nosuch"))),
+      // CreateSegment
+      Refused("CreateSegment empty request", kInvalid, "segment.key: required",
+              AdminRpc(&A::CreateSegment, v1::CreateSegmentRequest())),
+      Refused("CreateSegment bad key", kInvalid, "key: must match",
+              AdminRpc(&A::CreateSegment, SegmentRequest([](v1::Segment& g) {
+                         g.set_key("Bad Key");
+                       }))),
+      Refused("CreateSegment in_segment clause inside a segment", kInvalid,
+              "clauses[0].op",
+              AdminRpc(&A::CreateSegment, SegmentRequest([](v1::Segment& g) {
+                         g.mutable_clauses(0)->set_op(v1::IN_SEGMENT);
+                         g.mutable_clauses(0)->set_values(0, kBaseSegment);
+                       }))),
+      Refused("CreateSegment empty entry", kInvalid, "included[1]",
+              AdminRpc(&A::CreateSegment, SegmentRequest([](v1::Segment& g) {
+                         g.add_included("");
+                       }))),
+      Refused("CreateSegment existing key", Code::ALREADY_EXISTS, kBaseSegment,
+              AdminRpc(&A::CreateSegment, SegmentRequest([](v1::Segment& g) {
+                         g.set_key(kBaseSegment);
+                       }))),
+      // GetSegment
+      Refused("GetSegment empty key", kInvalid, "key: required",
+              AdminRpc(&A::GetSegment, v1::GetSegmentRequest())),
+      // ReplaceSegment
+      Refused("ReplaceSegment empty request", kInvalid,
+              "expected_version: required",
+              AdminRpc(&A::ReplaceSegment, v1::ReplaceSegmentRequest())),
+      Refused("ReplaceSegment no expected_version", kInvalid,
+              "expected_version",
+              AdminRpc(&A::ReplaceSegment, SegmentReplace(kBaseSegment, 0))),
+      Refused("ReplaceSegment stale expected_version", Code::ABORTED,
+              "version",
+              AdminRpc(&A::ReplaceSegment, SegmentReplace(kBaseSegment, 4))),
+      Refused("ReplaceSegment unknown", Code::NOT_FOUND, "nosuch",
+              AdminRpc(&A::ReplaceSegment, SegmentReplace("nosuch", 1))),
+      // DeleteSegment
+      Refused("DeleteSegment empty key", kInvalid, "key: required",
+              AdminRpc(&A::DeleteSegment, v1::DeleteSegmentRequest())),
+      Refused("DeleteSegment unknown", Code::NOT_FOUND, "nosuch",
+              AdminRpc(&A::DeleteSegment,
+                       Keyed<v1::DeleteSegmentRequest>("nosuch"))),
+      Refused("DeleteSegment in use", Code::FAILED_PRECONDITION, "seg-user",
+              AdminRpc(&A::DeleteSegment,
+                       Keyed<v1::DeleteSegmentRequest>(kBaseSegment))),
+      // GetFlagStatus
+      Refused("GetFlagStatus empty key", kInvalid, "key: required",
+              AdminRpc(&A::GetFlagStatus, v1::GetFlagStatusRequest())),
+      // Evaluation
+      Refused("Decide empty request", kInvalid, "flag_key: required",
+              [](Server& s) { return Decide(s, v1::DecideRequest()); }),
+      Refused("Decide empty attribute name", kInvalid,
+              "context.attributes[\"\"]", [](Server& s) {
+                v1::DecideRequest request = ValidDecide();
+                (*request.mutable_context()->mutable_attributes())[""] = "x";
+                return Decide(s, request);
+              }),
+      Refused("DecideBatch item without flag_key", kInvalid,
+              "items[1].flag_key: required", [](Server& s) {
+                v1::DecideBatchRequest request = Batch(3);
+                request.mutable_items(1)->clear_flag_key();
+                return DecideBatch(s, request);
+              }),
+      Refused("Watch more flag_keys than max_batch", kInvalid, "flag_keys",
+              [](Server& s) {
+                v1::WatchRequest request;
+                for (int i = 0; i <= kMaxBatch; ++i) {
+                  request.add_flag_keys("f" + std::to_string(i));
+                }
+                grpc::ClientContext context;
+                context.set_deadline(std::chrono::system_clock::now() +
+                                     std::chrono::seconds(kStreamSeconds));
+                auto reader = s.evaluation().Watch(&context, request);
+                v1::WatchEvent event;
+                if (reader->Read(&event)) context.TryCancel();
+                return reader->Finish();
+              }),
+  };
+  RunCases(server, cases);
 }
 
 }  // namespace

@@ -311,7 +311,7 @@ TEST_CASE("TLS: the CLI connects with the right CA only", "[security][tls]") {
   CHECK(result.err.find("tls-ca") != std::string::npos);
 }
 
-TEST_CASE("mutual TLS: a client certificate's common name gets its role; "
+TEST_CASE("mutual TLS: a client certificate's common name gets its role, and "
           "a wrong CA, an expired certificate and none are refused",
           "[security][tls]") {
   TempDir dir;
@@ -368,7 +368,7 @@ TEST_CASE("mutual TLS: a client certificate's common name gets its role; "
   }
 }
 
-TEST_CASE("the client library sends its token over TLS; without one it "
+TEST_CASE("the client library sends its token over TLS, and without one it "
           "serves the safe default",
           "[security][tls]") {
   TempDir dir;

@@ -1,0 +1,346 @@
+// Storage faults under a running cutoverd: the disk fills up, the data
+// folder turns read-only. Admin writes fail with a clear error (the CLI
+// shows it in one line), decisions keep being served from the in-memory
+// snapshot, and after the fault is cleared and the daemon restarted every
+// acknowledged write is there.
+//
+// Both faults work without mounting anything, as root or not:
+//   * disk full: cutoverd runs under a file size limit (prlimit --fsize);
+//     it ignores SIGXFSZ, so writes past the limit fail with EFBIG as they
+//     would with ENOSPC on a full disk;
+//   * read-only: the data folder is made read-only (chmod -R a-w) under the
+//     running daemon. Root ignores file modes, so as root cutoverd runs as
+//     the unprivileged user "nobody" (setpriv) over a folder it owns; the
+//     test is skipped, with a warning, where there is no such user.
+#include <catch2/catch.hpp>
+
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/integration/admin_calls.h"
+#include "tests/integration/harness.h"
+
+namespace cutover::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using Code = grpc::StatusCode;
+
+// Sets `path` and everything under it read-only (a-w) until Restore() or
+// destruction (u+w back, so the folder can be removed).
+class ReadOnly {
+ public:
+  explicit ReadOnly(std::string path) : path_(std::move(path)) {
+    Change(fs::perm_options::remove);
+  }
+  ~ReadOnly() { Restore(); }
+  ReadOnly(const ReadOnly&) = delete;
+  ReadOnly& operator=(const ReadOnly&) = delete;
+  void Restore() {
+    if (path_.empty()) return;
+    Change(fs::perm_options::add);
+    path_.clear();
+  }
+
+ private:
+  void Change(fs::perm_options how) {
+    const fs::perms write = how == fs::perm_options::add
+                                ? fs::perms::owner_write
+                                : fs::perms::owner_write |
+                                      fs::perms::group_write |
+                                      fs::perms::others_write;
+    std::error_code ignored;
+    fs::permissions(path_, write, how, ignored);
+    for (fs::recursive_directory_iterator it(path_, ignored), end;
+         !ignored && it != end; it.increment(ignored)) {
+      fs::permissions(it->path(), write, how, ignored);
+    }
+  }
+  std::string path_;
+};
+
+// Errors a client sees: the code, one line, naming the cause, and (through
+// the CLI) exit code 1 without blaming the connection.
+void CheckStorageError(const grpc::Status& status, Code code,
+                       const std::string& cause) {
+  INFO("status " << status.error_code() << ": " << status.error_message());
+  CHECK(status.error_code() == code);
+  CHECK_THAT(status.error_message(), Catch::StartsWith("store: write"));
+  CHECK_THAT(status.error_message(), Catch::Contains(cause));
+}
+
+
+v1::Flag GetFlag(v1::Admin::Stub& admin, const std::string& key,
+                 grpc::Status* status) {
+  v1::GetFlagRequest request;
+  request.set_key(key);
+  v1::Flag flag;
+  Deadline call(10);
+  *status = admin.GetFlag(call.get(), request, &flag);
+  return flag;
+}
+
+// Once a write has failed, later ones fail the same way and change nothing:
+// "toggle" stays at `toggle`'s version. Through the CLI: exit code 1, one
+// line naming the cause, the connection not blamed.
+void CheckLaterWritesRefused(const std::string& address, const v1::Flag& toggle,
+                             Code code, const std::string& cause) {
+  auto admin = AdminStub(address);
+  v1::Flag result;
+  CheckStorageError(SetStage(*admin, "toggle", v1::SHADOW, &result), code,
+                    cause);
+  grpc::Status status;
+  const v1::Flag now = GetFlag(*admin, "toggle", &status);
+  REQUIRE(status.ok());
+  CHECK(now.version() == toggle.version());
+  CHECK(now.default_serve().stage() == toggle.default_serve().stage());
+
+  const RunResult cli =
+      RunCli(address, {"flags", "create", "via-cli", "--old", "a", "--new", "b"});
+  INFO("cutoverctl stderr: " << cli.err);
+  CHECK(cli.exit_code == 1);
+  CHECK_THAT(cli.err, Catch::Contains(cause));
+  CHECK_THAT(cli.err, !Catch::Contains("cannot reach"));
+  CHECK(std::count(cli.err.begin(), cli.err.end(), '\n') == 1);
+}
+
+// Decisions are served while writes fail: Decide and DecideBatch of
+// `flag`, which serves `stage`.
+void CheckDecisionsServed(const std::string& address, const std::string& flag,
+                          v1::Stage stage) {
+  auto evaluation = EvaluationStub(address);
+  v1::DecideResponse one;
+  REQUIRE(Decide(*evaluation, flag, "u-1", &one).ok());
+  CHECK(one.decision().stage() == stage);
+  v1::DecideBatchRequest request;
+  for (int i = 0; i < 100; ++i) {
+    v1::DecideRequest* item = request.add_items();
+    item->set_flag_key(flag);
+    item->mutable_context()->set_targeting_key("u-" + std::to_string(i));
+  }
+  v1::DecideBatchResponse batch;
+  Deadline call(10);
+  REQUIRE(evaluation->DecideBatch(call.get(), request, &batch).ok());
+  REQUIRE(batch.decisions_size() == 100);
+  for (const auto& decision : batch.decisions()) CHECK(decision.stage() == stage);
+}
+
+
+// Every key of `acknowledged` is among the daemon's flags.
+void CheckFlagsKept(const std::string& address,
+                    const std::set<std::string>& acknowledged) {
+  std::set<std::string> stored;
+  REQUIRE(ListFlagKeys(*AdminStub(address), &stored));
+  int missing = 0;
+  for (const auto& key : acknowledged) {
+    if (stored.count(key) == 0) {
+      ++missing;
+      UNSCOPED_INFO("acknowledged flag lost: " << key);
+    }
+  }
+  CHECK(missing == 0);
+}
+
+// Large enough that the startup files (OPTIONS is ~28 KB) fit and a few
+// dozen flag writes fill the write-ahead log.
+constexpr int kFileSizeLimit = 256 * 1024;
+
+TEST_CASE("disk full: admin writes fail RESOURCE_EXHAUSTED, decisions go on, "
+          "nothing acknowledged is lost",
+          "[storage]") {
+  TempDir dir;
+  DaemonProcess daemon(dir.path() + "/data");
+  daemon.SetLauncher({"/usr/bin/prlimit",
+                      "--fsize=" + std::to_string(kFileSizeLimit), "--"});
+  {
+    const bool started = daemon.Start();
+    INFO("cutoverd stderr:\n" << daemon.last_stderr());
+    REQUIRE(started);
+  }
+  const std::string address = daemon.address();
+  auto admin = AdminStub(address);
+  std::set<std::string> acknowledged;
+  v1::Flag toggle;
+  REQUIRE(CreateFlag(*admin, OffFlag("toggle"), &toggle).ok());
+  REQUIRE(SetStage(*admin, "toggle", v1::DUALWRITE, &toggle).ok());
+  acknowledged.insert("toggle");
+
+  // Fill the log: flags of 1 KB until a write is refused (bounded).
+  grpc::Status refused;
+  std::string refused_key;
+  const std::string description(1000, 'd');
+  for (int i = 0; i < 2000 && refused.ok(); ++i) {
+    const std::string key = "fill-" + std::to_string(i);
+    v1::Flag created;
+    refused = CreateFlag(*admin, OffFlag(key, description), &created);
+    if (refused.ok()) {
+      acknowledged.insert(key);
+    } else {
+      refused_key = key;
+    }
+  }
+  REQUIRE_FALSE(refused.ok());
+  CHECK(acknowledged.size() > 10);
+  CheckStorageError(refused, Code::RESOURCE_EXHAUSTED, "no space left");
+
+  CheckLaterWritesRefused(address, toggle, Code::RESOURCE_EXHAUSTED,
+                          "no space left");
+  {
+    grpc::Status status;
+    GetFlag(*admin, refused_key, &status);
+    CHECK(status.error_code() == Code::NOT_FOUND);
+  }
+  CheckDecisionsServed(address, "toggle", v1::DUALWRITE);
+
+  // Space again (no limit), restarted: everything acknowledged is there,
+  // and writes work.
+  CHECK(daemon.Stop(SIGTERM) == 0);
+  daemon.SetLauncher({});
+  {
+    const bool started = daemon.Start();
+    INFO("cutoverd stderr:\n" << daemon.last_stderr());
+    REQUIRE(started);
+  }
+  CheckFlagsKept(daemon.address(), acknowledged);
+  admin = AdminStub(daemon.address());
+  grpc::Status status;
+  const v1::Flag after = GetFlag(*admin, "toggle", &status);
+  REQUIRE(status.ok());
+  CHECK(after.version() == toggle.version());
+  CHECK(after.default_serve().stage() == v1::DUALWRITE);
+  v1::Flag created;
+  CHECK(CreateFlag(*admin, OffFlag("after-restart"), &created).ok());
+  CHECK(SetStage(*admin, "toggle", v1::SHADOW, &created).ok());
+}
+
+// The launcher that runs cutoverd as an unprivileged user (empty when this
+// process is not root: then file modes bind it already), and the folder
+// prepared for that user. False if there is no such user.
+bool PrepareUnprivileged(const std::string& parent, const std::string& folder,
+                         std::vector<std::string>* launcher) {
+  REQUIRE(mkdir(folder.c_str(), 0755) == 0);
+  if (geteuid() != 0) return true;
+  const passwd* user = getpwnam("nobody");
+  if (user == nullptr) return false;
+  // The user must reach its folder through the test's private one.
+  REQUIRE(chmod(parent.c_str(), 0755) == 0);
+  REQUIRE(chown(folder.c_str(), user->pw_uid, user->pw_gid) == 0);
+  *launcher = {"/usr/bin/setpriv",
+               "--reuid=" + std::to_string(user->pw_uid),
+               "--regid=" + std::to_string(user->pw_gid),
+               "--clear-groups", "--"};
+  return true;
+}
+
+// A segment of 10000 entries of 100 bytes (about 1 MB): a few fill the
+// store's in-memory table, so that it must create files.
+v1::CreateSegmentRequest BigSegment(const std::string& key) {
+  v1::CreateSegmentRequest request;
+  v1::Segment* segment = request.mutable_segment();
+  segment->set_key(key);
+  for (int i = 0; i < 10000; ++i) {
+    std::string entry = key + "-u-" + std::to_string(i) + "-";
+    entry.resize(100, 'x');
+    segment->add_included(entry);
+  }
+  return request;
+}
+
+TEST_CASE("read-only data folder: admin writes fail naming it, decisions go "
+          "on, a restart refuses to start naming it, nothing acknowledged "
+          "is lost",
+          "[storage]") {
+  TempDir dir;
+  const std::string folder = dir.path() + "/owned";
+  std::vector<std::string> launcher;
+  if (!PrepareUnprivileged(dir.path(), folder, &launcher)) {
+    WARN("SKIPPED: running as root and there is no user 'nobody' to run "
+         "cutoverd as (root ignores a read-only folder)");
+    return;
+  }
+  const std::string data = folder + "/data";
+  DaemonProcess daemon(data);
+  daemon.SetLauncher(launcher);
+  {
+    const bool started = daemon.Start();
+    INFO("cutoverd stderr:\n" << daemon.last_stderr());
+    REQUIRE(started);
+  }
+  const std::string address = daemon.address();
+  auto admin = AdminStub(address);
+  std::set<std::string> acknowledged_flags, acknowledged_segments;
+  v1::Flag toggle;
+  REQUIRE(CreateFlag(*admin, OffFlag("toggle"), &toggle).ok());
+  REQUIRE(SetStage(*admin, "toggle", v1::DUALWRITE, &toggle).ok());
+  acknowledged_flags.insert("toggle");
+
+  ReadOnly read_only(data);
+  // Files already open stay writable, so writes go on until the store
+  // needs a new file (its in-memory table is full): big segments get there
+  // in a few writes. Bounded.
+  grpc::Status refused;
+  for (int i = 0; i < 40 && refused.ok(); ++i) {
+    const std::string key = "big-" + std::to_string(i);
+    v1::Segment created;
+    Deadline call(30);
+    refused = admin->CreateSegment(call.get(), BigSegment(key), &created);
+    if (refused.ok()) acknowledged_segments.insert(key);
+  }
+  REQUIRE_FALSE(refused.ok());
+  CheckStorageError(refused, Code::UNAVAILABLE, "Permission denied");
+  CheckLaterWritesRefused(address, toggle, Code::UNAVAILABLE,
+                          "Permission denied");
+  CheckDecisionsServed(address, "toggle", v1::DUALWRITE);
+
+  // Restarted on the read-only folder: refuses to start, naming the cause
+  // (not another daemon holding the folder).
+  {
+    const int stopped = daemon.Stop(SIGTERM);
+    INFO("cutoverd stderr:\n" << daemon.last_stderr());
+    CHECK(stopped == 0);
+  }
+  CHECK_FALSE(daemon.Start());
+  {
+    const std::string stderr_text = daemon.last_stderr();
+    INFO("cutoverd stderr:\n" << stderr_text);
+    CHECK_THAT(stderr_text, Catch::Contains("Permission denied"));
+    CHECK_THAT(stderr_text, !Catch::Contains("another cutoverd"));
+  }
+
+  // Writable again: everything acknowledged is there, and writes work.
+  read_only.Restore();
+  {
+    const bool started = daemon.Start();
+    INFO("cutoverd stderr:\n" << daemon.last_stderr());
+    REQUIRE(started);
+  }
+  CheckFlagsKept(daemon.address(), acknowledged_flags);
+  admin = AdminStub(daemon.address());
+  {
+    Deadline call(20);
+    v1::ListSegmentsResponse segments;
+    REQUIRE(admin->ListSegments(call.get(), {}, &segments).ok());
+    std::set<std::string> stored;
+    for (const auto& segment : segments.segments()) stored.insert(segment.key());
+    for (const auto& key : acknowledged_segments) {
+      INFO("acknowledged segment " << key);
+      CHECK(stored.count(key) == 1);
+    }
+  }
+  grpc::Status status;
+  CHECK(GetFlag(*admin, "toggle", &status).version() == toggle.version());
+  v1::Flag result;
+  CHECK(SetStage(*admin, "toggle", v1::SHADOW, &result).ok());
+}
+
+}  // namespace
+}  // namespace cutover::testing
