@@ -2,14 +2,15 @@
 // same run:
 //
 //   ./build/tests/bench/admin_bench [--writes=300] [--seconds=3]
-//       [--callers=16]
+//       [--callers=16] [--rounds=5]
 //
 // sync: latency of an acknowledged (synced) write, SetStage over gRPC, next
 //   to a plain write + fsync of a file in the same folder (same disk),
 //   alternating in blocks of 10: p50, p99, ratio.
 // burst: Decide throughput (closed loop, `callers` in flight) while another
 //   caller makes SetStage writes back to back on another flag, next to the
-//   same with no writes (idle, burst, idle; ratio to the idle mean).
+//   same with no writes, alternating idle and burst `rounds` times
+//   (`seconds` of each in all); the ratio is the median over rounds.
 //
 // The watch fan-out after a write is invalidation_bench --streams.
 #include <fcntl.h>
@@ -39,6 +40,7 @@ void SyncPhase(BenchDaemon& daemon, int writes) {
   const std::string record(200, 'x');  // about a history entry's size
   std::vector<double> grpc_us, fsync_us;
   int stage = 0;
+  double daemon_cpu = 0;
   for (int block = 0; block * 10 < writes; ++block) {
     for (int i = 0; i < 10; ++i) {
       const auto start = Clock::now();
@@ -49,6 +51,7 @@ void SyncPhase(BenchDaemon& daemon, int writes) {
       }
       fsync_us.push_back(MicrosSince(start));
     }
+    const ProcessCpu cpu = ProcessCpu::Of(daemon.pid());
     for (int i = 0; i < 10; ++i) {
       const auto start = Clock::now();
       if (!daemon.SetStage("orders", ++stage % 2 ? v1::DUALWRITE : v1::OFF)) {
@@ -56,6 +59,7 @@ void SyncPhase(BenchDaemon& daemon, int writes) {
       }
       grpc_us.push_back(MicrosSince(start));
     }
+    daemon_cpu += (ProcessCpu::Of(daemon.pid()) - cpu).total();
   }
   close(fd);
   const double f50 = Quantile(fsync_us, 0.5), f99 = Quantile(fsync_us, 0.99);
@@ -63,57 +67,84 @@ void SyncPhase(BenchDaemon& daemon, int writes) {
   std::printf("write+fsync of %zu bytes   n %zu  p50 %8.1f us  p99 %8.1f us\n",
               record.size(), fsync_us.size(), f50, f99);
   std::printf("SetStage (synced)          n %zu  p50 %8.1f us  p99 %8.1f us  "
-              "p50 ratio %.2f  p99 ratio %.2f\n",
-              grpc_us.size(), g50, g99, g50 / f50, g99 / f99);
+              "p50 ratio %.2f  p99 ratio %.2f  daemon CPU %.0f us per write\n",
+              grpc_us.size(), g50, g99, g50 / f50, g99 / f99,
+              daemon_cpu * 1e6 / grpc_us.size());
 }
 
-void BurstPhase(BenchDaemon& daemon, double seconds, int callers) {
-  std::printf("== Decide throughput during a burst of admin writes\n");
+// Writes SetStage to flag "burst" back to back while alive.
+class Writer {
+ public:
+  explicit Writer(BenchDaemon& daemon)
+      : thread_([this, &daemon] {
+          int stage = 0;
+          while (!stop_) {
+            if (!daemon.SetStage("burst",
+                                 ++stage % 2 ? v1::DUALWRITE : v1::OFF)) {
+              std::abort();
+            }
+            ++writes;
+          }
+        }) {}
+  ~Writer() {
+    stop_ = true;
+    thread_.join();
+  }
+  std::atomic<int> writes{0};
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+void BurstPhase(BenchDaemon& daemon, double seconds, int callers, int rounds) {
+  std::printf("== Decide throughput during a burst of admin writes, %d "
+              "alternating rounds\n", rounds);
   grpc::GenericStub stub(OwnChannel(daemon.address()));
   const grpc::ByteBuffer decide =
       Serialize(DecideRequestFor("orders", "user-4242"));
   RunClosedLoop(stub, kDecideMethod, decide, 4, 0.3);  // warm up
-  auto idle = [&] {
-    return RunClosedLoop(stub, kDecideMethod, decide, callers, seconds)
-        .per_second();
-  };
-  const double idle_before = idle();
-  std::atomic<bool> stop{false};
-  std::atomic<int> writes{0};
-  std::thread writer([&] {
-    int stage = 0;
-    while (!stop) {
-      if (!daemon.SetStage("burst", ++stage % 2 ? v1::DUALWRITE : v1::OFF)) {
-        std::abort();
-      }
-      ++writes;
+  LoadResult idle, burst;
+  int writes = 0;
+  double cpu_idle = 0, cpu_burst = 0;
+  for (int round = 0; round < rounds; ++round) {
+    ProcessCpu cpu = ProcessCpu::Of(daemon.pid());
+    LoadResult r =
+        RunClosedLoop(stub, kDecideMethod, decide, callers, seconds / rounds);
+    cpu_idle += (ProcessCpu::Of(daemon.pid()) - cpu).total();
+    idle.round_rates.push_back(r.per_second());
+    idle.Add(r);
+    cpu = ProcessCpu::Of(daemon.pid());
+    {
+      Writer writer(daemon);
+      r = RunClosedLoop(stub, kDecideMethod, decide, callers, seconds / rounds);
+      writes += writer.writes;
     }
-  });
-  LoadResult burst =
-      RunClosedLoop(stub, kDecideMethod, decide, callers, seconds);
-  stop = true;
-  writer.join();
-  const double idle_after = idle();
-  const double idle_mean = (idle_before + idle_after) / 2;
-  std::printf("Decide idle                %9.0f calls/s (before %.0f, after %.0f)\n",
-              idle_mean, idle_before, idle_after);
-  std::printf("Decide during writes       %9.0f calls/s  with %.0f writes/s  "
-              "ratio %.2f\n",
-              burst.per_second(), writes / burst.seconds,
-              burst.per_second() / idle_mean);
+    cpu_burst += (ProcessCpu::Of(daemon.pid()) - cpu).total();
+    burst.round_rates.push_back(r.per_second());
+    burst.Add(r);
+  }
+  std::printf("Decide idle                %9.0f calls/s  p99 %8.1f us  daemon "
+              "CPU %.2f s per s\n",
+              idle.per_second(), idle.p99(), cpu_idle / idle.seconds);
+  std::printf("Decide during writes       %9.0f calls/s  p99 %8.1f us  daemon "
+              "CPU %.2f s per s  with %.0f writes/s  throughput ratio %.2f\n",
+              burst.per_second(), burst.p99(), cpu_burst / burst.seconds,
+              writes / burst.seconds, MedianRatio(burst, idle));
 }
 
 int Main(int argc, char** argv) {
   const int writes = std::stoi(Arg(argc, argv, "writes", "300"));
   const double seconds = std::stod(Arg(argc, argv, "seconds", "3"));
   const int callers = std::stoi(Arg(argc, argv, "callers", "16"));
+  const int rounds = std::stoi(Arg(argc, argv, "rounds", "5"));
   BenchDaemon daemon;
   if (!daemon.Start() || !daemon.CreateRolloutFlag("orders") ||
       !daemon.CreateRolloutFlag("burst")) {
     return 1;
   }
   SyncPhase(daemon, writes);
-  BurstPhase(daemon, seconds, callers);
+  BurstPhase(daemon, seconds, callers, rounds);
   return daemon.Stop() == 0 ? 0 : 1;
 }
 

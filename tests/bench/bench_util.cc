@@ -121,21 +121,32 @@ double Quantile(std::vector<double>& values, double q) {
   return values[index];
 }
 
-double ProcessCpuSeconds(pid_t pid) {
+ProcessCpu ProcessCpu::Of(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
   std::getline(in, line);
   // Fields after the command name (which may hold spaces) in parentheses:
-  // utime and stime are the 14th and 15th fields of the line.
+  // minflt, utime and stime are the 10th, 14th and 15th fields of the line.
+  ProcessCpu cpu;
   const size_t close = line.rfind(')');
-  if (close == std::string::npos) return 0;
+  if (close == std::string::npos) return cpu;
   std::stringstream fields(line.substr(close + 2));
   std::string field;
-  double ticks = 0;
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
   for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i >= 14) ticks += std::stod(field);
+    if (i == 10) cpu.minor_faults = std::stoll(field);
+    if (i == 14) cpu.user = std::stod(field) / tick;
+    if (i == 15) cpu.system = std::stod(field) / tick;
   }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return cpu;
+}
+
+ProcessCpu ProcessCpu::operator-(const ProcessCpu& earlier) const {
+  ProcessCpu d;
+  d.user = user - earlier.user;
+  d.system = system - earlier.system;
+  d.minor_faults = minor_faults - earlier.minor_faults;
+  return d;
 }
 
 double ProcessRssMiB(pid_t pid) {

@@ -41,8 +41,16 @@ std::vector<int> IntList(const std::string& text);
 // The q-quantile (0..1) of `values` (sorted in place); 0 if empty.
 double Quantile(std::vector<double>& values, double q);
 
-// CPU time (user + system) a process has used, seconds, from /proc.
-double ProcessCpuSeconds(pid_t pid);
+// CPU time a process has used, seconds, and its minor page faults, from
+// /proc/<pid>/stat (10 ms resolution).
+struct ProcessCpu {
+  double user = 0;
+  double system = 0;
+  int64_t minor_faults = 0;
+  double total() const { return user + system; }
+  static ProcessCpu Of(pid_t pid);
+  ProcessCpu operator-(const ProcessCpu& earlier) const;
+};
 // Resident memory (VmRSS) of a process, MiB, from /proc.
 double ProcessRssMiB(pid_t pid);
 

@@ -262,16 +262,19 @@ void BatchPhase(const Setup& setup, BenchDaemon& daemon) {
     }
     const grpc::ByteBuffer bytes = Serialize(request);
     RunClosedLoop(stub, kDecideBatchMethod, bytes, 2, 0.3);
-    const double cpu_before = ProcessCpuSeconds(daemon.pid());
+    const ProcessCpu before = ProcessCpu::Of(daemon.pid());
     LoadResult r =
         RunClosedLoop(stub, kDecideBatchMethod, bytes, 2, setup.seconds);
-    const double cpu = ProcessCpuSeconds(daemon.pid()) - cpu_before;
+    const ProcessCpu used = ProcessCpu::Of(daemon.pid()) - before;
+    const double cpu = used.total();
     const double decisions = static_cast<double>(r.calls) * size;
     std::printf(
         "DecideBatch of %4d, 2 callers: %9.0f decisions/s  daemon CPU %.2f s "
-        "over %.2f s  => %9.0f decisions per CPU second  p50 %.0f us  p99 "
-        "%.0f us\n",
-        size, decisions / r.seconds, cpu, r.seconds,
+        "(user %.2f, system %.2f, %.0f page faults per call) over %.2f s  => "
+        "%9.0f decisions per CPU second  p50 %.0f us  p99 %.0f us\n",
+        size, decisions / r.seconds, cpu, used.user, used.system,
+        r.calls > 0 ? static_cast<double>(used.minor_faults) / r.calls : 0,
+        r.seconds,
         cpu > 0 ? decisions / cpu : 0, r.p50(), r.p99());
   }
 }
