@@ -6,7 +6,7 @@
 //
 // sync: latency of an acknowledged (synced) write, SetStage over gRPC, next
 //   to a plain write + fsync of a file in the same folder (same disk),
-//   alternating in blocks of 10: p50, p99, ratio.
+//   alternating one and one: p50, p99, ratio.
 // burst: Decide throughput (closed loop, `callers` in flight) while another
 //   caller makes SetStage writes back to back on another flag, next to the
 //   same with no writes, alternating idle and burst `rounds` times
@@ -39,27 +39,24 @@ void SyncPhase(BenchDaemon& daemon, int writes) {
   if (fd < 0) std::abort();
   const std::string record(200, 'x');  // about a history entry's size
   std::vector<double> grpc_us, fsync_us;
-  int stage = 0;
-  double daemon_cpu = 0;
-  for (int block = 0; block * 10 < writes; ++block) {
-    for (int i = 0; i < 10; ++i) {
-      const auto start = Clock::now();
-      if (write(fd, record.data(), record.size()) !=
-              static_cast<ssize_t>(record.size()) ||
-          fsync(fd) != 0) {
-        std::abort();
-      }
-      fsync_us.push_back(MicrosSince(start));
+  ProcessCpu daemon_cpu;
+  for (int i = 0; i < writes; ++i) {
+    auto start = Clock::now();
+    if (write(fd, record.data(), record.size()) !=
+            static_cast<ssize_t>(record.size()) ||
+        fsync(fd) != 0) {
+      std::abort();
     }
+    fsync_us.push_back(MicrosSince(start));
     const ProcessCpu cpu = ProcessCpu::Of(daemon.pid());
-    for (int i = 0; i < 10; ++i) {
-      const auto start = Clock::now();
-      if (!daemon.SetStage("orders", ++stage % 2 ? v1::DUALWRITE : v1::OFF)) {
-        std::abort();
-      }
-      grpc_us.push_back(MicrosSince(start));
+    start = Clock::now();
+    if (!daemon.SetStage("orders", i % 2 == 0 ? v1::DUALWRITE : v1::OFF)) {
+      std::abort();
     }
-    daemon_cpu += (ProcessCpu::Of(daemon.pid()) - cpu).total();
+    grpc_us.push_back(MicrosSince(start));
+    const ProcessCpu used = ProcessCpu::Of(daemon.pid()) - cpu;
+    daemon_cpu.user += used.user;
+    daemon_cpu.system += used.system;
   }
   close(fd);
   const double f50 = Quantile(fsync_us, 0.5), f99 = Quantile(fsync_us, 0.99);
@@ -67,9 +64,11 @@ void SyncPhase(BenchDaemon& daemon, int writes) {
   std::printf("write+fsync of %zu bytes   n %zu  p50 %8.1f us  p99 %8.1f us\n",
               record.size(), fsync_us.size(), f50, f99);
   std::printf("SetStage (synced)          n %zu  p50 %8.1f us  p99 %8.1f us  "
-              "p50 ratio %.2f  p99 ratio %.2f  daemon CPU %.0f us per write\n",
+              "p50 ratio %.2f  p99 ratio %.2f  daemon CPU per write: user %.0f "
+              "us, system %.0f us\n",
               grpc_us.size(), g50, g99, g50 / f50, g99 / f99,
-              daemon_cpu * 1e6 / grpc_us.size());
+              daemon_cpu.user * 1e6 / grpc_us.size(),
+              daemon_cpu.system * 1e6 / grpc_us.size());
 }
 
 // Writes SetStage to flag "burst" back to back while alive.

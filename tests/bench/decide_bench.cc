@@ -3,6 +3,7 @@
 //
 //   ./build/tests/bench/decide_bench [--seconds=3] [--rounds=5]
 //       [--callers=1,16,64] [--phases=closed,open,api,batch]
+//       [--open-load=0.5]
 //
 // Loads compared with each other run in alternating rounds (A B A B ...,
 // `seconds` per load in all) and ratios are medians over the rounds: on a
@@ -12,8 +13,9 @@
 //   Health/Check, which cutoverd serves on the same callback-API server:
 //   the transport's limit) with 1, 16, 64 calls in flight: calls/s, p50,
 //   p99, Decide / empty.
-// open: both at a fixed rate, half the lower of their saturation rates
-//   (64 callers), latency from the scheduled start: p50, p99, ratio.
+// open: both at a fixed rate, `open-load` (half) of the lower of their
+//   saturation rates (the largest caller count), latency from the
+//   scheduled start: p50, p99, ratio.
 // api: an empty Decide (a handler that answers at once) on a bench-only
 //   server of each gRPC server API, callback and completion queue, each in
 //   its own process like cutoverd, next to cutoverd's Decide.
@@ -161,6 +163,7 @@ class EmptyServer {
 struct Setup {
   double seconds = 3;  // per load and measurement, over all rounds
   int rounds = 5;
+  double open_load = 0.5;  // open-loop rate, fraction of saturation
   std::vector<int> callers;
   std::string self;
 };
@@ -217,10 +220,11 @@ Saturation ClosedPhase(const Setup& setup, BenchDaemon& daemon) {
 
 void OpenPhase(const Setup& setup, BenchDaemon& daemon, Saturation saturation) {
   DaemonLoads loads(daemon);
-  const double rate =
-      std::max(10.0, 0.5 * std::min(saturation.health, saturation.decide));
-  std::printf("== open loop at %.0f calls/s (half the lower saturation "
-              "rate), %d alternating rounds\n", rate, setup.rounds);
+  const double rate = std::max(
+      10.0, setup.open_load * std::min(saturation.health, saturation.decide));
+  std::printf("== open loop at %.0f calls/s (%.2f of the lower saturation "
+              "rate), %d alternating rounds\n",
+              rate, setup.open_load, setup.rounds);
   auto r = RunRounds({loads.health, loads.decide}, 0, rate, setup.seconds,
                      setup.rounds);
   Report("Health/Check (empty)", 0, r[0]);
@@ -290,6 +294,7 @@ int Main(int argc, char** argv) {
   Setup setup;
   setup.seconds = std::stod(Arg(argc, argv, "seconds", "3"));
   setup.rounds = std::stoi(Arg(argc, argv, "rounds", "5"));
+  setup.open_load = std::stod(Arg(argc, argv, "open-load", "0.5"));
   setup.callers = IntList(Arg(argc, argv, "callers", "1,16,64"));
   setup.self = argv[0];
   const std::string phases = Arg(argc, argv, "phases", "closed,open,api,batch");

@@ -74,13 +74,15 @@ int FanOut(const std::vector<int>& counts, int changes) {
       from_ack_ms.push_back(std::max(0.0, ms(last - acked)));
       from_send_ms.push_back(ms(last - sent));
     }
+    const double ack_p50 = bench::Quantile(from_ack_ms, 0.5);
+    const double ack_p99 = bench::Quantile(from_ack_ms, 0.99);
+    const double ack_max = from_ack_ms.back();  // sorted by Quantile
+    const double send_p50 = bench::Quantile(from_send_ms, 0.5);
+    const double send_p99 = bench::Quantile(from_send_ms, 0.99);
     std::printf("%5d watch streams, %d writes: ack to last stream p50 %.2f "
                 "ms, p99 %.2f ms, max %.2f ms; write sent to last stream p50 "
                 "%.2f ms, p99 %.2f ms; daemon RSS %.0f MiB\n",
-                count, changes, bench::Quantile(from_ack_ms, 0.5),
-                bench::Quantile(from_ack_ms, 0.99), from_ack_ms.back(),
-                bench::Quantile(from_send_ms, 0.5),
-                bench::Quantile(from_send_ms, 0.99),
+                count, changes, ack_p50, ack_p99, ack_max, send_p50, send_p99,
                 bench::ProcessRssMiB(daemon.pid()));
     std::fflush(stdout);
   }
