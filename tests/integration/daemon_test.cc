@@ -150,6 +150,15 @@ class Server {
     return flag;
   }
 
+  // "orders" moved through dualwrite and shadow to a live share of
+  // `live_weight` (the rest shadow): version 4.
+  v1::Flag CreateOrdersAtLiveShare(uint32_t live_weight) {
+    CreateOrders();
+    SetStage("orders", v1::DUALWRITE);
+    SetStage("orders", v1::SHADOW);
+    return SetLiveShare("orders", live_weight);
+  }
+
   v1::Flag GetFlag(const std::string& key) {
     v1::GetFlagRequest request;
     request.set_key(key);
@@ -320,10 +329,7 @@ TEST_CASE("Decide: malformed requests are INVALID_ARGUMENT",
 TEST_CASE("DecideBatch: a 5% live ramp, then 10%, never moves a user back",
           "[daemon][decide][ramp]") {
   Server server;
-  server.CreateOrders();
-  server.SetStage("orders", v1::DUALWRITE);
-  server.SetStage("orders", v1::SHADOW);
-  const v1::Flag at_5 = server.SetLiveShare("orders", 5000);
+  const v1::Flag at_5 = server.CreateOrdersAtLiveShare(5000);
   REQUIRE(at_5.version() == 4);
 
   const std::vector<v1::Stage> first =
@@ -398,10 +404,7 @@ TEST_CASE("DecideBatch: empty and oversize batches are INVALID_ARGUMENT",
 TEST_CASE("DecideBatch: concurrent large batches each answer their own users",
           "[daemon][decide]") {
   Server server;
-  server.CreateOrders();
-  server.SetStage("orders", v1::DUALWRITE);
-  server.SetStage("orders", v1::SHADOW);
-  server.SetLiveShare("orders", 5000);
+  server.CreateOrdersAtLiveShare(5000);
   constexpr int kCallers = 10;
   constexpr int kBatch = 6000;
   std::vector<grpc::Status> statuses(kCallers);
