@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark with the settings docs/performance.md reports, on the
 # release build in ./build (or $1), and prints the machine first. Takes
-# about 6 minutes. Each command can also be run alone (docs/performance.md).
+# about 8 minutes. Each command can also be run alone (docs/performance.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B="${1:-build}/tests/bench"

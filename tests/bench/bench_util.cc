@@ -173,6 +173,12 @@ grpc::ByteBuffer Serialize(const google::protobuf::Message& message) {
   return grpc::ByteBuffer(&slice, 1);
 }
 
+void WaitForReady(grpc::ClientContext& context) {
+  context.set_wait_for_ready(true);
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(30));
+}
+
 grpc::ByteBuffer EmptyMessage() {
   grpc::Slice slice(std::string{});
   return grpc::ByteBuffer(&slice, 1);
@@ -219,6 +225,7 @@ bool BenchDaemon::CreateRolloutFlag(const std::string& key) {
   request.set_force(true);
   *request.mutable_flag() = RolloutFlag(key);
   grpc::ClientContext context;
+  WaitForReady(context);
   v1::Flag created;
   const grpc::Status status = admin_->CreateFlag(&context, request, &created);
   if (!status.ok()) {
@@ -234,6 +241,7 @@ bool BenchDaemon::SetStage(const std::string& key, v1::Stage stage) {
   request.set_stage(stage);
   request.set_force(true);
   grpc::ClientContext context;
+  WaitForReady(context);
   v1::Flag flag;
   return admin_->SetStage(&context, request, &flag).ok();
 }

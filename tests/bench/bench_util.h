@@ -57,6 +57,10 @@ double ProcessRssMiB(pid_t pid);
 // A channel of its own (own TCP connection: channels are not pooled).
 std::shared_ptr<grpc::Channel> OwnChannel(const std::string& address);
 
+// Lets a call wait (at most 30 s) for the channel to connect instead of
+// failing at once on a transient connection error.
+void WaitForReady(grpc::ClientContext& context);
+
 // `message` serialized once, to send many times through a generic stub.
 grpc::ByteBuffer Serialize(const google::protobuf::Message& message);
 // A message with no fields set (e.g. a HealthCheckRequest for the server's

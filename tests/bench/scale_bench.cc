@@ -41,6 +41,7 @@ bool CreateFlags(BenchDaemon& daemon, int count) {
         clause->add_values("internal");
         rule->mutable_serve()->set_stage(v1::LIVE);
         grpc::ClientContext context;
+        WaitForReady(context);
         v1::Flag created;
         const grpc::Status status =
             admin->CreateFlag(&context, request, &created);
