@@ -2,8 +2,11 @@
 
 #include <deque>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -13,15 +16,99 @@
 #include "convert/convert.h"
 #include "convert/grpc_status.h"
 #include "core/evaluate.h"
+#include "google/protobuf/arena.h"
 
 namespace cutover {
 namespace {
 
+// First blocks for the arenas of DecideBatch calls, kept for reuse. A
+// batch's messages fill a few hundred KiB; handing that much back to malloc
+// at once lets it return the memory to the system and the next batch fault
+// it in again (~70 page faults per 1000-user batch, measured).
+class BlockPool {
+ public:
+  static constexpr size_t kBlockSize = 512 << 10;  // a 1000-user batch fits
+  static constexpr size_t kMaxKept = 8;
+
+  std::unique_ptr<char[]> Take() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!free_.empty()) {
+        std::unique_ptr<char[]> block = std::move(free_.back());
+        free_.pop_back();
+        return block;
+      }
+    }
+    return std::unique_ptr<char[]>(new char[kBlockSize]);
+  }
+  void Give(std::unique_ptr<char[]> block) {
+    absl::MutexLock lock(&mu_);
+    if (free_.size() < kMaxKept) free_.push_back(std::move(block));
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<char[]>> free_ ABSL_GUARDED_BY(mu_);
+};
+
+// One call's request and response on one arena: parsing the request and
+// building the response allocate from it, and releasing the call frees it
+// whole instead of every string and message one at a time. With a pool,
+// the arena starts in a block taken from it and given back after.
+template <class Request, class Response>
+class ArenaMessageHolder final
+    : public grpc::MessageHolder<Request, Response> {
+ public:
+  explicit ArenaMessageHolder(BlockPool* pool) : pool_(pool) {
+    google::protobuf::ArenaOptions options;
+    options.start_block_size = 4096;  // a Decide call fits
+    options.max_block_size = 65536;
+    if (pool_ != nullptr) {
+      block_ = pool_->Take();
+      options.initial_block = block_.get();
+      options.initial_block_size = BlockPool::kBlockSize;
+    }
+    arena_.emplace(options);
+    this->set_request(
+        google::protobuf::Arena::CreateMessage<Request>(&*arena_));
+    this->set_response(
+        google::protobuf::Arena::CreateMessage<Response>(&*arena_));
+  }
+  void Release() override {
+    arena_.reset();  // it keeps its bookkeeping in the block: first
+    if (pool_ != nullptr) pool_->Give(std::move(block_));
+    delete this;
+  }
+
+ private:
+  BlockPool* const pool_;
+  std::unique_ptr<char[]> block_;
+  std::optional<google::protobuf::Arena> arena_;
+};
+
+template <class Request, class Response>
+class ArenaMessageAllocator final
+    : public grpc::MessageAllocator<Request, Response> {
+ public:
+  // `pooled`: arenas start in reused blocks (for large messages).
+  explicit ArenaMessageAllocator(bool pooled)
+      : pool_(pooled ? std::make_unique<BlockPool>() : nullptr) {}
+  grpc::MessageHolder<Request, Response>* AllocateMessages() override {
+    return new ArenaMessageHolder<Request, Response>(pool_.get());
+  }
+
+ private:
+  const std::unique_ptr<BlockPool> pool_;
+};
+
+// `item` is the index of the request in a batch (error messages name it,
+// "items[3].flag_key: ..."), or -1 for a single Decide. The field prefix is
+// built only for an error: a batch checks every item on the hot path.
 absl::Status CheckRequest(const v1::DecideRequest& request,
-                          const EvaluationLimits& limits,
-                          const std::string& field) {
-  auto bad = [&field](absl::string_view what) {
-    return absl::InvalidArgumentError(absl::StrCat(field, what));
+                          const EvaluationLimits& limits, int item) {
+  auto bad = [item](absl::string_view what) {
+    return absl::InvalidArgumentError(
+        item < 0 ? std::string(what) : absl::StrCat("items[", item, "].", what));
   };
   if (request.flag_key().empty()) return bad("flag_key: required");
   if (static_cast<int>(request.flag_key().size()) > limits.max_key_length) {
@@ -188,7 +275,15 @@ EvaluationService::EvaluationService(ChangeHub* hub, EvaluationLimits limits,
     : hub_(hub),
       limits_(limits),
       metrics_(OrNoMetrics(metrics)),
-      authorizer_(Authorizer::OrAllowAll(authorizer)) {}
+      authorizer_(Authorizer::OrAllowAll(authorizer)),
+      decide_allocator_(std::make_unique<ArenaMessageAllocator<
+                            v1::DecideRequest, v1::DecideResponse>>(false)),
+      batch_allocator_(std::make_unique<ArenaMessageAllocator<
+                           v1::DecideBatchRequest, v1::DecideBatchResponse>>(
+          true)) {
+  SetMessageAllocatorFor_Decide(decide_allocator_.get());
+  SetMessageAllocatorFor_DecideBatch(batch_allocator_.get());
+}
 
 absl::Status EvaluationService::AdmitWatch(const std::string& peer) {
   absl::MutexLock lock(&watch_mu_);
@@ -218,7 +313,7 @@ grpc::ServerUnaryReactor* EvaluationService::Decide(
   auto* reactor = context->DefaultReactor();
   const absl::Time start = absl::Now();
   absl::Status status = authorizer_->Allow(*context, "Decide");
-  if (status.ok()) status = CheckRequest(*request, limits_, "");
+  if (status.ok()) status = CheckRequest(*request, limits_, -1);
   if (status.ok()) {
     const auto snapshot = hub_->snapshot();
     const DecisionKind kind =
@@ -248,8 +343,7 @@ grpc::ServerUnaryReactor* EvaluationService::DecideBatch(
                      "limit of ", limits_.max_batch, " (max_batch)"));
   }
   for (int i = 0; status.ok() && i < request->items_size(); ++i) {
-    status = CheckRequest(request->items(i), limits_,
-                          absl::StrCat("items[", i, "].")); 
+    status = CheckRequest(request->items(i), limits_, i);
   }
   if (status.ok()) {
     const auto snapshot = hub_->snapshot();

@@ -8,6 +8,16 @@
 // changes through the Admin API, and prints p50/p99/max over every
 // (client, change) pair. Each client polls every 100 us, so figures have
 // that resolution.
+//
+//   ./build/tests/bench/invalidation_bench --streams=1,100,1000 [--changes=30]
+//
+// Fan-out: for each count, that many raw Watch streams (no Client, no
+// polling: each stream timestamps the event as it arrives), `changes`
+// synced SetStage writes one after another, and per write the time from
+// its acknowledgement to the last stream receiving it: p50, p99, max over
+// the writes. An event may arrive before the acknowledgement does; such a
+// write counts as 0. Also from the moment the write was sent (which
+// includes the synced write itself).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -22,11 +32,71 @@
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "tests/bench/bench_util.h"
 #include "tests/integration/harness.h"
 
 using Clock = std::chrono::steady_clock;
 
+namespace {
+
+// The --streams mode: time from a write's acknowledgement to the last of
+// `count` Watch streams receiving it, for each count.
+int FanOut(const std::vector<int>& counts, int changes) {
+  namespace bench = cutover::bench;
+  bench::BenchDaemon daemon;
+  if (!daemon.Start() || !daemon.CreateRolloutFlag("orders")) return 1;
+  int64_t version = 1;  // CreateRolloutFlag made version 1
+  for (int count : counts) {
+    bench::WatchStreams streams(daemon.address(), count, "orders",
+                                version + changes + 1);
+    if (!streams.ok()) {
+      std::fprintf(stderr, "%d watch streams did not all sync\n", count);
+      return 1;
+    }
+    std::vector<double> from_ack_ms, from_send_ms;
+    for (int change = 0; change < changes; ++change) {
+      // Alternating stages: every write makes a new version.
+      const auto sent = Clock::now();
+      if (!daemon.SetStage("orders", version % 2 == 1 ? cutover::v1::DUALWRITE
+                                                      : cutover::v1::OFF)) {
+        return 1;
+      }
+      const auto acked = Clock::now();
+      const auto last = streams.WaitAllSaw(++version, 10000);
+      if (last == Clock::time_point{}) {
+        std::fprintf(stderr, "version %lld did not reach every stream\n",
+                     static_cast<long long>(version));
+        return 1;
+      }
+      auto ms = [](Clock::duration d) {
+        return std::chrono::duration<double, std::milli>(d).count();
+      };
+      from_ack_ms.push_back(std::max(0.0, ms(last - acked)));
+      from_send_ms.push_back(ms(last - sent));
+    }
+    const double ack_p50 = bench::Quantile(from_ack_ms, 0.5);
+    const double ack_p99 = bench::Quantile(from_ack_ms, 0.99);
+    const double ack_max = from_ack_ms.back();  // sorted by Quantile
+    const double send_p50 = bench::Quantile(from_send_ms, 0.5);
+    const double send_p99 = bench::Quantile(from_send_ms, 0.99);
+    std::printf("%5d watch streams, %d writes: ack to last stream p50 %.2f "
+                "ms, p99 %.2f ms, max %.2f ms; write sent to last stream p50 "
+                "%.2f ms, p99 %.2f ms; daemon RSS %.0f MiB\n",
+                count, changes, ack_p50, ack_p99, ack_max, send_p50, send_p99,
+                bench::ProcessRssMiB(daemon.pid()));
+    std::fflush(stdout);
+  }
+  return daemon.Stop() == 0 ? 0 : 1;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  const std::string streams = cutover::bench::Arg(argc, argv, "streams", "");
+  if (!streams.empty()) {
+    return FanOut(cutover::bench::IntList(streams),
+                  std::stoi(cutover::bench::Arg(argc, argv, "changes", "30")));
+  }
   const int clients = argc > 1 ? std::atoi(argv[1]) : 100;
   const int changes = argc > 2 ? std::atoi(argv[2]) : 30;
   cutover::testing::TempDir dir;

@@ -27,6 +27,7 @@
 #include "grpcpp/security/credentials.h"
 #include "server/daemon.h"
 #include "server/prometheus_metrics.h"
+#include "tests/bench/orders_flag.h"
 #include "tests/integration/harness.h"
 
 namespace cutover {
@@ -137,15 +138,7 @@ BENCHMARK(BM_DecideBatchRpc)
     ->UseRealTime();
 
 std::shared_ptr<const CompiledFlag> OrdersFlag() {
-  Flag flag;
-  flag.key = "orders";
-  flag.old_target = "postgres-orders";
-  flag.new_target = "dynamodb-orders";
-  flag.enabled = true;
-  flag.default_serve.rollout =
-      Rollout{{{Stage::kLive, 5000}, {Stage::kShadow, 95000}}};
-  flag.version = 4;
-  return *CompileFlag(flag);
+  return bench::CompiledOrdersFlag();
 }
 
 // A batch of 1000 decisions in-process, as DecideBatch's handler makes

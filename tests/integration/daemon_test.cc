@@ -18,8 +18,10 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "core/bucketing.h"
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
@@ -146,6 +148,15 @@ class Server {
     INFO(status.error_message());
     REQUIRE(status.error_code() == grpc::StatusCode::OK);
     return flag;
+  }
+
+  // "orders" moved through dualwrite and shadow to a live share of
+  // `live_weight` (the rest shadow): version 4.
+  v1::Flag CreateOrdersAtLiveShare(uint32_t live_weight) {
+    CreateOrders();
+    SetStage("orders", v1::DUALWRITE);
+    SetStage("orders", v1::SHADOW);
+    return SetLiveShare("orders", live_weight);
   }
 
   v1::Flag GetFlag(const std::string& key) {
@@ -318,10 +329,7 @@ TEST_CASE("Decide: malformed requests are INVALID_ARGUMENT",
 TEST_CASE("DecideBatch: a 5% live ramp, then 10%, never moves a user back",
           "[daemon][decide][ramp]") {
   Server server;
-  server.CreateOrders();
-  server.SetStage("orders", v1::DUALWRITE);
-  server.SetStage("orders", v1::SHADOW);
-  const v1::Flag at_5 = server.SetLiveShare("orders", 5000);
+  const v1::Flag at_5 = server.CreateOrdersAtLiveShare(5000);
   REQUIRE(at_5.version() == 4);
 
   const std::vector<v1::Stage> first =
@@ -386,6 +394,44 @@ TEST_CASE("DecideBatch: empty and oversize batches are INVALID_ARGUMENT",
     CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
     CHECK(status.error_message().rfind("items[2].flag_key:", 0) == 0);
     CHECK(response.decisions_size() == 0);
+  }
+}
+
+// The daemon parses each batch and builds its answer on an arena that
+// starts in a pooled 512 KiB block (server/evaluation_service.cc): batches
+// larger than the block, more at once than the pool keeps, must each get
+// the answers to their own users.
+TEST_CASE("DecideBatch: concurrent large batches each answer their own users",
+          "[daemon][decide]") {
+  Server server;
+  server.CreateOrdersAtLiveShare(5000);
+  constexpr int kCallers = 10;
+  constexpr int kBatch = 6000;
+  std::vector<grpc::Status> statuses(kCallers);
+  std::vector<v1::DecideBatchResponse> responses(kCallers);
+  std::vector<std::thread> callers;
+  for (int c = 0; c < kCallers; ++c) {
+    callers.emplace_back([&, c] {
+      Call call;
+      statuses[c] = server.evaluation().DecideBatch(
+          call.get(), UsersBatch("orders", c * kBatch, kBatch), &responses[c]);
+    });
+  }
+  for (auto& caller : callers) caller.join();
+  for (int c = 0; c < kCallers; ++c) {
+    INFO("caller " << c << ": " << statuses[c].error_message());
+    REQUIRE(statuses[c].error_code() == grpc::StatusCode::OK);
+    REQUIRE(responses[c].decisions_size() == kBatch);
+    int wrong = 0;
+    for (int i = 0; i < kBatch; ++i) {
+      const v1::Decision& decision = responses[c].decisions(i);
+      const std::string user = "u-" + std::to_string(c * kBatch + i);
+      if (decision.flag_key() != "orders" ||
+          decision.bucket() != static_cast<int32_t>(BucketFor("orders", user))) {
+        ++wrong;
+      }
+    }
+    CHECK(wrong == 0);
   }
 }
 

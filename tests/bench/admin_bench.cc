@@ -1,0 +1,153 @@
+// Admin writes against the real cutoverd, each next to its reference in the
+// same run:
+//
+//   ./build/tests/bench/admin_bench [--writes=300] [--seconds=3]
+//       [--callers=16] [--rounds=5]
+//
+// sync: latency of an acknowledged (synced) write, SetStage over gRPC, next
+//   to a plain write + fsync of a file in the same folder (same disk),
+//   alternating one and one: p50, p99, ratio.
+// burst: Decide throughput (closed loop, `callers` in flight) while another
+//   caller makes SetStage writes back to back on another flag, next to the
+//   same with no writes, alternating idle and burst `rounds` times
+//   (`seconds` of each in all); the ratio is the median over rounds.
+//
+// The watch fan-out after a write is invalidation_bench --streams.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/bench/bench_util.h"
+
+namespace cutover::bench {
+namespace {
+
+double MicrosSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::micro>(Clock::now() - start)
+      .count();
+}
+
+void SyncPhase(BenchDaemon& daemon, int writes) {
+  std::printf("== synced write latency: SetStage over gRPC vs write+fsync\n");
+  const std::string path = daemon.dir() + "/fsync-reference";
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd < 0) std::abort();
+  const std::string record(200, 'x');  // about a history entry's size
+  std::vector<double> grpc_us, fsync_us;
+  ProcessCpu daemon_cpu;
+  for (int i = 0; i < writes; ++i) {
+    auto start = Clock::now();
+    if (write(fd, record.data(), record.size()) !=
+            static_cast<ssize_t>(record.size()) ||
+        fsync(fd) != 0) {
+      std::abort();
+    }
+    fsync_us.push_back(MicrosSince(start));
+    const ProcessCpu cpu = ProcessCpu::Of(daemon.pid());
+    start = Clock::now();
+    if (!daemon.SetStage("orders", i % 2 == 0 ? v1::DUALWRITE : v1::OFF)) {
+      std::abort();
+    }
+    grpc_us.push_back(MicrosSince(start));
+    const ProcessCpu used = ProcessCpu::Of(daemon.pid()) - cpu;
+    daemon_cpu.user += used.user;
+    daemon_cpu.system += used.system;
+  }
+  close(fd);
+  const double f50 = Quantile(fsync_us, 0.5), f99 = Quantile(fsync_us, 0.99);
+  const double g50 = Quantile(grpc_us, 0.5), g99 = Quantile(grpc_us, 0.99);
+  std::printf("write+fsync of %zu bytes   n %zu  p50 %8.1f us  p99 %8.1f us\n",
+              record.size(), fsync_us.size(), f50, f99);
+  std::printf("SetStage (synced)          n %zu  p50 %8.1f us  p99 %8.1f us  "
+              "p50 ratio %.2f  p99 ratio %.2f  daemon CPU per write: user %.0f "
+              "us, system %.0f us\n",
+              grpc_us.size(), g50, g99, g50 / f50, g99 / f99,
+              daemon_cpu.user * 1e6 / grpc_us.size(),
+              daemon_cpu.system * 1e6 / grpc_us.size());
+}
+
+// Writes SetStage to flag "burst" back to back while alive.
+class Writer {
+ public:
+  explicit Writer(BenchDaemon& daemon)
+      : thread_([this, &daemon] {
+          int stage = 0;
+          while (!stop_) {
+            if (!daemon.SetStage("burst",
+                                 ++stage % 2 ? v1::DUALWRITE : v1::OFF)) {
+              std::abort();
+            }
+            ++writes;
+          }
+        }) {}
+  ~Writer() {
+    stop_ = true;
+    thread_.join();
+  }
+  std::atomic<int> writes{0};
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+void BurstPhase(BenchDaemon& daemon, double seconds, int callers, int rounds) {
+  std::printf("== Decide throughput during a burst of admin writes, %d "
+              "alternating rounds\n", rounds);
+  grpc::GenericStub stub(OwnChannel(daemon.address()));
+  const grpc::ByteBuffer decide =
+      Serialize(DecideRequestFor("orders", "user-4242"));
+  RunClosedLoop(stub, kDecideMethod, decide, 4, 0.3);  // warm up
+  LoadResult idle, burst;
+  int writes = 0;
+  double cpu_idle = 0, cpu_burst = 0;
+  for (int round = 0; round < rounds; ++round) {
+    ProcessCpu cpu = ProcessCpu::Of(daemon.pid());
+    LoadResult r =
+        RunClosedLoop(stub, kDecideMethod, decide, callers, seconds / rounds);
+    cpu_idle += (ProcessCpu::Of(daemon.pid()) - cpu).total();
+    idle.round_rates.push_back(r.per_second());
+    idle.Add(r);
+    cpu = ProcessCpu::Of(daemon.pid());
+    {
+      Writer writer(daemon);
+      r = RunClosedLoop(stub, kDecideMethod, decide, callers, seconds / rounds);
+      writes += writer.writes;
+    }
+    cpu_burst += (ProcessCpu::Of(daemon.pid()) - cpu).total();
+    burst.round_rates.push_back(r.per_second());
+    burst.Add(r);
+  }
+  std::printf("Decide idle                %9.0f calls/s  p99 %8.1f us  daemon "
+              "CPU %.2f s per s\n",
+              idle.per_second(), idle.p99(), cpu_idle / idle.seconds);
+  std::printf("Decide during writes       %9.0f calls/s  p99 %8.1f us  daemon "
+              "CPU %.2f s per s  with %.0f writes/s  throughput ratio %.2f\n",
+              burst.per_second(), burst.p99(), cpu_burst / burst.seconds,
+              writes / burst.seconds, MedianRatio(burst, idle));
+}
+
+int Main(int argc, char** argv) {
+  const int writes = std::stoi(Arg(argc, argv, "writes", "300"));
+  const double seconds = std::stod(Arg(argc, argv, "seconds", "3"));
+  const int callers = std::stoi(Arg(argc, argv, "callers", "16"));
+  const int rounds = std::stoi(Arg(argc, argv, "rounds", "5"));
+  BenchDaemon daemon;
+  if (!daemon.Start() || !daemon.CreateRolloutFlag("orders") ||
+      !daemon.CreateRolloutFlag("burst")) {
+    return 1;
+  }
+  SyncPhase(daemon, writes);
+  BurstPhase(daemon, seconds, callers, rounds);
+  return daemon.Stop() == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace cutover::bench
+
+int main(int argc, char** argv) { return cutover::bench::Main(argc, argv); }

@@ -1,0 +1,99 @@
+// cutoverd at scale: start-up time and resident memory with many flags, and
+// memory with many Watch streams.
+//
+//   ./build/tests/bench/scale_bench [--flags=10,1000,10000] [--watch=1000]
+//
+// For each flag count: a fresh daemon, that many flags created over gRPC
+// (8 callers; each flag has one rule and a live 5% / shadow 95% rollout),
+// then the daemon is stopped (SIGTERM) and started again on the same data:
+// the restart time is from spawning cutoverd to its ready file (the harness
+// polls every 10 ms), and the memory is its VmRSS once ready. Then, on the
+// daemon of the smallest count, `watch` Watch streams are opened (all
+// synced) and VmRSS is read again.
+#include <atomic>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/bench/bench_util.h"
+
+namespace cutover::bench {
+namespace {
+
+// Creates flags flag-0 .. flag-<count-1> with 8 callers in parallel.
+bool CreateFlags(BenchDaemon& daemon, int count) {
+  std::atomic<int> next{0};
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 8; ++t) {
+    callers.emplace_back([&] {
+      auto admin = v1::Admin::NewStub(OwnChannel(daemon.address()));
+      for (int i = next++; i < count && !failed; i = next++) {
+        v1::CreateFlagRequest request;
+        request.set_force(true);
+        v1::Flag* flag = request.mutable_flag();
+        *flag = RolloutFlag("flag-" + std::to_string(i));
+        auto* rule = flag->add_rules();
+        auto* clause = rule->add_clauses();
+        clause->set_attribute("tenant");
+        clause->set_op(v1::IN);
+        clause->add_values("internal");
+        rule->mutable_serve()->set_stage(v1::LIVE);
+        grpc::ClientContext context;
+        WaitForReady(context);
+        v1::Flag created;
+        const grpc::Status status =
+            admin->CreateFlag(&context, request, &created);
+        if (!status.ok()) {
+          std::fprintf(stderr, "CreateFlag: %s\n",
+                       status.error_message().c_str());
+          failed = true;
+        }
+      }
+    });
+  }
+  for (auto& caller : callers) caller.join();
+  return !failed;
+}
+
+int Main(int argc, char** argv) {
+  const std::vector<int> counts = IntList(Arg(argc, argv, "flags", "10,1000,10000"));
+  const int watch = std::stoi(Arg(argc, argv, "watch", "1000"));
+  for (size_t c = 0; c < counts.size(); ++c) {
+    const int count = counts[c];
+    BenchDaemon daemon;
+    if (!daemon.Start()) return 1;
+    const auto fill_start = Clock::now();
+    if (!CreateFlags(daemon, count)) return 1;
+    const double fill_s =
+        std::chrono::duration<double>(Clock::now() - fill_start).count();
+    if (daemon.Stop() != 0) return 1;
+    const auto start = Clock::now();
+    if (!daemon.Start()) return 1;
+    const double start_ms =
+        std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    std::printf("%6d flags: start-up %7.1f ms  RSS %6.1f MiB  (created in "
+                "%.1f s)\n",
+                count, start_ms, ProcessRssMiB(daemon.pid()), fill_s);
+    std::fflush(stdout);
+    if (c == 0 && watch > 0) {
+      const double before = ProcessRssMiB(daemon.pid());
+      WatchStreams streams(daemon.address(), watch, "flag-0", 1);
+      if (!streams.ok()) return 1;
+      const double after = ProcessRssMiB(daemon.pid());
+      std::printf("%6d flags, %d Watch streams: RSS %6.1f MiB (+%.1f MiB, "
+                  "%.1f KiB per stream)\n",
+                  count, watch, after, after - before,
+                  (after - before) * 1024 / watch);
+      std::fflush(stdout);
+    }
+    if (daemon.Stop() != 0) return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace cutover::bench
+
+int main(int argc, char** argv) { return cutover::bench::Main(argc, argv); }
