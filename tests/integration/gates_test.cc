@@ -12,11 +12,13 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "tests/integration/cli_fixture.h"
 #include "tests/integration/harness.h"
+#include "tests/prometheus_text.h"
 
 namespace cutover::testing {
 namespace {
@@ -301,6 +303,31 @@ TEST_CASE_METHOD(GatesFixture,
   RunResult unknown = Ctl({"backfill", "status", "payments"});
   CHECK(unknown.exit_code == 2);
   CHECK(absl::StrContains(unknown.err, "NOT_FOUND"));
+}
+
+TEST_CASE_METHOD(GatesFixture, "backfill progress is in cutoverd's metrics",
+                 "[backfill]") {
+  Ok({"flags", "create", "orders", "--old", "pg", "--new", "dynamo"});
+  v1::BackfillJob job;
+  REQUIRE(Start(&job).ok());
+  REQUIRE(Page(&job, 30, false).ok());
+  const RunResult scrape = HttpGet(absl::StrCat(
+      "http://127.0.0.1:", daemon().metrics_port(), "/metrics"));
+  REQUIRE(scrape.exit_code == 0);
+  Exposition metrics;
+  std::string bad_line;
+  REQUIRE(ParseExposition(scrape.out, &metrics, &bad_line));
+  CHECK(metrics.Value("cutover_backfill_rows",
+                      {{"flag", "orders"}, {"kind", "copied"}}) == 30);
+  CHECK(metrics.Value("cutover_backfill_rows",
+                      {{"flag", "orders"}, {"kind", "total_estimate"}}) == 100);
+  CHECK(metrics.Value("cutover_backfill_phase",
+                      {{"flag", "orders"}, {"phase", "copying"}}) == 1);
+  CHECK(metrics.Value("cutover_backfill_phase",
+                      {{"flag", "orders"}, {"phase", "done"}}) == 0);
+  CHECK(metrics.Value("cutover_backfill_eta_seconds", {{"flag", "orders"}})
+            .has_value());
+  CHECK(metrics.types["cutover_backfill_rows"] == "gauge");
 }
 
 TEST_CASE_METHOD(GatesFixture, "backfill jobs survive a daemon restart",
