@@ -178,6 +178,8 @@ class BackfillDriver {
   int64_t paced_rows_ = 0;
 };
 
+namespace backfill_internal {
+
 // Runs `fn` and turns a throw into INTERNAL naming `what`.
 template <typename Fn>
 auto CallUserFunction(const char* what, Fn&& fn) -> decltype(fn()) {
@@ -191,9 +193,12 @@ auto CallUserFunction(const char* what, Fn&& fn) -> decltype(fn()) {
   }
 }
 
+}  // namespace backfill_internal
+
 template <typename Row>
 absl::StatusOr<BackfillProgress> BackfillDriver::Run(
     const BackfillSource<Row>& source) {
+  using backfill_internal::CallUserFunction;
   if (!source.read_old_page || !source.write_new) {
     return absl::InvalidArgumentError(
         "source: read_old_page and write_new are required");

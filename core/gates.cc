@@ -87,6 +87,11 @@ bool AdvancesTo(const Flag* before, const Flag& after, Stage stage) {
   return false;
 }
 
+bool DeclaresGates(const Gates& gates) {
+  return gates.require_backfill || gates.max_mismatch_rate.has_value() ||
+         gates.min_samples > 0;
+}
+
 std::vector<std::string> BrokenGates(const Flag* before, const Flag& after,
                                      const GateFacts& facts) {
   std::vector<std::string> broken;

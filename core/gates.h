@@ -60,6 +60,9 @@ uint32_t ShareAtOrBeyond(const Serve& serve, Stage stage);
 // `before` (nullptr: a new flag, which gives nobody anything yet).
 bool AdvancesTo(const Flag* before, const Flag& after, Stage stage);
 
+// Whether `gates` declares any gate (a flag without gates is never held).
+bool DeclaresGates(const Gates& gates);
+
 // The gates of `after` that the change from `before` breaks, one line each
 // naming the gate and the figure, e.g. "require_backfill: the backfill of
 // orders is copying (1200 of about 5000 rows copied), not verified" or

@@ -33,6 +33,11 @@ std::string NewRunId() {
                          absl::Uniform<uint64_t>(random));
 }
 
+absl::Status NoJob(const std::string& flag_key) {
+  return absl::NotFoundError(
+      absl::StrCat("flag ", flag_key, " has no backfill job"));
+}
+
 absl::Status RequireFlagKey(const std::string& flag_key) {
   if (flag_key.empty()) {
     return absl::InvalidArgumentError("flag_key: required");
@@ -207,10 +212,7 @@ absl::StatusOr<v1::BackfillJob> BackfillJobs::Get(
   if (absl::Status s = RequireFlagKey(flag_key); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(flag_key);
-  if (it == jobs_.end()) {
-    return absl::NotFoundError(
-        absl::StrCat("flag ", flag_key, " has no backfill job"));
-  }
+  if (it == jobs_.end()) return NoJob(flag_key);
   return it->second;
 }
 
@@ -227,10 +229,7 @@ absl::StatusOr<v1::BackfillJob> BackfillJobs::Reset(
   if (absl::Status s = RequireFlagKey(flag_key); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(flag_key);
-  if (it == jobs_.end()) {
-    return absl::NotFoundError(
-        absl::StrCat("flag ", flag_key, " has no backfill job"));
-  }
+  if (it == jobs_.end()) return NoJob(flag_key);
   if (absl::Status s = store_->DeleteBackfill(flag_key); !s.ok()) return s;
   v1::BackfillJob job = std::move(it->second);
   jobs_.erase(it);

@@ -433,8 +433,12 @@ absl::StatusOr<v1::Flag> FlagRegistry::CommitFlag(const v1::Flag* before,
       if (!change.force) return move;
       forced = true;
     }
-    overridden_gates =
-        BrokenGates(previous, (*compiled)->flag(), FactsFor(next.key()));
+    // Only a flag that declares gates pays for reading their facts (the
+    // telemetry window is summed under its lock).
+    if (DeclaresGates((*compiled)->flag().gates)) {
+      overridden_gates =
+          BrokenGates(previous, (*compiled)->flag(), FactsFor(next.key()));
+    }
     if (!overridden_gates.empty()) {
       if (!change.force) {
         return absl::FailedPreconditionError(absl::StrCat(

@@ -175,8 +175,7 @@ int main(int argc, char** argv) {
   app.add_flag("--read-repair", read_repair,
                "in shadow, rewrite a user's orders into RocksDB from SQLite "
                "when the two lists differ");
-  cutover::BackfillOptions backfill;
-  backfill.flag_key = flag;
+  cutover::BackfillOptions backfill;  // flag_key and page_size after parse
   int page_size = 200;
   auto add_backfill_options = [&](CLI::App* command) {
     command->add_option("--page-size", page_size, "rows per page")

@@ -195,6 +195,27 @@ class OrdersWorld {
     return argv;
   }
 
+  // Puts `rows` orders "o-000000".. into the old database of `db`, spread
+  // over users u-0 .. u-<users-1>, amounts amount_base + i.
+  void FillOld(const std::string& db, int rows, int users, int amount_base) {
+    auto old_db = SqliteOrders::Open(SqlitePath(db));
+    REQUIRE(old_db.ok());
+    for (int i = 0; i < rows; ++i) {
+      REQUIRE((*old_db)
+                  ->Put(absl::StrCat("u-", i % users),
+                        Order{absl::StrFormat("o-%06d", i), amount_base + i})
+                  .ok());
+    }
+  }
+
+  // The flag's backfill job (`cutoverctl backfill status orders -o json`).
+  v1::BackfillJob BackfillJob() {
+    RunResult status = Ctl({"backfill", "status", "orders", "-o", "json"});
+    v1::BackfillJob job;
+    REQUIRE(google::protobuf::util::JsonStringToMessage(status.out, &job).ok());
+    return job;
+  }
+
   DaemonProcess& daemon() { return daemon_; }
   const TempDir& dir() const { return dir_; }
 
@@ -565,16 +586,7 @@ TEST_CASE("a backfill killed -9 at random pages resumes and copies every row "
           "[example][backfill]") {
   OrdersWorld world;
   constexpr int kRows = 2400;
-  {
-    auto old_db = SqliteOrders::Open(world.SqlitePath("db"));
-    REQUIRE(old_db.ok());
-    for (int i = 0; i < kRows; ++i) {
-      REQUIRE((*old_db)
-                  ->Put(absl::StrCat("u-", i % 97),
-                        Order{absl::StrFormat("o-%06d", i), 100 + i})
-                  .ok());
-    }
-  }
+  world.FillOld("db", kRows, /*users=*/97, /*amount_base=*/100);
   const std::vector<std::string> backfill = {
       "backfill", "--page-size", "40", "--rows-per-second", "2000"};
   std::mt19937 random(20261125);
@@ -613,26 +625,14 @@ TEST_CASE("a backfill killed -9 at random pages resumes and copies every row "
   CHECK(check["check.old_rows"] == kRows);
   CHECK(check["check.new_rows"] == kRows);
   CHECK(check.facts["check.identical"] == "yes");
-  RunResult status = world.Ctl({"backfill", "status", "orders", "-o", "json"});
-  v1::BackfillJob job;
-  REQUIRE(google::protobuf::util::JsonStringToMessage(status.out, &job).ok());
-  CHECK(job.runs() >= 2);
+  CHECK(world.BackfillJob().runs() >= 2);
 }
 
 TEST_CASE("a sampled verify pass checks a share of the pages",
           "[example][backfill]") {
   OrdersWorld world;
   constexpr int kRows = 2400;
-  {
-    auto old_db = SqliteOrders::Open(world.SqlitePath("db"));
-    REQUIRE(old_db.ok());
-    for (int i = 0; i < kRows; ++i) {
-      REQUIRE((*old_db)
-                  ->Put(absl::StrCat("u-", i % 31),
-                        Order{absl::StrFormat("o-%06d", i), i})
-                  .ok());
-    }
-  }
+  world.FillOld("db", kRows, /*users=*/31, /*amount_base=*/0);
   DemoRun done = world.Demo(
       "db", {"backfill", "--page-size", "40", "--verify-sample-rate", "0.5"});
   CHECK(done.facts["backfill.phase"] == "done");
