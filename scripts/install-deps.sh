@@ -10,6 +10,7 @@ PACKAGES=(
   catch2 libcli11-dev libyaml-cpp-dev libbenchmark-dev libsqlite3-dev
   prometheus openssl python3 curl procps jq
   clang libclang-rt-14-dev
+  valgrind
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -2,7 +2,7 @@
 // same run:
 //
 //   ./build/tests/bench/admin_bench [--writes=300] [--seconds=3]
-//       [--callers=16] [--rounds=5]
+//       [--callers=16] [--rounds=5] [--phases=sync,burst]
 //
 // sync: latency of an acknowledged (synced) write, SetStage over gRPC, next
 //   to a plain write + fsync of a file in the same folder (same disk),
@@ -137,13 +137,16 @@ int Main(int argc, char** argv) {
   const double seconds = std::stod(Arg(argc, argv, "seconds", "3"));
   const int callers = std::stoi(Arg(argc, argv, "callers", "16"));
   const int rounds = std::stoi(Arg(argc, argv, "rounds", "5"));
+  const std::string phases = Arg(argc, argv, "phases", "sync,burst");
   BenchDaemon daemon;
   if (!daemon.Start() || !daemon.CreateRolloutFlag("orders") ||
       !daemon.CreateRolloutFlag("burst")) {
     return 1;
   }
-  SyncPhase(daemon, writes);
-  BurstPhase(daemon, seconds, callers, rounds);
+  if (phases.find("sync") != std::string::npos) SyncPhase(daemon, writes);
+  if (phases.find("burst") != std::string::npos) {
+    BurstPhase(daemon, seconds, callers, rounds);
+  }
   return daemon.Stop() == 0 ? 0 : 1;
 }
 

@@ -1,0 +1,164 @@
+// What one call costs, in instructions (client and server together), for
+// each RPC next to the empty one: a figure that a shared, noisy machine
+// cannot move, for profiling and for before/after comparisons.
+//
+//   scripts/cost.sh                  (runs this under callgrind, one line
+//                                     per call kind: instructions per call)
+//   ./build/tests/bench/cost_bench [--calls=2000] [--deadlock-detection=off]
+//                                  (without valgrind: wall time per call)
+//
+// A daemon runs in this process (auth off, metrics on, loopback), with the
+// flag "orders" at live 5% / shadow 95%. One caller, one call at a time,
+// each sent as decide_bench sends them: a generic stub, requests serialized
+// once, responses left unparsed. For each kind of call: warm-up calls, then the
+// callgrind counters zeroed, `calls` calls, and the counters dumped under
+// the kind's name (CALLGRIND_* do nothing outside valgrind). Every thread
+// of the process counts: the client's, gRPC's and the daemon's.
+//
+// --deadlock-detection=on keeps absl::Mutex's deadlock detection, which
+// Debian's Abseil leaves on and cutoverd turns off (server/main.cc); the
+// default, off, is what cutoverd runs with.
+#include <valgrind/callgrind.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "cutover/v1/cutover.grpc.pb.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "server/daemon.h"
+#include "tests/bench/bench_util.h"
+#include "tests/integration/harness.h"
+
+namespace cutover::bench {
+namespace {
+
+// One unary call of `method` through `stub`, waited for.
+grpc::Status Call(grpc::GenericStub& stub, const std::string& method,
+                  const grpc::ByteBuffer& request) {
+  grpc::ClientContext context;
+  grpc::ByteBuffer response;
+  std::mutex mu;
+  std::condition_variable done_cv;
+  bool done = false;
+  grpc::Status result;
+  stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status status) {
+                   std::lock_guard<std::mutex> lock(mu);
+                   result = std::move(status);
+                   done = true;
+                   done_cv.notify_one();
+                 });
+  std::unique_lock<std::mutex> lock(mu);
+  done_cv.wait(lock, [&] { return done; });
+  return result;
+}
+
+// `call` made `warmup` times, then `calls` times between a zero and a dump
+// of callgrind's counters; prints wall time per call. Aborts on a failure.
+void Measure(const char* name, int calls,
+             const std::function<grpc::Status()>& call) {
+  const int warmup = calls / 10 + 10;
+  for (int i = 0; i < warmup; ++i) {
+    if (!call().ok()) std::abort();
+  }
+  CALLGRIND_ZERO_STATS;
+  const auto start = Clock::now();
+  for (int i = 0; i < calls; ++i) {
+    const grpc::Status status = call();
+    if (!status.ok()) {
+      std::fprintf(stderr, "%s: %s\n", name, status.error_message().c_str());
+      std::abort();
+    }
+  }
+  const double us =
+      std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+  CALLGRIND_DUMP_STATS_AT(name);
+  std::printf("%-22s %6d calls  %8.1f us per call (wall)\n", name, calls,
+              us / calls);
+}
+
+v1::DecideBatchRequest BatchOf(int users) {
+  v1::DecideBatchRequest request;
+  for (int i = 0; i < users; ++i) {
+    *request.add_items() =
+        DecideRequestFor("orders", "user-" + std::to_string(i));
+  }
+  return request;
+}
+
+int Main(int argc, char** argv) {
+  const int calls = std::stoi(Arg(argc, argv, "calls", "2000"));
+  if (Arg(argc, argv, "deadlock-detection", "off") == "off") {
+    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  }
+  testing::TempDir dir;
+  DaemonConfig config;
+  config.data_dir = dir.path() + "/data";
+  config.listen = "127.0.0.1:0";
+  config.metrics_listen = "127.0.0.1:0";
+  config.auth.enabled = false;  // loopback benchmark
+  auto daemon = Daemon::Start(config);
+  if (!daemon.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(daemon.status().message()).c_str());
+    return 1;
+  }
+  auto channel = grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string((*daemon)->grpc_port()),
+      grpc::InsecureChannelCredentials());
+  auto admin = v1::Admin::NewStub(channel);
+
+  {
+    v1::CreateFlagRequest create;
+    create.set_force(true);
+    *create.mutable_flag() = RolloutFlag("orders");
+    grpc::ClientContext context;
+    v1::Flag created;
+    if (!admin->CreateFlag(&context, create, &created).ok()) return 1;
+  }
+
+  grpc::GenericStub stub(channel);
+  const grpc::ByteBuffer empty = EmptyMessage();
+  Measure("health_check", calls,
+          [&] { return Call(stub, kHealthCheckMethod, empty); });
+  const grpc::ByteBuffer decide =
+      Serialize(DecideRequestFor("orders", "user-4242"));
+  Measure("decide", calls, [&] { return Call(stub, kDecideMethod, decide); });
+  for (int users : {100, 1000}) {
+    const grpc::ByteBuffer batch = Serialize(BatchOf(users));
+    const std::string name = "decide_batch_" + std::to_string(users);
+    Measure(name.c_str(), std::max(10, calls * 10 / users), [&] {
+      return Call(stub, kDecideBatchMethod, batch);
+    });
+  }
+  v1::GetFlagRequest get;
+  get.set_key("orders");
+  const grpc::ByteBuffer get_flag = Serialize(get);
+  Measure("admin_get_flag", calls,
+          [&] { return Call(stub, "/cutover.v1.Admin/GetFlag", get_flag); });
+  grpc::ByteBuffer set_stage[2];
+  for (int i = 0; i < 2; ++i) {
+    v1::SetStageRequest request;
+    request.set_key("orders");
+    request.set_stage(i == 0 ? v1::DUALWRITE : v1::OFF);
+    request.set_force(true);
+    set_stage[i] = Serialize(request);
+  }
+  int writes = 0;
+  Measure("admin_set_stage", calls / 4, [&] {
+    return Call(stub, "/cutover.v1.Admin/SetStage", set_stage[++writes % 2]);
+  });
+  (*daemon)->Shutdown();
+  return 0;
+}
+
+}  // namespace
+}  // namespace cutover::bench
+
+int main(int argc, char** argv) { return cutover::bench::Main(argc, argv); }
