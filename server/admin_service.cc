@@ -20,6 +20,13 @@ grpc::Status Reply(ServerMetrics& metrics, const char* method,
   return grpc::Status::OK;
 }
 
+// A call refused because the daemon is draining for shutdown.
+grpc::Status ShuttingDown() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      "cutoverd is shutting down; retry on another instance "
+                      "or after the restart");
+}
+
 }  // namespace
 
 absl::StatusOr<Caller> AdminService::Authorize(
@@ -38,14 +45,18 @@ absl::StatusOr<Caller> AdminService::Authorize(
   grpc::Status AdminService::Method(grpc::ServerContext* context,        \
                                     const v1::Request* request,          \
                                     v1::Response* response) {            \
+    CallGate::Pass pass(calls_);                                         \
+    if (!pass.admitted()) return ShuttingDown();                         \
     absl::StatusOr<Caller> caller = Authorize(*context, #Method);        \
     if (!caller.ok()) return ToGrpcStatus(caller.status());              \
     return Reply(*metrics_, #Method, registry_->Method(*request, *caller), \
                  response);                                              \
   }
 
-// Reads: authorized first.
+// Reads: admitted through the gate and authorized first.
 #define CUTOVER_ADMIN_AUTHORIZE(context, Method)                         \
+  CallGate::Pass pass(calls_);                                           \
+  if (!pass.admitted()) return ShuttingDown();                           \
   if (absl::StatusOr<Caller> caller = Authorize(*context, #Method);      \
       !caller.ok()) {                                                    \
     return ToGrpcStatus(caller.status());                                \

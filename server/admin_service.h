@@ -7,12 +7,16 @@
 // Uses gRPC's synchronous API: admin writes wait for an fsync, which must
 // not block the callback threads that serve evaluation.
 //
+// Every call passes a CallGate: Drain (at shutdown) refuses new calls with
+// UNAVAILABLE and waits for those in flight.
+//
 // Thread-safe.
 #ifndef CUTOVER_SERVER_ADMIN_SERVICE_H_
 #define CUTOVER_SERVER_ADMIN_SERVICE_H_
 
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "server/auth.h"
+#include "server/call_gate.h"
 #include "server/flag_registry.h"
 #include "server/op_aggregator.h"
 #include "server/server_metrics.h"
@@ -109,6 +113,10 @@ class AdminService final : public v1::Admin::Service {
                              const v1::ResetBackfillRequest* request,
                              v1::BackfillJob* response) override;
 
+ // Refuses new calls (UNAVAILABLE) and waits, at most `timeout`, for the
+  // calls in flight to end; whether they all did.
+  bool Drain(absl::Duration timeout) { return calls_.Drain(timeout); }
+
  private:
   // The caller of `method` if it may call it (the refusal counted).
   absl::StatusOr<Caller> Authorize(const grpc::ServerContext& context,
@@ -118,6 +126,7 @@ class AdminService final : public v1::Admin::Service {
   const OpAggregator* const aggregator_;
   ServerMetrics* const metrics_;
   const Authorizer* const authorizer_;
+  CallGate calls_;
 };
 
 }  // namespace cutover

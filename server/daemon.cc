@@ -163,8 +163,16 @@ void Daemon::Shutdown() {
   if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
   if (registry_) registry_->hub().CloseAll();
   if (server_) {
-    server_->Shutdown(std::chrono::system_clock::now() +
-                      absl::ToChronoMilliseconds(config_.shutdown_grace));
+    // Drain what is in flight (admin calls, the Watch streams sending their
+    // last status), then end every connection at once: gRPC's own grace
+    // would also wait for each idle client to read its GOAWAY, up to 5 s
+    // (server/call_gate.h). Evaluation calls finish within their handler.
+    const absl::Time deadline = absl::Now() + config_.shutdown_grace;
+    admin_->Drain(config_.shutdown_grace);
+    while (registry_->hub().subscriber_count() > 0 && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+    server_->Shutdown(std::chrono::system_clock::now());
     server_->Wait();
   }
   if (prometheus_ != nullptr) prometheus_->StopServing();

@@ -45,8 +45,9 @@ class Daemon {
   int grpc_port() const { return grpc_port_; }
   int metrics_port() const { return metrics_port_; }
 
-  // Ends Watch streams, lets in-flight calls finish (up to the configured
-  // grace), then closes the store.
+  // Ends Watch streams and refuses new admin calls (UNAVAILABLE), lets the
+  // admin calls in flight finish and the streams send their last status
+  // (up to the configured grace), closes every connection, then the store.
   void Shutdown();
 
  private:

@@ -71,9 +71,7 @@ class Server {
     admin_ = v1::Admin::NewStub(channel_);
   }
 
-  // Drops the stubs and the channel. An idle client connection is closed
-  // only when the client's backup poller (every 5 s) reads the server's
-  // GOAWAY, which would hold a graceful shutdown that long.
+  // Drops the stubs and the channel.
   void Disconnect() {
     evaluation_.reset();
     admin_.reset();
@@ -683,6 +681,50 @@ TEST_CASE("the Prometheus endpoint serves cutover_store_revision",
   CHECK(response.find("\ncutover_store_revision 1") != std::string::npos);
   CHECK(response.find("cutover_flags{state=\"active\"} 1") !=
         std::string::npos);
+}
+
+TEST_CASE("SIGTERM does not wait out the grace for a client that never reads",
+          "[daemon][lifecycle]") {
+  // gRPC's graceful shutdown sends each connection a GOAWAY and a ping and
+  // waits for the answer; a client that never reads (here a raw socket
+  // that only said hello; in life an idle channel between its 5 s polls, a
+  // stopped process) held cutoverd for its whole grace. The daemon now
+  // waits only for the calls in flight.
+  TempDir config_dir;
+  const std::string config = config_dir.path() + "/cutoverd.yaml";
+  WriteFile(config, "shutdown_grace_seconds: 60\n");
+  Server server({"--config", config});
+  server.CreateOrders();
+  server.Disconnect();
+
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(server.daemon().port()));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) ==
+          0);
+  // The HTTP/2 client preface and an empty SETTINGS frame, then silence.
+  const std::string hello =
+      std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") +
+      std::string("\0\0\0\x04\0\0\0\0\0", 9);
+  REQUIRE(send(fd, hello.data(), hello.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(hello.size()));
+  // A call after the hello, on another connection: the server has taken the
+  // silent one in by the time this is answered.
+  server.Connect();
+  CHECK(server.GetFlag("orders").version() == 1);
+  server.Disconnect();
+
+  const auto start = std::chrono::steady_clock::now();
+  const int code = server.daemon().Stop(SIGTERM);  // waits at most 20 s
+  const auto took = std::chrono::steady_clock::now() - start;
+  close(fd);
+  INFO("cutoverd stderr:\n" << server.daemon().last_stderr());
+  CHECK(code == 0);
+  CHECK(took < std::chrono::seconds(20));
+  CHECK(server.daemon().last_stderr().find("stopped") != std::string::npos);
 }
 
 }  // namespace

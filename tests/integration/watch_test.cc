@@ -129,8 +129,7 @@ class Server {
     Start();
   }
 
-  // Drops the stubs and the channel (see daemon_test.cc: an idle client
-  // connection would otherwise hold a graceful shutdown up to 5 s).
+  // Drops the stubs and the channel.
   void Disconnect() {
     evaluation_.reset();
     admin_.reset();
