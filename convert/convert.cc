@@ -142,26 +142,47 @@ Segment FromProto(const v1::Segment& segment) {
 
 Context FromProto(const v1::Context& context) {
   Context out;
-  out.targeting_key = context.targeting_key();
-  out.attributes.insert(context.attributes().begin(), context.attributes().end());
+  FromProto(context, &out);
   return out;
 }
 
+void FromProto(const v1::Context& context, Context* out) {
+  out->targeting_key.assign(context.targeting_key());
+  const auto& attributes = context.attributes();
+  if (attributes.size() == out->attributes.size()) {
+    // Names are unique on both sides: if every name is found, the name
+    // sets are equal and only the values change.
+    bool same_names = true;
+    for (const auto& [name, value] : attributes) {
+      auto it = out->attributes.find(name);
+      if (it == out->attributes.end()) {
+        same_names = false;
+        break;
+      }
+      it->second.assign(value);
+    }
+    if (same_names) return;
+  }
+  out->attributes.clear();
+  out->attributes.insert(attributes.begin(), attributes.end());
+}
+
 void ToProto(const Decision& decision, v1::Decision* out) {
-  out->set_flag_key(decision.flag_key);
+  // A string set on an arena message is an allocation, even when empty.
+  if (!decision.flag_key.empty()) out->set_flag_key(decision.flag_key);
   out->set_stage(ToProto(decision.stage));
   out->mutable_reads()->set_authoritative(ToProto(decision.plan.read_authoritative));
   out->mutable_reads()->set_shadow(ToProto(decision.plan.read_shadow));
   out->mutable_writes()->set_authoritative(
       ToProto(decision.plan.write_authoritative));
   out->mutable_writes()->set_secondary(ToProto(decision.plan.write_secondary));
-  out->set_old_target(decision.old_target);
-  out->set_new_target(decision.new_target);
+  if (!decision.old_target.empty()) out->set_old_target(decision.old_target);
+  if (!decision.new_target.empty()) out->set_new_target(decision.new_target);
   out->set_reason(ToProto(decision.reason));
-  out->set_rule_id(decision.rule_id);
+  if (!decision.rule_id.empty()) out->set_rule_id(decision.rule_id);
   out->set_bucket(decision.bucket);
   out->set_flag_version(decision.flag_version);
-  out->set_error(decision.error);
+  if (!decision.error.empty()) out->set_error(decision.error);
   out->set_compare_sample_rate(decision.compare_sample_rate);
 }
 

@@ -43,7 +43,13 @@ const char* BackfillPhaseName(v1::BackfillPhase phase);
 Flag FromProto(const v1::Flag& flag);
 Segment FromProto(const v1::Segment& segment);
 Context FromProto(const v1::Context& context);
+// The same into `out`, reusing its storage: when `out` already holds the
+// same attribute names (as the items of a batch mostly do) only the values
+// are assigned, and nothing is allocated for short strings.
+void FromProto(const v1::Context& context, Context* out);
 
+// Into a new (empty) `out`; empty strings are left unset (the same on the
+// wire in proto3, and not an allocation each on an arena).
 void ToProto(const Decision& decision, v1::Decision* out);
 Decision FromProto(const v1::Decision& decision);
 

@@ -146,8 +146,10 @@ struct DecisionKind {
   Reason reason;
 };
 
+// `context` is scratch space, reused across the items of a batch.
 DecisionKind DecideInto(const Snapshot& snapshot,
-                        const v1::DecideRequest& request, v1::Decision* out) {
+                        const v1::DecideRequest& request, Context& context,
+                        v1::Decision* out) {
   auto it = snapshot.flags.find(request.flag_key());
   if (it == snapshot.flags.end() || it->second->proto.archived()) {
     ToProto(SafeDecision(request.flag_key(), Reason::kFlagNotFound), out);
@@ -156,8 +158,9 @@ DecisionKind DecideInto(const Snapshot& snapshot,
                                        : absl::string_view(it->first),
             Stage::kOff, Reason::kFlagNotFound};
   }
-  const Decision decision = cutover::Decide(
-      *it->second->compiled, snapshot.segments, FromProto(request.context()));
+  FromProto(request.context(), &context);
+  const Decision decision =
+      cutover::Decide(*it->second->compiled, snapshot.segments, context);
   ToProto(decision, out);
   return {it->first, decision.stage, decision.reason};
 }
@@ -316,8 +319,9 @@ grpc::ServerUnaryReactor* EvaluationService::Decide(
   if (status.ok()) status = CheckRequest(*request, limits_, -1);
   if (status.ok()) {
     const auto snapshot = hub_->snapshot();
-    const DecisionKind kind =
-        DecideInto(*snapshot, *request, response->mutable_decision());
+    Context context;
+    const DecisionKind kind = DecideInto(*snapshot, *request, context,
+                                         response->mutable_decision());
     metrics_->CountDecisions(kind.flag_label, kind.stage, kind.reason, 1);
     response->set_revision(snapshot->revision);
     metrics_->ObserveDecideLatency(DecideRpc::kDecide, absl::Now() - start);
@@ -349,9 +353,10 @@ grpc::ServerUnaryReactor* EvaluationService::DecideBatch(
     const auto snapshot = hub_->snapshot();
     response->mutable_decisions()->Reserve(request->items_size());
     DecisionTally tally;
+    Context context;
     for (const auto& item : request->items()) {
       const DecisionKind kind =
-          DecideInto(*snapshot, item, response->add_decisions());
+          DecideInto(*snapshot, item, context, response->add_decisions());
       tally.Add(kind.flag_label, kind.stage, kind.reason);
     }
     tally.Flush(*metrics_);

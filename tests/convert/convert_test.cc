@@ -1,6 +1,9 @@
 #include "convert/convert.h"
 
 #include <catch2/catch.hpp>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "convert/flag_diff.h"
@@ -85,6 +88,61 @@ TEST_CASE("decisions round-trip", "[convert]") {
   CHECK(back.rule_id == "r1");
   CHECK(back.bucket == 17);
   CHECK(back.flag_version == 9);
+}
+
+TEST_CASE("a decision without a rule or error sets neither string",
+          "[convert]") {
+  Decision d;
+  d.flag_key = "orders";
+  d.stage = Stage::kShadow;
+  d.plan = PlanFor(Stage::kShadow);
+  d.reason = Reason::kSplit;
+  d.old_target = "postgres-orders";
+  d.new_target = "dynamodb-orders";
+  v1::Decision proto;
+  ToProto(d, &proto);
+  CHECK(proto.old_target() == "postgres-orders");
+  CHECK(proto.new_target() == "dynamodb-orders");
+  CHECK(proto.rule_id().empty());
+  CHECK(proto.error().empty());
+  // The wire form is the same as with the empty strings set.
+  v1::Decision with_empty = proto;
+  with_empty.set_rule_id("");
+  with_empty.set_error("");
+  CHECK(proto.SerializeAsString() == with_empty.SerializeAsString());
+}
+
+TEST_CASE("a context converted into a reused one holds exactly the new "
+          "attributes",
+          "[convert]") {
+  struct Step {
+    const char* name;
+    std::map<std::string, std::string> attributes;
+  };
+  // One Context reused across the steps, as DecideBatch reuses it.
+  const std::vector<Step> steps = {
+      {"first", {{"tenant", "acme"}}},
+      {"same names, new values", {{"tenant", "globex"}}},
+      {"same count, another name", {{"region", "eu"}}},
+      {"more names", {{"region", "us"}, {"tenant", "acme"}}},
+      {"fewer names", {{"tenant", "initech"}}},
+      {"none", {}},
+      {"back to two", {{"a", "1"}, {"b", "2"}}},
+  };
+  Context reused;
+  int n = 0;
+  for (const Step& step : steps) {
+    v1::Context proto;
+    proto.set_targeting_key("user-" + std::to_string(++n));
+    for (const auto& [name, value] : step.attributes) {
+      (*proto.mutable_attributes())[name] = value;
+    }
+    FromProto(proto, &reused);
+    INFO(step.name);
+    CHECK(reused.targeting_key == "user-" + std::to_string(n));
+    CHECK(reused.attributes == step.attributes);
+    CHECK(FromProto(proto).attributes == step.attributes);
+  }
 }
 
 TEST_CASE("diffs list changed configuration, not output-only fields",
