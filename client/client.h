@@ -23,6 +23,11 @@
 // the caller's default stage (off unless given) with reason ERROR. Fresh
 // cache hits have reason CACHED (rule_id and bucket are kept).
 //
+// On Debian, whose Abseil is built with absl::Mutex deadlock detection on,
+// a service should turn it off in main (gRPC locks through absl::Mutex:
+// about 11% of a loopback call's instructions, docs/performance.md):
+//   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+//
 // Thread-safe.
 #ifndef CUTOVER_CLIENT_CLIENT_H_
 #define CUTOVER_CLIENT_CLIENT_H_

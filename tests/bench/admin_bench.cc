@@ -5,8 +5,9 @@
 //       [--callers=16] [--rounds=5] [--phases=sync,burst]
 //
 // sync: latency of an acknowledged (synced) write, SetStage over gRPC, next
-//   to a plain write + fsync of a file in the same folder (same disk),
-//   alternating one and one: p50, p99, ratio.
+//   to a plain write + fsync of a file in the same folder (same disk) and
+//   to GetFlag on the same admin server (the RPC without the disk),
+//   alternating one by one: p50, p99, ratios.
 // burst: Decide throughput (closed loop, `callers` in flight) while another
 //   caller makes SetStage writes back to back on another flag, next to the
 //   same with no writes, alternating idle and burst `rounds` times
@@ -38,8 +39,10 @@ void SyncPhase(BenchDaemon& daemon, int writes) {
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (fd < 0) std::abort();
   const std::string record(200, 'x');  // about a history entry's size
-  std::vector<double> grpc_us, fsync_us;
+  std::vector<double> grpc_us, fsync_us, read_us;
   ProcessCpu daemon_cpu;
+  v1::GetFlagRequest get;
+  get.set_key("orders");
   for (int i = 0; i < writes; ++i) {
     auto start = Clock::now();
     if (write(fd, record.data(), record.size()) !=
@@ -57,10 +60,16 @@ void SyncPhase(BenchDaemon& daemon, int writes) {
     const ProcessCpu used = ProcessCpu::Of(daemon.pid()) - cpu;
     daemon_cpu.user += used.user;
     daemon_cpu.system += used.system;
+    start = Clock::now();
+    grpc::ClientContext context;
+    v1::Flag flag;
+    if (!daemon.admin().GetFlag(&context, get, &flag).ok()) std::abort();
+    read_us.push_back(MicrosSince(start));
   }
   close(fd);
   const double f50 = Quantile(fsync_us, 0.5), f99 = Quantile(fsync_us, 0.99);
   const double g50 = Quantile(grpc_us, 0.5), g99 = Quantile(grpc_us, 0.99);
+  const double r50 = Quantile(read_us, 0.5), r99 = Quantile(read_us, 0.99);
   std::printf("write+fsync of %zu bytes   n %zu  p50 %8.1f us  p99 %8.1f us\n",
               record.size(), fsync_us.size(), f50, f99);
   std::printf("SetStage (synced)          n %zu  p50 %8.1f us  p99 %8.1f us  "
@@ -69,6 +78,9 @@ void SyncPhase(BenchDaemon& daemon, int writes) {
               grpc_us.size(), g50, g99, g50 / f50, g99 / f99,
               daemon_cpu.user * 1e6 / grpc_us.size(),
               daemon_cpu.system * 1e6 / grpc_us.size());
+  std::printf("GetFlag (no disk)          n %zu  p50 %8.1f us  p99 %8.1f us  "
+              "write+fsync + GetFlag: p50 %.1f us\n",
+              read_us.size(), r50, r99, f50 + r50);
 }
 
 // Writes SetStage to flag "burst" back to back while alive.

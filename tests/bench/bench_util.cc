@@ -11,8 +11,18 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
+
 namespace cutover::bench {
 namespace {
+
+// The benchmarks are gRPC clients as a service on Debian should run them
+// (client/client.h): without absl::Mutex deadlock detection, which
+// Debian's Abseil leaves on and which cutoverd turns off.
+const bool kDeadlockDetectionOff = [] {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  return true;
+}();
 
 double Micros(Clock::duration d) {
   return std::chrono::duration<double, std::micro>(d).count();
