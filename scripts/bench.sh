@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark with the settings docs/performance.md reports, on the
 # release build in ./build (or $1), and prints the machine first. Takes
-# about 8 minutes. Each command can also be run alone (docs/performance.md).
+# about 9 minutes. Each command can also be run alone (docs/performance.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B="${1:-build}/tests/bench"
@@ -16,11 +16,13 @@ echo "== decide_bench (Decide vs empty RPC, server APIs, DecideBatch)"
 echo "== decide_bench on 1 core, then 2 cores (taskset: daemon and callers)"
 taskset -c 0 "$B/decide_bench" --phases=closed --callers=64 --seconds=3
 taskset -c 0,1 "$B/decide_bench" --phases=closed --callers=64 --seconds=3
-echo "== admin_bench (synced writes vs write+fsync, Decide during writes)"
-"$B/admin_bench" --writes=300 --seconds=3
+echo "== admin_bench (synced writes vs write+fsync and GetFlag, Decide during writes)"
+"$B/admin_bench" --writes=300 --seconds=3 --write-rates=0,100
 echo "== invalidation_bench (ack to the last watching stream)"
 "$B/invalidation_bench" --streams=1,100,1000 --changes=100
 echo "== invalidation_bench (Client caches, 100 clients)"
 "$B/invalidation_bench" 100 30
+echo "== cost (instructions per call under callgrind, client and server)"
+"$(dirname "$0")/cost.sh" "${1:-build}"
 echo "== scale_bench (start-up and memory)"
 "$B/scale_bench" --flags=10,1000,10000 --watch=1000

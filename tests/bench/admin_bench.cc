@@ -3,15 +3,18 @@
 //
 //   ./build/tests/bench/admin_bench [--writes=300] [--seconds=3]
 //       [--callers=16] [--rounds=5] [--phases=sync,burst]
+//       [--write-rates=0,100]
 //
 // sync: latency of an acknowledged (synced) write, SetStage over gRPC, next
 //   to a plain write + fsync of a file in the same folder (same disk) and
 //   to GetFlag on the same admin server (the RPC without the disk),
 //   alternating one by one: p50, p99, ratios.
 // burst: Decide throughput (closed loop, `callers` in flight) while another
-//   caller makes SetStage writes back to back on another flag, next to the
-//   same with no writes, alternating idle and burst `rounds` times
-//   (`seconds` of each in all); the ratio is the median over rounds.
+//   caller makes SetStage writes on another flag, next to the same with no
+//   writes, alternating idle and burst `rounds` times (`seconds` of each in
+//   all); the ratio is the median over rounds. The writes go back to back
+//   (`write-rate` 0: as fast as synced writes go, ~1000/s here), or at
+//   `write-rate` per second (a scripted `cutoverctl apply` of many flags).
 //
 // The watch fan-out after a write is invalidation_bench --streams.
 #include <fcntl.h>
@@ -83,13 +86,19 @@ void SyncPhase(BenchDaemon& daemon, int writes) {
               read_us.size(), r50, r99, f50 + r50);
 }
 
-// Writes SetStage to flag "burst" back to back while alive.
+// Writes SetStage to flag "burst" while alive: back to back, or at `rate`
+// per second.
 class Writer {
  public:
-  explicit Writer(BenchDaemon& daemon)
-      : thread_([this, &daemon] {
+  Writer(BenchDaemon& daemon, int rate)
+      : thread_([this, &daemon, rate] {
           int stage = 0;
+          auto next = Clock::now();
           while (!stop_) {
+            if (rate > 0) {
+              next += std::chrono::microseconds(1000000 / rate);
+              std::this_thread::sleep_until(next);
+            }
             if (!daemon.SetStage("burst",
                                  ++stage % 2 ? v1::DUALWRITE : v1::OFF)) {
               std::abort();
@@ -108,9 +117,14 @@ class Writer {
   std::thread thread_;
 };
 
-void BurstPhase(BenchDaemon& daemon, double seconds, int callers, int rounds) {
-  std::printf("== Decide throughput during a burst of admin writes, %d "
-              "alternating rounds\n", rounds);
+void BurstPhase(BenchDaemon& daemon, double seconds, int callers, int rounds,
+                int write_rate) {
+  std::printf("== Decide throughput during a burst of admin writes (%s), %d "
+              "alternating rounds\n",
+              write_rate > 0
+                  ? (std::to_string(write_rate) + " writes/s").c_str()
+                  : "back to back",
+              rounds);
   grpc::GenericStub stub(OwnChannel(daemon.address()));
   const grpc::ByteBuffer decide =
       Serialize(DecideRequestFor("orders", "user-4242"));
@@ -127,7 +141,7 @@ void BurstPhase(BenchDaemon& daemon, double seconds, int callers, int rounds) {
     idle.Add(r);
     cpu = ProcessCpu::Of(daemon.pid());
     {
-      Writer writer(daemon);
+      Writer writer(daemon, write_rate);
       r = RunClosedLoop(stub, kDecideMethod, decide, callers, seconds / rounds);
       writes += writer.writes;
     }
@@ -150,6 +164,8 @@ int Main(int argc, char** argv) {
   const int callers = std::stoi(Arg(argc, argv, "callers", "16"));
   const int rounds = std::stoi(Arg(argc, argv, "rounds", "5"));
   const std::string phases = Arg(argc, argv, "phases", "sync,burst");
+  const std::vector<int> write_rates =
+      IntList(Arg(argc, argv, "write-rates", "0,100"));
   BenchDaemon daemon;
   if (!daemon.Start() || !daemon.CreateRolloutFlag("orders") ||
       !daemon.CreateRolloutFlag("burst")) {
@@ -157,7 +173,9 @@ int Main(int argc, char** argv) {
   }
   if (phases.find("sync") != std::string::npos) SyncPhase(daemon, writes);
   if (phases.find("burst") != std::string::npos) {
-    BurstPhase(daemon, seconds, callers, rounds);
+    for (int rate : write_rates) {
+      BurstPhase(daemon, seconds, callers, rounds, rate);
+    }
   }
   return daemon.Stop() == 0 ? 0 : 1;
 }
