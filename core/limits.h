@@ -38,6 +38,8 @@ inline constexpr size_t kMaxSegmentEntries = 100000;
 inline constexpr int64_t kMaxMinSamples = 1000000000000;  // 10^12
 // A backfill checkpoint's cursor (an opaque position of the driver's).
 inline constexpr size_t kMaxBackfillCursorLength = 4096;
+// The run_id a checkpoint names (StartBackfill makes 32 hex digits).
+inline constexpr size_t kMaxBackfillRunIdLength = 64;
 
 }  // namespace cutover
 

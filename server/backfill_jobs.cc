@@ -1,7 +1,10 @@
 #include "server/backfill_jobs.h"
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "absl/random/random.h"
@@ -38,18 +41,22 @@ absl::Status NoJob(const std::string& flag_key) {
       absl::StrCat("flag ", flag_key, " has no backfill job"));
 }
 
-absl::Status RequireFlagKey(const std::string& flag_key) {
-  if (flag_key.empty()) {
-    return absl::InvalidArgumentError("flag_key: required");
-  }
-  return absl::OkStatus();
-}
-
 absl::Status ValidateCheckpoint(const v1::CheckpointBackfillRequest& request) {
-  if (absl::Status s = RequireFlagKey(request.flag_key()); !s.ok()) return s;
+  if (absl::Status s = CheckBackfillFlagKey(request.flag_key()); !s.ok()) {
+    return s;
+  }
   if (request.run_id().empty()) {
     return absl::InvalidArgumentError(
         "run_id: required (the run_id StartBackfill returned)");
+  }
+  if (request.run_id().size() > kMaxBackfillRunIdLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("run_id: longer than ", kMaxBackfillRunIdLength,
+                     " bytes (the run_id StartBackfill returned)"));
+  }
+  if (request.sequence() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sequence: must be >= 0, got ", request.sequence()));
   }
   if (request.phase() != v1::COPYING && request.phase() != v1::VERIFYING) {
     return absl::InvalidArgumentError("phase: must be COPYING or VERIFYING");
@@ -81,6 +88,11 @@ absl::Status ValidateCheckpoint(const v1::CheckpointBackfillRequest& request) {
     return absl::InvalidArgumentError(
         "rows_copied: a VERIFYING page copies nothing (must be 0)");
   }
+  if (request.rows_mismatched() > request.rows_verified()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rows_mismatched: at most rows_verified (", request.rows_verified(),
+        "), got ", request.rows_mismatched()));
+  }
   if (request.rows_repaired() > request.rows_mismatched()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "rows_repaired: at most rows_mismatched (", request.rows_mismatched(),
@@ -89,7 +101,37 @@ absl::Status ValidateCheckpoint(const v1::CheckpointBackfillRequest& request) {
   return absl::OkStatus();
 }
 
+// INVALID_ARGUMENT if adding the page's counts to `job`'s totals would
+// overflow them.
+absl::Status CheckTotals(const v1::BackfillJob& job,
+                         const v1::CheckpointBackfillRequest& request) {
+  const std::tuple<const char*, int64_t, int64_t> counts[] = {
+      {"rows_copied", job.rows_copied(), request.rows_copied()},
+      {"rows_verified", job.rows_verified(), request.rows_verified()},
+      {"rows_mismatched", job.rows_mismatched(), request.rows_mismatched()},
+      {"rows_repaired", job.rows_repaired(), request.rows_repaired()}};
+  for (const auto& [field, total, value] : counts) {
+    if (value > std::numeric_limits<int64_t>::max() - total) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": would overflow the job's total (", total,
+                       " + ", value, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::Status CheckBackfillFlagKey(absl::string_view flag_key) {
+  if (flag_key.empty()) {
+    return absl::InvalidArgumentError("flag_key: required");
+  }
+  if (flag_key.size() > kMaxKeyLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("flag_key: longer than ", kMaxKeyLength, " bytes"));
+  }
+  return absl::OkStatus();
+}
 
 BackfillJobs::BackfillJobs(Store* store, std::vector<v1::BackfillJob> loaded,
                            Clock clock)
@@ -102,7 +144,9 @@ BackfillJobs::BackfillJobs(Store* store, std::vector<v1::BackfillJob> loaded,
 
 absl::StatusOr<v1::BackfillJob> BackfillJobs::Start(
     const v1::StartBackfillRequest& request, const std::string& actor) {
-  if (absl::Status s = RequireFlagKey(request.flag_key()); !s.ok()) return s;
+  if (absl::Status s = CheckBackfillFlagKey(request.flag_key()); !s.ok()) {
+    return s;
+  }
   if (request.rows_total_estimate() < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "rows_total_estimate: must be >= 0, got ",
@@ -165,6 +209,7 @@ absl::StatusOr<v1::BackfillJob> BackfillJobs::Checkpoint(
         BackfillPhaseName(job.phase()), ", the checkpoint is for ",
         BackfillPhaseName(request.phase())));
   }
+  if (absl::Status s = CheckTotals(job, request); !s.ok()) return s;
 
   const int64_t rows = request.rows_copied() + request.rows_verified();
   const double seconds =
@@ -209,7 +254,7 @@ absl::StatusOr<v1::BackfillJob> BackfillJobs::Checkpoint(
 
 absl::StatusOr<v1::BackfillJob> BackfillJobs::Get(
     const std::string& flag_key) const {
-  if (absl::Status s = RequireFlagKey(flag_key); !s.ok()) return s;
+  if (absl::Status s = CheckBackfillFlagKey(flag_key); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(flag_key);
   if (it == jobs_.end()) return NoJob(flag_key);
@@ -226,7 +271,7 @@ std::vector<v1::BackfillJob> BackfillJobs::List() const {
 
 absl::StatusOr<v1::BackfillJob> BackfillJobs::Reset(
     const std::string& flag_key) {
-  if (absl::Status s = RequireFlagKey(flag_key); !s.ok()) return s;
+  if (absl::Status s = CheckBackfillFlagKey(flag_key); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(flag_key);
   if (it == jobs_.end()) return NoJob(flag_key);

@@ -25,7 +25,9 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -34,6 +36,10 @@
 #include "server/store.h"
 
 namespace cutover {
+
+// INVALID_ARGUMENT unless `flag_key` is set and no longer than a flag's key
+// can be (kMaxKeyLength): every backfill rpc's first check.
+absl::Status CheckBackfillFlagKey(absl::string_view flag_key);
 
 class BackfillJobs {
  public:
@@ -51,9 +57,10 @@ class BackfillJobs {
   // INVALID_ARGUMENT for a bad field.
   absl::StatusOr<v1::BackfillJob> Start(const v1::StartBackfillRequest& request,
                                         const std::string& actor);
-  // Records one page. INVALID_ARGUMENT for a bad field; NOT_FOUND without a
-  // job; ABORTED for another run, a stale sequence or a page of the wrong
-  // phase (nothing changes then).
+  // Records one page. INVALID_ARGUMENT for a bad field (or counts that
+  // would overflow the job's totals); NOT_FOUND without a job; ABORTED for
+  // another run, a stale sequence or a page of the wrong phase (nothing
+  // changes then).
   absl::StatusOr<v1::BackfillJob> Checkpoint(
       const v1::CheckpointBackfillRequest& request);
   // NOT_FOUND if the flag has no job.

@@ -499,7 +499,10 @@ absl::StatusOr<v1::Flag> FlagRegistry::CommitFlag(const v1::Flag* before,
 
 absl::StatusOr<v1::BackfillJob> FlagRegistry::StartBackfill(
     const v1::StartBackfillRequest& request, const Caller& caller) {
-  if (!request.flag_key().empty()) {
+  if (absl::Status s = CheckBackfillFlagKey(request.flag_key()); !s.ok()) {
+    return s;
+  }
+  {
     auto snapshot = hub_->snapshot();
     auto it = snapshot->flags.find(request.flag_key());
     if (it == snapshot->flags.end()) return FlagNotFound(request.flag_key());
@@ -510,6 +513,14 @@ absl::StatusOr<v1::BackfillJob> FlagRegistry::StartBackfill(
 
 absl::StatusOr<v1::BackfillJob> FlagRegistry::CheckpointBackfill(
     const v1::CheckpointBackfillRequest& request, const Caller& /*caller*/) {
+  // A run started before its flag was archived records no more pages.
+  if (CheckBackfillFlagKey(request.flag_key()).ok()) {
+    auto snapshot = hub_->snapshot();
+    auto it = snapshot->flags.find(request.flag_key());
+    if (it != snapshot->flags.end() && it->second->proto.archived()) {
+      return Archived(request.flag_key());
+    }
+  }
   return backfills_->Checkpoint(request);
 }
 

@@ -87,6 +87,7 @@ class FlagRegistry {
   // NOT_FOUND for an unknown flag, FAILED_PRECONDITION for an archived one.
   absl::StatusOr<v1::BackfillJob> StartBackfill(
       const v1::StartBackfillRequest& request, const Caller& caller);
+  // FAILED_PRECONDITION once the flag is archived.
   absl::StatusOr<v1::BackfillJob> CheckpointBackfill(
       const v1::CheckpointBackfillRequest& request, const Caller& caller);
   absl::StatusOr<v1::BackfillJob> ResetBackfill(

@@ -2,18 +2,21 @@
 // each limited kind of input a request just over the limit is refused with
 // the exact gRPC code and a message naming the field and the limit, and
 // nothing stored changes (flags, segments, versions, histories, telemetry
-// figures); the same request just at the limit succeeds, so each case proves
-// the boundary and not merely that something big fails.
+// figures, backfill jobs); the same request just at the limit succeeds, so
+// each case proves the boundary and not merely that something big fails.
 //
-// Limits come from core/limits.h (flags and segments), EvaluationLimits
-// (Decide, DecideBatch, Watch), TelemetryLimits (ReportMigrationOps) and the
-// daemon config (max_batch, max_request_bytes, max_watch_streams_per_peer).
+// Limits come from core/limits.h (flags, segments, backfill checkpoints),
+// EvaluationLimits (Decide, DecideBatch, Watch), TelemetryLimits
+// (ReportMigrationOps) and the daemon config (max_batch, max_request_bytes,
+// max_watch_streams_per_peer).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <thread>
@@ -301,6 +304,7 @@ struct State {
   int segment_history = 0;
   std::string ops;  // GetFlagStatus("base"): ops, compared, mismatches
   int64_t revision = 0;  // the store revision decisions are served at
+  std::string backfills;  // ListBackfills, serialized
 };
 
 int HistoryLength(Server& server, const std::string& key, bool segment) {
@@ -351,6 +355,12 @@ State Capture(Server& server) {
     RequireOk(server.evaluation().Decide(call.get(), ValidDecide(), &response));
     state.revision = response.revision();
   }
+  {
+    v1::ListBackfillsResponse response;
+    Call call;
+    RequireOk(server.admin().ListBackfills(call.get(), {}, &response));
+    state.backfills = response.SerializeAsString();
+  }
   return state;
 }
 
@@ -358,6 +368,7 @@ void CheckUnchanged(const State& before, const State& after) {
   const bool same_flags = before.flags == after.flags;
   const bool same_segments = before.segments == after.segments;
   const bool same_ops = before.ops == after.ops;
+  const bool same_backfills = before.backfills == after.backfills;
   CHECK(same_flags);
   CHECK(same_segments);
   CHECK(after.flag_version == before.flag_version);
@@ -366,6 +377,7 @@ void CheckUnchanged(const State& before, const State& after) {
   CHECK(after.segment_history == before.segment_history);
   CHECK(same_ops);
   CHECK(after.revision == before.revision);
+  CHECK(same_backfills);
 }
 
 // A server with the flag "base" (version 1) and the segment "base-seg".
@@ -1178,17 +1190,82 @@ v1::ReplaceSegmentRequest SegmentReplace(const std::string& key,
   return request;
 }
 
+// A case refused just over a limit whose `at` (the same request just at
+// the limit) must succeed.
+LimitCase Bounded(LimitCase refused, Send at) {
+  refused.at = std::move(at);
+  return refused;
+}
+
+// The backfill requests name the flag by flag_key.
+template <typename Request>
+Request ForFlag(const std::string& flag_key) {
+  Request request;
+  request.set_flag_key(flag_key);
+  return request;
+}
+
+v1::StartBackfillRequest StartRequest(
+    const std::function<void(v1::StartBackfillRequest&)>& edit) {
+  auto request = ForFlag<v1::StartBackfillRequest>(kBaseFlag);
+  request.set_rows_total_estimate(1000);
+  edit(request);
+  return request;
+}
+
+v1::BackfillJob GetBackfill(Server& server, const std::string& flag_key) {
+  v1::BackfillJob job;
+  Call call;
+  RequireOk(server.admin().GetBackfill(
+      call.get(), ForFlag<v1::GetBackfillRequest>(flag_key), &job));
+  return job;
+}
+
+// A page of `flag_key`'s job as it is stored when the case runs: its run,
+// sequence and phase, one row copied (or verified, past the copy), then
+// changed by `edit`.
+Send Page(const std::string& flag_key,
+          std::function<void(v1::CheckpointBackfillRequest&)> edit) {
+  return [flag_key, edit = std::move(edit)](Server& s) {
+    const v1::BackfillJob job = GetBackfill(s, flag_key);
+    auto request = ForFlag<v1::CheckpointBackfillRequest>(flag_key);
+    request.set_run_id(job.run_id());
+    request.set_sequence(job.sequence());
+    request.set_phase(job.phase());
+    request.set_cursor("page-" + std::to_string(job.sequence() + 1));
+    if (job.phase() == v1::COPYING) {
+      request.set_rows_copied(1);
+    } else {
+      request.set_rows_verified(1);
+    }
+    edit(request);
+    v1::BackfillJob answer;
+    Call call;
+    return s.admin().CheckpointBackfill(call.get(), request, &answer);
+  };
+}
+
+// A well-formed page for a flag that has no job to read the run from.
+v1::CheckpointBackfillRequest JoblessPage(const std::string& flag_key) {
+  auto request = ForFlag<v1::CheckpointBackfillRequest>(flag_key);
+  request.set_run_id("0123456789abcdef0123456789abcdef");
+  request.set_phase(v1::COPYING);
+  request.set_rows_copied(1);
+  return request;
+}
+
 TEST_CASE("every Admin and Evaluation rpc refuses malformed, empty and "
           "conflicting requests, naming the field, and changes nothing",
           "[limits][bad-input]") {
   // Telemetry's malformed batches are swept in telemetry_test.cc ("a
   // malformed batch is refused whole") and its sizes above; DecideBatch's
-  // empty batch and bad item in daemon_test.cc. ListFlags, ListSegments and
-  // ListFlagStatus take no input that can be wrong.
+  // empty batch and bad item in daemon_test.cc. ListFlags, ListSegments,
+  // ListFlagStatus and ListBackfills take no input that can be wrong.
   Server server(MainConfig());
   AddBaseObjects(server);
   {
-    // A flag naming base-seg, so that deleting it is a conflict.
+    // A flag naming base-seg, so that deleting it is a conflict. It has no
+    // backfill job.
     v1::Flag user = ValidFlag("seg-user");
     v1::Clause* clause = user.mutable_rules(0)->mutable_clauses(0);
     clause->set_op(v1::IN_SEGMENT);
@@ -1196,7 +1273,33 @@ TEST_CASE("every Admin and Evaluation rpc refuses malformed, empty and "
     clause->add_values(kBaseSegment);
     RequireOk(CreateFlag(server, user));
   }
+  // Backfill jobs: base's copying (one page recorded), verifying's past the
+  // copy, verified's done, and retired's of a flag archived since.
+  const auto keep = [](v1::CheckpointBackfillRequest&) {};
+  const auto pass_done = [](v1::CheckpointBackfillRequest& r) {
+    r.set_pass_done(true);
+  };
   using A = v1::Admin::Stub;
+  for (const char* key : {"verifying", "verified", "retired"}) {
+    RequireOk(CreateFlag(server, ValidFlag(key)));
+  }
+  for (const char* key : {kBaseFlag, "verifying", "verified", "retired"}) {
+    RequireOk(AdminRpc(&A::StartBackfill,
+                       ForFlag<v1::StartBackfillRequest>(key))(server));
+  }
+  RequireOk(Page(kBaseFlag, keep)(server));
+  RequireOk(Page("verifying", pass_done)(server));
+  RequireOk(Page("verified", pass_done)(server));
+  RequireOk(Page("verified", pass_done)(server));
+  REQUIRE(GetBackfill(server, "verified").phase() == v1::DONE);
+  RequireOk(AdminRpc(&A::ArchiveFlag,
+                     Keyed<v1::ArchiveFlagRequest>("retired"))(server));
+  // A flag whose key is as long as keys go (its job is made at the limit).
+  const std::string long_key = Repeat('k', kMaxKeyLength);
+  const std::string too_long_key = long_key + "k";
+  const std::string key_message =
+      "flag_key: longer than " + std::to_string(kMaxKeyLength) + " bytes";
+  RequireOk(CreateFlag(server, ValidFlag(long_key)));
   const Code kInvalid = Code::INVALID_ARGUMENT;
   std::vector<LimitCase> cases = {
       // CreateFlag
@@ -1440,6 +1543,223 @@ TEST_CASE("every Admin and Evaluation rpc refuses malformed, empty and "
       // GetFlagStatus
       Refused("GetFlagStatus empty key", kInvalid, "key: required",
               AdminRpc(&A::GetFlagStatus, v1::GetFlagStatusRequest())),
+      // StartBackfill
+      Refused("StartBackfill empty request", kInvalid, "flag_key: required",
+              AdminRpc(&A::StartBackfill, v1::StartBackfillRequest())),
+      Bounded(Refused(
+                  "StartBackfill flag_key over the key length", kInvalid,
+                  key_message,
+                  AdminRpc(&A::StartBackfill,
+                           ForFlag<v1::StartBackfillRequest>(too_long_key))),
+              AdminRpc(&A::StartBackfill,
+                       ForFlag<v1::StartBackfillRequest>(long_key))),
+      Refused("StartBackfill unknown flag", Code::NOT_FOUND,
+              "flag 'nosuch' not found",
+              AdminRpc(&A::StartBackfill,
+                       ForFlag<v1::StartBackfillRequest>("nosuch"))),
+      Refused("StartBackfill archived flag", Code::FAILED_PRECONDITION,
+              "flag 'retired' is archived",
+              AdminRpc(&A::StartBackfill,
+                       ForFlag<v1::StartBackfillRequest>("retired"))),
+      Refused("StartBackfill negative rows_total_estimate", kInvalid,
+              "rows_total_estimate: must be >= 0, got -1",
+              AdminRpc(&A::StartBackfill,
+                       StartRequest([](v1::StartBackfillRequest& r) {
+                         r.set_rows_total_estimate(-1);
+                       }))),
+      Refused("StartBackfill verify_sample_rate above 1", kInvalid,
+              "verify_sample_rate: must be in (0, 1]",
+              AdminRpc(&A::StartBackfill,
+                       StartRequest([](v1::StartBackfillRequest& r) {
+                         r.set_verify_sample_rate(1.5);
+                       }))),
+      Refused("StartBackfill negative verify_sample_rate", kInvalid,
+              "verify_sample_rate: must be in (0, 1]",
+              AdminRpc(&A::StartBackfill,
+                       StartRequest([](v1::StartBackfillRequest& r) {
+                         r.set_verify_sample_rate(-0.5);
+                       }))),
+      Refused("StartBackfill NaN verify_sample_rate", kInvalid,
+              "verify_sample_rate: must be in (0, 1]",
+              AdminRpc(&A::StartBackfill,
+                       StartRequest([](v1::StartBackfillRequest& r) {
+                         r.set_verify_sample_rate(
+                             std::numeric_limits<double>::quiet_NaN());
+                       }))),
+      // CheckpointBackfill: malformed pages
+      Refused("CheckpointBackfill empty request", kInvalid,
+              "flag_key: required",
+              AdminRpc(&A::CheckpointBackfill,
+                       v1::CheckpointBackfillRequest())),
+      Bounded(Refused("CheckpointBackfill flag_key over the key length",
+                      kInvalid, key_message,
+                      AdminRpc(&A::CheckpointBackfill,
+                               JoblessPage(too_long_key))),
+              Page(long_key, keep)),
+      Refused("CheckpointBackfill no run_id", kInvalid, "run_id: required",
+              Page(kBaseFlag, [](v1::CheckpointBackfillRequest& r) {
+                r.clear_run_id();
+              })),
+      Refused("CheckpointBackfill run_id over its length", kInvalid,
+              "run_id: longer than " + std::to_string(kMaxBackfillRunIdLength) +
+                  " bytes",
+              Page(kBaseFlag, [](v1::CheckpointBackfillRequest& r) {
+                r.set_run_id(Repeat('r', kMaxBackfillRunIdLength + 1));
+              })),
+      Refused("CheckpointBackfill negative sequence", kInvalid,
+              "sequence: must be >= 0, got -1",
+              Page(kBaseFlag, [](v1::CheckpointBackfillRequest& r) {
+                r.set_sequence(-1);
+              })),
+      Refused("CheckpointBackfill no phase", kInvalid,
+              "phase: must be COPYING or VERIFYING",
+              Page(kBaseFlag, [](v1::CheckpointBackfillRequest& r) {
+                r.clear_phase();
+              })),
+      Refused("CheckpointBackfill phase DONE", kInvalid,
+              "phase: must be COPYING or VERIFYING",
+              Page(kBaseFlag, [](v1::CheckpointBackfillRequest& r) {
+                r.set_phase(v1::DONE);
+              })),
+      Refused("CheckpointBackfill unknown phase", kInvalid,
+              "phase: must be COPYING or VERIFYING",
+              Page(kBaseFlag, [](v1::CheckpointBackfillRequest& r) {
+                r.set_phase(static_cast<v1::BackfillPhase>(42));
+              })),
+      Bounded(Refused("CheckpointBackfill cursor over its length", kInvalid,
+                      "cursor: at most " +
+                          std::to_string(kMaxBackfillCursorLength) +
+                          " bytes, got " +
+                          std::to_string(kMaxBackfillCursorLength + 1),
+                      Page(kBaseFlag, [](v1::CheckpointBackfillRequest& r) {
+                        r.set_cursor(Repeat('c', kMaxBackfillCursorLength + 1));
+                      })),
+              Page(kBaseFlag, [](v1::CheckpointBackfillRequest& r) {
+                r.set_cursor(Repeat('c', kMaxBackfillCursorLength));
+              })),
+      Refused("CheckpointBackfill negative rows_copied", kInvalid,
+              "rows_copied: must be >= 0, got -1",
+              Page(kBaseFlag, [](v1::CheckpointBackfillRequest& r) {
+                r.set_rows_copied(-1);
+              })),
+      Refused("CheckpointBackfill negative rows_verified", kInvalid,
+              "rows_verified: must be >= 0, got -1",
+              Page("verifying", [](v1::CheckpointBackfillRequest& r) {
+                r.set_rows_verified(-1);
+              })),
+      Refused("CheckpointBackfill negative rows_mismatched", kInvalid,
+              "rows_mismatched: must be >= 0, got -1",
+              Page("verifying", [](v1::CheckpointBackfillRequest& r) {
+                r.set_rows_mismatched(-1);
+              })),
+      Refused("CheckpointBackfill negative rows_repaired", kInvalid,
+              "rows_repaired: must be >= 0, got -1",
+              Page("verifying", [](v1::CheckpointBackfillRequest& r) {
+                r.set_rows_repaired(-1);
+              })),
+      Refused("CheckpointBackfill COPYING page that verifies", kInvalid,
+              "rows_verified: a COPYING page only copies",
+              Page(kBaseFlag, [](v1::CheckpointBackfillRequest& r) {
+                r.set_rows_verified(1);
+              })),
+      Refused("CheckpointBackfill VERIFYING page that copies", kInvalid,
+              "rows_copied: a VERIFYING page copies nothing",
+              Page("verifying", [](v1::CheckpointBackfillRequest& r) {
+                r.set_rows_copied(1);
+              })),
+      Refused("CheckpointBackfill more mismatched than verified", kInvalid,
+              "rows_mismatched: at most rows_verified (1), got 2",
+              Page("verifying", [](v1::CheckpointBackfillRequest& r) {
+                r.set_rows_mismatched(2);
+                r.set_rows_repaired(2);
+              })),
+      Refused("CheckpointBackfill more repaired than mismatched", kInvalid,
+              "rows_repaired: at most rows_mismatched (1), got 2",
+              Page("verifying", [](v1::CheckpointBackfillRequest& r) {
+                r.set_rows_verified(5);
+                r.set_rows_mismatched(1);
+                r.set_rows_repaired(2);
+              })),
+      Refused("CheckpointBackfill rows_copied overflowing the job's total",
+              kInvalid, "rows_copied: would overflow the job's total",
+              Page(kBaseFlag, [](v1::CheckpointBackfillRequest& r) {
+                r.set_rows_copied(std::numeric_limits<int64_t>::max());
+              })),
+      // CheckpointBackfill: pages of no job, or of another run, sequence or
+      // phase
+      Refused("CheckpointBackfill unknown flag", Code::NOT_FOUND,
+              "flag nosuch has no backfill job",
+              AdminRpc(&A::CheckpointBackfill, JoblessPage("nosuch"))),
+      Refused("CheckpointBackfill flag without a job", Code::NOT_FOUND,
+              "flag seg-user has no backfill job",
+              AdminRpc(&A::CheckpointBackfill, JoblessPage("seg-user"))),
+      Refused("CheckpointBackfill archived flag", Code::FAILED_PRECONDITION,
+              "flag 'retired' is archived", Page("retired", keep)),
+      Refused("CheckpointBackfill run taken over", Code::ABORTED,
+              "run_id: run 0123456789abcdef0123456789abcdef of the backfill "
+              "of base was taken over",
+              Page(kBaseFlag, [](v1::CheckpointBackfillRequest& r) {
+                r.set_run_id("0123456789abcdef0123456789abcdef");
+              })),
+      Refused("CheckpointBackfill replayed sequence", Code::ABORTED,
+              "sequence: the backfill of base is at",
+              Page(kBaseFlag, [](v1::CheckpointBackfillRequest& r) {
+                r.set_sequence(r.sequence() - 1);
+              })),
+      Refused("CheckpointBackfill sequence ahead of the job's", Code::ABORTED,
+              "sequence: the backfill of base is at",
+              Page(kBaseFlag, [](v1::CheckpointBackfillRequest& r) {
+                r.set_sequence(r.sequence() + 1);
+              })),
+      Refused("CheckpointBackfill COPYING page past the copy", Code::ABORTED,
+              "phase: the backfill of verifying is verifying, the checkpoint "
+              "is for copying",
+              Page("verifying", [](v1::CheckpointBackfillRequest& r) {
+                r.set_phase(v1::COPYING);
+                r.set_rows_verified(0);
+                r.set_rows_copied(1);
+              })),
+      Refused("CheckpointBackfill page of a job that is done", Code::ABORTED,
+              "phase: the backfill of verified is done, the checkpoint is "
+              "for verifying",
+              Page("verified", [](v1::CheckpointBackfillRequest& r) {
+                r.set_phase(v1::VERIFYING);
+              })),
+      // GetBackfill
+      Refused("GetBackfill empty request", kInvalid, "flag_key: required",
+              AdminRpc(&A::GetBackfill, v1::GetBackfillRequest())),
+      Bounded(Refused("GetBackfill flag_key over the key length", kInvalid,
+                      key_message,
+                      AdminRpc(&A::GetBackfill,
+                               ForFlag<v1::GetBackfillRequest>(too_long_key))),
+              AdminRpc(&A::GetBackfill,
+                       ForFlag<v1::GetBackfillRequest>(long_key))),
+      Refused("GetBackfill unknown flag", Code::NOT_FOUND,
+              "flag nosuch has no backfill job",
+              AdminRpc(&A::GetBackfill,
+                       ForFlag<v1::GetBackfillRequest>("nosuch"))),
+      Refused("GetBackfill flag without a job", Code::NOT_FOUND,
+              "flag seg-user has no backfill job",
+              AdminRpc(&A::GetBackfill,
+                       ForFlag<v1::GetBackfillRequest>("seg-user"))),
+      // ResetBackfill (last: its accepted case deletes long_key's job)
+      Refused("ResetBackfill empty request", kInvalid, "flag_key: required",
+              AdminRpc(&A::ResetBackfill, v1::ResetBackfillRequest())),
+      Refused("ResetBackfill unknown flag", Code::NOT_FOUND,
+              "flag nosuch has no backfill job",
+              AdminRpc(&A::ResetBackfill,
+                       ForFlag<v1::ResetBackfillRequest>("nosuch"))),
+      Refused("ResetBackfill flag without a job", Code::NOT_FOUND,
+              "flag seg-user has no backfill job",
+              AdminRpc(&A::ResetBackfill,
+                       ForFlag<v1::ResetBackfillRequest>("seg-user"))),
+      Bounded(Refused(
+                  "ResetBackfill flag_key over the key length", kInvalid,
+                  key_message,
+                  AdminRpc(&A::ResetBackfill,
+                           ForFlag<v1::ResetBackfillRequest>(too_long_key))),
+              AdminRpc(&A::ResetBackfill,
+                       ForFlag<v1::ResetBackfillRequest>(long_key))),
       // Evaluation
       Refused("Decide empty request", kInvalid, "flag_key: required",
               [](Server& s) { return Decide(s, v1::DecideRequest()); }),
