@@ -58,6 +58,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "cutover/v1/cutover.grpc.pb.h"
 
@@ -232,6 +233,12 @@ absl::StatusOr<BackfillProgress> BackfillDriver::Run(
       absl::StatusOr<std::vector<Row>> wrong = CallUserFunction(
           "find_mismatched", [&] { return source.find_mismatched(page->rows); });
       if (!wrong.ok()) return wrong.status();
+      if (static_cast<int64_t>(wrong->size()) > rows) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "backfill: find_mismatched returned ", wrong->size(),
+            " rows for a page of ", rows,
+            "; it must return old's rows of that page that new has wrong"));
+      }
       report.verified = rows;
       report.mismatched = static_cast<int64_t>(wrong->size());
       if (!wrong->empty()) {

@@ -18,7 +18,10 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "client/backfill.h"
 #include "client/client.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 #include "tests/integration/harness.h"
@@ -769,6 +772,54 @@ TEST_CASE("a daemon that cannot replay the client's revision (fresh store on "
   }
   CHECK((*client)->stats().cache_misses == after.cache_misses + 4);
   CHECK((*client)->stats().cache_hits == after.cache_hits);
+}
+
+TEST_CASE("a backfill whose find_mismatched returns more rows than its page "
+          "stops with a clear error, the job at its last checkpoint",
+          "[client][backfill]") {
+  TempDir dir;
+  DaemonProcess daemon(dir.path() + "/data");
+  REQUIRE(daemon.Start());
+  Cli(daemon, {"flags", "create", "orders", "--old", "pg", "--new", "ddb"});
+  auto channel = grpc::CreateChannel(daemon.address(),
+                                     grpc::InsecureChannelCredentials());
+  BackfillOptions options;
+  options.flag_key = "orders";
+  auto driver = BackfillDriver::Create(channel, options);
+  REQUIRE(driver.ok());
+
+  const std::vector<std::string> old_rows = {"a", "b"};
+  BackfillSource<std::string> source;
+  source.read_old_page = [&](const std::string& cursor, size_t) {
+    BackfillPage<std::string> page;
+    if (cursor.empty()) page.rows = old_rows;
+    page.next_cursor = "end";
+    page.done = true;
+    return absl::StatusOr<BackfillPage<std::string>>(page);
+  };
+  source.write_new = [](const std::vector<std::string>&) {
+    return absl::OkStatus();
+  };
+  // A buggy verifier: more rows than it was given.
+  source.find_mismatched = [](const std::vector<std::string>& rows) {
+    std::vector<std::string> wrong = rows;
+    wrong.push_back("not-in-the-page");
+    return absl::StatusOr<std::vector<std::string>>(wrong);
+  };
+  const absl::StatusOr<BackfillProgress> run = (*driver)->Run(source);
+  REQUIRE_FALSE(run.ok());
+  CHECK(run.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(run.status().message() ==
+        "backfill: find_mismatched returned 3 rows for a page of 2; it must "
+        "return old's rows of that page that new has wrong");
+  // The copy pass was recorded; the verify page was not.
+  const RunResult status = RunCli(daemon.address(),
+                                  {"backfill", "status", "orders", "-o", "json"});
+  REQUIRE(status.exit_code == 0);
+  INFO(status.out);
+  CHECK(status.out.find("\"phase\": \"VERIFYING\"") != std::string::npos);
+  CHECK(status.out.find("\"rows_copied\": \"2\"") != std::string::npos);
+  CHECK(status.out.find("\"rows_verified\": \"0\"") != std::string::npos);
 }
 
 }  // namespace
