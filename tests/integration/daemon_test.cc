@@ -238,12 +238,11 @@ std::vector<v1::Stage> DecideAllUsers(Server& server,
   return stages;
 }
 
-// One HTTP/1.0 GET to 127.0.0.1:`port``path`; returns the whole response
-// (status line, headers and body), or "" on a socket error. Every socket
-// operation is bounded by a 10 s timeout.
-std::string HttpGet(int port, const std::string& path) {
+// A TCP connection to 127.0.0.1:`port`, every socket operation bounded by
+// a 10 s timeout; -1 on failure.
+int ConnectLoopback(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return "";
+  if (fd < 0) return -1;
   timeval timeout{10, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
@@ -251,20 +250,30 @@ std::string HttpGet(int port, const std::string& path) {
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<uint16_t>(port));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string response;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) ==
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) !=
       0) {
-    const std::string request =
-        "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-        static_cast<ssize_t>(request.size())) {
-      char buffer[8192];
-      // At most 16 MiB: bounded even if the server never closes.
-      for (int reads = 0; reads < 2048; ++reads) {
-        const ssize_t n = recv(fd, buffer, sizeof buffer, 0);
-        if (n <= 0) break;
-        response.append(buffer, static_cast<size_t>(n));
-      }
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// One HTTP/1.0 GET to 127.0.0.1:`port``path`; returns the whole response
+// (status line, headers and body), or "" on a socket error.
+std::string HttpGet(int port, const std::string& path) {
+  const int fd = ConnectLoopback(port);
+  if (fd < 0) return "";
+  std::string response;
+  const std::string request =
+      "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+      static_cast<ssize_t>(request.size())) {
+    char buffer[8192];
+    // At most 16 MiB: bounded even if the server never closes.
+    for (int reads = 0; reads < 2048; ++reads) {
+      const ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+      if (n <= 0) break;
+      response.append(buffer, static_cast<size_t>(n));
     }
   }
   close(fd);
@@ -697,14 +706,8 @@ TEST_CASE("SIGTERM does not wait out the grace for a client that never reads",
   server.CreateOrders();
   server.Disconnect();
 
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = ConnectLoopback(server.daemon().port());
   REQUIRE(fd >= 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(server.daemon().port()));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) ==
-          0);
   // The HTTP/2 client preface and an empty SETTINGS frame, then silence.
   const std::string hello =
       std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") +
