@@ -93,6 +93,9 @@ class PrometheusMetrics final : public ServerMetrics {
   std::shared_ptr<StateCollector> state_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   int port_ = 0;
+  // The numeric address StopServing connects to (the listen address, or
+  // loopback for a wildcard one); empty if it is a name.
+  std::string wake_host_;
 
   prometheus::Family<prometheus::Counter>* decisions_;
   std::array<prometheus::Histogram*, 2> decide_latency_;  // by DecideRpc

@@ -6,6 +6,9 @@
 #include "server/prometheus_metrics.h"
 
 #include <catch2/catch.hpp>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <map>
 #include <memory>
@@ -83,6 +86,37 @@ void CountOnce(PrometheusMetrics& metrics) {
   metrics.CountMigrationOps(compared);
   metrics.CountTelemetryRejected(2);
   metrics.CountClientDropped(5);
+}
+
+// Whether a TCP connection to 127.0.0.1:`port` is accepted.
+bool Accepts(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool connected =
+      connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  close(fd);
+  return connected;
+}
+
+TEST_CASE("StopServing closes the endpoint, and again is a no-op") {
+  // StopServing knocks on its own port to wake civetweb's listener (which
+  // otherwise notices a stop only at its next 2 s poll); the endpoint must
+  // still end up closed, and serving again must work.
+  PrometheusMetrics metrics;
+  REQUIRE(metrics.Serve("127.0.0.1:0").ok());
+  const int port = metrics.port();
+  REQUIRE(port > 0);
+  CHECK(Accepts(port));
+  metrics.StopServing();
+  CHECK(metrics.port() == 0);
+  CHECK_FALSE(Accepts(port));
+  metrics.StopServing();
+  REQUIRE(metrics.Serve("127.0.0.1:0").ok());
+  CHECK(Accepts(metrics.port()));
 }
 
 TEST_CASE("the exposition text passes promtool check metrics") {
