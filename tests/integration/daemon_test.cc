@@ -238,26 +238,6 @@ std::vector<v1::Stage> DecideAllUsers(Server& server,
   return stages;
 }
 
-// A TCP connection to 127.0.0.1:`port`, every socket operation bounded by
-// a 10 s timeout; -1 on failure.
-int ConnectLoopback(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  timeval timeout{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) !=
-      0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // One HTTP/1.0 GET to 127.0.0.1:`port``path`; returns the whole response
 // (status line, headers and body), or "" on a socket error.
 std::string HttpGet(int port, const std::string& path) {

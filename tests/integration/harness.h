@@ -75,6 +75,10 @@ class BackgroundProcess {
 // released), for programs that cannot report the port they chose.
 int FreeLoopbackPort();
 
+// A TCP connection to 127.0.0.1:`port` (the caller closes it), every socket
+// operation on it bounded by a 10 s timeout; -1 if refused.
+int ConnectLoopback(int port);
+
 // GET `url` with curl (at most `timeout_seconds`); exit_code 0 and the body
 // in `out` on an HTTP success.
 RunResult HttpGet(const std::string& url, double timeout_seconds = 10);
