@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Instructions per call for each RPC kind, client and server together, from
 # tests/bench/cost_bench run under callgrind: a figure that a shared machine
-# does not move (docs/performance.md). Takes about a minute.
+# does not move (docs/performance.md). Takes about 15 seconds.
 #   scripts/cost.sh [BUILD_DIR] [cost_bench arguments, e.g. --deadlock-detection=on]
 set -euo pipefail
 cd "$(dirname "$0")/.."

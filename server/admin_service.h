@@ -113,7 +113,7 @@ class AdminService final : public v1::Admin::Service {
                              const v1::ResetBackfillRequest* request,
                              v1::BackfillJob* response) override;
 
- // Refuses new calls (UNAVAILABLE) and waits, at most `timeout`, for the
+  // Refuses new calls (UNAVAILABLE) and waits, at most `timeout`, for the
   // calls in flight to end; whether they all did.
   bool Drain(absl::Duration timeout) { return calls_.Drain(timeout); }
 

@@ -497,29 +497,33 @@ absl::StatusOr<v1::Flag> FlagRegistry::CommitFlag(const v1::Flag* before,
 
 // --- backfill jobs ---------------------------------------------------------
 
+absl::Status FlagRegistry::CheckBackfillFlag(const std::string& key,
+                                             bool must_exist) const {
+  auto snapshot = hub_->snapshot();
+  auto it = snapshot->flags.find(key);
+  if (it == snapshot->flags.end()) {
+    return must_exist ? FlagNotFound(key) : absl::OkStatus();
+  }
+  return it->second->proto.archived() ? Archived(key) : absl::OkStatus();
+}
+
 absl::StatusOr<v1::BackfillJob> FlagRegistry::StartBackfill(
     const v1::StartBackfillRequest& request, const Caller& caller) {
   if (absl::Status s = CheckBackfillFlagKey(request.flag_key()); !s.ok()) {
     return s;
   }
-  {
-    auto snapshot = hub_->snapshot();
-    auto it = snapshot->flags.find(request.flag_key());
-    if (it == snapshot->flags.end()) return FlagNotFound(request.flag_key());
-    if (it->second->proto.archived()) return Archived(request.flag_key());
+  if (absl::Status s = CheckBackfillFlag(request.flag_key(), true); !s.ok()) {
+    return s;
   }
   return backfills_->Start(request, caller.actor);
 }
 
 absl::StatusOr<v1::BackfillJob> FlagRegistry::CheckpointBackfill(
     const v1::CheckpointBackfillRequest& request, const Caller& /*caller*/) {
-  // A run started before its flag was archived records no more pages.
-  if (CheckBackfillFlagKey(request.flag_key()).ok()) {
-    auto snapshot = hub_->snapshot();
-    auto it = snapshot->flags.find(request.flag_key());
-    if (it != snapshot->flags.end() && it->second->proto.archived()) {
-      return Archived(request.flag_key());
-    }
+  // A run started before its flag was archived records no more pages. A
+  // key that names no flag is the jobs' to refuse (bad field or no job).
+  if (absl::Status s = CheckBackfillFlag(request.flag_key(), false); !s.ok()) {
+    return s;
   }
   return backfills_->Checkpoint(request);
 }

@@ -116,6 +116,10 @@ class FlagRegistry {
   FlagRegistry(std::unique_ptr<Store> store, std::unique_ptr<ChangeHub> hub,
                ServerMetrics* metrics, const OpAggregator* window,
                std::vector<v1::BackfillJob> backfills);
+  // FAILED_PRECONDITION if `key` is an archived flag; NOT_FOUND if it is no
+  // flag and `must_exist`.
+  absl::Status CheckBackfillFlag(const std::string& key,
+                                 bool must_exist) const;
   // What the gates of `flag_key` are checked against now.
   GateFacts FactsFor(const std::string& flag_key) const;
   // store_->Commit, timed and counted as a change of `flag_key` (empty for
