@@ -268,12 +268,20 @@ v1::DecideRequest DecideRequestFor(const std::string& key,
 LoadResult RunClosedLoop(grpc::GenericStub& stub, const std::string& method,
                          const grpc::ByteBuffer& request, int callers,
                          double seconds) {
+  return RunClosedLoop(std::vector<grpc::GenericStub*>{&stub}, method, request,
+                       callers, seconds);
+}
+
+LoadResult RunClosedLoop(const std::vector<grpc::GenericStub*>& stubs,
+                         const std::string& method,
+                         const grpc::ByteBuffer& request, int callers,
+                         double seconds) {
   std::atomic<bool> stop{false};
   Countdown running(callers);
   std::vector<std::unique_ptr<Caller>> all;
   for (int i = 0; i < callers; ++i) {
-    all.push_back(
-        std::make_unique<Caller>(&stub, &method, &request, &stop, &running));
+    all.push_back(std::make_unique<Caller>(stubs[i % stubs.size()], &method,
+                                           &request, &stop, &running));
   }
   const auto start = Clock::now();
   for (auto& caller : all) caller->Start();

@@ -120,6 +120,12 @@ struct LoadResult {
 LoadResult RunClosedLoop(grpc::GenericStub& stub, const std::string& method,
                          const grpc::ByteBuffer& request, int callers,
                          double seconds);
+// The same with the callers spread over `stubs` in turn (e.g. one stub per
+// connection, as several client processes would be).
+LoadResult RunClosedLoop(const std::vector<grpc::GenericStub*>& stubs,
+                         const std::string& method,
+                         const grpc::ByteBuffer& request, int callers,
+                         double seconds);
 
 // Open loop: calls started at a fixed `rate` per second for `seconds`,
 // whatever completes; latency counts from each call's scheduled start (no

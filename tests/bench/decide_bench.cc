@@ -3,7 +3,7 @@
 //
 //   ./build/tests/bench/decide_bench [--seconds=3] [--rounds=5]
 //       [--callers=1,16,64] [--phases=closed,open,api,batch]
-//       [--open-load=0.5]
+//       [--open-load=0.5] [--batch-loads=2x1,16x4]
 //
 // Loads compared with each other run in alternating rounds (A B A B ...,
 // `seconds` per load in all) and ratios are medians over the rounds: on a
@@ -20,7 +20,9 @@
 //   server of each gRPC server API, callback and completion queue, each in
 //   its own process like cutoverd, next to cutoverd's Decide.
 // batch: DecideBatch of 100 and 1000 users, decisions/s and decisions per
-//   CPU second of the daemon (/proc/<pid>/stat).
+//   CPU second of the daemon (/proc/<pid>/stat), for each of `batch-loads`
+//   (callers x connections: 2 callers on one connection, and 16 callers
+//   spread over 4 connections, a daemon kept busy by four clients).
 //
 // `decide_bench --serve=callback|cq --ready-file=F` is the bench-only
 // server (started by the api phase); it writes its port to F.
@@ -30,6 +32,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -160,11 +163,19 @@ class EmptyServer {
 
 // --- the phases -----------------------------------------------------------
 
+// One DecideBatch load: `callers` calls in flight over `connections`
+// channels of their own (as that many client processes would be).
+struct BatchLoad {
+  int callers = 2;
+  int connections = 1;
+};
+
 struct Setup {
   double seconds = 3;  // per load and measurement, over all rounds
   int rounds = 5;
   double open_load = 0.5;  // open-loop rate, fraction of saturation
   std::vector<int> callers;
+  std::vector<BatchLoad> batch_loads;  // DecideBatch loads
   std::string self;
 };
 
@@ -255,9 +266,37 @@ void ApiPhase(const Setup& setup, BenchDaemon& daemon) {
   }
 }
 
+// "2x1,16x4": callers x connections, comma separated.
+std::vector<BatchLoad> BatchLoads(const std::string& list) {
+  std::vector<BatchLoad> loads;
+  std::stringstream in(list);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    BatchLoad load;
+    const size_t x = item.find('x');
+    load.callers = std::stoi(item.substr(0, x));
+    if (x != std::string::npos) load.connections = std::stoi(item.substr(x + 1));
+    loads.push_back(load);
+  }
+  return loads;
+}
+
+// Decisions per CPU second of the daemon, measured in `setup.rounds`
+// rounds per batch size that alternate the loads (a busy moment of the
+// machine then hits all of them); the median round and the spread.
 void BatchPhase(const Setup& setup, BenchDaemon& daemon) {
-  std::printf("== DecideBatch: decisions per second and per daemon CPU second\n");
-  grpc::GenericStub stub(OwnChannel(daemon.address()));
+  std::printf("== DecideBatch: decisions per second and per daemon CPU second, "
+              "%d alternating rounds\n", setup.rounds);
+  const int most_connections =
+      std::max_element(setup.batch_loads.begin(), setup.batch_loads.end(),
+                       [](const BatchLoad& a, const BatchLoad& b) {
+                         return a.connections < b.connections;
+                       })->connections;
+  std::vector<std::unique_ptr<grpc::GenericStub>> stubs;
+  for (int i = 0; i < most_connections; ++i) {
+    stubs.push_back(
+        std::make_unique<grpc::GenericStub>(OwnChannel(daemon.address())));
+  }
   for (int size : {100, 1000}) {
     v1::DecideBatchRequest request;
     for (int i = 0; i < size; ++i) {
@@ -265,21 +304,49 @@ void BatchPhase(const Setup& setup, BenchDaemon& daemon) {
           DecideRequestFor("orders", "user-" + std::to_string(i));
     }
     const grpc::ByteBuffer bytes = Serialize(request);
-    RunClosedLoop(stub, kDecideBatchMethod, bytes, 2, 0.3);
-    const ProcessCpu before = ProcessCpu::Of(daemon.pid());
-    LoadResult r =
-        RunClosedLoop(stub, kDecideBatchMethod, bytes, 2, setup.seconds);
-    const ProcessCpu used = ProcessCpu::Of(daemon.pid()) - before;
-    const double cpu = used.total();
-    const double decisions = static_cast<double>(r.calls) * size;
-    std::printf(
-        "DecideBatch of %4d, 2 callers: %9.0f decisions/s  daemon CPU %.2f s "
-        "(user %.2f, system %.2f, %.0f page faults per call) over %.2f s  => "
-        "%9.0f decisions per CPU second  p50 %.0f us  p99 %.0f us\n",
-        size, decisions / r.seconds, cpu, used.user, used.system,
-        r.calls > 0 ? static_cast<double>(used.minor_faults) / r.calls : 0,
-        r.seconds,
-        cpu > 0 ? decisions / cpu : 0, r.p50(), r.p99());
+    struct Tally {
+      LoadResult calls;
+      ProcessCpu cpu;
+      std::vector<double> per_cpu_second;  // one per round
+    };
+    std::vector<Tally> tallies(setup.batch_loads.size());
+    for (int round = 0; round < setup.rounds; ++round) {
+      for (size_t l = 0; l < setup.batch_loads.size(); ++l) {
+        const BatchLoad& load = setup.batch_loads[l];
+        std::vector<grpc::GenericStub*> own;
+        for (int i = 0; i < load.connections; ++i) own.push_back(stubs[i].get());
+        RunClosedLoop(own, kDecideBatchMethod, bytes, load.callers, 0.1);
+        const ProcessCpu before = ProcessCpu::Of(daemon.pid());
+        LoadResult r = RunClosedLoop(own, kDecideBatchMethod, bytes,
+                                     load.callers, setup.seconds / setup.rounds);
+        const ProcessCpu used = ProcessCpu::Of(daemon.pid()) - before;
+        tallies[l].per_cpu_second.push_back(
+            used.total() > 0 ? static_cast<double>(r.calls) * size / used.total()
+                             : 0);
+        tallies[l].calls.Add(r);
+        tallies[l].cpu.user += used.user;
+        tallies[l].cpu.system += used.system;
+        tallies[l].cpu.minor_faults += used.minor_faults;
+      }
+    }
+    for (size_t l = 0; l < setup.batch_loads.size(); ++l) {
+      Tally& t = tallies[l];
+      const double decisions = static_cast<double>(t.calls.calls) * size;
+      std::sort(t.per_cpu_second.begin(), t.per_cpu_second.end());
+      std::printf(
+          "DecideBatch of %4d, %2d callers on %d connection(s): %9.0f "
+          "decisions/s  daemon CPU %.2f s (user %.2f, system %.2f, %.0f page "
+          "faults per call) over %.2f s  =>  %9.0f decisions per CPU second "
+          "(median round; %.0f to %.0f)  p50 %.0f us  p99 %.0f us\n",
+          size, setup.batch_loads[l].callers, setup.batch_loads[l].connections,
+          decisions / t.calls.seconds, t.cpu.total(), t.cpu.user, t.cpu.system,
+          t.calls.calls > 0
+              ? static_cast<double>(t.cpu.minor_faults) / t.calls.calls
+              : 0,
+          t.calls.seconds, Quantile(t.per_cpu_second, 0.5),
+          t.per_cpu_second.front(), t.per_cpu_second.back(), t.calls.p50(),
+          t.calls.p99());
+    }
   }
 }
 
@@ -296,6 +363,7 @@ int Main(int argc, char** argv) {
   setup.rounds = std::stoi(Arg(argc, argv, "rounds", "5"));
   setup.open_load = std::stod(Arg(argc, argv, "open-load", "0.5"));
   setup.callers = IntList(Arg(argc, argv, "callers", "1,16,64"));
+  setup.batch_loads = BatchLoads(Arg(argc, argv, "batch-loads", "2x1,16x4"));
   setup.self = argv[0];
   const std::string phases = Arg(argc, argv, "phases", "closed,open,api,batch");
   std::printf("decide_bench: %u cores visible, %.1f s per measurement\n",
