@@ -146,24 +146,44 @@ struct DecisionKind {
   Reason reason;
 };
 
-// `context` is scratch space, reused across the items of a batch.
-DecisionKind DecideInto(const Snapshot& snapshot,
-                        const v1::DecideRequest& request, Context& context,
-                        v1::Decision* out) {
-  auto it = snapshot.flags.find(request.flag_key());
-  if (it == snapshot.flags.end() || it->second->proto.archived()) {
-    ToProto(SafeDecision(request.flag_key(), Reason::kFlagNotFound), out);
-    // Archived flags keep their label; other keys are unbounded input.
-    return {it == snapshot.flags.end() ? absl::string_view(kUnknownFlagLabel)
-                                       : absl::string_view(it->first),
-            Stage::kOff, Reason::kFlagNotFound};
+// Answers Decide requests from one snapshot. Consecutive requests for the
+// same flag (the usual batch: one flag, many users) look it up once, and
+// one core Context is reused for every request's conversion.
+//
+// Not thread-safe: one per call.
+class SnapshotDecider {
+ public:
+  explicit SnapshotDecider(const Snapshot& snapshot) : snapshot_(snapshot) {}
+
+  DecisionKind Decide(const v1::DecideRequest& request, v1::Decision* out) {
+    if (flag_ == nullptr || request.flag_key() != flag_->first) {
+      auto it = snapshot_.flags.find(request.flag_key());
+      if (it == snapshot_.flags.end()) {
+        ToProto(SafeDecision(request.flag_key(), Reason::kFlagNotFound), out);
+        // Other keys are unbounded input: not a label of their own.
+        return {kUnknownFlagLabel, Stage::kOff, Reason::kFlagNotFound};
+      }
+      flag_ = &*it;
+    }
+    const FlagEntry& entry = *flag_->second;
+    if (entry.proto.archived()) {
+      ToProto(SafeDecision(request.flag_key(), Reason::kFlagNotFound), out);
+      return {flag_->first, Stage::kOff, Reason::kFlagNotFound};  // its label
+    }
+    FromProto(request.context(), &context_);
+    const Decision decision =
+        cutover::Decide(*entry.compiled, snapshot_.segments, context_);
+    ToProto(decision, out);
+    return {flag_->first, decision.stage, decision.reason};
   }
-  FromProto(request.context(), &context);
-  const Decision decision =
-      cutover::Decide(*it->second->compiled, snapshot.segments, context);
-  ToProto(decision, out);
-  return {it->first, decision.stage, decision.reason};
-}
+
+ private:
+  const Snapshot& snapshot_;
+  // The flag last looked up, a view of the snapshot's entry.
+  const std::pair<const std::string, std::shared_ptr<const FlagEntry>>*
+      flag_ = nullptr;
+  Context context_;
+};
 
 // One Watch stream: events queue here and are written one at a time (the
 // callback API allows one outstanding write). A consumer that falls more
@@ -319,9 +339,8 @@ grpc::ServerUnaryReactor* EvaluationService::Decide(
   if (status.ok()) status = CheckRequest(*request, limits_, -1);
   if (status.ok()) {
     const auto snapshot = hub_->snapshot();
-    Context context;
-    const DecisionKind kind = DecideInto(*snapshot, *request, context,
-                                         response->mutable_decision());
+    const DecisionKind kind = SnapshotDecider(*snapshot).Decide(
+        *request, response->mutable_decision());
     metrics_->CountDecisions(kind.flag_label, kind.stage, kind.reason, 1);
     response->set_revision(snapshot->revision);
     metrics_->ObserveDecideLatency(DecideRpc::kDecide, absl::Now() - start);
@@ -353,10 +372,9 @@ grpc::ServerUnaryReactor* EvaluationService::DecideBatch(
     const auto snapshot = hub_->snapshot();
     response->mutable_decisions()->Reserve(request->items_size());
     DecisionTally tally;
-    Context context;
+    SnapshotDecider decider(*snapshot);
     for (const auto& item : request->items()) {
-      const DecisionKind kind =
-          DecideInto(*snapshot, item, context, response->add_decisions());
+      const DecisionKind kind = decider.Decide(item, response->add_decisions());
       tally.Add(kind.flag_label, kind.stage, kind.reason);
     }
     tally.Flush(*metrics_);

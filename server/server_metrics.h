@@ -87,9 +87,17 @@ class ServerMetrics {
 class DecisionTally {
  public:
   void Add(absl::string_view flag_label, Stage stage, Reason reason) {
-    counts_[Kind{flag_label, stage, reason}] += 1;
+    const Kind kind{flag_label, stage, reason};
+    if (run_length_ > 0 && kind == run_kind_) {
+      run_length_ += 1;  // the usual batch: one flag, few kinds, in runs
+      return;
+    }
+    EndRun();
+    run_kind_ = kind;
+    run_length_ = 1;
   }
   void Flush(ServerMetrics& metrics) {
+    EndRun();
     for (const auto& [kind, n] : counts_) {
       metrics.CountDecisions(kind.flag_label, kind.stage, kind.reason, n);
     }
@@ -110,6 +118,13 @@ class DecisionTally {
       return H::combine(std::move(h), k.flag_label.data(), k.stage, k.reason);
     }
   };
+  void EndRun() {
+    if (run_length_ > 0) counts_[run_kind_] += run_length_;
+    run_length_ = 0;
+  }
+  // The latest decisions of one kind, not yet in counts_.
+  Kind run_kind_{};
+  uint64_t run_length_ = 0;
   absl::flat_hash_map<Kind, uint64_t> counts_;
 };
 

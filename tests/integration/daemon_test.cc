@@ -346,6 +346,59 @@ TEST_CASE("DecideBatch: a 5% live ramp, then 10%, never moves a user back",
   CHECK(decision.compare_sample_rate() == 1.0);
 }
 
+TEST_CASE("DecideBatch: items of several flags, unknown and archived ones "
+          "among them, each get what Decide gives",
+          "[daemon][decide]") {
+  Server server;
+  server.CreateOrdersAtLiveShare(50000);
+  for (const std::string key : {"billing", "legacy"}) {
+    v1::CreateFlagRequest create;
+    create.mutable_flag()->set_key(key);
+    create.mutable_flag()->set_old_target("mysql-" + key);
+    create.mutable_flag()->set_new_target("spanner-" + key);
+    create.mutable_flag()->set_enabled(true);
+    create.mutable_flag()->mutable_default_serve()->set_stage(v1::DUALWRITE);
+    v1::Flag created;
+    Call call;
+    REQUIRE(server.admin().CreateFlag(call.get(), create, &created).ok());
+  }
+  v1::ArchiveFlagRequest archive;
+  archive.set_key("legacy");
+  v1::Flag archived;
+  Call archive_call;
+  REQUIRE(server.admin().ArchiveFlag(archive_call.get(), archive, &archived).ok());
+
+  // Runs of one flag broken by others, a key no flag has, the archived
+  // flag between two asks for the same live one.
+  const std::vector<std::string> keys = {
+      "orders", "orders", "billing", "orders", "nope",  "orders",
+      "legacy", "orders", "legacy",  "billing", "nope", "nope"};
+  v1::DecideBatchRequest request;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    v1::DecideRequest* item = request.add_items();
+    item->set_flag_key(keys[i]);
+    item->mutable_context()->set_targeting_key("u-" + std::to_string(i));
+  }
+  v1::DecideBatchResponse response;
+  Call call;
+  REQUIRE(server.evaluation().DecideBatch(call.get(), request, &response).ok());
+  REQUIRE(response.decisions_size() == static_cast<int>(keys.size()));
+  for (size_t i = 0; i < keys.size(); ++i) {
+    INFO("item " << i << ", flag " << keys[i]);
+    const v1::Decision& batched = response.decisions(static_cast<int>(i));
+    const v1::Decision alone =
+        server.Decide(keys[i], "u-" + std::to_string(i)).decision();
+    CHECK(batched.SerializeAsString() == alone.SerializeAsString());
+    CHECK(batched.flag_key() == keys[i]);
+    if (keys[i] == "nope" || keys[i] == "legacy") {
+      CHECK(batched.reason() == v1::FLAG_NOT_FOUND);
+    } else {
+      CHECK(batched.reason() != v1::FLAG_NOT_FOUND);
+    }
+  }
+  CHECK(response.decisions(2).stage() == v1::DUALWRITE);
+}
+
 TEST_CASE("DecideBatch: empty and oversize batches are INVALID_ARGUMENT",
           "[daemon][decide][limits]") {
   TempDir config_dir;

@@ -253,6 +253,31 @@ TEST_CASE("counters only go up and histogram buckets are cumulative") {
         after.Value("cutover_decide_duration_seconds_count", decide));
 }
 
+TEST_CASE("a DecisionTally counts every decision, in runs or interleaved") {
+  PrometheusMetrics metrics;
+  const std::string orders = "orders";   // the labels are compared by
+  const std::string billing = "billing";  // address, as snapshot keys are
+  DecisionTally tally;
+  const std::vector<std::pair<const std::string*, Stage>> decisions = {
+      {&orders, Stage::kLive},    {&orders, Stage::kLive},
+      {&orders, Stage::kShadow},  {&orders, Stage::kLive},
+      {&billing, Stage::kLive},   {&orders, Stage::kLive},
+      {&billing, Stage::kLive},   {&billing, Stage::kLive}};
+  for (const auto& [flag, stage] : decisions) {
+    tally.Add(*flag, stage, Reason::kSplit);
+  }
+  tally.Flush(metrics);
+  tally.Flush(metrics);  // nothing left: counts nothing twice
+  const Exposition text = Parse(metrics.ExpositionText());
+  auto count = [&](const std::string& flag, const std::string& stage) {
+    return text.Value("cutover_decisions_total",
+                      {{"flag", flag}, {"stage", stage}, {"reason", "SPLIT"}});
+  };
+  CHECK(count("orders", "live") == 4);
+  CHECK(count("orders", "shadow") == 1);
+  CHECK(count("billing", "live") == 3);
+}
+
 TEST_CASE("flag gauges follow the store: stage, rollout shares, kill switch") {
   TempDir dir;
   PrometheusMetrics metrics;
