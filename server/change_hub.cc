@@ -61,7 +61,7 @@ void ChangeHub::DeliverStateLocked(Subscriber* subscriber,
   // Sorted by key so that a stream's content is reproducible.
   std::vector<const v1::Segment*> segments;
   for (const auto& [key, segment] : snapshot.segment_protos) {
-    segments.push_back(&segment);
+    segments.push_back(segment.get());
   }
   std::sort(segments.begin(), segments.end(),
             [](auto* a, auto* b) { return a->key() < b->key(); });

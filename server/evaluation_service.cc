@@ -157,13 +157,13 @@ class SnapshotDecider {
 
   DecisionKind Decide(const v1::DecideRequest& request, v1::Decision* out) {
     if (flag_ == nullptr || request.flag_key() != flag_->first) {
-      auto it = snapshot_.flags.find(request.flag_key());
-      if (it == snapshot_.flags.end()) {
+      const FlagTable::Slot* found = snapshot_.flags.Find(request.flag_key());
+      if (found == nullptr) {
         ToProto(SafeDecision(request.flag_key(), Reason::kFlagNotFound), out);
         // Other keys are unbounded input: not a label of their own.
         return {kUnknownFlagLabel, Stage::kOff, Reason::kFlagNotFound};
       }
-      flag_ = &*it;
+      flag_ = found;
     }
     const FlagEntry& entry = *flag_->second;
     if (entry.proto.archived()) {
@@ -180,8 +180,7 @@ class SnapshotDecider {
  private:
   const Snapshot& snapshot_;
   // The flag last looked up, a view of the snapshot's entry.
-  const std::pair<const std::string, std::shared_ptr<const FlagEntry>>*
-      flag_ = nullptr;
+  const FlagTable::Slot* flag_ = nullptr;
   Context context_;
 };
 

@@ -116,9 +116,12 @@ absl::StatusOr<std::unique_ptr<FlagRegistry>> FlagRegistry::Open(
                                               "' is invalid: ",
                                               compiled.status().message()));
     }
-    snapshot->segments[proto.key()] = *std::move(compiled);
-    snapshot->segment_protos[proto.key()] = std::move(proto);
+    const std::string key = proto.key();  // before the move below
+    snapshot->segments[key] = *std::move(compiled);
+    snapshot->segment_protos[key] =
+        std::make_shared<const v1::Segment>(std::move(proto));
   }
+  absl::flat_hash_map<std::string, FlagTable::Entry> flags;
   for (auto& proto : state->flags) {
     auto compiled = CompileFlag(FromProto(proto));
     if (!compiled.ok()) {
@@ -127,9 +130,10 @@ absl::StatusOr<std::unique_ptr<FlagRegistry>> FlagRegistry::Open(
                                               compiled.status().message()));
     }
     std::string key = proto.key();
-    snapshot->flags[key] = std::make_shared<const FlagEntry>(
+    flags[key] = std::make_shared<const FlagEntry>(
         FlagEntry{std::move(proto), *std::move(compiled)});
   }
+  snapshot->flags = FlagTable(std::move(flags));
   auto hub = std::make_unique<ChangeHub>(std::move(snapshot),
                                          std::move(state->recent_changes),
                                          watch_ring_capacity);
@@ -178,9 +182,9 @@ absl::Status FlagRegistry::CommitTimed(const Mutation& mutation,
 absl::StatusOr<v1::Flag> FlagRegistry::GetFlag(const std::string& key) const {
   if (absl::Status s = RequireKey(key); !s.ok()) return s;
   auto snapshot = hub_->snapshot();
-  auto it = snapshot->flags.find(key);
-  if (it == snapshot->flags.end()) return FlagNotFound(key);
-  return it->second->proto;
+  const FlagTable::Slot* slot = snapshot->flags.Find(key);
+  if (slot == nullptr) return FlagNotFound(key);
+  return slot->second->proto;
 }
 
 std::vector<v1::Flag> FlagRegistry::ListFlags(bool include_archived) const {
@@ -213,14 +217,14 @@ absl::StatusOr<v1::Segment> FlagRegistry::GetSegment(
   auto snapshot = hub_->snapshot();
   auto it = snapshot->segment_protos.find(key);
   if (it == snapshot->segment_protos.end()) return SegmentNotFound(key);
-  return it->second;
+  return *it->second;
 }
 
 std::vector<v1::Segment> FlagRegistry::ListSegments() const {
   auto snapshot = hub_->snapshot();
   std::vector<v1::Segment> segments;
   for (const auto& [key, segment] : snapshot->segment_protos) {
-    segments.push_back(segment);
+    segments.push_back(*segment);
   }
   std::sort(segments.begin(), segments.end(),
             [](const auto& a, const auto& b) { return a.key() < b.key(); });
@@ -238,7 +242,7 @@ absl::StatusOr<v1::Flag> FlagRegistry::CreateFlag(
     return absl::InvalidArgumentError("flag.key: required");
   }
   absl::MutexLock lock(&write_mu_);
-  if (hub_->snapshot()->flags.contains(flag.key())) {
+  if (hub_->snapshot()->flags.Find(flag.key()) != nullptr) {
     return absl::AlreadyExistsError(
         absl::StrCat("flag '", flag.key(), "' already exists"));
   }
@@ -395,9 +399,9 @@ absl::StatusOr<v1::Flag> FlagRegistry::ChangeFlag(const FlagChange& change,
   if (absl::Status s = RequireKey(change.key); !s.ok()) return s;
   absl::MutexLock lock(&write_mu_);
   auto snapshot = hub_->snapshot();
-  auto it = snapshot->flags.find(change.key);
-  if (it == snapshot->flags.end()) return FlagNotFound(change.key);
-  const v1::Flag& before = it->second->proto;
+  const FlagTable::Slot* slot = snapshot->flags.Find(change.key);
+  if (slot == nullptr) return FlagNotFound(change.key);
+  const v1::Flag& before = slot->second->proto;
   if (before.archived()) return Archived(change.key);
   if (change.expected_version > 0 &&
       change.expected_version != before.version()) {
@@ -489,8 +493,9 @@ absl::StatusOr<v1::Flag> FlagRegistry::CommitFlag(const v1::Flag* before,
   }
 
   auto published = CopyOf(*snapshot, revision);
-  published->flags[next.key()] = std::make_shared<const FlagEntry>(
-      FlagEntry{next, *std::move(compiled)});
+  published->flags = published->flags.With(
+      next.key(),
+      std::make_shared<const FlagEntry>(FlagEntry{next, *std::move(compiled)}));
   hub_->Publish(std::move(published), std::move(mutation.event));
   return next;
 }
@@ -500,11 +505,11 @@ absl::StatusOr<v1::Flag> FlagRegistry::CommitFlag(const v1::Flag* before,
 absl::Status FlagRegistry::CheckBackfillFlag(const std::string& key,
                                              bool must_exist) const {
   auto snapshot = hub_->snapshot();
-  auto it = snapshot->flags.find(key);
-  if (it == snapshot->flags.end()) {
+  const FlagTable::Slot* slot = snapshot->flags.Find(key);
+  if (slot == nullptr) {
     return must_exist ? FlagNotFound(key) : absl::OkStatus();
   }
-  return it->second->proto.archived() ? Archived(key) : absl::OkStatus();
+  return slot->second->proto.archived() ? Archived(key) : absl::OkStatus();
 }
 
 absl::StatusOr<v1::BackfillJob> FlagRegistry::StartBackfill(
@@ -568,11 +573,11 @@ absl::StatusOr<v1::Segment> FlagRegistry::ReplaceSegment(
   if (it == snapshot->segment_protos.end()) {
     return SegmentNotFound(segment.key());
   }
-  if (it->second.version() != request.expected_version()) {
-    return StaleVersion("segment", segment.key(), it->second.version(),
+  if (it->second->version() != request.expected_version()) {
+    return StaleVersion("segment", segment.key(), it->second->version(),
                         request.expected_version());
   }
-  return CommitSegment(&it->second, &segment, "segment-replace",
+  return CommitSegment(it->second.get(), &segment, "segment-replace",
                        request.comment(), caller);
 }
 
@@ -586,8 +591,8 @@ absl::StatusOr<v1::Segment> FlagRegistry::DeleteSegment(
     return SegmentNotFound(request.key());
   }
   if (request.expected_version() > 0 &&
-      it->second.version() != request.expected_version()) {
-    return StaleVersion("segment", request.key(), it->second.version(),
+      it->second->version() != request.expected_version()) {
+    return StaleVersion("segment", request.key(), it->second->version(),
                         request.expected_version());
   }
   std::vector<std::string> users;
@@ -609,7 +614,7 @@ absl::StatusOr<v1::Segment> FlagRegistry::DeleteSegment(
         absl::StrCat("segment '", request.key(), "' is used by flag ",
                      absl::StrJoin(users, ", "), "; remove those rules first"));
   }
-  return CommitSegment(&it->second, nullptr, "segment-delete",
+  return CommitSegment(it->second.get(), nullptr, "segment-delete",
                        request.comment(), caller);
 }
 
@@ -669,7 +674,8 @@ absl::StatusOr<v1::Segment> FlagRegistry::CommitSegment(
 
   auto published = CopyOf(*snapshot, revision);
   if (next_in != nullptr) {
-    published->segment_protos[next.key()] = next;
+    published->segment_protos[next.key()] =
+        std::make_shared<const v1::Segment>(next);
     published->segments[next.key()] = std::move(compiled);
   } else {
     published->segment_protos.erase(before->key());

@@ -1,7 +1,8 @@
 // Snapshot: an immutable view of every flag and segment at one store
 // revision. The evaluation hot path reads the current snapshot without
 // locks held by writers; each admin write builds a new snapshot and swaps it
-// in (ChangeHub::Publish).
+// in (ChangeHub::Publish), sharing what it did not change with the last
+// one (FlagTable's shards, the segments).
 //
 // Immutable once published; share freely across threads.
 #ifndef CUTOVER_SERVER_SNAPSHOT_H_
@@ -14,6 +15,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "core/evaluate.h"
 #include "cutover/v1/cutover.pb.h"
+#include "server/flag_table.h"
 
 namespace cutover {
 
@@ -26,8 +28,10 @@ struct FlagEntry {
 struct Snapshot {
   int64_t revision = 0;
   // Every flag, archived included (Decide treats archived as not found).
-  absl::flat_hash_map<std::string, std::shared_ptr<const FlagEntry>> flags;
-  absl::flat_hash_map<std::string, v1::Segment> segment_protos;
+  FlagTable flags;
+  // Every segment as stored; shared, not copied, by the next snapshot.
+  absl::flat_hash_map<std::string, std::shared_ptr<const v1::Segment>>
+      segment_protos;
   // The same segments, compiled, as evaluation looks them up.
   SegmentIndex segments;
 };

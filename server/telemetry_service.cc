@@ -98,8 +98,8 @@ grpc::ServerUnaryReactor* TelemetryService::ReportMigrationOps(
   const auto snapshot = hub_->snapshot();
   uint64_t accepted = 0, unknown = 0, full = 0;
   for (const auto& count : request->counts()) {
-    auto flag = snapshot->flags.find(count.flag_key());
-    if (flag == snapshot->flags.end() || flag->second->proto.archived()) {
+    const FlagTable::Slot* flag = snapshot->flags.Find(count.flag_key());
+    if (flag == nullptr || flag->second->proto.archived()) {
       unknown += 1;
     } else if (aggregator_->Add(count)) {
       accepted += 1;

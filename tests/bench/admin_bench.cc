@@ -31,11 +31,6 @@
 namespace cutover::bench {
 namespace {
 
-double MicrosSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::micro>(Clock::now() - start)
-      .count();
-}
-
 void SyncPhase(BenchDaemon& daemon, int writes) {
   std::printf("== synced write latency: SetStage over gRPC vs write+fsync\n");
   const std::string path = daemon.dir() + "/fsync-reference";

@@ -123,6 +123,10 @@ std::vector<int> IntList(const std::string& text) {
   return values;
 }
 
+double MicrosSince(Clock::time_point start) {
+  return Micros(Clock::now() - start);
+}
+
 double Quantile(std::vector<double>& values, double q) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());

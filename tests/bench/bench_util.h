@@ -40,6 +40,8 @@ std::vector<int> IntList(const std::string& text);
 
 // The q-quantile (0..1) of `values` (sorted in place); 0 if empty.
 double Quantile(std::vector<double>& values, double q);
+// Microseconds from `start` to now.
+double MicrosSince(Clock::time_point start);
 
 // CPU time a process has used, seconds, and its minor page faults, from
 // /proc/<pid>/stat (10 ms resolution).

@@ -2,6 +2,7 @@
 // memory with many Watch streams.
 //
 //   ./build/tests/bench/scale_bench [--flags=10,1000,10000] [--watch=1000]
+//       [--writes=300]
 //
 // For each flag count: a fresh daemon, that many flags created over gRPC
 // (8 callers; each flag has one rule and a live 5% / shadow 95% rollout),
@@ -9,7 +10,9 @@
 // the restart time is from spawning cutoverd to its ready file (the harness
 // polls every 10 ms), and the memory is its VmRSS once ready. Then, on the
 // daemon of the smallest count, `watch` Watch streams are opened (all
-// synced) and VmRSS is read again.
+// synced) and VmRSS is read again. On each restarted daemon, `writes`
+// synced SetStage writes to one flag, one at a time: p50 and p99, to show
+// what a write costs as the flag count grows (each publishes a snapshot).
 #include <atomic>
 #include <cstdio>
 #include <string>
@@ -60,6 +63,7 @@ bool CreateFlags(BenchDaemon& daemon, int count) {
 int Main(int argc, char** argv) {
   const std::vector<int> counts = IntList(Arg(argc, argv, "flags", "10,1000,10000"));
   const int watch = std::stoi(Arg(argc, argv, "watch", "1000"));
+  const int writes = std::stoi(Arg(argc, argv, "writes", "300"));
   for (size_t c = 0; c < counts.size(); ++c) {
     const int count = counts[c];
     BenchDaemon daemon;
@@ -77,6 +81,21 @@ int Main(int argc, char** argv) {
                 "%.1f s)\n",
                 count, start_ms, ProcessRssMiB(daemon.pid()), fill_s);
     std::fflush(stdout);
+    if (writes > 0) {
+      std::vector<double> write_us;
+      for (int i = 0; i < writes; ++i) {
+        const auto write_start = Clock::now();
+        if (!daemon.SetStage("flag-0", i % 2 == 0 ? v1::DUALWRITE : v1::OFF)) {
+          std::fprintf(stderr, "SetStage failed\n");
+          return 1;
+        }
+        write_us.push_back(MicrosSince(write_start));
+      }
+      std::printf("%6d flags: synced SetStage  n %d  p50 %8.1f us  p99 %8.1f us\n",
+                  count, writes, Quantile(write_us, 0.5),
+                  Quantile(write_us, 0.99));
+      std::fflush(stdout);
+    }
     if (c == 0 && watch > 0) {
       const double before = ProcessRssMiB(daemon.pid());
       WatchStreams streams(daemon.address(), watch, "flag-0", 1);

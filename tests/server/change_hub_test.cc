@@ -76,8 +76,8 @@ v1::Segment MakeSegment(const std::string& key, int64_t revision) {
 
 void AddFlag(Snapshot& snapshot, const v1::Flag& flag) {
   // The hub never evaluates, so no compiled flag is needed.
-  snapshot.flags[flag.key()] =
-      std::make_shared<const FlagEntry>(FlagEntry{flag, nullptr});
+  snapshot.flags = snapshot.flags.With(
+      flag.key(), std::make_shared<const FlagEntry>(FlagEntry{flag, nullptr}));
 }
 
 v1::WatchEvent FlagEvent(int64_t revision, const std::string& key) {
@@ -93,8 +93,10 @@ v1::WatchEvent FlagEvent(int64_t revision, const std::string& key) {
 std::shared_ptr<const Snapshot> StateAt7() {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->revision = 7;
-  snapshot->segment_protos["testers"] = MakeSegment("testers", 2);
-  snapshot->segment_protos["beta"] = MakeSegment("beta", 6);
+  snapshot->segment_protos["testers"] =
+      std::make_shared<const v1::Segment>(MakeSegment("testers", 2));
+  snapshot->segment_protos["beta"] =
+      std::make_shared<const v1::Segment>(MakeSegment("beta", 6));
   AddFlag(*snapshot, MakeFlag("payments", 7, false));
   AddFlag(*snapshot, MakeFlag("old-carts", 5, true));
   AddFlag(*snapshot, MakeFlag("orders", 4, false));
@@ -169,9 +171,9 @@ TEST_CASE("ChangeHub: a RESET carries the full flags and segments",
   REQUIRE(hub.Subscribe(&subscriber, 0));
   REQUIRE(subscriber.events.size() == kResetAt7.size());
   CHECK(subscriber.events[1].segment().SerializeAsString() ==
-        state->segment_protos.at("beta").SerializeAsString());
+        state->segment_protos.at("beta")->SerializeAsString());
   CHECK(subscriber.events[4].flag().SerializeAsString() ==
-        state->flags.at("orders")->proto.SerializeAsString());
+        state->flags.Find("orders")->second->proto.SerializeAsString());
   // Flag events carry no segment and segment events no flag.
   CHECK_FALSE(subscriber.events[1].has_flag());
   CHECK_FALSE(subscriber.events[4].has_segment());
@@ -226,7 +228,7 @@ TEST_CASE("ChangeHub: Publish swaps the snapshot and delivers to every "
   CHECK(hub.snapshot()->revision == 8);
   // The old snapshot, still held, is untouched.
   CHECK(before->revision == 7);
-  CHECK_FALSE(before->flags.contains("carts"));
+  CHECK(before->flags.Find("carts") == nullptr);
 
   const std::vector<Seen> expected = {
       {v1::WatchEvent::SYNCED, 7, ""},

@@ -842,7 +842,7 @@ TEST_CASE("FlagRegistry: SetEnabled is the kill switch", "[flag_registry]") {
   CHECK(disabled.default_serve().stage() == v1::DUALWRITE);
   CHECK_FALSE(Ok(f.registry->GetFlag("orders")).enabled());
   CHECK_FALSE(
-      f.registry->hub().snapshot()->flags.at("orders")->compiled->flag().enabled);
+      f.registry->hub().snapshot()->flags.Find("orders")->second->compiled->flag().enabled);
 
   request.set_enabled(true);
   v1::Flag enabled = Ok(f.registry->SetEnabled(request, kBob));
@@ -1214,7 +1214,7 @@ TEST_CASE("FlagRegistry: reopening from the same folder restores everything",
     INFO(flags[i].key());
     CHECK(MessageDifferencer::Equals(reopened[i], flags[i]));
     // The snapshot holds the flag compiled from what was stored.
-    const auto& entry = snapshot->flags.at(flags[i].key());
+    const auto& entry = snapshot->flags.Find(flags[i].key())->second;
     CHECK(MessageDifferencer::Equals(entry->proto, flags[i]));
     REQUIRE(entry->compiled != nullptr);
     CHECK(entry->compiled->flag().version == flags[i].version());
@@ -1305,7 +1305,7 @@ TEST_CASE("FlagRegistry: the snapshot follows the store revision",
     auto snapshot = f.registry->hub().snapshot();
     CHECK(snapshot->revision == f.revision());
     // The snapshot carries the flag as stored.
-    CHECK(MessageDifferencer::Equals(snapshot->flags.at("orders")->proto,
+    CHECK(MessageDifferencer::Equals(snapshot->flags.Find("orders")->second->proto,
                                      Ok(f.registry->GetFlag("orders"))));
   }
   // One event per new revision, in order, each at its revision.
@@ -1322,7 +1322,7 @@ TEST_CASE("FlagRegistry: a reader's snapshot stays as it was after a write",
   Fixture f;
   Create(*f.registry, OrdersFlag());
   std::shared_ptr<const Snapshot> held = f.registry->hub().snapshot();
-  const std::shared_ptr<const FlagEntry> held_orders = held->flags.at("orders");
+  const std::shared_ptr<const FlagEntry> held_orders = held->flags.Find("orders")->second;
   const std::string held_bytes = held_orders->proto.SerializeAsString();
 
   SetStage(*f.registry, v1::DUALWRITE);
@@ -1334,7 +1334,7 @@ TEST_CASE("FlagRegistry: a reader's snapshot stays as it was after a write",
   std::shared_ptr<const Snapshot> now = f.registry->hub().snapshot();
   CHECK(now != held);
   CHECK(now->revision == 4);
-  CHECK(now->flags.at("orders")->proto.default_serve().stage() ==
+  CHECK(now->flags.Find("orders")->second->proto.default_serve().stage() ==
         v1::DUALWRITE);
   CHECK(now->flags.size() == 2);
   CHECK(now->segment_protos.size() == 1);
@@ -1344,7 +1344,7 @@ TEST_CASE("FlagRegistry: a reader's snapshot stays as it was after a write",
   CHECK(held->flags.size() == 1);
   CHECK(held->segment_protos.empty());
   CHECK(held->segments.empty());
-  CHECK(held->flags.at("orders") == held_orders);
+  CHECK(held->flags.Find("orders")->second == held_orders);
   CHECK(held_orders->proto.SerializeAsString() == held_bytes);
   CHECK(held_orders->proto.default_serve().stage() == v1::OFF);
   CHECK(held_orders->compiled->flag().default_serve.stage == Stage::kOff);
