@@ -81,6 +81,7 @@ class BenchDaemon {
   int Stop();
   std::string address() const { return daemon_->address(); }
   pid_t pid() const { return daemon_->pid(); }
+  int metrics_port() const { return daemon_->metrics_port(); }
   const std::string& dir() const { return dir_.path(); }
   v1::Admin::Stub& admin() { return *admin_; }
 

@@ -12,7 +12,9 @@
 // daemon of the smallest count, `watch` Watch streams are opened (all
 // synced) and VmRSS is read again. On each restarted daemon, `writes`
 // synced SetStage writes to one flag, one at a time: p50 and p99, to show
-// what a write costs as the flag count grows (each publishes a snapshot).
+// what a write costs as the flag count grows (each publishes a snapshot),
+// and one scrape of /metrics: time, size and series (flag gauges grow with
+// the flags).
 #include <atomic>
 #include <cstdio>
 #include <string>
@@ -94,6 +96,27 @@ int Main(int argc, char** argv) {
       std::printf("%6d flags: synced SetStage  n %d  p50 %8.1f us  p99 %8.1f us\n",
                   count, writes, Quantile(write_us, 0.5),
                   Quantile(write_us, 0.99));
+      std::fflush(stdout);
+    }
+    {
+      const auto scrape_start = Clock::now();
+      const testing::RunResult scrape = testing::HttpGet(
+          "http://127.0.0.1:" + std::to_string(daemon.metrics_port()) +
+          "/metrics");
+      const double scrape_ms = MicrosSince(scrape_start) / 1000;
+      if (scrape.exit_code != 0) {
+        std::fprintf(stderr, "scrape failed: %s\n", scrape.err.c_str());
+        return 1;
+      }
+      int series = 0;
+      for (size_t at = 0; at < scrape.out.size();) {
+        const size_t end = scrape.out.find('\n', at);
+        if (scrape.out[at] != '#') ++series;
+        at = end == std::string::npos ? scrape.out.size() : end + 1;
+      }
+      std::printf("%6d flags: /metrics scrape %7.1f ms (curl included), "
+                  "%.1f KiB, %d series\n",
+                  count, scrape_ms, scrape.out.size() / 1024.0, series);
       std::fflush(stdout);
     }
     if (c == 0 && watch > 0) {
