@@ -24,5 +24,5 @@ echo "== invalidation_bench (Client caches, 100 clients)"
 "$B/invalidation_bench" 100 30
 echo "== cost (instructions per call under callgrind, client and server)"
 "$(dirname "$0")/cost.sh" "${1:-build}"
-echo "== scale_bench (start-up and memory)"
+echo "== scale_bench (start-up, memory, writes and a scrape by flag count)"
 "$B/scale_bench" --flags=10,1000,10000 --watch=1000

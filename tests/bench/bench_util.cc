@@ -193,11 +193,6 @@ void WaitForReady(grpc::ClientContext& context) {
                        std::chrono::seconds(30));
 }
 
-grpc::ByteBuffer EmptyMessage() {
-  grpc::Slice slice(std::string{});
-  return grpc::ByteBuffer(&slice, 1);
-}
-
 BenchDaemon::BenchDaemon(std::vector<std::string> extra_args) {
   const std::string config = dir_.path() + "/cutoverd.yaml";
   std::ofstream(config) << "max_watch_streams_per_peer: 100000\n";

@@ -65,10 +65,6 @@ void WaitForReady(grpc::ClientContext& context);
 
 // `message` serialized once, to send many times through a generic stub.
 grpc::ByteBuffer Serialize(const google::protobuf::Message& message);
-// A message with no fields set (e.g. a HealthCheckRequest for the server's
-// overall health), serialized: zero bytes.
-grpc::ByteBuffer EmptyMessage();
-
 // A real cutoverd (tests/integration/harness.h) in a temporary folder, auth
 // off, watch stream limit per peer raised to 100000 (the benchmarks open
 // many streams from one address), plus `extra_args`.

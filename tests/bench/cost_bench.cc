@@ -21,11 +21,9 @@
 #include <valgrind/callgrind.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "absl/synchronization/mutex.h"
@@ -34,30 +32,17 @@
 #include "grpcpp/security/credentials.h"
 #include "server/daemon.h"
 #include "tests/bench/bench_util.h"
+#include "tests/integration/call_by_name.h"
 #include "tests/integration/harness.h"
 
 namespace cutover::bench {
 namespace {
 
-// One unary call of `method` through `stub`, waited for.
+// One unary call of `method` through `stub`, waited for; no deadline (the
+// documented instruction counts were taken without one).
 grpc::Status Call(grpc::GenericStub& stub, const std::string& method,
                   const grpc::ByteBuffer& request) {
-  grpc::ClientContext context;
-  grpc::ByteBuffer response;
-  std::mutex mu;
-  std::condition_variable done_cv;
-  bool done = false;
-  grpc::Status result;
-  stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
-                 [&](grpc::Status status) {
-                   std::lock_guard<std::mutex> lock(mu);
-                   result = std::move(status);
-                   done = true;
-                   done_cv.notify_one();
-                 });
-  std::unique_lock<std::mutex> lock(mu);
-  done_cv.wait(lock, [&] { return done; });
-  return result;
+  return testing::CallByName(stub, method, request, nullptr, 0);
 }
 
 // `call` made `warmup` times, then `calls` times between a zero and a dump
@@ -124,7 +109,7 @@ int Main(int argc, char** argv) {
   }
 
   grpc::GenericStub stub(channel);
-  const grpc::ByteBuffer empty = EmptyMessage();
+  const grpc::ByteBuffer empty = testing::EmptyRequest();
   Measure("health_check", calls,
           [&] { return Call(stub, kHealthCheckMethod, empty); });
   const grpc::ByteBuffer decide =

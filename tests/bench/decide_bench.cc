@@ -40,6 +40,7 @@
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "tests/bench/bench_util.h"
+#include "tests/integration/call_by_name.h"
 #include "tests/integration/harness.h"
 
 namespace cutover::bench {
@@ -199,7 +200,7 @@ struct DaemonLoads {
   explicit DaemonLoads(const BenchDaemon& daemon)
       : stub(OwnChannel(daemon.address())),
         decide_request(Serialize(DecideRequestFor("orders", "user-4242"))),
-        health_request(EmptyMessage()),
+        health_request(testing::EmptyRequest()),
         health{&stub, kHealthCheckMethod, &health_request},
         decide{&stub, kDecideMethod, &decide_request} {}
   grpc::GenericStub stub;

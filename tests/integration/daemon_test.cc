@@ -13,10 +13,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <fstream>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,6 +28,7 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
+#include "tests/integration/call_by_name.h"
 #include "tests/integration/harness.h"
 
 namespace cutover::testing {
@@ -530,31 +529,10 @@ TEST_CASE("the gRPC health service says SERVING", "[daemon][health]") {
   // No generated health stub ships with the Debian packages: call the
   // method by name with an empty HealthCheckRequest (service "").
   grpc::GenericStub stub(server.channel());
-  grpc::Slice empty(std::string{});
-  grpc::ByteBuffer request(&empty, 1);
   grpc::ByteBuffer response;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(kCallSeconds));
-
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  grpc::Status status;
-  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check",
-                 grpc::StubOptions(), &request, &response,
-                 [&](grpc::Status s) {
-                   std::lock_guard<std::mutex> lock(mu);
-                   status = std::move(s);
-                   done = true;
-                   cv.notify_all();
-                 });
-  {
-    // The call's own deadline ends it; this wait is a second bound.
-    std::unique_lock<std::mutex> lock(mu);
-    REQUIRE(cv.wait_for(lock, std::chrono::seconds(2 * kCallSeconds),
-                        [&] { return done; }));
-  }
+  const grpc::Status status =
+      testing::CallByName(stub, "/grpc.health.v1.Health/Check",
+                          testing::EmptyRequest(), &response, kCallSeconds);
   INFO(status.error_message());
   REQUIRE(status.error_code() == grpc::StatusCode::OK);
   std::vector<grpc::Slice> slices;

@@ -7,11 +7,9 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
-#include <condition_variable>
 #include <fstream>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -26,6 +24,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "server/auth.h"
+#include "tests/integration/call_by_name.h"
 #include "tests/integration/harness.h"
 
 namespace cutover::testing {
@@ -68,31 +67,8 @@ std::shared_ptr<grpc::Channel> Channel(const std::string& server,
 grpc::Status CallByName(const std::shared_ptr<grpc::Channel>& channel,
                         const std::string& path) {
   grpc::GenericStub stub(channel);
-  grpc::Slice empty(std::string{});
-  grpc::ByteBuffer request(&empty, 1);
-  grpc::ByteBuffer response;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(kCallSeconds));
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  grpc::Status status;
-  stub.UnaryCall(&context, path, grpc::StubOptions(), &request, &response,
-                 [&](grpc::Status s) {
-                   std::lock_guard<std::mutex> lock(mu);
-                   status = std::move(s);
-                   done = true;
-                   cv.notify_one();
-                 });
-  std::unique_lock<std::mutex> lock(mu);
-  cv.wait_for(lock, std::chrono::seconds(kCallSeconds + 5),
-              [&] { return done; });
-  if (!done) {
-    context.TryCancel();
-    cv.wait(lock, [&] { return done; });
-  }
-  return status;
+  return testing::CallByName(stub, path, testing::EmptyRequest(), nullptr,
+                             kCallSeconds);
 }
 
 // Watch: the status of the stream after its first event (OK if one came).
