@@ -16,11 +16,17 @@
 //   (`write-rate` 0: as fast as synced writes go, ~1000/s here), or at
 //   `write-rate` per second (a scripted `cutoverctl apply` of many flags).
 //
+//   Each round also runs Decide next to plain write+fdatasync calls (a
+//   file in the daemon's folder) at the rate the writes reached: what that
+//   many fsyncs cost the machine with no admin write, the reference that
+//   says how much of the loss is the daemon's.
+//
 // The watch fan-out after a write is invalidation_bench --streams.
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -81,37 +87,39 @@ void SyncPhase(BenchDaemon& daemon, int writes) {
               read_us.size(), r50, r99, f50 + r50);
 }
 
-// Writes SetStage to flag "burst" while alive: back to back, or at `rate`
-// per second.
-class Writer {
+// Calls `op` on a thread of its own while alive: back to back (`rate` 0)
+// or `rate` times per second.
+class Repeater {
  public:
-  Writer(BenchDaemon& daemon, int rate)
-      : thread_([this, &daemon, rate] {
-          int stage = 0;
+  Repeater(double rate, std::function<void()> op)
+      : thread_([this, rate, op = std::move(op)] {
           auto next = Clock::now();
           while (!stop_) {
             if (rate > 0) {
-              next += std::chrono::microseconds(1000000 / rate);
+              next += std::chrono::duration_cast<Clock::duration>(
+                  std::chrono::duration<double>(1.0 / rate));
               std::this_thread::sleep_until(next);
             }
-            if (!daemon.SetStage("burst",
-                                 ++stage % 2 ? v1::DUALWRITE : v1::OFF)) {
-              std::abort();
-            }
-            ++writes;
+            op();
+            ++count;
           }
         }) {}
-  ~Writer() {
+  ~Repeater() {
     stop_ = true;
     thread_.join();
   }
-  std::atomic<int> writes{0};
+  std::atomic<int> count{0};
 
  private:
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
 
+// Decide throughput idle, during admin writes (SetStage on flag "burst",
+// back to back or at `write_rate`), and during plain write+fdatasync calls
+// on a file in the daemon's folder at the rate the writes reached in the
+// same round: the machine's own cost of that many fsyncs, with no admin
+// write at all.
 void BurstPhase(BenchDaemon& daemon, double seconds, int callers, int rounds,
                 int write_rate) {
   std::printf("== Decide throughput during a burst of admin writes (%s), %d "
@@ -124,26 +132,58 @@ void BurstPhase(BenchDaemon& daemon, double seconds, int callers, int rounds,
   const grpc::ByteBuffer decide =
       Serialize(DecideRequestFor("orders", "user-4242"));
   RunClosedLoop(stub, kDecideMethod, decide, 4, 0.3);  // warm up
-  LoadResult idle, burst;
-  int writes = 0;
-  double cpu_idle = 0, cpu_burst = 0;
+  const std::string path = daemon.dir() + "/fsync-burst";
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd < 0) std::abort();
+  const std::string record_bytes(200, 'x');
+  LoadResult idle, burst, fsyncs;
+  int writes = 0, syncs = 0;
+  double cpu_idle = 0, cpu_burst = 0, cpu_fsyncs = 0;
+  // Adds one Decide run, and the daemon's CPU since `before`, to a load.
+  auto record = [&](LoadResult& load, double& cpu, const ProcessCpu& before,
+                    const LoadResult& run) {
+    cpu += (ProcessCpu::Of(daemon.pid()) - before).total();
+    load.round_rates.push_back(run.per_second());
+    load.Add(run);
+  };
+  int stage = 0;
   for (int round = 0; round < rounds; ++round) {
-    ProcessCpu cpu = ProcessCpu::Of(daemon.pid());
-    LoadResult r =
-        RunClosedLoop(stub, kDecideMethod, decide, callers, seconds / rounds);
-    cpu_idle += (ProcessCpu::Of(daemon.pid()) - cpu).total();
-    idle.round_rates.push_back(r.per_second());
-    idle.Add(r);
-    cpu = ProcessCpu::Of(daemon.pid());
+    const double run_seconds = seconds / rounds;
+    ProcessCpu before = ProcessCpu::Of(daemon.pid());
+    record(idle, cpu_idle, before,
+           RunClosedLoop(stub, kDecideMethod, decide, callers, run_seconds));
+
+    double round_write_rate = 0;
+    before = ProcessCpu::Of(daemon.pid());
     {
-      Writer writer(daemon, write_rate);
-      r = RunClosedLoop(stub, kDecideMethod, decide, callers, seconds / rounds);
-      writes += writer.writes;
+      Repeater writer(write_rate, [&] {
+        if (!daemon.SetStage("burst", ++stage % 2 ? v1::DUALWRITE : v1::OFF)) {
+          std::abort();
+        }
+      });
+      const LoadResult run =
+          RunClosedLoop(stub, kDecideMethod, decide, callers, run_seconds);
+      writes += writer.count;
+      round_write_rate = writer.count / run.seconds;
+      record(burst, cpu_burst, before, run);
     }
-    cpu_burst += (ProcessCpu::Of(daemon.pid()) - cpu).total();
-    burst.round_rates.push_back(r.per_second());
-    burst.Add(r);
+
+    before = ProcessCpu::Of(daemon.pid());
+    {
+      Repeater syncer(round_write_rate, [&] {
+        if (write(fd, record_bytes.data(), record_bytes.size()) !=
+                static_cast<ssize_t>(record_bytes.size()) ||
+            fdatasync(fd) != 0) {
+          std::abort();
+        }
+      });
+      const LoadResult run =
+          RunClosedLoop(stub, kDecideMethod, decide, callers, run_seconds);
+      syncs += syncer.count;
+      record(fsyncs, cpu_fsyncs, before, run);
+    }
   }
+  close(fd);
   std::printf("Decide idle                %9.0f calls/s  p99 %8.1f us  daemon "
               "CPU %.2f s per s\n",
               idle.per_second(), idle.p99(), cpu_idle / idle.seconds);
@@ -151,6 +191,14 @@ void BurstPhase(BenchDaemon& daemon, double seconds, int callers, int rounds,
               "CPU %.2f s per s  with %.0f writes/s  throughput ratio %.2f\n",
               burst.per_second(), burst.p99(), cpu_burst / burst.seconds,
               writes / burst.seconds, MedianRatio(burst, idle));
+  std::printf("Decide during fsyncs       %9.0f calls/s  p99 %8.1f us  daemon "
+              "CPU %.2f s per s  with %.0f plain write+fdatasync/s (the "
+              "writes' rate, no admin write)  throughput ratio %.2f\n",
+              fsyncs.per_second(), fsyncs.p99(), cpu_fsyncs / fsyncs.seconds,
+              syncs / fsyncs.seconds, MedianRatio(fsyncs, idle));
+  std::printf("writes vs plain fsyncs at the same rate: throughput ratio %.2f "
+              "(the daemon's share of the loss)\n",
+              MedianRatio(burst, fsyncs));
 }
 
 int Main(int argc, char** argv) {
