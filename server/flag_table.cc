@@ -4,6 +4,7 @@
 #include "server/snapshot.h"
 
 namespace cutover {
+
 size_t FlagTable::ShardOf(absl::string_view key) {
   // The top bits: the shard's own hash table probes with the low ones, and
   // keys that all shared those would crowd its groups.
@@ -32,8 +33,7 @@ FlagTable FlagTable::With(const std::string& key, Entry entry) const {
   FlagTable next = *this;
   const size_t shard = ShardOf(key);
   auto copy = std::make_shared<Shard>(*shards_[shard]);
-  auto [slot, added] = copy->insert_or_assign(key, std::move(entry));
-  (void)slot;
+  const bool added = copy->insert_or_assign(key, std::move(entry)).second;
   if (added) next.size_ += 1;
   next.shards_[shard] = std::move(copy);
   return next;

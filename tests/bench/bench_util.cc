@@ -155,6 +155,13 @@ ProcessCpu ProcessCpu::Of(pid_t pid) {
   return cpu;
 }
 
+ProcessCpu& ProcessCpu::operator+=(const ProcessCpu& more) {
+  user += more.user;
+  system += more.system;
+  minor_faults += more.minor_faults;
+  return *this;
+}
+
 ProcessCpu ProcessCpu::operator-(const ProcessCpu& earlier) const {
   ProcessCpu d;
   d.user = user - earlier.user;

@@ -52,6 +52,7 @@ struct ProcessCpu {
   double total() const { return user + system; }
   static ProcessCpu Of(pid_t pid);
   ProcessCpu operator-(const ProcessCpu& earlier) const;
+  ProcessCpu& operator+=(const ProcessCpu& more);
 };
 // Resident memory (VmRSS) of a process, MiB, from /proc.
 double ProcessRssMiB(pid_t pid);

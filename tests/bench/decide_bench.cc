@@ -288,6 +288,7 @@ std::vector<BatchLoad> BatchLoads(const std::string& list) {
 void BatchPhase(const Setup& setup, BenchDaemon& daemon) {
   std::printf("== DecideBatch: decisions per second and per daemon CPU second, "
               "%d alternating rounds\n", setup.rounds);
+  if (setup.batch_loads.empty()) return;
   const int most_connections =
       std::max_element(setup.batch_loads.begin(), setup.batch_loads.end(),
                        [](const BatchLoad& a, const BatchLoad& b) {
@@ -325,9 +326,7 @@ void BatchPhase(const Setup& setup, BenchDaemon& daemon) {
             used.total() > 0 ? static_cast<double>(r.calls) * size / used.total()
                              : 0);
         tallies[l].calls.Add(r);
-        tallies[l].cpu.user += used.user;
-        tallies[l].cpu.system += used.system;
-        tallies[l].cpu.minor_faults += used.minor_faults;
+        tallies[l].cpu += used;
       }
     }
     for (size_t l = 0; l < setup.batch_loads.size(); ++l) {
