@@ -7,7 +7,8 @@
 //
 // sync: latency of an acknowledged (synced) write, SetStage over gRPC, next
 //   to a plain write + fsync of a file in the same folder (same disk) and
-//   to GetFlag on the same admin server (the RPC without the disk),
+//   to GetFlag on the same admin server (the RPC without the disk) and to
+//   Health/Check (an empty RPC on the callback API that evaluation uses),
 //   alternating one by one: p50, p99, ratios.
 // burst: Decide throughput (closed loop, `callers` in flight) while another
 //   caller makes SetStage writes on another flag, next to the same with no
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "tests/bench/bench_util.h"
+#include "tests/integration/call_by_name.h"
 
 namespace cutover::bench {
 namespace {
@@ -43,10 +45,12 @@ void SyncPhase(BenchDaemon& daemon, int writes) {
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (fd < 0) std::abort();
   const std::string record(200, 'x');  // about a history entry's size
-  std::vector<double> grpc_us, fsync_us, read_us;
+  std::vector<double> grpc_us, fsync_us, read_us, health_us;
   ProcessCpu daemon_cpu;
   v1::GetFlagRequest get;
   get.set_key("orders");
+  grpc::GenericStub health(OwnChannel(daemon.address()));
+  const grpc::ByteBuffer empty = testing::EmptyRequest();
   for (int i = 0; i < writes; ++i) {
     auto start = Clock::now();
     if (write(fd, record.data(), record.size()) !=
@@ -61,14 +65,18 @@ void SyncPhase(BenchDaemon& daemon, int writes) {
       std::abort();
     }
     grpc_us.push_back(MicrosSince(start));
-    const ProcessCpu used = ProcessCpu::Of(daemon.pid()) - cpu;
-    daemon_cpu.user += used.user;
-    daemon_cpu.system += used.system;
+    daemon_cpu += ProcessCpu::Of(daemon.pid()) - cpu;
     start = Clock::now();
     grpc::ClientContext context;
     v1::Flag flag;
     if (!daemon.admin().GetFlag(&context, get, &flag).ok()) std::abort();
     read_us.push_back(MicrosSince(start));
+    start = Clock::now();
+    if (!testing::CallByName(health, kHealthCheckMethod, empty, nullptr, 10)
+             .ok()) {
+      std::abort();
+    }
+    health_us.push_back(MicrosSince(start));
   }
   close(fd);
   const double f50 = Quantile(fsync_us, 0.5), f99 = Quantile(fsync_us, 0.99);
@@ -85,6 +93,10 @@ void SyncPhase(BenchDaemon& daemon, int writes) {
   std::printf("GetFlag (no disk)          n %zu  p50 %8.1f us  p99 %8.1f us  "
               "write+fsync + GetFlag: p50 %.1f us\n",
               read_us.size(), r50, r99, f50 + r50);
+  std::printf("Health/Check (callback API) n %zu  p50 %8.1f us  p99 %8.1f us  "
+              "(the Admin service is on the synchronous API)\n",
+              health_us.size(), Quantile(health_us, 0.5),
+              Quantile(health_us, 0.99));
 }
 
 // Calls `op` on a thread of its own while alive: back to back (`rate` 0)
