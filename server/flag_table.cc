@@ -58,6 +58,8 @@ FlagTable::const_iterator::const_iterator(const FlagTable* table, size_t shard)
   if (shard_ < kShards) {
     at_ = table_->shards_[shard_]->begin();
     SkipEmptyShards();
+  } else {
+    at_ = table_->shards_[kShards - 1]->end();  // a defined value, unused
   }
 }
 
