@@ -18,18 +18,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "cli/output.h"
-#include "client/channel.h"
 #include "cli/parse.h"
+#include "client/channel.h"
 #include "convert/convert.h"
 #include "convert/flag_diff.h"
-#include "convert/grpc_status.h"
-#include "convert/token_hash.h"
-#include "convert/yaml_message.h"
 #include "core/evaluate.h"
 #include "core/stage_moves.h"
+#include "credentials/token_hash.h"
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "rpc/grpc_status.h"
+#include "yaml/yaml_message.h"
 
 namespace cutover::cli {
 namespace {

@@ -11,11 +11,11 @@
 #include "absl/time/time.h"
 #include "cli/parse.h"
 #include "convert/convert.h"
-#include "convert/yaml_message.h"
 #include "core/model.h"
 #include "core/stage.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
+#include "yaml/yaml_message.h"
 
 namespace cutover::cli {
 namespace {

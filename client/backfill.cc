@@ -8,10 +8,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "convert/grpc_status.h"
 #include "core/bucketing.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
+#include "rpc/grpc_status.h"
 
 namespace cutover {
 namespace {

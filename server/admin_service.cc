@@ -3,7 +3,7 @@
 #include <string>
 #include <utility>
 
-#include "convert/grpc_status.h"
+#include "rpc/grpc_status.h"
 
 namespace cutover {
 namespace {

@@ -7,7 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "convert/token_hash.h"
+#include "credentials/token_hash.h"
 #include "grpcpp/server_context.h"
 #include "openssl/crypto.h"
 

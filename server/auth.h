@@ -23,7 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "convert/token_hash.h"
+#include "credentials/token_hash.h"
 
 namespace grpc {
 class ServerContextBase;

@@ -5,12 +5,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "convert/token_hash.h"
+#include "credentials/token_hash.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "rpc/pem_file.h"
 #include "server/admin_service.h"
 #include "server/auth.h"
 #include "server/evaluation_service.h"

@@ -14,9 +14,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "convert/convert.h"
-#include "convert/grpc_status.h"
 #include "core/evaluate.h"
 #include "google/protobuf/arena.h"
+#include "rpc/grpc_status.h"
 
 namespace cutover {
 namespace {

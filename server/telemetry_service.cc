@@ -3,8 +3,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "convert/grpc_status.h"
 #include "core/stage.h"
+#include "rpc/grpc_status.h"
 
 namespace cutover {
 namespace {

@@ -7,7 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "convert/flag_diff.h"
-#include "convert/grpc_status.h"
+#include "rpc/grpc_status.h"
 
 namespace cutover {
 namespace {

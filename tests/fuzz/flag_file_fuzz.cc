@@ -1,5 +1,5 @@
 // libFuzzer target: the YAML/JSON flag file loader, ParseFlagFile
-// (convert/yaml_message.h), the function `cutoverctl apply -f` reads a
+// (yaml/yaml_message.h), the function `cutoverctl apply -f` reads a
 // FlagFile with, on arbitrary text.
 //
 // The loader must never crash and never let an exception out (yaml-cpp's
@@ -25,12 +25,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "convert/convert.h"
-#include "convert/yaml_message.h"
 #include "core/evaluate.h"
 #include "core/model.h"
 #include "core/stage.h"
 #include "cutover/v1/cutover.pb.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "yaml/yaml_message.h"
 
 namespace cutover {
 namespace {

@@ -8,11 +8,11 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "convert/yaml_message.h"
 #include "cutover/v1/cutover.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "tests/integration/cli_fixture.h"
 #include "tests/integration/harness.h"
+#include "yaml/yaml_message.h"
 
 namespace cutover::testing {
 namespace {

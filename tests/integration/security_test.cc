@@ -17,7 +17,7 @@
 #include "absl/time/time.h"
 #include "client/channel.h"
 #include "client/client.h"
-#include "convert/token_hash.h"
+#include "credentials/token_hash.h"
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"

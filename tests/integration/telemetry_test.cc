@@ -18,13 +18,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "client/telemetry_reporter.h"
-#include "convert/yaml_message.h"
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "tests/integration/harness.h"
+#include "yaml/yaml_message.h"
 
 namespace cutover::testing {
 namespace {

@@ -1,4 +1,4 @@
-#include "convert/grpc_status.h"
+#include "rpc/grpc_status.h"
 
 #include <string>
 

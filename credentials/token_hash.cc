@@ -1,12 +1,9 @@
-#include "convert/token_hash.h"
+#include "credentials/token_hash.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
-#include "absl/strings/str_cat.h"
 #include "openssl/rand.h"
 #include "openssl/sha.h"
 
@@ -36,18 +33,6 @@ std::optional<TokenDigest> ParseTokenSha256Hex(absl::string_view hex) {
   TokenDigest digest{};
   std::copy(bytes.begin(), bytes.end(), digest.begin());
   return digest;
-}
-
-absl::StatusOr<std::string> ReadPemFile(const std::string& path,
-                                        const char* option) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in || text.str().empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(option, ": cannot read ", path));
-  }
-  return text.str();
 }
 
 std::string NewToken() {

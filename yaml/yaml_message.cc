@@ -1,4 +1,4 @@
-#include "convert/yaml_message.h"
+#include "yaml/yaml_message.h"
 
 #include <cmath>
 #include <limits>

@@ -10,8 +10,8 @@
 // silently.
 //
 // Pure functions; thread-safe.
-#ifndef CUTOVER_CONVERT_YAML_MESSAGE_H_
-#define CUTOVER_CONVERT_YAML_MESSAGE_H_
+#ifndef CUTOVER_YAML_YAML_MESSAGE_H_
+#define CUTOVER_YAML_YAML_MESSAGE_H_
 
 #include <string>
 
@@ -35,4 +35,4 @@ absl::StatusOr<v1::FlagFile> ParseFlagFile(const std::string& text);
 
 }  // namespace cutover
 
-#endif  // CUTOVER_CONVERT_YAML_MESSAGE_H_
+#endif  // CUTOVER_YAML_YAML_MESSAGE_H_
