@@ -30,6 +30,12 @@ enum class Stage {
 inline constexpr Stage kFirstStage = Stage::kOff;
 inline constexpr Stage kLastStage = Stage::kComplete;
 
+// Whether `stage` is one of the six (not kUnspecified, not a value outside
+// the enum, as a decoded message may carry).
+constexpr bool IsStage(Stage stage) {
+  return stage >= kFirstStage && stage <= kLastStage;
+}
+
 // Lowercase name: "off", "dualwrite", "shadow", "live", "rampdown",
 // "complete" ("unspecified" for kUnspecified).
 const char* StageName(Stage stage);

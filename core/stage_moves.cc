@@ -9,10 +9,6 @@
 namespace cutover {
 namespace {
 
-bool IsStage(Stage stage) {
-  return stage >= kFirstStage && stage <= kLastStage;
-}
-
 // The most advanced stage one serve can give a user. A weight-0 split
 // serves nobody, so it does not count: keeping a stage's place in a rollout
 // is not moving anyone to it.

@@ -1,0 +1,251 @@
+// Compiling a flag: every field validated (INVALID_ARGUMENT naming the
+// first bad one) and its rules and serves put in the form Decide reads
+// (core/internal/compiled.h). Clauses compile in core/internal/clauses.cc.
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/bucketing.h"
+#include "core/evaluate.h"
+#include "core/internal/clauses.h"
+#include "core/internal/compiled.h"
+#include "core/internal/field_rules.h"
+#include "core/limits.h"
+
+namespace cutover {
+namespace {
+
+using internal::AttributePattern;
+using internal::CheckMaxLength;
+using internal::CheckStage;
+using internal::Child;
+using internal::ClauseHome;
+using internal::CompileClauses;
+using internal::CompiledRule;
+using internal::CompiledServe;
+using internal::FieldError;
+using internal::HasControlCharacter;
+using internal::Indexed;
+using internal::IsAttributeName;
+using internal::IsKeyLike;
+using internal::IsTag;
+using internal::KeyPattern;
+using internal::Quote;
+
+absl::Status CompileRollout(const Rollout& rollout, const std::string& path,
+                            CompiledServe* out) {
+  const std::string splits_path = Child(path, "splits");
+  if (rollout.splits.empty()) {
+    return FieldError(splits_path, "at least one split required");
+  }
+  uint64_t total = 0;  // 64 bits: no sum of uint32 weights can wrap
+  for (size_t i = 0; i < rollout.splits.size(); ++i) {
+    const Split& split = rollout.splits[i];
+    const std::string stage_path = Child(Indexed(splits_path, i), "stage");
+    if (absl::Status s = CheckStage(stage_path, split.stage); !s.ok()) return s;
+    for (size_t j = 0; j < i; ++j) {
+      if (rollout.splits[j].stage == split.stage) {
+        return FieldError(stage_path,
+                          absl::StrFormat("%s is already served by splits[%d]; "
+                                          "each stage at most once",
+                                          StageName(split.stage), j));
+      }
+    }
+    total += split.weight;
+  }
+  if (total != kTotalWeight) {
+    return FieldError(splits_path, absl::StrFormat("weights must sum to %d, "
+                                                   "got %d",
+                                                   kTotalWeight, total));
+  }
+  out->is_rollout = true;
+  out->rollout = rollout;
+  // The bucket layout, made explicit: most advanced stage first.
+  std::sort(out->rollout.splits.begin(), out->rollout.splits.end(),
+            [](const Split& a, const Split& b) { return a.stage > b.stage; });
+  out->unbucketed_stage = LeastAdvancedStage(out->rollout);
+  return absl::OkStatus();
+}
+
+absl::Status CompileServe(const Serve& serve, const std::string& path,
+                          CompiledServe* out) {
+  if (serve.stage.has_value() == serve.rollout.has_value()) {
+    return FieldError(path, "exactly one of stage or rollout must be set");
+  }
+  if (serve.stage.has_value()) {
+    if (absl::Status s = CheckStage(Child(path, "stage"), *serve.stage);
+        !s.ok()) {
+      return s;
+    }
+    out->is_rollout = false;
+    out->stage = *serve.stage;
+    return absl::OkStatus();
+  }
+  return CompileRollout(*serve.rollout, Child(path, "rollout"), out);
+}
+
+absl::Status CompileRule(const Rule& rule, const std::string& path,
+                         CompiledRule* out) {
+  const std::string id_path = Child(path, "id");
+  if (rule.id.empty()) {
+    return FieldError(id_path, "required (the server assigns one on create)");
+  }
+  if (!IsKeyLike(rule.id, kMaxRuleIdLength)) {
+    return FieldError(id_path,
+                      absl::StrCat("must match ", KeyPattern(kMaxRuleIdLength),
+                                   ", got ", Quote(rule.id)));
+  }
+  if (absl::Status s = CheckMaxLength(Child(path, "description"),
+                                      rule.description, kMaxDescriptionLength);
+      !s.ok()) {
+    return s;
+  }
+  const std::string clauses_path = Child(path, "clauses");
+  if (rule.clauses.empty()) {
+    // A rule without clauses would match everyone and hide the default
+    // serve; that is what default_serve is for.
+    return FieldError(clauses_path, "at least one clause required");
+  }
+  if (absl::Status s = CompileClauses(rule.clauses, clauses_path,
+                                      ClauseHome::kRule, &out->clauses);
+      !s.ok()) {
+    return s;
+  }
+  return CompileServe(rule.serve, Child(path, "serve"), &out->serve);
+}
+
+absl::Status CheckTarget(absl::string_view path, const std::string& target) {
+  if (target.empty()) return FieldError(path, "required");
+  if (absl::Status s = CheckMaxLength(path, target, kMaxTargetLength);
+      !s.ok()) {
+    return s;
+  }
+  if (HasControlCharacter(target)) {
+    return FieldError(path, "must not contain control characters");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const CompiledFlag::Internal>> CompileFlagData(
+    const Flag& flag) {
+  auto internal = std::make_shared<CompiledFlag::Internal>();
+
+  if (!IsKeyLike(flag.key, kMaxKeyLength)) {
+    return FieldError(
+        "key", absl::StrCat("must match ", KeyPattern(kMaxKeyLength), ", got ",
+                            Quote(flag.key)));
+  }
+  if (absl::Status s = CheckMaxLength("description", flag.description,
+                                      kMaxDescriptionLength);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckMaxLength("owner", flag.owner, kMaxOwnerLength);
+      !s.ok()) {
+    return s;
+  }
+  if (flag.tags.size() > kMaxTagsPerFlag) {
+    return FieldError(
+        "tags", absl::StrFormat("at most %d tags, got %d", kMaxTagsPerFlag,
+                                flag.tags.size()));
+  }
+  for (size_t i = 0; i < flag.tags.size(); ++i) {
+    if (!IsTag(flag.tags[i])) {
+      return FieldError(Indexed("tags", i),
+                        absl::StrFormat("must match [A-Za-z0-9_.:-]{1,%d}, "
+                                        "got %s",
+                                        kMaxTagLength, Quote(flag.tags[i])));
+    }
+  }
+  if (absl::Status s = CheckTarget("old_target", flag.old_target); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckTarget("new_target", flag.new_target); !s.ok()) {
+    return s;
+  }
+  if (flag.old_target == flag.new_target) {
+    // A migration onto itself would make shadow reads compare a database
+    // with itself and report a perfect match: refuse it.
+    return FieldError("new_target", "must differ from old_target");
+  }
+  if (!flag.bucket_by.empty() && !IsAttributeName(flag.bucket_by)) {
+    return FieldError(
+        "bucket_by", absl::StrCat("must be empty or match ", AttributePattern(),
+                                  ", got ", Quote(flag.bucket_by)));
+  }
+  internal->buckets_by_targeting_key =
+      flag.bucket_by.empty() || flag.bucket_by == kTargetingKeyAttribute;
+  if (!internal->buckets_by_targeting_key) {
+    internal->bucket_attribute = flag.bucket_by;
+  }
+
+  if (flag.rules.size() > kMaxRulesPerFlag) {
+    return FieldError(
+        "rules", absl::StrFormat("at most %d rules, got %d", kMaxRulesPerFlag,
+                                 flag.rules.size()));
+  }
+  internal->rules.resize(flag.rules.size());
+  absl::flat_hash_map<absl::string_view, size_t> rule_index_by_id;
+  for (size_t i = 0; i < flag.rules.size(); ++i) {
+    const std::string path = Indexed("rules", i);
+    if (absl::Status s = CompileRule(flag.rules[i], path, &internal->rules[i]);
+        !s.ok()) {
+      return s;
+    }
+    const auto [it, inserted] = rule_index_by_id.emplace(flag.rules[i].id, i);
+    if (!inserted) {
+      return FieldError(Child(path, "id"),
+                        absl::StrFormat("%s is already the id of rules[%d]",
+                                        Quote(flag.rules[i].id), it->second));
+    }
+  }
+
+  if (absl::Status s = CompileServe(flag.default_serve, "default_serve",
+                                    &internal->default_serve);
+      !s.ok()) {
+    return s;
+  }
+
+  if (flag.compare_sample_rate.has_value()) {
+    const double rate = *flag.compare_sample_rate;
+    if (!std::isfinite(rate) || rate < 0 || rate > 1) {
+      return FieldError("compare_sample_rate",
+                        absl::StrCat("must be a number in [0, 1], got ", rate));
+    }
+  }
+  internal->compare_sample_rate = flag.compare_sample_rate.value_or(1.0);
+
+  if (flag.gates.max_mismatch_rate.has_value()) {
+    const double rate = *flag.gates.max_mismatch_rate;
+    if (!std::isfinite(rate) || rate < 0 || rate > 1) {
+      return FieldError("gates.max_mismatch_rate",
+                        absl::StrCat("must be a number in [0, 1], got ", rate));
+    }
+  }
+  if (flag.gates.min_samples < 0 || flag.gates.min_samples > kMaxMinSamples) {
+    return FieldError("gates.min_samples",
+                      absl::StrCat("must be in [0, ", kMaxMinSamples, "], got ",
+                                   flag.gates.min_samples));
+  }
+  return internal;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const CompiledFlag>> CompileFlag(Flag flag) {
+  absl::StatusOr<std::shared_ptr<const CompiledFlag::Internal>> internal =
+      CompileFlagData(flag);
+  if (!internal.ok()) return internal.status();
+  return std::shared_ptr<const CompiledFlag>(
+      std::make_shared<CompiledFlag>(std::move(flag), *std::move(internal)));
+}
+
+absl::Status ValidateFlag(const Flag& flag) {
+  return CompileFlagData(flag).status();
+}
+
+}  // namespace cutover
