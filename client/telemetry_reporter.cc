@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "convert/convert.h"
+#include "convert/telemetry.h"
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
@@ -23,9 +24,6 @@
 namespace cutover {
 namespace {
 
-// v1::LatencyHistogram: bucket i counts latencies < 2^i microseconds; the
-// last also takes everything slower.
-constexpr int kLatencyBuckets = 26;
 // The Telemetry API refuses longer flag keys (and the whole batch with
 // them), so such records are dropped here instead.
 constexpr size_t kMaxFlagKeyLength = 128;
@@ -35,27 +33,14 @@ constexpr size_t kMaxBatch = 10000;
 // reporter does not spin.
 constexpr absl::Duration kMinFlushInterval = absl::Milliseconds(1);
 
-int LatencyBucket(absl::Duration latency) {
-  const int64_t micros = absl::ToInt64Microseconds(latency);
-  if (micros <= 0) return 0;
-  // The smallest i with micros < 2^i: the bit width of micros.
-  int width = 0;
-  for (uint64_t v = static_cast<uint64_t>(micros); v != 0; v >>= 1) ++width;
-  return std::min(width, kLatencyBuckets - 1);
-}
-
 bool Valid(const OpRecord& record) {
-  const int stage = static_cast<int>(record.stage);
-  const int result = static_cast<int>(record.result);
   return !record.flag_key.empty() &&
          record.flag_key.size() <= kMaxFlagKeyLength &&
-         stage >= static_cast<int>(kFirstStage) &&
-         stage <= static_cast<int>(kLastStage) &&
+         IsStage(record.stage) &&
          (record.op == OpKind::kRead || record.op == OpKind::kWrite ||
           record.op == OpKind::kRepair) &&
          (record.origin == Origin::kOld || record.origin == Origin::kNew) &&
-         result >= static_cast<int>(OpResult::kOk) &&
-         result <= static_cast<int>(OpResult::kMismatch);
+         IsOpResult(record.result);
 }
 
 }  // namespace
@@ -91,7 +76,8 @@ class TelemetryReporter::Impl {
                          static_cast<uint32_t>(record.result) << 24;
     const bool comparison = record.result == OpResult::kMatch ||
                             record.result == OpResult::kMismatch;
-    const int bucket = LatencyBucket(record.latency);
+    const int bucket =
+        LatencyBucketFor(absl::ToInt64Microseconds(record.latency));
     try {
       std::lock_guard lock(mu_);
       auto flag = aggregate_.find(absl::string_view(record.flag_key));
@@ -167,7 +153,7 @@ class TelemetryReporter::Impl {
  private:
   struct Entry {
     uint64_t count = 0;
-    std::array<uint64_t, kLatencyBuckets> latency{};
+    LatencyBuckets latency{};
     double latency_sum_seconds = 0;
   };
   // flag key -> (stage, op, origin, result) packed as in Record -> entry.
@@ -250,23 +236,16 @@ class TelemetryReporter::Impl {
       };
       for (const auto& [flag_key, entries] : taken) {
         for (const auto& [key, entry] : entries) {
-          v1::MigrationOpCount* count = request.add_counts();
-          count->set_flag_key(flag_key);
-          count->set_stage(ToProto(static_cast<Stage>(key & 0xff)));
-          count->set_op(OpKindName(static_cast<OpKind>(key >> 8 & 0xff)));
-          count->set_origin(ToProto(static_cast<Origin>(key >> 16 & 0xff)));
-          count->set_result(static_cast<v1::OpResult>(key >> 24 & 0xff));
-          count->set_count(entry.count);
-          // Trailing empty buckets are left out (the API reads them as 0).
-          int used = kLatencyBuckets;
-          while (used > 0 && entry.latency[used - 1] == 0) --used;
-          for (int i = 0; i < used; ++i) {
-            count->mutable_latency()->add_buckets(entry.latency[i]);
-          }
-          if (used > 0) {
-            count->mutable_latency()->set_sum_seconds(
-                entry.latency_sum_seconds);
-          }
+          OpCount count;
+          count.flag_key = flag_key;
+          count.stage = static_cast<Stage>(key & 0xff);
+          count.op = static_cast<OpKind>(key >> 8 & 0xff);
+          count.origin = static_cast<Origin>(key >> 16 & 0xff);
+          count.result = static_cast<OpResult>(key >> 24 & 0xff);
+          count.count = entry.count;
+          count.latency = entry.latency;
+          count.latency_sum_seconds = entry.latency_sum_seconds;
+          ToProto(count, request.add_counts());
           in_request += entry.count;
           if (static_cast<size_t>(request.counts_size()) >= kMaxBatch) send();
         }

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "core/migration_ops.h"
 #include "core/stage.h"
 
 namespace grpc {
@@ -33,9 +34,6 @@ class Registry;
 }  // namespace prometheus
 
 namespace cutover {
-
-// What a database operation did (matches cutover.v1.OpResult).
-enum class OpResult { kOk = 1, kFailed = 2, kMatch = 3, kMismatch = 4 };
 
 // One operation on one database, or one comparison (kMatch / kMismatch,
 // recorded on Origin::kNew with zero latency).

@@ -3,6 +3,7 @@
 #include <string>
 #include <utility>
 
+#include "convert/telemetry.h"
 #include "rpc/grpc_status.h"
 
 namespace cutover {
@@ -139,7 +140,9 @@ grpc::Status AdminService::GetFlagStatus(grpc::ServerContext* context,
     return ToGrpcStatus(flag.status());
   }
   *response->mutable_flag() = *std::move(flag);
-  if (aggregator_ != nullptr) aggregator_->Status(request->key(), response);
+  if (aggregator_ != nullptr) {
+    ToProto(aggregator_->Status(request->key()), response);
+  }
   return grpc::Status::OK;
 }
 
@@ -149,7 +152,7 @@ grpc::Status AdminService::ListFlagStatus(grpc::ServerContext* context,
   CUTOVER_ADMIN_AUTHORIZE(context, ListFlagStatus)
   for (auto& flag : registry_->ListFlags(/*include_archived=*/false)) {
     v1::FlagStatus* status = response->add_statuses();
-    if (aggregator_ != nullptr) aggregator_->Status(flag.key(), status);
+    if (aggregator_ != nullptr) ToProto(aggregator_->Status(flag.key()), status);
     *status->mutable_flag() = std::move(flag);
   }
   return grpc::Status::OK;

@@ -157,11 +157,10 @@ GateFacts FlagRegistry::FactsFor(const std::string& flag_key) const {
   GateFacts facts;
   facts.backfill = backfills_->Facts(flag_key);
   if (window_ != nullptr) {
-    v1::FlagStatus status;
-    window_->Status(flag_key, &status);
-    facts.window.window_seconds = status.window_seconds();
-    facts.window.compared = status.compared();
-    facts.window.mismatches = status.mismatches();
+    const OpWindowFigures figures = window_->Status(flag_key);
+    facts.window.window_seconds = figures.window_seconds;
+    facts.window.compared = figures.compared;
+    facts.window.mismatches = figures.mismatches;
   }
   return facts;
 }

@@ -10,9 +10,8 @@
 //
 //   OpAggregator::Options options;              // 300 s in 30 slots
 //   OpAggregator aggregator(options);
-//   aggregator.Add(count);                      // from ReportMigrationOps
-//   v1::FlagStatus status;
-//   aggregator.Status("orders", &status);       // ops, mismatch rate, ...
+//   aggregator.Add(count);                      // an OpCount, from a report
+//   OpWindowFigures figures = aggregator.Status("orders");  // rates, p95...
 //
 // Memory is bounded: a slot holds at most max_keys_per_slot distinct
 // (flag, stage, op, origin, result) entries; counts beyond are rejected and
@@ -35,22 +34,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "cutover/v1/cutover.pb.h"
+#include "core/migration_ops.h"
 
 namespace cutover {
-
-// Buckets of v1::LatencyHistogram: bucket i counts latencies < 2^i
-// microseconds; the last also takes everything slower.
-inline constexpr int kLatencyBuckets = 26;
-
-// The upper bound of latency bucket `i`, in seconds: 2^i microseconds.
-double LatencyBucketUpperBoundSeconds(int i);
-
-// The latency below which a share `q` (0 < q <= 1) of the histogram's
-// operations fall, as the upper bound (seconds) of the bucket where the
-// cumulative count reaches ceil(q * total); 0 for an empty histogram.
-double LatencyPercentileSeconds(
-    const std::array<uint64_t, kLatencyBuckets>& buckets, double q);
 
 class OpAggregator {
  public:
@@ -74,7 +60,7 @@ class OpAggregator {
   // Adds a validated count to the current slot (the caller checks fields
   // and that the flag exists). Returns false, and counts one rejected
   // report, if the slot already holds max_keys_per_slot other entries.
-  bool Add(const v1::MigrationOpCount& count);
+  bool Add(const OpCount& count);
 
   // Counts `n` reports (entries) the Telemetry API refused.
   void RejectReports(uint64_t n);
@@ -83,8 +69,8 @@ class OpAggregator {
   // .dropped).
   void AddClientDropped(uint64_t operations);
 
-  // Fills the window fields of `status` (all but `flag`) for `flag_key`.
-  void Status(const std::string& flag_key, v1::FlagStatus* status) const;
+  // The window's figures for `flag_key`.
+  OpWindowFigures Status(const std::string& flag_key) const;
 
   absl::Duration window() const { return options_.window; }
 
@@ -93,7 +79,7 @@ class OpAggregator {
   using EntryKey = uint32_t;
   struct Entry {
     uint64_t count = 0;
-    std::array<uint64_t, kLatencyBuckets> latency{};
+    LatencyBuckets latency{};
   };
   struct Slot {
     // Which slot_width_ period since the Unix epoch this slot holds (the
@@ -106,7 +92,7 @@ class OpAggregator {
     uint64_t client_dropped = 0;
   };
 
-  static EntryKey KeyOf(const v1::MigrationOpCount& count);
+  static EntryKey KeyOf(const OpCount& count);
   int64_t SlotNumber(absl::Time time) const;
   // The slot for now, emptied first if it held an older number.
   Slot& CurrentSlotLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

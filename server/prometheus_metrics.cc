@@ -1,9 +1,5 @@
 #include "server/prometheus_metrics.h"
 
-#include <netdb.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cmath>
 #include <exception>
@@ -24,6 +20,7 @@
 #include "prometheus/text_serializer.h"
 #include "server/flag_registry.h"
 #include "server/op_aggregator.h"
+#include "server/listener_knock.h"
 #include "server/process_stats.h"
 
 namespace cutover {
@@ -53,11 +50,9 @@ const prometheus::Histogram::BucketBoundaries& MigrationLatencyBoundaries() {
   return *bounds;
 }
 
-const char* OpResultLabel(v1::OpResult result) {
-  return result == v1::FAILED ? "error" : "ok";
+const char* OpResultLabel(OpResult result) {
+  return result == OpResult::kFailed ? "error" : "ok";
 }
-
-std::string StageLabel(v1::Stage stage) { return StageName(FromProto(stage)); }
 
 prometheus::MetricFamily GaugeFamily(std::string name, std::string help) {
   prometheus::MetricFamily family;
@@ -393,42 +388,6 @@ PrometheusMetrics::PrometheusMetrics()
 
 PrometheusMetrics::~PrometheusMetrics() { StopServing(); }
 
-namespace {
-
-// The host part of "host:port" ("[::1]:9" -> "::1"), as StopServing can
-// connect to it: a wildcard address becomes loopback.
-std::string WakeHost(const std::string& listen) {
-  const size_t colon = listen.rfind(':');
-  std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host.empty() || host == "0.0.0.0") return "127.0.0.1";
-  if (host == "::") return "::1";
-  return host;
-}
-
-// Opens and closes one TCP connection to `host`:`port` (numeric host only).
-void Knock(const std::string& host, int port) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints,
-                  &found) != 0) {
-    return;
-  }
-  const int fd =
-      socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC, 0);
-  if (fd >= 0) {
-    connect(fd, found->ai_addr, found->ai_addrlen);
-    close(fd);
-  }
-  freeaddrinfo(found);
-}
-
-}  // namespace
-
 void PrometheusMetrics::WatchState(FlagRegistry* registry) {
   state_->Watch(registry);
 }
@@ -444,7 +403,7 @@ absl::Status PrometheusMetrics::Serve(const std::string& listen) {
   exposer_->RegisterCollectable(state_);
   const auto ports = exposer_->GetListeningPorts();
   port_ = ports.empty() ? 0 : ports.front();
-  wake_host_ = WakeHost(listen);
+  wake_host_ = KnockableHost(listen);
   return absl::OkStatus();
 }
 
@@ -460,7 +419,7 @@ void PrometheusMetrics::StopServing() {
       stopped = true;
     });
     for (int i = 0; i < 200 && !stopped; ++i) {
-      Knock(wake_host_, port_);
+      KnockOnce(wake_host_, port_);
       absl::SleepFor(absl::Milliseconds(10));
     }
     stopper.join();
@@ -551,47 +510,48 @@ void PrometheusMetrics::CountAdminRejected(absl::string_view method,
       .Increment();
 }
 
-void PrometheusMetrics::CountMigrationOps(const v1::MigrationOpCount& count) {
-  const double n = static_cast<double>(count.count());
-  const std::string stage = StageLabel(count.stage());
-  switch (count.result()) {
-    case v1::MATCH:
-    case v1::MISMATCH:
-      comparisons_->Add({{"flag", count.flag_key()}, {"stage", stage}})
+void PrometheusMetrics::CountMigrationOps(const OpCount& count) {
+  const double n = static_cast<double>(count.count);
+  const std::string stage = StageName(count.stage);
+  switch (count.result) {
+    case OpResult::kMatch:
+    case OpResult::kMismatch:
+      comparisons_->Add({{"flag", count.flag_key}, {"stage", stage}})
           .Increment(n);
       // Created on the first comparison, so the mismatch rate reads 0
       // rather than nothing while answers agree.
-      mismatches_->Add({{"flag", count.flag_key()}, {"stage", stage}})
-          .Increment(count.result() == v1::MISMATCH ? n : 0);
+      mismatches_->Add({{"flag", count.flag_key}, {"stage", stage}})
+          .Increment(count.result == OpResult::kMismatch ? n : 0);
       return;
-    case v1::OK:
-    case v1::FAILED:
+    case OpResult::kOk:
+    case OpResult::kFailed:
       break;
     default:
       return;
   }
-  const std::string origin = OriginName(FromProto(count.origin()));
-  auto ops = [&](v1::OpResult result) -> prometheus::Counter& {
-    return migration_ops_->Add({{"flag", count.flag_key()},
+  const std::string origin = OriginName(count.origin);
+  const std::string op = OpKindName(count.op);
+  auto ops = [&](OpResult result) -> prometheus::Counter& {
+    return migration_ops_->Add({{"flag", count.flag_key},
                                 {"stage", stage},
-                                {"op", count.op()},
+                                {"op", op},
                                 {"origin", origin},
                                 {"result", OpResultLabel(result)}});
   };
-  ops(count.result()).Increment(n);
+  ops(count.result).Increment(n);
   // Both results exist from the first report, so error rates read 0 (and
   // rate() sees the first errors) rather than nothing.
-  ops(count.result() == v1::OK ? v1::FAILED : v1::OK).Increment(0);
-  const auto& buckets = count.latency().buckets();
-  if (buckets.empty()) return;
+  ops(count.result == OpResult::kOk ? OpResult::kFailed : OpResult::kOk)
+      .Increment(0);
+  if (!count.has_latency) return;
   std::vector<double> increments(kLatencyBuckets, 0);
-  for (int i = 0; i < buckets.size() && i < kLatencyBuckets; ++i) {
-    increments[i] = static_cast<double>(buckets[i]);
+  for (int i = 0; i < kLatencyBuckets; ++i) {
+    increments[i] = static_cast<double>(count.latency[i]);
   }
   migration_latency_
-      ->Add({{"flag", count.flag_key()}, {"op", count.op()}, {"origin", origin}},
+      ->Add({{"flag", count.flag_key}, {"op", op}, {"origin", origin}},
             MigrationLatencyBoundaries())
-      .ObserveMultiple(increments, count.latency().sum_seconds());
+      .ObserveMultiple(increments, count.latency_sum_seconds);
 }
 
 void PrometheusMetrics::CountTelemetryRejected(uint64_t entries) {

@@ -70,7 +70,7 @@ class PrometheusMetrics final : public ServerMetrics {
                         absl::Duration write) override;
   void CountAdminRejected(absl::string_view method,
                           absl::StatusCode code) override;
-  void CountMigrationOps(const v1::MigrationOpCount& count) override;
+  void CountMigrationOps(const OpCount& count) override;
   void CountTelemetryRejected(uint64_t entries) override;
   void CountClientDropped(uint64_t operations) override;
 

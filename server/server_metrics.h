@@ -24,6 +24,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/evaluate.h"
+#include "core/migration_ops.h"
 #include "cutover/v1/cutover.pb.h"
 
 namespace cutover {
@@ -71,7 +72,7 @@ class ServerMetrics {
 
   // Telemetry ---------------------------------------------------------------
   // One accepted entry of a ReportMigrationOps batch (flag known).
-  virtual void CountMigrationOps(const v1::MigrationOpCount& /*count*/) {}
+  virtual void CountMigrationOps(const OpCount& /*count*/) {}
   // Entries of reports refused (unknown flag, malformed, over a limit).
   virtual void CountTelemetryRejected(uint64_t /*entries*/) {}
   // Operations clients said they dropped.

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "convert/telemetry.h"
 #include "core/stage.h"
 #include "rpc/grpc_status.h"
 
@@ -97,11 +98,14 @@ grpc::ServerUnaryReactor* TelemetryService::ReportMigrationOps(
   }
   const auto snapshot = hub_->snapshot();
   uint64_t accepted = 0, unknown = 0, full = 0;
-  for (const auto& count : request->counts()) {
-    const FlagTable::Slot* flag = snapshot->flags.Find(count.flag_key());
+  for (const auto& reported : request->counts()) {
+    const FlagTable::Slot* flag = snapshot->flags.Find(reported.flag_key());
     if (flag == nullptr || flag->second->proto.archived()) {
       unknown += 1;
-    } else if (aggregator_->Add(count)) {
+      continue;
+    }
+    const OpCount count = FromProto(reported);
+    if (aggregator_->Add(count)) {
       accepted += 1;
       metrics_->CountMigrationOps(count);
     } else {

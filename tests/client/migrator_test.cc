@@ -1,5 +1,5 @@
-// Tests of cutover::Migrator: for every stage of the table (design.md,
-// "Migration stages"), which read and write functions ran, in which order,
+// Tests of cutover::Migrator: for every stage of the table (README.md,
+// "The stages"), which read and write functions ran, in which order,
 // which result came back and what was reported; shadow errors, mismatches,
 // sampling, NOT_FOUND, execution modes, concurrency and thrown exceptions.
 #include "client/migrator.h"
@@ -71,6 +71,8 @@ const char* ResultName(OpResult result) {
       return "match";
     case OpResult::kMismatch:
       return "mismatch";
+    case OpResult::kUnspecified:
+      break;
   }
   return "?";
 }

@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "convert/telemetry.h"
+
 namespace cutover {
 namespace {
 
@@ -22,10 +24,10 @@ struct FakeClock {
   }
 };
 
-v1::MigrationOpCount Count(const std::string& flag, v1::Stage stage,
-                           const std::string& op, v1::Origin origin,
-                           v1::OpResult result, uint64_t count,
-                           std::vector<uint64_t> buckets = {}) {
+// A count as the Telemetry API receives it, converted as the daemon does.
+OpCount Count(const std::string& flag, v1::Stage stage, const std::string& op,
+              v1::Origin origin, v1::OpResult result, uint64_t count,
+              std::vector<uint64_t> buckets = {}) {
   v1::MigrationOpCount c;
   c.set_flag_key(flag);
   c.set_stage(stage);
@@ -34,12 +36,12 @@ v1::MigrationOpCount Count(const std::string& flag, v1::Stage stage,
   c.set_result(result);
   c.set_count(count);
   for (uint64_t n : buckets) c.mutable_latency()->add_buckets(n);
-  return c;
+  return FromProto(c);
 }
 
 // `count` operations all in latency bucket `bucket`.
-v1::MigrationOpCount ReadsIn(const std::string& flag, v1::Origin origin,
-                             v1::OpResult result, uint64_t count, int bucket) {
+OpCount ReadsIn(const std::string& flag, v1::Origin origin,
+                v1::OpResult result, uint64_t count, int bucket) {
   std::vector<uint64_t> buckets(static_cast<size_t>(bucket) + 1, 0);
   buckets[static_cast<size_t>(bucket)] = count;
   return Count(flag, v1::SHADOW, "read", origin, result, count, buckets);
@@ -55,7 +57,7 @@ OpAggregator::Options SixtySecondsInSixSlots() {
 v1::FlagStatus StatusOf(const OpAggregator& aggregator,
                         const std::string& flag) {
   v1::FlagStatus status;
-  aggregator.Status(flag, &status);
+  ToProto(aggregator.Status(flag), &status);
   return status;
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "convert/telemetry.h"
 #include "cutover/v1/cutover.pb.h"
 #include "server/flag_registry.h"
 #include "server/store.h"
@@ -67,21 +68,21 @@ void CountOnce(PrometheusMetrics& metrics) {
   for (int i = 2; i < 9; ++i) ok.mutable_latency()->add_buckets(0);
   ok.mutable_latency()->add_buckets(6);
   ok.mutable_latency()->set_sum_seconds(0.0025);
-  metrics.CountMigrationOps(ok);
+  metrics.CountMigrationOps(FromProto(ok));
   v1::MigrationOpCount failed = ok;
   failed.set_result(v1::FAILED);
   failed.set_count(1);
   failed.clear_latency();
   failed.mutable_latency()->add_buckets(1);
-  metrics.CountMigrationOps(failed);
+  metrics.CountMigrationOps(FromProto(failed));
   v1::MigrationOpCount compared = ok;
   compared.clear_latency();
   compared.set_result(v1::MATCH);
   compared.set_count(97);
-  metrics.CountMigrationOps(compared);
+  metrics.CountMigrationOps(FromProto(compared));
   compared.set_result(v1::MISMATCH);
   compared.set_count(3);
-  metrics.CountMigrationOps(compared);
+  metrics.CountMigrationOps(FromProto(compared));
   metrics.CountTelemetryRejected(2);
   metrics.CountClientDropped(5);
 }
