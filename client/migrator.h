@@ -1,5 +1,5 @@
 // cutover::Migrator: runs one read or one write against the old and the new
-// database as the user's migration stage says (design.md, "Migration
+// database as the user's migration stage says (README.md, "The
 // stages"): which side answers, which side is read alongside and compared,
 // which side is written second.
 //

@@ -71,7 +71,7 @@ const char* OriginName(Origin origin) {
 }
 
 StagePlan PlanFor(Stage stage) {
-  // The table of design.md "Migration stages". Writes go to the
+  // The table of README.md, "The stages". Writes go to the
   // authoritative database first so that a failed secondary write never
   // loses the user's data.
   StagePlan plan;

@@ -11,7 +11,7 @@
 // flag (the user id is the targeting key) and hands both databases'
 // functions to the Migrator with that decision, so the stage alone says
 // which database is written, which answers and which is compared
-// (design.md, "Migration stages"). What the caller sees is what the
+// (README.md, "The stages"). What the caller sees is what the
 // authoritative database answered: an error of the other database is
 // counted by the Migrator, never returned.
 //

@@ -1,5 +1,5 @@
 // Tests of stage names, their order, and the read/write plan of each stage
-// (design.md, "Migration stages").
+// (README.md, "The stages").
 #include "core/stage.h"
 
 #include <catch2/catch.hpp>

@@ -1,6 +1,7 @@
-// Every input limit of the real cutoverd on loopback (issue 5, Limits): for
-// each limited kind of input a request just over the limit is refused with
-// the exact gRPC code and a message naming the field and the limit, and
+// Every input limit of the real cutoverd on loopback (docs/security.md,
+// "Input limits"): for each limited kind of input a request just over the
+// limit is refused with the exact gRPC code and a message naming the field
+// and the limit, and
 // nothing stored changes (flags, segments, versions, histories, telemetry
 // figures, backfill jobs); the same request just at the limit succeeds, so
 // each case proves the boundary and not merely that something big fails.
