@@ -1,213 +1,261 @@
 #include "server/config.h"
 
+#include <cstdint>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "yaml-cpp/yaml.h"
+#include "google/protobuf/descriptor.h"
+#include "yaml/yaml_message.h"
 
 namespace cutover {
 namespace {
 
-absl::Status Bad(const std::string& path, const std::string& key,
-                 const std::string& rule) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("config ", path, ": ", key, ": ", rule));
+namespace pb = config::v1;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+absl::Status Broken(const std::string& path, absl::string_view rule) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", rule));
+}
+
+// "reader, operator or admin": the values of an enum that may be written.
+std::string EnumChoices(const google::protobuf::EnumDescriptor* type) {
+  std::vector<std::string> names;
+  for (int i = 0; i < type->value_count(); ++i) {
+    if (type->value(i)->number() != 0) {
+      names.push_back(absl::AsciiStrToLower(type->value(i)->name()));
+    }
+  }
+  std::string text;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) text += i + 1 == names.size() ? " or " : ", ";
+    text += names[i];
+  }
+  return text;
+}
+
+bool IsIntegral(const FieldDescriptor* field) {
+  switch (field->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+    case FieldDescriptor::CPPTYPE_INT64:
+    case FieldDescriptor::CPPTYPE_UINT32:
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The value of a singular number field, or false if it is not a number.
+bool NumberOf(const Message& message, const FieldDescriptor* field,
+              double* value) {
+  const Reflection* r = message.GetReflection();
+  switch (field->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      *value = r->GetInt32(message, field);
+      return true;
+    case FieldDescriptor::CPPTYPE_INT64:
+      *value = static_cast<double>(r->GetInt64(message, field));
+      return true;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      *value = r->GetUInt32(message, field);
+      return true;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      *value = static_cast<double>(r->GetUInt64(message, field));
+      return true;
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      *value = r->GetDouble(message, field);
+      return true;
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      *value = r->GetFloat(message, field);
+      return true;
+    default:
+      return false;
+  }
+}
+
+// A bound as the rule's message shows it: "1000000" for an integer field,
+// "0.01" for a double.
+std::string BoundText(const FieldDescriptor* field, double bound) {
+  return IsIntegral(field) ? absl::StrCat(static_cast<int64_t>(bound))
+                           : absl::StrCat(bound);
+}
+
+// One field's (rule) option.
+absl::Status CheckRule(const Message& message, const FieldDescriptor* field,
+                       const pb::Rule& rule, const std::string& path) {
+  const Reflection* r = message.GetReflection();
+  if (field->is_repeated()) {
+    return absl::InternalError(absl::StrCat(path, ": a rule on a list"));
+  }
+  if (rule.required()) {
+    if (field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+      if (r->GetString(message, field).empty()) {
+        return Broken(path, "required");
+      }
+    } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_ENUM) {
+      if (!r->HasField(message, field) || r->GetEnumValue(message, field) == 0) {
+        return Broken(path, absl::StrCat("required (",
+                                         EnumChoices(field->enum_type()), ")"));
+      }
+    } else {
+      return absl::InternalError(
+          absl::StrCat(path, ": 'required' on neither text nor an enum"));
+    }
+  }
+  if (rule.has_min() || rule.has_max()) {
+    double value;
+    if (!NumberOf(message, field, &value)) {
+      return absl::InternalError(absl::StrCat(path, ": a range on no number"));
+    }
+    if ((rule.has_min() && value < rule.min()) ||
+        (rule.has_max() && value > rule.max())) {
+      if (!rule.has_max()) {
+        return Broken(path, absl::StrCat("must be >= ",
+                                         BoundText(field, rule.min())));
+      }
+      if (!rule.has_min()) {
+        return Broken(path, absl::StrCat("must be <= ",
+                                         BoundText(field, rule.max())));
+      }
+      return Broken(path, absl::StrCat("must be in [",
+                                       BoundText(field, rule.min()), ", ",
+                                       BoundText(field, rule.max()), "]"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Every (rule) option of `message` and the messages in it, in field order.
+absl::Status CheckRules(const Message& message, const std::string& path) {
+  const auto* descriptor = message.GetDescriptor();
+  const Reflection* r = message.GetReflection();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const FieldDescriptor* field = descriptor->field(i);
+    const std::string field_path =
+        path.empty() ? field->name() : absl::StrCat(path, ".", field->name());
+    if (field->options().HasExtension(pb::rule)) {
+      absl::Status s = CheckRule(message, field,
+                                 field->options().GetExtension(pb::rule),
+                                 field_path);
+      if (!s.ok()) return s;
+    }
+    if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (field->is_repeated()) {
+      for (int j = 0; j < r->FieldSize(message, field); ++j) {
+        absl::Status s = CheckRules(r->GetRepeatedMessage(message, field, j),
+                                    absl::StrCat(field_path, "[", j, "]"));
+        if (!s.ok()) return s;
+      }
+    } else if (r->HasField(message, field)) {
+      absl::Status s = CheckRules(r->GetMessage(message, field), field_path);
+      if (!s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+Role ToRole(pb::Role role) {
+  switch (role) {
+    case pb::OPERATOR:
+      return Role::kOperator;
+    case pb::ADMIN:
+      return Role::kAdmin;
+    default:
+      return Role::kReader;
+  }
+}
+
+// The one place that maps the proto onto the struct.
+void Fill(const pb::DaemonConfig& from, DaemonConfig* to) {
+  to->data_dir = from.data_dir();
+  to->listen = from.listen();
+  to->metrics_listen = from.metrics_listen();
+  to->ready_file = from.ready_file();
+  to->heartbeat_interval = absl::Seconds(from.heartbeat_seconds());
+  to->shutdown_grace = absl::Seconds(from.shutdown_grace_seconds());
+  to->max_batch = from.max_batch();
+  to->max_request_bytes = from.max_request_bytes();
+  to->watch_history = from.watch_history();
+  to->telemetry_window = absl::Seconds(from.telemetry_window_seconds());
+  to->telemetry_slots = from.telemetry_slots();
+  to->max_watch_streams_per_peer = from.max_watch_streams_per_peer();
+
+  AuthConfig& auth = to->auth;
+  auth.enabled = from.auth() != pb::NONE;
+  auth.tokens.clear();
+  for (const pb::Token& token : from.tokens()) {
+    auth.tokens.push_back(
+        {token.name(), ToRole(token.role()), token.sha256(), token.env()});
+  }
+  auth.token_file = from.token_file();
+  auth.cert_roles.clear();
+  for (const pb::CertRole& cert : from.cert_roles()) {
+    auth.cert_roles.push_back({cert.common_name(), ToRole(cert.role())});
+  }
+  auth.open_evaluation = from.open_evaluation();
+
+  to->tls.cert_file = from.tls().cert_file();
+  to->tls.key_file = from.tls().key_file();
+  to->tls.client_ca_file = from.tls().client_ca_file();
 }
 
 }  // namespace
 
-absl::StatusOr<DaemonConfig> LoadConfigFile(const std::string& path) {
+DaemonConfig::DaemonConfig() {
+  Fill(pb::DaemonConfig::default_instance(), this);
+}
+
+DaemonConfig ToDaemonConfig(const pb::DaemonConfig& config) {
+  DaemonConfig daemon_config;
+  Fill(config, &daemon_config);
+  return daemon_config;
+}
+
+absl::StatusOr<pb::DaemonConfig> LoadConfigFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) {
     return absl::NotFoundError(absl::StrCat("config ", path, ": cannot read"));
   }
   std::stringstream text;
   text << in.rdbuf();
-  DaemonConfig config;
-  YAML::Node root;
-  try {
-    root = YAML::Load(text.str());
-  } catch (const YAML::Exception& e) {
+  pb::DaemonConfig config;
+  absl::Status status = YamlToMessage(text.str(), &config);
+  if (status.ok()) status = ValidateConfig(config);
+  if (!status.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("config ", path, ": not valid YAML: ", e.what()));
-  }
-  if (root.IsNull()) return config;
-  if (!root.IsMap()) return Bad(path, "(top level)", "must be a mapping");
-  for (const auto& item : root) {
-    const std::string key = item.first.as<std::string>("");
-    const YAML::Node& value = item.second;
-    try {
-      if (key == "data_dir") {
-        config.data_dir = value.as<std::string>();
-      } else if (key == "listen") {
-        config.listen = value.as<std::string>();
-      } else if (key == "metrics_listen") {
-        config.metrics_listen = value.IsNull() ? "" : value.as<std::string>();
-      } else if (key == "ready_file") {
-        config.ready_file = value.as<std::string>();
-      } else if (key == "heartbeat_seconds") {
-        config.heartbeat_interval = absl::Seconds(value.as<double>());
-      } else if (key == "shutdown_grace_seconds") {
-        config.shutdown_grace = absl::Seconds(value.as<double>());
-      } else if (key == "max_batch") {
-        config.max_batch = value.as<int>();
-      } else if (key == "max_request_bytes") {
-        config.max_request_bytes = value.as<int>();
-      } else if (key == "watch_history") {
-        config.watch_history = value.as<int>();
-      } else if (key == "telemetry_window_seconds") {
-        config.telemetry_window = absl::Seconds(value.as<double>());
-      } else if (key == "telemetry_slots") {
-        config.telemetry_slots = value.as<int>();
-      } else if (key == "auth") {
-        const std::string mode = value.as<std::string>();
-        if (mode != "none" && mode != "tokens") {
-          return Bad(path, key, "must be 'tokens' or 'none'");
-        }
-        config.auth.enabled = mode == "tokens";
-      } else if (key == "tokens") {
-        if (!value.IsSequence()) return Bad(path, key, "must be a list");
-        for (size_t i = 0; i < value.size(); ++i) {
-          const YAML::Node& entry = value[i];
-          const std::string where = absl::StrCat("tokens[", i, "]");
-          if (!entry.IsMap()) return Bad(path, where, "must be a mapping");
-          TokenSpec spec;
-          bool has_role = false;
-          for (const auto& field : entry) {
-            const std::string name = field.first.as<std::string>("");
-            if (name == "name") {
-              spec.name = field.second.as<std::string>();
-            } else if (name == "role") {
-              auto role = ParseRole(field.second.as<std::string>());
-              if (!role) {
-                return Bad(path, where + ".role",
-                           "must be reader, operator or admin");
-              }
-              spec.role = *role;
-              has_role = true;
-            } else if (name == "sha256") {
-              spec.sha256_hex = field.second.as<std::string>();
-            } else if (name == "env") {
-              spec.env = field.second.as<std::string>();
-            } else {
-              return Bad(path, where + "." + name,
-                         "unknown field (name, role, sha256, env)");
-            }
-          }
-          if (!has_role) {
-            return Bad(path, where + ".role",
-                       "required (reader, operator or admin)");
-          }
-          config.auth.tokens.push_back(std::move(spec));
-        }
-      } else if (key == "token_file") {
-        config.auth.token_file = value.as<std::string>();
-      } else if (key == "open_evaluation") {
-        config.auth.open_evaluation = value.as<bool>();
-      } else if (key == "cert_roles") {
-        if (!value.IsSequence()) return Bad(path, key, "must be a list");
-        for (size_t i = 0; i < value.size(); ++i) {
-          const std::string where = absl::StrCat("cert_roles[", i, "]");
-          CertRoleSpec spec;
-          spec.common_name = value[i]["common_name"].as<std::string>("");
-          auto role = ParseRole(value[i]["role"].as<std::string>(""));
-          if (spec.common_name.empty() || !role) {
-            return Bad(path, where,
-                       "needs common_name and role (reader, operator, admin)");
-          }
-          spec.role = *role;
-          config.auth.cert_roles.push_back(std::move(spec));
-        }
-      } else if (key == "tls") {
-        if (!value.IsMap()) return Bad(path, key, "must be a mapping");
-        for (const auto& field : value) {
-          const std::string name = field.first.as<std::string>("");
-          const std::string file = field.second.as<std::string>();
-          if (name == "cert_file") {
-            config.tls.cert_file = file;
-          } else if (name == "key_file") {
-            config.tls.key_file = file;
-          } else if (name == "client_ca_file") {
-            config.tls.client_ca_file = file;
-          } else {
-            return Bad(path, "tls." + name,
-                       "unknown field (cert_file, key_file, client_ca_file)");
-          }
-        }
-      } else if (key == "insecure_listen") {
-        config.insecure_listen = value.as<bool>();
-      } else if (key == "max_watch_streams_per_peer") {
-        config.max_watch_streams_per_peer = value.as<int>();
-      } else {
-        return Bad(path, key, "unknown option");
-      }
-    } catch (const YAML::Exception& e) {
-      return Bad(path, key, absl::StrCat("bad value: ", e.what()));
-    }
-  }
-  absl::Status valid = ValidateConfig(config);
-  if (!valid.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("config ", path, ": ", valid.message()));
+        absl::StrCat("config ", path, ": ", status.message()));
   }
   return config;
 }
 
-absl::Status ValidateConfig(const DaemonConfig& config) {
-  if (config.data_dir.empty()) {
-    return absl::InvalidArgumentError("data_dir: required");
+absl::Status ValidateConfig(const pb::DaemonConfig& config) {
+  if (absl::Status s = CheckRules(config, ""); !s.ok()) return s;
+  // The rules between fields.
+  const pb::Tls& tls = config.tls();
+  if (tls.cert_file().empty() != tls.key_file().empty()) {
+    return Broken("tls", "cert_file and key_file go together");
   }
-  if (config.listen.empty()) {
-    return absl::InvalidArgumentError("listen: required");
+  if (!tls.client_ca_file().empty() && tls.cert_file().empty()) {
+    return Broken("tls.client_ca_file", "needs tls.cert_file and tls.key_file");
   }
-  if (config.heartbeat_interval < absl::Milliseconds(10)) {
-    return absl::InvalidArgumentError("heartbeat_seconds: must be >= 0.01");
+  if (config.cert_roles_size() > 0 && tls.client_ca_file().empty()) {
+    return Broken("cert_roles", "need tls.client_ca_file (mutual TLS)");
   }
-  if (config.shutdown_grace < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("shutdown_grace_seconds: must be >= 0");
-  }
-  if (config.max_batch < 1 || config.max_batch > 1000000) {
-    return absl::InvalidArgumentError("max_batch: must be in [1, 1000000]");
-  }
-  if (config.max_request_bytes < 1024) {
-    return absl::InvalidArgumentError("max_request_bytes: must be >= 1024");
-  }
-  if (config.watch_history < 1) {
-    return absl::InvalidArgumentError("watch_history: must be >= 1");
-  }
-  if (config.telemetry_window < absl::Seconds(1) ||
-      config.telemetry_window > absl::Hours(24 * 7)) {
-    return absl::InvalidArgumentError(
-        "telemetry_window_seconds: must be in [1, 604800]");
-  }
-  if (config.telemetry_slots < 1 || config.telemetry_slots > 10000) {
-    return absl::InvalidArgumentError("telemetry_slots: must be in [1, 10000]");
-  }
-  if (config.max_watch_streams_per_peer < 1) {
-    return absl::InvalidArgumentError(
-        "max_watch_streams_per_peer: must be >= 1");
-  }
-  if (config.tls.cert_file.empty() != config.tls.key_file.empty()) {
-    return absl::InvalidArgumentError(
-        "tls: cert_file and key_file go together");
-  }
-  if (!config.tls.client_ca_file.empty() && !config.tls.enabled()) {
-    return absl::InvalidArgumentError(
-        "tls.client_ca_file: needs tls.cert_file and tls.key_file");
-  }
-  if (!config.auth.cert_roles.empty() && config.tls.client_ca_file.empty()) {
-    return absl::InvalidArgumentError(
-        "cert_roles: need tls.client_ca_file (mutual TLS)");
-  }
-  if (!config.auth.enabled && !config.insecure_listen &&
-      !IsLoopbackAddress(config.listen)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "listen: ", config.listen,
-        " is not a loopback address and auth is none: anyone who can reach "
-        "it could change every flag; configure tokens, or add "
-        "--insecure-listen if this is really wanted"));
+  if (config.auth() == pb::NONE && !config.insecure_listen() &&
+      !IsLoopbackAddress(config.listen())) {
+    return Broken(
+        "listen",
+        absl::StrCat(config.listen(),
+                     " is not a loopback address and auth is none: anyone "
+                     "who can reach it could change every flag; configure "
+                     "tokens, or add --insecure-listen if this is really "
+                     "wanted"));
   }
   return absl::OkStatus();
 }

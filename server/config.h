@@ -1,73 +1,85 @@
-// DaemonConfig: everything cutoverd can be told, with its defaults, and the
-// YAML config file that sets it (config/cutoverd.example.yaml documents each
-// key). Command-line flags override the file (see server/main.cc).
+// cutoverd's configuration: reading the YAML config file, checking it, and
+// the DaemonConfig the daemon consumes.
+//
+// The keys, their meaning, defaults and rules are described once, in
+// cutover.config.v1.DaemonConfig (proto/cutover/config/v1/daemon_config.proto);
+// everything here is driven by that description. The file is read with the
+// YAML codec, so an unknown key or a bad value is refused naming its path;
+// keys left out keep the proto's defaults; ValidateConfig checks each
+// field's (rule) option and then the rules between fields. The command-line
+// overrides are built from the same description (server/config_flags.h).
+//
+// DaemonConfig stays a plain struct, filled from the proto in one place
+// (ToDaemonConfig), because what runs wants typed values: durations as
+// absl::Duration rather than seconds in a double, roles as cutover::Role,
+// the AuthConfig the Authorizer takes, and code that starts a Daemon in
+// process (the benchmarks) sets its fields directly. It carries no defaults
+// or rules of its own: a default-constructed DaemonConfig holds the
+// proto's defaults.
+//
+// Pure functions apart from reading the file; thread-safe.
 #ifndef CUTOVER_SERVER_CONFIG_H_
 #define CUTOVER_SERVER_CONFIG_H_
 
-#include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "cutover/config/v1/daemon_config.pb.h"
 #include "server/auth.h"
 
 namespace cutover {
 
-// TLS for the gRPC port. Both files or neither; a client CA turns on
-// mutual TLS (every client must present a certificate it signed).
+// cutover.config.v1.Tls, as the daemon uses it.
 struct TlsConfig {
-  std::string cert_file;       // PEM certificate chain of the server
-  std::string key_file;        // PEM private key
-  std::string client_ca_file;  // PEM CA for client certificates
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;
   bool enabled() const { return !cert_file.empty(); }
 };
 
+// cutover.config.v1.DaemonConfig, as the daemon uses it: each member is the
+// proto's field of the same name (durations from the *_seconds fields, auth
+// from auth, tokens, token_file, cert_roles and open_evaluation). What only
+// the checks need (insecure_listen) is not here.
 struct DaemonConfig {
-  // RocksDB folder; created if missing.
-  std::string data_dir = "./cutover-data";
-  // gRPC address (Evaluation, Admin, health, reflection). Port 0 picks one.
-  std::string listen = "127.0.0.1:7400";
-  // Prometheus /metrics address; empty turns it off. Port 0 picks one.
-  std::string metrics_listen = "127.0.0.1:7401";
-  // After start, write "grpc_port metrics_port\n" here (for tests and
-  // supervisors that start the daemon on port 0).
-  std::string ready_file;
-  // A Watch stream with nothing to send gets a HEARTBEAT this often.
-  absl::Duration heartbeat_interval = absl::Seconds(10);
-  // On SIGTERM, in-flight calls get this long to finish.
-  absl::Duration shutdown_grace = absl::Seconds(5);
-  // Largest DecideBatch.
-  int max_batch = 10000;
-  // Largest request, bytes.
-  int max_request_bytes = 4 << 20;
-  // Watch events kept in memory for resumption (the store keeps the last
-  // kChangesKept across restarts).
-  int watch_history = 10000;
-  // Reported migration operations are summed over this window (cutoverctl
-  // status, guardrails), kept in telemetry_slots slots of window/slots
-  // each: a report expires between window - window/slots and window after
-  // it arrives.
-  absl::Duration telemetry_window = absl::Seconds(300);
-  int telemetry_slots = 30;
-  // Who may call what (server/auth.h, docs/security.md).
+  DaemonConfig();  // the proto's defaults
+
+  std::string data_dir;
+  std::string listen;
+  std::string metrics_listen;  // empty: no /metrics endpoint
+  std::string ready_file;      // empty: none
+  absl::Duration heartbeat_interval;
+  absl::Duration shutdown_grace;
+  int max_batch;
+  int max_request_bytes;
+  int watch_history;
+  absl::Duration telemetry_window;
+  int telemetry_slots;
+  int max_watch_streams_per_peer;
   AuthConfig auth;
   TlsConfig tls;
-  // With auth off, listening on anything but loopback is refused unless
-  // this is set too.
-  bool insecure_listen = false;
-  // Open Watch streams per client address (RESOURCE_EXHAUSTED beyond).
-  int max_watch_streams_per_peer = 1000;
 };
+
+// The daemon's view of `config` (which ValidateConfig has passed).
+DaemonConfig ToDaemonConfig(const config::v1::DaemonConfig& config);
 
 // Whether `listen` ("host:port") binds only a loopback address.
 bool IsLoopbackAddress(const std::string& listen);
 
-// Reads a YAML config file over the defaults. INVALID_ARGUMENT naming the
-// key for an unknown key or a bad value; NOT_FOUND if the file is missing.
-absl::StatusOr<DaemonConfig> LoadConfigFile(const std::string& path);
+// Reads a YAML config file over the defaults and checks it on its own
+// (ValidateConfig). INVALID_ARGUMENT "config PATH: KEY PATH: problem" for
+// bad YAML, an unknown key, a bad value or a broken rule; NOT_FOUND if the
+// file cannot be read.
+absl::StatusOr<config::v1::DaemonConfig> LoadConfigFile(
+    const std::string& path);
 
-// INVALID_ARGUMENT naming the option if a value is out of range.
-absl::Status ValidateConfig(const DaemonConfig& config);
+// INVALID_ARGUMENT "KEY PATH: problem" for the first rule `config` breaks:
+// the fields' (rule) options in field order (nested messages and list
+// entries included), then the rules between fields (TLS files go together,
+// cert_roles need mutual TLS, auth none only on loopback).
+absl::Status ValidateConfig(const config::v1::DaemonConfig& config);
 
 }  // namespace cutover
 

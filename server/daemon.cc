@@ -53,7 +53,6 @@ Daemon::Daemon(const DaemonConfig& config) : config_(config) {}
 
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     const DaemonConfig& config) {
-  if (absl::Status valid = ValidateConfig(config); !valid.ok()) return valid;
   std::unique_ptr<Daemon> daemon(new Daemon(config));
   if (config.metrics_listen.empty()) {
     daemon->metrics_ = std::make_unique<ServerMetrics>();

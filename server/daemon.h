@@ -35,9 +35,11 @@ class TelemetryService;
 
 class Daemon {
  public:
-  // Opens the store and starts serving. FAILED_PRECONDITION for a locked
-  // data folder or unknown schema, UNAVAILABLE if an address cannot be
-  // bound, INVALID_ARGUMENT for a bad config (tokens, TLS files).
+  // Opens the store and starts serving. `config` is taken as checked
+  // (ResolveConfig, server/config_flags.h, checks what cutoverd is given).
+  // FAILED_PRECONDITION for a locked data folder or unknown schema,
+  // UNAVAILABLE if an address cannot be bound, INVALID_ARGUMENT for tokens
+  // or TLS files that cannot be used.
   static absl::StatusOr<std::unique_ptr<Daemon>> Start(
       const DaemonConfig& config);
   ~Daemon();

@@ -3,36 +3,21 @@
 #include <csignal>
 #include <cstdio>
 #include <string>
+#include <utility>
 
 #include "CLI/CLI.hpp"
-#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "server/config.h"
+#include "server/config_flags.h"
 #include "server/daemon.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"cutoverd: the cutover migration flag server"};
-  std::string config_path, data_dir, listen, metrics_listen, ready_file;
+  std::string config_path;
   app.add_option("--config", config_path,
                  "YAML config file (see config/cutoverd.example.yaml)");
-  app.add_option("--data-dir", data_dir, "RocksDB data folder");
-  app.add_option("--listen", listen, "gRPC address, e.g. 127.0.0.1:7400");
-  app.add_option("--metrics-listen", metrics_listen,
-                 "Prometheus address, e.g. 127.0.0.1:7401; 'off' disables");
-  app.add_option("--ready-file", ready_file,
-                 "write 'grpc_port metrics_port' here once serving");
-  std::string auth;
-  app.add_option("--auth", auth,
-                 "'tokens' (default) or 'none': no authentication, for a "
-                 "daemon on loopback only (see docs/security.md)")
-      ->check(CLI::IsMember({"tokens", "none"}));
-  std::string token_file;
-  app.add_option("--token-file", token_file,
-                 "file of accepted tokens, lines 'name role sha256hex' "
-                 "(cutoverctl token new); never a token itself");
-  bool insecure_listen = false;
-  app.add_flag("--insecure-listen", insecure_listen,
-               "with --auth none, allow a non-loopback --listen address");
+  // --data-dir, --listen, --metrics-listen, ... : the config keys that have
+  // a command-line option (proto/cutover/config/v1/daemon_config.proto).
+  cutover::ConfigFlags config_flags(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -40,29 +25,13 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
 
-  cutover::DaemonConfig config;
-  if (!config_path.empty()) {
-    auto loaded = cutover::LoadConfigFile(config_path);
-    if (!loaded.ok()) {
-      std::fprintf(stderr, "cutoverd: %s\n",
-                   std::string(loaded.status().message()).c_str());
-      return 2;
-    }
-    config = *loaded;
-  }
-  if (!data_dir.empty()) config.data_dir = data_dir;
-  if (!listen.empty()) config.listen = listen;
-  if (!metrics_listen.empty()) {
-    config.metrics_listen = metrics_listen == "off" ? "" : metrics_listen;
-  }
-  if (!ready_file.empty()) config.ready_file = ready_file;
-  if (!auth.empty()) config.auth.enabled = auth == "tokens";
-  if (insecure_listen) config.insecure_listen = true;
-  if (!token_file.empty()) config.auth.token_file = token_file;
-  if (absl::Status valid = cutover::ValidateConfig(config); !valid.ok()) {
-    std::fprintf(stderr, "cutoverd: %s\n", std::string(valid.message()).c_str());
+  auto resolved = cutover::ResolveConfig(config_path, config_flags);
+  if (!resolved.ok()) {
+    std::fprintf(stderr, "cutoverd: %s\n",
+                 std::string(resolved.status().message()).c_str());
     return 2;
   }
+  const cutover::DaemonConfig config = *std::move(resolved);
 
   // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's
   // deadlock detection on: every lock, gRPC's own included (grpc_core::Mutex

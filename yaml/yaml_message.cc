@@ -62,6 +62,12 @@ absl::Status ParseValue(const YAML::Node& node, Message* message,
     }
     return ParseMessage(node, child, path);
   }
+  // `key:` with nothing after it is YAML's null: for text, the empty text.
+  if (node.IsNull() && field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+    repeated ? reflection->AddString(message, field, "")
+             : reflection->SetString(message, field, "");
+    return absl::OkStatus();
+  }
   if (!node.IsScalar()) return Bad(path, "expected a single value");
   const std::string& text = node.Scalar();
   switch (field->cpp_type()) {

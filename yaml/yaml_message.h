@@ -7,7 +7,7 @@
 // Errors are INVALID_ARGUMENT naming the path of the bad node, e.g.
 // "flags[0].default_serve.rollout.splits[1].weight: not an unsigned
 // integer: 'five'". Unknown fields are errors, so a typo never passes
-// silently.
+// silently. A text field written with no value (`key:`) is empty text.
 //
 // Pure functions; thread-safe.
 #ifndef CUTOVER_YAML_YAML_MESSAGE_H_

@@ -59,6 +59,21 @@ TEST_CASE("JSON is accepted too", "[yaml]") {
   CHECK(flag.default_serve().stage() == v1::OFF);
 }
 
+TEST_CASE("a text field with no value is empty text", "[yaml]") {
+  auto file = ParseFlagFile("flags:\n  - key: orders\n    description:\n"
+                            "    tags: [a, ~]\n");
+  REQUIRE(file.ok());
+  REQUIRE(file->flags_size() == 1);
+  CHECK(file->flags(0).description().empty());
+  REQUIRE(file->flags(0).tags_size() == 2);
+  CHECK(file->flags(0).tags(1).empty());
+  // Other fields still need a value.
+  v1::FlagFile bad;
+  absl::Status status = YamlToMessage("flags:\n  - enabled:\n", &bad);
+  CHECK(absl::StrContains(status.message(),
+                          "flags[0].enabled: expected a single value"));
+}
+
 TEST_CASE("bad files name the path and the rule", "[yaml]") {
   struct Case {
     const char* text;
