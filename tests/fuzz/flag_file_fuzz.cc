@@ -46,10 +46,6 @@ namespace {
     if (!(cond)) Fail(#cond, (detail)); \
   } while (0)
 
-bool IsStage(Stage stage) {
-  return stage >= kFirstStage && stage <= kLastStage;
-}
-
 void CheckDecision(const Flag& flag, const Decision& d) {
   const std::string what = std::string(StageName(d.stage)) + " " +
                            ReasonName(d.reason) + " for " + flag.key;

@@ -63,10 +63,6 @@ constexpr size_t kMaxFlags = 8;
     if (!(cond)) Fail(#cond, (detail));      \
   } while (0)
 
-bool IsStage(Stage stage) {
-  return stage >= kFirstStage && stage <= kLastStage;
-}
-
 bool SamePlan(const StagePlan& a, const StagePlan& b) {
   return a.read_authoritative == b.read_authoritative &&
          a.read_shadow == b.read_shadow &&
