@@ -127,6 +127,40 @@ Flag FromProto(const v1::Flag& flag) {
   return out;
 }
 
+void ToProto(const Flag& flag, v1::Flag* out) {
+  out->set_key(flag.key);
+  out->set_description(flag.description);
+  out->set_owner(flag.owner);
+  for (const auto& tag : flag.tags) out->add_tags(tag);
+  out->set_old_target(flag.old_target);
+  out->set_new_target(flag.new_target);
+  out->set_enabled(flag.enabled);
+  out->set_bucket_by(flag.bucket_by);
+  for (const auto& rule : flag.rules) {
+    v1::Rule* r = out->add_rules();
+    r->set_id(rule.id);
+    r->set_description(rule.description);
+    for (const auto& clause : rule.clauses) ToProto(clause, r->add_clauses());
+    ToProto(rule.serve, r->mutable_serve());
+  }
+  ToProto(flag.default_serve, out->mutable_default_serve());
+  if (flag.compare_sample_rate) {
+    out->set_compare_sample_rate(*flag.compare_sample_rate);
+  }
+  const Gates& gates = flag.gates;
+  if (gates.require_backfill || gates.max_mismatch_rate ||
+      gates.min_samples != 0) {
+    v1::Gates* g = out->mutable_gates();
+    g->set_require_backfill(gates.require_backfill);
+    if (gates.max_mismatch_rate) {
+      g->set_max_mismatch_rate(*gates.max_mismatch_rate);
+    }
+    g->set_min_samples(gates.min_samples);
+  }
+  out->set_version(flag.version);
+  out->set_archived(flag.archived);
+}
+
 Segment FromProto(const v1::Segment& segment) {
   Segment out;
   out.key = segment.key();
@@ -138,6 +172,17 @@ Segment FromProto(const v1::Segment& segment) {
   }
   out.version = segment.version();
   return out;
+}
+
+void ToProto(const Segment& segment, v1::Segment* out) {
+  out->set_key(segment.key);
+  out->set_description(segment.description);
+  for (const auto& key : segment.included) out->add_included(key);
+  for (const auto& key : segment.excluded) out->add_excluded(key);
+  for (const auto& clause : segment.clauses) {
+    ToProto(clause, out->add_clauses());
+  }
+  out->set_version(segment.version);
 }
 
 Context FromProto(const v1::Context& context) {
