@@ -82,6 +82,24 @@ void ToProto(const Serve& serve, v1::Serve* out) {
   if (serve.rollout) ToProto(*serve.rollout, out->mutable_rollout());
 }
 
+Rule FromProto(const v1::Rule& rule) {
+  Rule out;
+  out.id = rule.id();
+  out.description = rule.description();
+  for (const auto& clause : rule.clauses()) {
+    out.clauses.push_back(FromProto(clause));
+  }
+  out.serve = FromProto(rule.serve());
+  return out;
+}
+
+void ToProto(const Rule& rule, v1::Rule* out) {
+  out->set_id(rule.id);
+  out->set_description(rule.description);
+  for (const auto& clause : rule.clauses) ToProto(clause, out->add_clauses());
+  ToProto(rule.serve, out->mutable_serve());
+}
+
 const char* BackfillPhaseName(v1::BackfillPhase phase) {
   switch (phase) {
     case v1::COPYING:
@@ -105,14 +123,7 @@ Flag FromProto(const v1::Flag& flag) {
   out.new_target = flag.new_target();
   out.enabled = flag.enabled();
   out.bucket_by = flag.bucket_by();
-  for (const auto& rule : flag.rules()) {
-    Rule r;
-    r.id = rule.id();
-    r.description = rule.description();
-    for (const auto& clause : rule.clauses()) r.clauses.push_back(FromProto(clause));
-    r.serve = FromProto(rule.serve());
-    out.rules.push_back(std::move(r));
-  }
+  for (const auto& rule : flag.rules()) out.rules.push_back(FromProto(rule));
   out.default_serve = FromProto(flag.default_serve());
   if (flag.has_compare_sample_rate()) {
     out.compare_sample_rate = flag.compare_sample_rate();
@@ -136,13 +147,7 @@ void ToProto(const Flag& flag, v1::Flag* out) {
   out->set_new_target(flag.new_target);
   out->set_enabled(flag.enabled);
   out->set_bucket_by(flag.bucket_by);
-  for (const auto& rule : flag.rules) {
-    v1::Rule* r = out->add_rules();
-    r->set_id(rule.id);
-    r->set_description(rule.description);
-    for (const auto& clause : rule.clauses) ToProto(clause, r->add_clauses());
-    ToProto(rule.serve, r->mutable_serve());
-  }
+  for (const auto& rule : flag.rules) ToProto(rule, out->add_rules());
   ToProto(flag.default_serve, out->mutable_default_serve());
   if (flag.compare_sample_rate) {
     out->set_compare_sample_rate(*flag.compare_sample_rate);

@@ -33,6 +33,8 @@ Rollout FromProto(const v1::Rollout& rollout);
 void ToProto(const Rollout& rollout, v1::Rollout* out);
 Serve FromProto(const v1::Serve& serve);
 void ToProto(const Serve& serve, v1::Serve* out);
+Rule FromProto(const v1::Rule& rule);
+void ToProto(const Rule& rule, v1::Rule* out);
 
 // "copying", "verifying", "done" (lowercase, as the CLI shows it);
 // "unspecified" otherwise.
