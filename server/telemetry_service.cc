@@ -99,7 +99,7 @@ grpc::ServerUnaryReactor* TelemetryService::ReportMigrationOps(
   uint64_t accepted = 0, unknown = 0, full = 0;
   for (const auto& count : request->counts()) {
     const FlagTable::Slot* flag = snapshot->flags.Find(count.flag_key());
-    if (flag == nullptr || flag->second->proto.archived()) {
+    if (flag == nullptr || flag->second->record.flag.archived) {
       unknown += 1;
     } else if (aggregator_->Add(count)) {
       accepted += 1;
