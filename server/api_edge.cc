@@ -5,7 +5,7 @@
 
 namespace cutover {
 
-// --- records to the API ----------------------------------------------------------
+// --- records to the API ------------------------------------------------------
 
 void ToApi(const FlagRecord& flag, v1::Flag* out) {
   ToProto(flag.flag, out);
@@ -89,7 +89,7 @@ v1::WatchEvent ToWatchEvent(const ChangeRecord& change) {
   return event;
 }
 
-// --- records from the API --------------------------------------------------------
+// --- records from the API ----------------------------------------------------
 
 FlagRecord FromApi(const v1::Flag& flag) {
   FlagRecord record;
@@ -211,7 +211,7 @@ v1::BackfillPhase ToApi(BackfillPhase phase) {
   return v1::BACKFILL_PHASE_UNSPECIFIED;
 }
 
-// --- requests to commands ----------------------------------------------------------
+// --- requests to commands ----------------------------------------------------
 
 CreateFlagCommand ToCommand(const v1::CreateFlagRequest& request) {
   return {FromApi(request.flag()), {0, request.force(), request.comment()}};

@@ -29,7 +29,7 @@ void ToApi(const BackfillJob& job, v1::BackfillJob* out);
 // (the flag is archived), SEGMENT_UPSERTED or SEGMENT_DELETED.
 v1::WatchEvent ToWatchEvent(const ChangeRecord& change);
 
-// Records from the API ----------------------------------------------------------
+// Records from the API --------------------------------------------------------
 FlagRecord FromApi(const v1::Flag& flag);
 SegmentRecord FromApi(const v1::Segment& segment);
 HistoryRecord FromApi(const v1::HistoryEntry& entry);
@@ -41,7 +41,7 @@ ChangeRecord FromApi(const v1::WatchEvent& event);
 BackfillPhase FromApi(v1::BackfillPhase phase);
 v1::BackfillPhase ToApi(BackfillPhase phase);
 
-// Admin requests to commands -----------------------------------------------------
+// Admin requests to commands --------------------------------------------------
 CreateFlagCommand ToCommand(const v1::CreateFlagRequest& request);
 ReplaceFlagCommand ToCommand(const v1::ReplaceFlagRequest& request);
 ArchiveFlagCommand ToCommand(const v1::ArchiveFlagRequest& request);

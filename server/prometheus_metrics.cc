@@ -138,8 +138,7 @@ class PrometheusMetrics::StateCollector final : public prometheus::Collectable {
         AddSample(rows, {{"flag", flag}, {"kind", kind}},
                   static_cast<double>(value));
       }
-      for (BackfillPhase p : {BackfillPhase::kCopying,
-                              BackfillPhase::kVerifying, BackfillPhase::kDone}) {
+      for (BackfillPhase p : kBackfillPhases) {
         AddSample(phase, {{"flag", flag}, {"phase", BackfillPhaseName(p)}},
                   job.phase == p ? 1 : 0);
       }

@@ -72,6 +72,9 @@ struct ChangeRecord {
 
 // Where a backfill job is: COPYING -> VERIFYING -> DONE.
 enum class BackfillPhase { kUnspecified, kCopying, kVerifying, kDone };
+// The phases a job goes through, in order.
+inline constexpr BackfillPhase kBackfillPhases[] = {
+    BackfillPhase::kCopying, BackfillPhase::kVerifying, BackfillPhase::kDone};
 
 // "copying", "verifying", "done"; "unspecified" otherwise.
 const char* BackfillPhaseName(BackfillPhase phase);

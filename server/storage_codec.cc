@@ -159,7 +159,7 @@ BackfillPhase FromDisk(disk::BackfillPhase phase) {
   }
 }
 
-// --- flags and segments --------------------------------------------------------
+// --- flags and segments ------------------------------------------------------
 
 void ToDisk(const Clause& clause, disk::Clause* out) {
   out->set_attribute(clause.attribute);
@@ -360,7 +360,9 @@ std::string EncodeHistory(const HistoryRecord& entry) {
   message.set_actor(entry.actor);
   message.set_peer(entry.peer);
   ToProtoTime(entry.time, message.mutable_time());
-  if (entry.flag_before) ToDisk(*entry.flag_before, message.mutable_flag_before());
+  if (entry.flag_before) {
+    ToDisk(*entry.flag_before, message.mutable_flag_before());
+  }
   if (entry.flag_after) ToDisk(*entry.flag_after, message.mutable_flag_after());
   if (entry.segment_before) {
     ToDisk(*entry.segment_before, message.mutable_segment_before());

@@ -1308,8 +1308,9 @@ TEST_CASE("FlagRegistry: the snapshot follows the store revision",
     auto snapshot = f.registry->hub().snapshot();
     CHECK(snapshot->revision == f.revision());
     // The snapshot carries the flag as stored.
-    CHECK(MessageDifferencer::Equals(AsApi(snapshot->flags.Find("orders")->second->record),
-                                     Ok(f.registry->GetFlag("orders"))));
+    CHECK(MessageDifferencer::Equals(
+        AsApi(snapshot->flags.Find("orders")->second->record),
+        Ok(f.registry->GetFlag("orders"))));
   }
   // One event per new revision, in order, each at its revision.
   REQUIRE(watcher.events.size() == kinds.size());
