@@ -82,6 +82,24 @@ void ToProto(const Serve& serve, v1::Serve* out) {
   if (serve.rollout) ToProto(*serve.rollout, out->mutable_rollout());
 }
 
+Rule FromProto(const v1::Rule& rule) {
+  Rule out;
+  out.id = rule.id();
+  out.description = rule.description();
+  for (const auto& clause : rule.clauses()) {
+    out.clauses.push_back(FromProto(clause));
+  }
+  out.serve = FromProto(rule.serve());
+  return out;
+}
+
+void ToProto(const Rule& rule, v1::Rule* out) {
+  out->set_id(rule.id);
+  out->set_description(rule.description);
+  for (const auto& clause : rule.clauses) ToProto(clause, out->add_clauses());
+  ToProto(rule.serve, out->mutable_serve());
+}
+
 const char* BackfillPhaseName(v1::BackfillPhase phase) {
   switch (phase) {
     case v1::COPYING:
@@ -105,14 +123,7 @@ Flag FromProto(const v1::Flag& flag) {
   out.new_target = flag.new_target();
   out.enabled = flag.enabled();
   out.bucket_by = flag.bucket_by();
-  for (const auto& rule : flag.rules()) {
-    Rule r;
-    r.id = rule.id();
-    r.description = rule.description();
-    for (const auto& clause : rule.clauses()) r.clauses.push_back(FromProto(clause));
-    r.serve = FromProto(rule.serve());
-    out.rules.push_back(std::move(r));
-  }
+  for (const auto& rule : flag.rules()) out.rules.push_back(FromProto(rule));
   out.default_serve = FromProto(flag.default_serve());
   if (flag.has_compare_sample_rate()) {
     out.compare_sample_rate = flag.compare_sample_rate();
@@ -127,6 +138,34 @@ Flag FromProto(const v1::Flag& flag) {
   return out;
 }
 
+void ToProto(const Flag& flag, v1::Flag* out) {
+  out->set_key(flag.key);
+  out->set_description(flag.description);
+  out->set_owner(flag.owner);
+  for (const auto& tag : flag.tags) out->add_tags(tag);
+  out->set_old_target(flag.old_target);
+  out->set_new_target(flag.new_target);
+  out->set_enabled(flag.enabled);
+  out->set_bucket_by(flag.bucket_by);
+  for (const auto& rule : flag.rules) ToProto(rule, out->add_rules());
+  ToProto(flag.default_serve, out->mutable_default_serve());
+  if (flag.compare_sample_rate) {
+    out->set_compare_sample_rate(*flag.compare_sample_rate);
+  }
+  const Gates& gates = flag.gates;
+  if (gates.require_backfill || gates.max_mismatch_rate ||
+      gates.min_samples != 0) {
+    v1::Gates* g = out->mutable_gates();
+    g->set_require_backfill(gates.require_backfill);
+    if (gates.max_mismatch_rate) {
+      g->set_max_mismatch_rate(*gates.max_mismatch_rate);
+    }
+    g->set_min_samples(gates.min_samples);
+  }
+  out->set_version(flag.version);
+  out->set_archived(flag.archived);
+}
+
 Segment FromProto(const v1::Segment& segment) {
   Segment out;
   out.key = segment.key();
@@ -138,6 +177,17 @@ Segment FromProto(const v1::Segment& segment) {
   }
   out.version = segment.version();
   return out;
+}
+
+void ToProto(const Segment& segment, v1::Segment* out) {
+  out->set_key(segment.key);
+  out->set_description(segment.description);
+  for (const auto& key : segment.included) out->add_included(key);
+  for (const auto& key : segment.excluded) out->add_excluded(key);
+  for (const auto& clause : segment.clauses) {
+    ToProto(clause, out->add_clauses());
+  }
+  out->set_version(segment.version);
 }
 
 Context FromProto(const v1::Context& context) {

@@ -33,15 +33,25 @@ Rollout FromProto(const v1::Rollout& rollout);
 void ToProto(const Rollout& rollout, v1::Rollout* out);
 Serve FromProto(const v1::Serve& serve);
 void ToProto(const Serve& serve, v1::Serve* out);
+Rule FromProto(const v1::Rule& rule);
+void ToProto(const Rule& rule, v1::Rule* out);
 
-// Configuration fields and version/archived (the other output-only fields
-// stay with the protobuf message, which the store keeps).
 // "copying", "verifying", "done" (lowercase, as the CLI shows it);
 // "unspecified" otherwise.
 const char* BackfillPhaseName(v1::BackfillPhase phase);
 
+// Configuration fields and version/archived (the other output-only fields,
+// revision, update_time and updated_by, are the server's bookkeeping: it
+// converts them itself).
 Flag FromProto(const v1::Flag& flag);
 Segment FromProto(const v1::Segment& segment);
+// The inverse of FromProto, into a new (empty) `out`: the configuration
+// fields, version and archived; the other output-only fields are left
+// unset. `gates` is set when the flag declares any gate (a caller that
+// keeps whether an empty gates block was given sets it itself).
+void ToProto(const Flag& flag, v1::Flag* out);
+void ToProto(const Segment& segment, v1::Segment* out);
+
 Context FromProto(const v1::Context& context);
 // The same into `out`, reusing its storage: when `out` already holds the
 // same attribute names (as the items of a batch mostly do) only the values

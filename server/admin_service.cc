@@ -5,19 +5,21 @@
 
 #include "convert/telemetry.h"
 #include "rpc/grpc_status.h"
+#include "server/api_edge.h"
 
 namespace cutover {
 namespace {
 
-// The gRPC reply for `result`, counting a failure of `method`.
-template <typename T>
+// The gRPC reply for `result`, a record converted into `response`, counting
+// a failure of `method`.
+template <typename Record, typename Response>
 grpc::Status Reply(ServerMetrics& metrics, const char* method,
-                   absl::StatusOr<T> result, T* response) {
+                   const absl::StatusOr<Record>& result, Response* response) {
   if (!result.ok()) {
     metrics.CountAdminRejected(method, result.status().code());
     return ToGrpcStatus(result.status());
   }
-  *response = *std::move(result);
+  ToApi(*result, response);
   return grpc::Status::OK;
 }
 
@@ -40,8 +42,9 @@ absl::StatusOr<Caller> AdminService::Authorize(
   return Caller{who->name, context.peer()};
 }
 
-// Each write: authorized, then the registry does the work with the caller
-// named; errors converted.
+// Each write: authorized, then the request converted into the registry's
+// command, which the registry carries out with the caller named; the
+// result (or error) converted back.
 #define CUTOVER_ADMIN_WRITE(Method, Request, Response)                   \
   grpc::Status AdminService::Method(grpc::ServerContext* context,        \
                                     const v1::Request* request,          \
@@ -50,7 +53,8 @@ absl::StatusOr<Caller> AdminService::Authorize(
     if (!pass.admitted()) return ShuttingDown();                         \
     absl::StatusOr<Caller> caller = Authorize(*context, #Method);        \
     if (!caller.ok()) return ToGrpcStatus(caller.status());              \
-    return Reply(*metrics_, #Method, registry_->Method(*request, *caller), \
+    return Reply(*metrics_, #Method,                                     \
+                 registry_->Method(ToCommand(*request), *caller),        \
                  response);                                              \
   }
 
@@ -92,8 +96,9 @@ grpc::Status AdminService::ListFlags(grpc::ServerContext* context,
                                      const v1::ListFlagsRequest* request,
                                      v1::ListFlagsResponse* response) {
   CUTOVER_ADMIN_AUTHORIZE(context, ListFlags)
-  for (auto& flag : registry_->ListFlags(request->include_archived())) {
-    *response->add_flags() = std::move(flag);
+  for (const FlagRecord& flag :
+       registry_->ListFlags(request->include_archived())) {
+    ToApi(flag, response->add_flags());
   }
   return grpc::Status::OK;
 }
@@ -108,7 +113,9 @@ grpc::Status AdminService::GetHistory(grpc::ServerContext* context,
     metrics_->CountAdminRejected("GetHistory", entries.status().code());
     return ToGrpcStatus(entries.status());
   }
-  for (auto& entry : *entries) *response->add_entries() = std::move(entry);
+  for (const HistoryRecord& entry : *entries) {
+    ToApi(entry, response->add_entries());
+  }
   return grpc::Status::OK;
 }
 
@@ -124,8 +131,8 @@ grpc::Status AdminService::ListSegments(grpc::ServerContext* context,
                                         const v1::ListSegmentsRequest*,
                                         v1::ListSegmentsResponse* response) {
   CUTOVER_ADMIN_AUTHORIZE(context, ListSegments)
-  for (auto& segment : registry_->ListSegments()) {
-    *response->add_segments() = std::move(segment);
+  for (const SegmentRecord& segment : registry_->ListSegments()) {
+    ToApi(segment, response->add_segments());
   }
   return grpc::Status::OK;
 }
@@ -139,7 +146,7 @@ grpc::Status AdminService::GetFlagStatus(grpc::ServerContext* context,
     metrics_->CountAdminRejected("GetFlagStatus", flag.status().code());
     return ToGrpcStatus(flag.status());
   }
-  *response->mutable_flag() = *std::move(flag);
+  ToApi(*flag, response->mutable_flag());
   if (aggregator_ != nullptr) {
     ToProto(aggregator_->Status(request->key()), response);
   }
@@ -150,10 +157,13 @@ grpc::Status AdminService::ListFlagStatus(grpc::ServerContext* context,
                                           const v1::ListFlagStatusRequest*,
                                           v1::ListFlagStatusResponse* response) {
   CUTOVER_ADMIN_AUTHORIZE(context, ListFlagStatus)
-  for (auto& flag : registry_->ListFlags(/*include_archived=*/false)) {
+  for (const FlagRecord& flag :
+       registry_->ListFlags(/*include_archived=*/false)) {
     v1::FlagStatus* status = response->add_statuses();
-    if (aggregator_ != nullptr) ToProto(aggregator_->Status(flag.key()), status);
-    *status->mutable_flag() = std::move(flag);
+    if (aggregator_ != nullptr) {
+      ToProto(aggregator_->Status(flag.flag.key), status);
+    }
+    ToApi(flag, status->mutable_flag());
   }
   return grpc::Status::OK;
 }
@@ -170,8 +180,8 @@ grpc::Status AdminService::ListBackfills(grpc::ServerContext* context,
                                          const v1::ListBackfillsRequest*,
                                          v1::ListBackfillsResponse* response) {
   CUTOVER_ADMIN_AUTHORIZE(context, ListBackfills)
-  for (auto& job : registry_->backfills().List()) {
-    *response->add_jobs() = std::move(job);
+  for (const BackfillJob& job : registry_->backfills().List()) {
+    ToApi(job, response->add_jobs());
   }
   return grpc::Status::OK;
 }

@@ -1,8 +1,10 @@
 // AdminService: the gRPC Admin API, a thin adapter from RPCs to
 // FlagRegistry. It checks the caller's role (Authorizer), names the caller
 // in history (token name or certificate; with auth off, the metadata
-// "x-cutover-actor", else the peer) and converts absl::Status to
-// grpc::Status; all rules live in the registry and the core.
+// "x-cutover-actor", else the peer), converts each request into the
+// registry's command and its records into the answer (server/api_edge.h),
+// and absl::Status to grpc::Status; all rules live in the registry and the
+// core.
 //
 // Uses gRPC's synchronous API: admin writes wait for an fsync, which must
 // not block the callback threads that serve evaluation.

@@ -32,7 +32,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/gates.h"
-#include "cutover/v1/cutover.pb.h"
+#include "server/commands.h"
+#include "server/records.h"
 #include "server/store.h"
 
 namespace cutover {
@@ -46,29 +47,29 @@ class BackfillJobs {
   using Clock = std::function<absl::Time()>;
 
   // `store` must outlive this; `loaded` are the jobs the store holds.
-  BackfillJobs(Store* store, std::vector<v1::BackfillJob> loaded,
+  BackfillJobs(Store* store, std::vector<BackfillJob> loaded,
                Clock clock = &absl::Now);
 
   BackfillJobs(const BackfillJobs&) = delete;
   BackfillJobs& operator=(const BackfillJobs&) = delete;
 
-  // Starts a run of the job of `request.flag_key` (the caller checked the
+  // Starts a run of the job of `command.flag_key` (the caller checked the
   // flag exists and is not archived), creating the job if it has none.
   // INVALID_ARGUMENT for a bad field.
-  absl::StatusOr<v1::BackfillJob> Start(const v1::StartBackfillRequest& request,
-                                        const std::string& actor);
+  absl::StatusOr<BackfillJob> Start(const StartBackfillCommand& command,
+                                    const std::string& actor);
   // Records one page. INVALID_ARGUMENT for a bad field (or counts that
   // would overflow the job's totals); NOT_FOUND without a job; ABORTED for
   // another run, a stale sequence or a page of the wrong phase (nothing
   // changes then).
-  absl::StatusOr<v1::BackfillJob> Checkpoint(
-      const v1::CheckpointBackfillRequest& request);
+  absl::StatusOr<BackfillJob> Checkpoint(
+      const CheckpointBackfillCommand& page);
   // NOT_FOUND if the flag has no job.
-  absl::StatusOr<v1::BackfillJob> Get(const std::string& flag_key) const;
+  absl::StatusOr<BackfillJob> Get(const std::string& flag_key) const;
   // Sorted by flag key.
-  std::vector<v1::BackfillJob> List() const;
+  std::vector<BackfillJob> List() const;
   // Deletes the job (returning it). NOT_FOUND if there is none.
-  absl::StatusOr<v1::BackfillJob> Reset(const std::string& flag_key);
+  absl::StatusOr<BackfillJob> Reset(const std::string& flag_key);
 
   // What the require_backfill gate needs to know of the flag's job.
   BackfillFacts Facts(const std::string& flag_key) const;
@@ -77,7 +78,7 @@ class BackfillJobs {
   Store* const store_;
   const Clock clock_;
   mutable absl::Mutex mu_;
-  std::map<std::string, v1::BackfillJob> jobs_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, BackfillJob> jobs_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace cutover

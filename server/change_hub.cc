@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "server/api_edge.h"
+
 namespace cutover {
 
 ChangeHub::ChangeHub(std::shared_ptr<const Snapshot> initial,
@@ -59,30 +61,31 @@ void ChangeHub::DeliverStateLocked(Subscriber* subscriber,
   reset.set_revision(snapshot.revision);
   subscriber->Deliver(reset);
   // Sorted by key so that a stream's content is reproducible.
-  std::vector<const v1::Segment*> segments;
-  for (const auto& [key, segment] : snapshot.segment_protos) {
+  std::vector<const SegmentRecord*> segments;
+  for (const auto& [key, segment] : snapshot.segment_records) {
     segments.push_back(segment.get());
   }
-  std::sort(segments.begin(), segments.end(),
-            [](auto* a, auto* b) { return a->key() < b->key(); });
-  for (const v1::Segment* segment : segments) {
+  std::sort(segments.begin(), segments.end(), [](auto* a, auto* b) {
+    return a->segment.key < b->segment.key;
+  });
+  for (const SegmentRecord* segment : segments) {
     v1::WatchEvent event;
     event.set_kind(v1::WatchEvent::SEGMENT_UPSERTED);
-    event.set_revision(segment->revision());
-    *event.mutable_segment() = *segment;
+    event.set_revision(segment->last_change.revision);
+    ToApi(*segment, event.mutable_segment());
     subscriber->Deliver(event);
   }
-  std::vector<const v1::Flag*> flags;
+  std::vector<const FlagRecord*> flags;
   for (const auto& [key, entry] : snapshot.flags) {
-    if (!entry->proto.archived()) flags.push_back(&entry->proto);
+    if (!entry->record.flag.archived) flags.push_back(&entry->record);
   }
   std::sort(flags.begin(), flags.end(),
-            [](auto* a, auto* b) { return a->key() < b->key(); });
-  for (const v1::Flag* flag : flags) {
+            [](auto* a, auto* b) { return a->flag.key < b->flag.key; });
+  for (const FlagRecord* flag : flags) {
     v1::WatchEvent event;
     event.set_kind(v1::WatchEvent::FLAG_UPSERTED);
-    event.set_revision(flag->revision());
-    *event.mutable_flag() = *flag;
+    event.set_revision(flag->last_change.revision);
+    ToApi(*flag, event.mutable_flag());
     subscriber->Deliver(event);
   }
 }

@@ -5,7 +5,10 @@
 // and the change event; readers call snapshot() on the hot path, which is
 // an atomic shared_ptr load and never waits for a writer's store I/O.
 // A bounded ring of recent events lets a Watch resume from a revision;
-// older resumptions get a RESET and the whole state.
+// older resumptions get a RESET and the whole state. The hub is the Watch
+// stream's edge: it keeps and delivers API events (each change's event is
+// built once, by the writer, and shared by every subscriber), and turns
+// the snapshot's records into events for a RESET.
 //
 // Thread-safe.
 #ifndef CUTOVER_SERVER_CHANGE_HUB_H_

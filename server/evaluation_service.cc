@@ -166,7 +166,7 @@ class SnapshotDecider {
       flag_ = found;
     }
     const FlagEntry& entry = *flag_->second;
-    if (entry.proto.archived()) {
+    if (entry.record.flag.archived) {
       ToProto(SafeDecision(request.flag_key(), Reason::kFlagNotFound), out);
       return {flag_->first, Stage::kOff, Reason::kFlagNotFound};  // its label
     }

@@ -9,6 +9,12 @@
 // A write that changes nothing (e.g. setting the stage a flag already has)
 // is acknowledged without a new version.
 //
+// The registry speaks the server's types: commands in (server/commands.h),
+// records out (server/records.h); the services convert at the API edge
+// (server/api_edge.h). Two things it makes are API-shaped, built once per
+// change: the Watch event it publishes, and the history's diff lines,
+// which compare the API form of the flag or segment.
+//
 // Thread-safe: writes are serialised by one mutex; reads use the current
 // snapshot and never wait for writes.
 #ifndef CUTOVER_SERVER_FLAG_REGISTRY_H_
@@ -22,9 +28,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "cutover/v1/cutover.pb.h"
 #include "server/backfill_jobs.h"
 #include "server/change_hub.h"
+#include "server/commands.h"
+#include "server/records.h"
 #include "server/server_metrics.h"
 #include "server/store.h"
 
@@ -55,51 +62,55 @@ class FlagRegistry {
 
   // Reads ------------------------------------------------------------------
   // NOT_FOUND if there is no such flag (archived flags are returned).
-  absl::StatusOr<v1::Flag> GetFlag(const std::string& key) const;
-  std::vector<v1::Flag> ListFlags(bool include_archived) const;
-  absl::StatusOr<std::vector<v1::HistoryEntry>> History(const std::string& key,
-                                                        bool segment,
-                                                        int limit) const;
-  absl::StatusOr<v1::Segment> GetSegment(const std::string& key) const;
-  std::vector<v1::Segment> ListSegments() const;
+  absl::StatusOr<FlagRecord> GetFlag(const std::string& key) const;
+  // Sorted by key.
+  std::vector<FlagRecord> ListFlags(bool include_archived) const;
+  // Newest first; NOT_FOUND if the flag (or segment) never existed.
+  absl::StatusOr<std::vector<HistoryRecord>> History(const std::string& key,
+                                                     bool segment,
+                                                     int limit) const;
+  absl::StatusOr<SegmentRecord> GetSegment(const std::string& key) const;
+  // Sorted by key.
+  std::vector<SegmentRecord> ListSegments() const;
 
   // Flag writes (return the flag as stored) ---------------------------------
-  absl::StatusOr<v1::Flag> CreateFlag(const v1::CreateFlagRequest& request,
+  absl::StatusOr<FlagRecord> CreateFlag(const CreateFlagCommand& command,
+                                        const Caller& caller);
+  absl::StatusOr<FlagRecord> ReplaceFlag(const ReplaceFlagCommand& command,
+                                         const Caller& caller);
+  absl::StatusOr<FlagRecord> ArchiveFlag(const ArchiveFlagCommand& command,
+                                         const Caller& caller);
+  absl::StatusOr<FlagRecord> SetStage(const SetStageCommand& command,
                                       const Caller& caller);
-  absl::StatusOr<v1::Flag> ReplaceFlag(const v1::ReplaceFlagRequest& request,
-                                       const Caller& caller);
-  absl::StatusOr<v1::Flag> ArchiveFlag(const v1::ArchiveFlagRequest& request,
-                                       const Caller& caller);
-  absl::StatusOr<v1::Flag> SetStage(const v1::SetStageRequest& request,
-                                    const Caller& caller);
-  absl::StatusOr<v1::Flag> SetRollout(const v1::SetRolloutRequest& request,
+  absl::StatusOr<FlagRecord> SetRollout(const SetRolloutCommand& command,
+                                        const Caller& caller);
+  absl::StatusOr<FlagRecord> AddRule(const AddRuleCommand& command,
+                                     const Caller& caller);
+  absl::StatusOr<FlagRecord> RemoveRule(const RemoveRuleCommand& command,
+                                        const Caller& caller);
+  absl::StatusOr<FlagRecord> SetEnabled(const SetEnabledCommand& command,
+                                        const Caller& caller);
+  absl::StatusOr<FlagRecord> Rollback(const RollbackCommand& command,
                                       const Caller& caller);
-  absl::StatusOr<v1::Flag> AddRule(const v1::AddRuleRequest& request,
-                                   const Caller& caller);
-  absl::StatusOr<v1::Flag> RemoveRule(const v1::RemoveRuleRequest& request,
-                                      const Caller& caller);
-  absl::StatusOr<v1::Flag> SetEnabled(const v1::SetEnabledRequest& request,
-                                      const Caller& caller);
-  absl::StatusOr<v1::Flag> Rollback(const v1::RollbackRequest& request,
-                                    const Caller& caller);
 
   // Backfill jobs (see BackfillJobs) -----------------------------------------
   // NOT_FOUND for an unknown flag, FAILED_PRECONDITION for an archived one.
-  absl::StatusOr<v1::BackfillJob> StartBackfill(
-      const v1::StartBackfillRequest& request, const Caller& caller);
+  absl::StatusOr<BackfillJob> StartBackfill(
+      const StartBackfillCommand& command, const Caller& caller);
   // FAILED_PRECONDITION once the flag is archived.
-  absl::StatusOr<v1::BackfillJob> CheckpointBackfill(
-      const v1::CheckpointBackfillRequest& request, const Caller& caller);
-  absl::StatusOr<v1::BackfillJob> ResetBackfill(
-      const v1::ResetBackfillRequest& request, const Caller& caller);
+  absl::StatusOr<BackfillJob> CheckpointBackfill(
+      const CheckpointBackfillCommand& command, const Caller& caller);
+  absl::StatusOr<BackfillJob> ResetBackfill(
+      const ResetBackfillCommand& command, const Caller& caller);
 
-  // Segment writes ----------------------------------------------------------
-  absl::StatusOr<v1::Segment> CreateSegment(
-      const v1::CreateSegmentRequest& request, const Caller& caller);
-  absl::StatusOr<v1::Segment> ReplaceSegment(
-      const v1::ReplaceSegmentRequest& request, const Caller& caller);
-  absl::StatusOr<v1::Segment> DeleteSegment(
-      const v1::DeleteSegmentRequest& request, const Caller& caller);
+  // Segment writes (return the segment as stored; a deleted one as it
+  // last was) ----------------------------------------------------------------
+  absl::StatusOr<SegmentRecord> CreateSegment(
+      const CreateSegmentCommand& command, const Caller& caller);
+  absl::StatusOr<SegmentRecord> ReplaceSegment(
+      const ReplaceSegmentCommand& command, const Caller& caller);
+  absl::StatusOr<SegmentRecord> DeleteSegment(
+      const DeleteSegmentCommand& command, const Caller& caller);
 
  private:
   // How a flag write is described in history and checked.
@@ -111,11 +122,11 @@ class FlagRegistry {
     bool stage_check = true;   // false for rollback, archive, enable
     std::string comment;
   };
-  using FlagEdit = std::function<absl::Status(v1::Flag& flag)>;
+  using FlagEdit = std::function<absl::Status(FlagRecord& flag)>;
 
   FlagRegistry(std::unique_ptr<Store> store, std::unique_ptr<ChangeHub> hub,
                ServerMetrics* metrics, const OpAggregator* window,
-               std::vector<v1::BackfillJob> backfills);
+               std::vector<BackfillJob> backfills);
   // FAILED_PRECONDITION if `key` is an archived flag; NOT_FOUND if it is no
   // flag and `must_exist`.
   absl::Status CheckBackfillFlag(const std::string& key,
@@ -128,20 +139,22 @@ class FlagRegistry {
                            absl::string_view flag_key,
                            absl::string_view action);
 
-  absl::StatusOr<v1::Flag> ChangeFlag(const FlagChange& change,
-                                      const Caller& caller,
-                                      const FlagEdit& edit);
+  absl::StatusOr<FlagRecord> ChangeFlag(const FlagChange& change,
+                                        const Caller& caller,
+                                        const FlagEdit& edit);
   // Validates `next` against `before` (nullptr on create), commits and
   // publishes it. Requires write_mu_.
-  absl::StatusOr<v1::Flag> CommitFlag(const v1::Flag* before, v1::Flag next,
-                                      const FlagChange& change,
-                                      const Caller& caller)
+  absl::StatusOr<FlagRecord> CommitFlag(const FlagRecord* before,
+                                        FlagRecord next,
+                                        const FlagChange& change,
+                                        const Caller& caller)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  absl::StatusOr<v1::Segment> CommitSegment(const v1::Segment* before,
-                                            const v1::Segment* next,
-                                            const std::string& action,
-                                            const std::string& comment,
-                                            const Caller& caller)
+  // `next` nullptr deletes `before`. Requires write_mu_.
+  absl::StatusOr<SegmentRecord> CommitSegment(const SegmentRecord* before,
+                                              const Segment* next,
+                                              const std::string& action,
+                                              const std::string& comment,
+                                              const Caller& caller)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   std::unique_ptr<Store> store_;

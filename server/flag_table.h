@@ -6,6 +6,8 @@
 // copies, so a write costs O(flags / kShards) and readers of the old
 // snapshot keep theirs untouched.
 //
+// FlagEntry, what a table holds per flag, is defined here too.
+//
 // Immutable; share freely across threads.
 #ifndef CUTOVER_SERVER_FLAG_TABLE_H_
 #define CUTOVER_SERVER_FLAG_TABLE_H_
@@ -19,10 +21,18 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
+#include "server/records.h"
 
 namespace cutover {
 
-struct FlagEntry;
+class CompiledFlag;  // core/evaluate.h
+
+// A flag as a snapshot holds it: the server's record (what the Admin API
+// reads) and the flag compiled for evaluation.
+struct FlagEntry {
+  FlagRecord record;
+  std::shared_ptr<const CompiledFlag> compiled;
+};
 
 class FlagTable {
  public:

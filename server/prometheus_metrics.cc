@@ -121,24 +121,24 @@ class PrometheusMetrics::StateCollector final : public prometheus::Collectable {
     auto eta = GaugeFamily("cutover_backfill_eta_seconds",
                            "Seconds until the copy ends at the recent rate "
                            "(0: unknown or not copying).");
-    for (const v1::BackfillJob& job : jobs.List()) {
-      const std::string& flag = job.flag_key();
+    for (const BackfillJob& job : jobs.List()) {
+      const std::string& flag = job.flag_key;
       const std::pair<const char*, int64_t> counts[] = {
-          {"copied", job.rows_copied()},
-          {"verified", job.rows_verified()},
-          {"mismatched", job.rows_mismatched()},
-          {"repaired", job.rows_repaired()},
-          {"total_estimate", job.rows_total_estimate()}};
+          {"copied", job.rows_copied},
+          {"verified", job.rows_verified},
+          {"mismatched", job.rows_mismatched},
+          {"repaired", job.rows_repaired},
+          {"total_estimate", job.rows_total_estimate}};
       for (const auto& [kind, value] : counts) {
         AddSample(rows, {{"flag", flag}, {"kind", kind}},
                   static_cast<double>(value));
       }
-      for (v1::BackfillPhase p : {v1::COPYING, v1::VERIFYING, v1::DONE}) {
+      for (BackfillPhase p : kBackfillPhases) {
         AddSample(phase, {{"flag", flag}, {"phase", BackfillPhaseName(p)}},
-                  job.phase() == p ? 1 : 0);
+                  job.phase == p ? 1 : 0);
       }
-      AddSample(rate, {{"flag", flag}}, job.rows_per_second());
-      AddSample(eta, {{"flag", flag}}, job.eta_seconds());
+      AddSample(rate, {{"flag", flag}}, job.rows_per_second);
+      AddSample(eta, {{"flag", flag}}, EtaSeconds(job));
     }
     for (auto* family : {&rows, &phase, &rate, &eta}) {
       families.push_back(std::move(*family));
@@ -192,7 +192,7 @@ class PrometheusMetrics::StateCollector final : public prometheus::Collectable {
 
     auto segments = GaugeFamily("cutover_segments", "Segments in the store.");
     AddSample(segments, {},
-              static_cast<double>(snapshot->segment_protos.size()));
+              static_cast<double>(snapshot->segment_records.size()));
     families.push_back(std::move(segments));
 
     auto flags = GaugeFamily("cutover_flags", "Flags in the store, by state.");
@@ -216,7 +216,7 @@ class PrometheusMetrics::StateCollector final : public prometheus::Collectable {
     auto rules = GaugeFamily("cutover_flag_rules", "Targeting rules per flag.");
     int64_t active = 0, archived = 0;
     for (const auto& [key, entry] : snapshot->flags) {
-      if (entry->proto.archived()) {
+      if (entry->record.flag.archived) {
         archived += 1;
         continue;
       }

@@ -14,24 +14,19 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "core/evaluate.h"
-#include "cutover/v1/cutover.pb.h"
 #include "server/flag_table.h"
+#include "server/records.h"
 
 namespace cutover {
-
-// A flag as stored (protobuf, with output-only fields) and compiled.
-struct FlagEntry {
-  v1::Flag proto;
-  std::shared_ptr<const CompiledFlag> compiled;
-};
 
 struct Snapshot {
   int64_t revision = 0;
   // Every flag, archived included (Decide treats archived as not found).
   FlagTable flags;
-  // Every segment as stored; shared, not copied, by the next snapshot.
-  absl::flat_hash_map<std::string, std::shared_ptr<const v1::Segment>>
-      segment_protos;
+  // Every segment as the server keeps it; shared, not copied, by the next
+  // snapshot.
+  absl::flat_hash_map<std::string, std::shared_ptr<const SegmentRecord>>
+      segment_records;
   // The same segments, compiled, as evaluation looks them up.
   SegmentIndex segments;
 };

@@ -10,9 +10,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "cutover/v1/cutover.pb.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 #include "rocksdb/write_batch.h"
+#include "server/api_edge.h"
+#include "server/storage_codec.h"
 
 namespace cutover {
 namespace {
@@ -25,6 +28,8 @@ constexpr char kChangesFamily[] = "changes";
 constexpr char kBackfillFamily[] = "backfill";
 constexpr char kSchemaKey[] = "schema_version";
 constexpr char kRevisionKey[] = "revision";
+// The one older format Open migrates from.
+constexpr int kSchema1 = 1;
 
 // The one place a rocksdb::Status becomes an absl::Status.
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
@@ -84,13 +89,15 @@ std::string HistoryKey(const std::string& flag_key, int64_t version) {
                       BigEndian64(static_cast<uint64_t>(version)));
 }
 
-template <typename Message>
-absl::Status ParseValue(rocksdb::Slice value, Message* out,
-                        absl::string_view what) {
-  if (!out->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-    return absl::DataLossError(absl::StrCat("store: cannot parse ", what));
-  }
-  return absl::OkStatus();
+// The version at the end of a history key.
+int64_t HistoryVersion(rocksdb::Slice key) {
+  if (key.size() < 8) return 0;
+  return static_cast<int64_t>(
+      FromBigEndian64(rocksdb::Slice(key.data() + key.size() - 8, 8)));
+}
+
+absl::string_view View(rocksdb::Slice slice) {
+  return absl::string_view(slice.data(), slice.size());
 }
 
 // Keeps `db` and its column family handles open until the process exits,
@@ -189,10 +196,16 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
     status = FromRocks(s, "store: read schema version");
     if (!status.ok()) return status;
     int schema = 0;
-    if (!absl::SimpleAtoi(value, &schema) || schema != kSchemaVersion) {
+    if (!absl::SimpleAtoi(value, &schema) ||
+        (schema != kSchemaVersion && schema != kSchema1)) {
       return absl::FailedPreconditionError(absl::StrCat(
           "store: ", dir, " has schema version '", value,
-          "'; this cutoverd reads version ", kSchemaVersion));
+          "'; this cutoverd reads version ", kSchemaVersion,
+          " (and migrates version ", kSchema1, ")"));
+    }
+    if (schema == kSchema1) {
+      status = store->MigrateFromSchema1();
+      if (!status.ok()) return status;
     }
   }
 
@@ -223,17 +236,18 @@ Store::~Store() {
 
 namespace {
 
-// Every value of `family`, parsed as T, in key order.
-template <typename T>
+// Every value of `family`, decoded by `decode` (key, value) and added to
+// `out`, in key order.
+template <typename T, typename Decode>
 absl::Status ScanFamily(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* family,
-                        const char* what, std::vector<T>* out) {
+                        const char* what, const Decode& decode,
+                        std::vector<T>* out) {
   std::unique_ptr<rocksdb::Iterator> it(
       db.NewIterator(rocksdb::ReadOptions(), family));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    T value;
-    absl::Status status = ParseValue(it->value(), &value, what);
-    if (!status.ok()) return status;
-    out->push_back(std::move(value));
+    absl::StatusOr<T> value = decode(it->key(), View(it->value()));
+    if (!value.ok()) return value.status();
+    out->push_back(*std::move(value));
   }
   return FromRocks(it->status(), absl::StrCat("store: scan ", what, "s"));
 }
@@ -243,15 +257,38 @@ absl::Status ScanFamily(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* family,
 absl::StatusOr<StoredState> Store::Load() const {
   StoredState state;
   state.revision = revision_;
-  absl::Status status = ScanFamily(*db_, flags_, "flag", &state.flags);
+  absl::Status status = ScanFamily(
+      *db_, flags_, "flag",
+      [](rocksdb::Slice, absl::string_view value) { return DecodeFlag(value); },
+      &state.flags);
   if (status.ok()) {
-    status = ScanFamily(*db_, segments_, "segment", &state.segments);
+    status = ScanFamily(*db_, segments_, "segment",
+                        [](rocksdb::Slice, absl::string_view value) {
+                          return DecodeSegment(value);
+                        },
+                        &state.segments);
   }
   if (status.ok()) {
-    status = ScanFamily(*db_, changes_, "change", &state.recent_changes);
+    status = ScanFamily(
+        *db_, changes_, "change",
+        [](rocksdb::Slice key, absl::string_view value) {
+          absl::StatusOr<ChangeRecord> change = DecodeChange(value);
+          if (change.ok()) {
+            change->revision = static_cast<int64_t>(FromBigEndian64(key));
+          }
+          return change;
+        },
+        &state.recent_changes);
   }
   if (status.ok()) {
-    status = ScanFamily(*db_, backfill_, "backfill job", &state.backfills);
+    status = ScanFamily(
+        *db_, backfill_, "backfill job",
+        [](rocksdb::Slice key, absl::string_view value) {
+          absl::StatusOr<BackfillJob> job = DecodeBackfillJob(value);
+          if (job.ok()) job->flag_key = key.ToString();
+          return job;
+        },
+        &state.backfills);
   }
   if (!status.ok()) return status;
   return state;
@@ -261,19 +298,26 @@ std::string SegmentHistorySubject(const std::string& segment_key) {
   return "segment/" + segment_key;
 }
 
-absl::StatusOr<std::vector<v1::HistoryEntry>> Store::History(
-    const std::string& flag_key, int limit) const {
-  std::vector<v1::HistoryEntry> entries;
-  const std::string prefix = flag_key + std::string(1, '\0');
+absl::StatusOr<std::vector<HistoryRecord>> Store::History(
+    const std::string& subject, int limit) const {
+  const std::string segment_prefix = SegmentHistorySubject("");
+  const bool of_segment = subject.rfind(segment_prefix, 0) == 0;
+  std::vector<HistoryRecord> entries;
+  const std::string prefix = subject + std::string(1, '\0');
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), history_));
   // Newest first: seek to the end of the prefix and walk back.
-  it->SeekForPrev(HistoryKey(flag_key, INT64_MAX));
+  it->SeekForPrev(HistoryKey(subject, INT64_MAX));
   for (; it->Valid() && it->key().starts_with(prefix); it->Prev()) {
-    v1::HistoryEntry entry;
-    absl::Status status = ParseValue(it->value(), &entry, "history entry");
-    if (!status.ok()) return status;
-    entries.push_back(std::move(entry));
+    absl::StatusOr<HistoryRecord> entry = DecodeHistory(View(it->value()));
+    if (!entry.ok()) return entry.status();
+    if (of_segment) {
+      entry->segment_key = subject.substr(segment_prefix.size());
+    } else {
+      entry->flag_key = subject;
+    }
+    entry->version = HistoryVersion(it->key());
+    entries.push_back(*std::move(entry));
     if (limit > 0 && static_cast<int>(entries.size()) >= limit) break;
   }
   absl::Status status = FromRocks(it->status(), "store: scan history");
@@ -288,30 +332,31 @@ absl::Status Store::Commit(const Mutation& mutation) {
                      " after revision ", revision_.load()));
   }
   rocksdb::WriteBatch batch;
-  auto put = [&batch](rocksdb::ColumnFamilyHandle* family,
-                      const std::string& key,
-                      const google::protobuf::Message& message) {
-    return batch.Put(family, key, message.SerializeAsString());
-  };
   rocksdb::Status s;
   if (mutation.put_flag) {
-    s = put(flags_, mutation.put_flag->key(), *mutation.put_flag);
+    s = batch.Put(flags_, mutation.put_flag->flag.key,
+                  EncodeFlag(*mutation.put_flag));
   }
   if (s.ok() && mutation.put_segment) {
-    s = put(segments_, mutation.put_segment->key(), *mutation.put_segment);
+    s = batch.Put(segments_, mutation.put_segment->segment.key,
+                  EncodeSegment(*mutation.put_segment));
   }
   if (s.ok() && mutation.delete_segment) {
     s = batch.Delete(segments_, *mutation.delete_segment);
   }
   if (s.ok() && mutation.history) {
-    const v1::HistoryEntry& entry = *mutation.history;
-    const std::string subject = entry.flag_key().empty()
-                                    ? SegmentHistorySubject(entry.segment_key())
-                                    : entry.flag_key();
-    s = put(history_, HistoryKey(subject, entry.version()), entry);
+    const HistoryRecord& entry = *mutation.history;
+    const std::string subject = entry.flag_key.empty()
+                                    ? SegmentHistorySubject(entry.segment_key)
+                                    : entry.flag_key;
+    s = batch.Put(history_, HistoryKey(subject, entry.version),
+                  EncodeHistory(entry));
   }
   const uint64_t revision = static_cast<uint64_t>(mutation.revision);
-  if (s.ok()) s = put(changes_, BigEndian64(revision), mutation.event);
+  if (s.ok()) {
+    s = batch.Put(changes_, BigEndian64(revision),
+                  EncodeChange(mutation.change));
+  }
   if (s.ok() && revision > static_cast<uint64_t>(kChangesKept)) {
     // Keep the latest kChangesKept changes for Watch resumption: each
     // commit drops the one that falls out of the window.
@@ -332,11 +377,11 @@ absl::Status Store::Commit(const Mutation& mutation) {
   return absl::OkStatus();
 }
 
-absl::Status Store::PutBackfill(const v1::BackfillJob& job) {
+absl::Status Store::PutBackfill(const BackfillJob& job) {
   rocksdb::WriteOptions options;
   options.sync = true;  // acknowledged means on disk
   return FromRocks(
-      db_->Put(options, backfill_, job.flag_key(), job.SerializeAsString()),
+      db_->Put(options, backfill_, job.flag_key, EncodeBackfillJob(job)),
       "store: write backfill job");
 }
 
@@ -345,6 +390,116 @@ absl::Status Store::DeleteBackfill(const std::string& flag_key) {
   options.sync = true;
   return FromRocks(db_->Delete(options, backfill_, flag_key),
                    "store: delete backfill job");
+}
+
+// --- the migration from schema 1 ---------------------------------------------
+//
+// Schema-1 values were the cutover.v1 API messages. This is the one place
+// the store reads them: each is parsed as its API message (the field
+// numbers of a v1 API never change, so any schema-1 value parses as it was
+// written), converted to the server's record as the API edge converts it,
+// and written back in schema 2 under the same key.
+
+namespace {
+
+// Adds to `batch` every value of `family` rewritten by `rewrite`, which
+// takes the schema-1 value and gives the schema-2 value.
+template <typename Rewrite>
+absl::Status RewriteFamily(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* family,
+                           const Rewrite& rewrite, rocksdb::WriteBatch* batch) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db.NewIterator(rocksdb::ReadOptions(), family));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    absl::StatusOr<std::string> value = rewrite(it->value());
+    if (!value.ok()) return value.status();
+    absl::Status status = FromRocks(batch->Put(family, it->key(), *value),
+                                    "store: migrate: build write batch");
+    if (!status.ok()) return status;
+  }
+  return FromRocks(it->status(), absl::StrCat("store: migrate: scan ",
+                                              family->GetName()));
+}
+
+// The schema-1 value `value` parsed as the API message T.
+template <typename T>
+absl::StatusOr<T> ParseSchema1(rocksdb::Slice value, const char* what) {
+  T message;
+  if (!message.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    return absl::DataLossError(
+        absl::StrCat("store: migrate: cannot parse schema-1 ", what));
+  }
+  return message;
+}
+
+}  // namespace
+
+absl::Status Store::MigrateFromSchema1() {
+  rocksdb::WriteBatch batch;
+  absl::Status status = RewriteFamily(
+      *db_, flags_,
+      [](rocksdb::Slice value) -> absl::StatusOr<std::string> {
+        auto flag = ParseSchema1<v1::Flag>(value, "flag");
+        if (!flag.ok()) return flag.status();
+        return EncodeFlag(FromApi(*flag));
+      },
+      &batch);
+  if (status.ok()) {
+    status = RewriteFamily(
+        *db_, segments_,
+        [](rocksdb::Slice value) -> absl::StatusOr<std::string> {
+          auto segment = ParseSchema1<v1::Segment>(value, "segment");
+          if (!segment.ok()) return segment.status();
+          return EncodeSegment(FromApi(*segment));
+        },
+        &batch);
+  }
+  if (status.ok()) {
+    status = RewriteFamily(
+        *db_, history_,
+        [](rocksdb::Slice value) -> absl::StatusOr<std::string> {
+          auto entry = ParseSchema1<v1::HistoryEntry>(value, "history entry");
+          if (!entry.ok()) return entry.status();
+          return EncodeHistory(FromApi(*entry));
+        },
+        &batch);
+  }
+  if (status.ok()) {
+    status = RewriteFamily(
+        *db_, changes_,
+        [](rocksdb::Slice value) -> absl::StatusOr<std::string> {
+          auto event = ParseSchema1<v1::WatchEvent>(value, "change");
+          if (!event.ok()) return event.status();
+          ChangeRecord change = FromApi(*event);
+          if (!change.flag && !change.segment) {
+            return absl::DataLossError(absl::StrCat(
+                "store: migrate: a schema-1 change of kind ",
+                v1::WatchEvent::Kind_Name(event->kind())));
+          }
+          return EncodeChange(change);
+        },
+        &batch);
+  }
+  if (status.ok()) {
+    status = RewriteFamily(
+        *db_, backfill_,
+        [](rocksdb::Slice value) -> absl::StatusOr<std::string> {
+          auto job = ParseSchema1<v1::BackfillJob>(value, "backfill job");
+          if (!job.ok()) return job.status();
+          return EncodeBackfillJob(FromApi(*job));
+        },
+        &batch);
+  }
+  if (status.ok()) {
+    status = FromRocks(
+        batch.Put(meta_, kSchemaKey, std::to_string(kSchemaVersion)),
+        "store: migrate: build write batch");
+  }
+  if (!status.ok()) return status;
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  status = FromRocks(db_->Write(options, &batch), "store: migrate: write");
+  if (!status.ok()) write_failed_ = true;
+  return status;
 }
 
 Store::Sizes Store::sizes() const {

@@ -1,16 +1,23 @@
-// Store: the daemon's durable state in RocksDB.
+// Store: the daemon's durable state in RocksDB, in the store's own format
+// (schema 2: the messages of proto/cutover/storage/v1/storage.proto, made
+// from and read into the server's records by server/storage_codec.h; the
+// layout is specified in docs/storage.md).
 //
-// Column families (the key layout is written up in docs/storage.md):
+// Column families:
 //   meta      "schema_version" -> decimal string; "revision" -> 8-byte BE
-//   flags     flag key -> cutover.v1.Flag (current state, archived included)
-//   segments  segment key -> cutover.v1.Segment
-//   history   subject, 0x00, 8-byte BE version -> cutover.v1.HistoryEntry,
+//   flags     flag key -> storage.v1.Flag (current state, archived included)
+//   segments  segment key -> storage.v1.Segment
+//   history   subject, 0x00, 8-byte BE version -> storage.v1.HistoryEntry,
 //             where the subject is the flag key, or "segment/" + segment key
 //             (flag keys cannot contain '/')
-//   changes   8-byte BE revision -> cutover.v1.WatchEvent (the last
+//   changes   8-byte BE revision -> storage.v1.Change (the last
 //             kChangesKept revisions, so Watch can resume after a restart)
-//   backfill  flag key -> cutover.v1.BackfillJob (the flag's backfill job;
+//   backfill  flag key -> storage.v1.BackfillJob (the flag's backfill job;
 //             written by PutBackfill, outside the revision sequence)
+//
+// Open migrates a store of schema 1 (whose values were the cutover.v1 API
+// messages) to schema 2 in one synced WriteBatch before it returns, and
+// refuses any other version.
 //
 // Every Commit is one atomic RocksDB WriteBatch written with sync = true:
 // when Commit returns OK the change survives a crash or power loss.
@@ -29,7 +36,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "cutover/v1/cutover.pb.h"
+#include "server/records.h"
 
 namespace rocksdb {
 class ColumnFamilyHandle;
@@ -39,7 +46,7 @@ class DB;
 namespace cutover {
 
 // The on-disk format this build reads and writes.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 // How many of the latest revisions the changes family keeps.
 inline constexpr int64_t kChangesKept = 10000;
 
@@ -49,27 +56,32 @@ std::string SegmentHistorySubject(const std::string& segment_key);
 // Everything a daemon needs at start-up.
 struct StoredState {
   int64_t revision = 0;
-  std::vector<v1::Flag> flags;        // by key, archived included
-  std::vector<v1::Segment> segments;  // by key
-  std::vector<v1::WatchEvent> recent_changes;  // oldest first
-  std::vector<v1::BackfillJob> backfills;      // by flag key
+  std::vector<FlagRecord> flags;        // by key, archived included
+  std::vector<SegmentRecord> segments;  // by key
+  std::vector<ChangeRecord> recent_changes;  // oldest first
+  std::vector<BackfillJob> backfills;        // by flag key
 };
 
 // One atomic change: a new revision with what it writes.
 struct Mutation {
   int64_t revision = 0;  // must be revision() + 1
-  std::optional<v1::Flag> put_flag;
-  std::optional<v1::Segment> put_segment;
+  std::optional<FlagRecord> put_flag;
+  std::optional<SegmentRecord> put_segment;
   std::optional<std::string> delete_segment;
-  std::optional<v1::HistoryEntry> history;
-  v1::WatchEvent event;                     // the change as Watch sends it
+  // Kept under its subject (flag_key, or segment_key when that is empty)
+  // and version.
+  std::optional<HistoryRecord> history;
+  // The change as Watch replays it, kept under `revision` (its own
+  // revision field is not read).
+  ChangeRecord change;
 };
 
 class Store {
  public:
-  // Opens or creates the store in `dir`. FAILED_PRECONDITION if another
-  // process holds the folder's lock or the schema version is not ours;
-  // DATA_LOSS if RocksDB reports corruption.
+  // Opens or creates the store in `dir`, migrating a schema-1 store first.
+  // FAILED_PRECONDITION if another process holds the folder's lock or the
+  // schema version is neither ours nor one we migrate from; DATA_LOSS if
+  // RocksDB reports corruption or a value does not parse.
   static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& dir);
   ~Store();
 
@@ -80,8 +92,8 @@ class Store {
 
   // A subject's history (a flag key or SegmentHistorySubject(key)), newest
   // first; `limit` <= 0 means all.
-  [[nodiscard]] absl::StatusOr<std::vector<v1::HistoryEntry>> History(
-      const std::string& flag_key, int limit) const;
+  [[nodiscard]] absl::StatusOr<std::vector<HistoryRecord>> History(
+      const std::string& subject, int limit) const;
 
   // Writes `mutation` atomically and durably (fsync) and advances revision.
   // INTERNAL if the revision is not the next one.
@@ -93,7 +105,7 @@ class Store {
   // (fsync). Backfill checkpoints are not flag changes: no revision, no
   // Watch event. Safe to call concurrently with Commit; callers serialise
   // writes of one job.
-  [[nodiscard]] absl::Status PutBackfill(const v1::BackfillJob& job);
+  [[nodiscard]] absl::Status PutBackfill(const BackfillJob& job);
   [[nodiscard]] absl::Status DeleteBackfill(const std::string& flag_key);
 
   // RocksDB's size figures, summed over the column families (metrics).
@@ -106,6 +118,9 @@ class Store {
 
  private:
   Store() = default;
+  // Rewrites every value of a schema-1 store in schema 2, and the schema
+  // version, in one synced WriteBatch.
+  absl::Status MigrateFromSchema1();
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;

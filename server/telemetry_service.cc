@@ -100,7 +100,7 @@ grpc::ServerUnaryReactor* TelemetryService::ReportMigrationOps(
   uint64_t accepted = 0, unknown = 0, full = 0;
   for (const auto& reported : request->counts()) {
     const FlagTable::Slot* flag = snapshot->flags.Find(reported.flag_key());
-    if (flag == nullptr || flag->second->proto.archived()) {
+    if (flag == nullptr || flag->second->record.flag.archived) {
       unknown += 1;
       continue;
     }

@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "convert/flag_diff.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "rpc/grpc_status.h"
 
 namespace cutover {
@@ -65,6 +66,70 @@ TEST_CASE("a flag converts with every configuration field", "[convert]") {
 
   v1::Flag unset;
   CHECK(!FromProto(unset).compare_sample_rate.has_value());
+}
+
+TEST_CASE("a flag and a segment convert back to the same message",
+          "[convert]") {
+  v1::Flag flag;
+  flag.set_key("orders");
+  flag.set_description("d");
+  flag.set_owner("o");
+  flag.add_tags("t1");
+  flag.add_tags("t2");
+  flag.set_old_target("pg");
+  flag.set_new_target("ddb");
+  flag.set_enabled(true);
+  flag.set_bucket_by("tenant_id");
+  flag.set_compare_sample_rate(0);
+  flag.set_version(4);
+  flag.set_archived(true);
+  auto* rule = flag.add_rules();
+  rule->set_id("r1");
+  rule->set_description("rd");
+  auto* clause = rule->add_clauses();
+  clause->set_attribute("tenant");
+  clause->set_op(v1::NOT_IN);
+  clause->add_values("acme");
+  clause->add_values("globex");
+  auto* segment_clause = rule->add_clauses();
+  segment_clause->set_op(v1::IN_SEGMENT);
+  segment_clause->add_values("internal");
+  auto* rule_split = rule->mutable_serve()->mutable_rollout()->add_splits();
+  rule_split->set_stage(v1::SHADOW);
+  rule_split->set_weight(0);
+  flag.add_rules()->mutable_serve()->set_stage(v1::DUALWRITE);
+  flag.mutable_default_serve()->set_stage(v1::OFF);
+  flag.mutable_gates()->set_max_mismatch_rate(0);
+  flag.mutable_gates()->set_min_samples(100);
+
+  v1::Flag back;
+  ToProto(FromProto(flag), &back);
+  CHECK(google::protobuf::util::MessageDifferencer::Equals(back, flag));
+
+  // No gate declared: no gates message.
+  v1::Flag plain;
+  plain.set_key("plain");
+  plain.mutable_default_serve()->set_stage(v1::OFF);
+  v1::Flag plain_back;
+  ToProto(FromProto(plain), &plain_back);
+  CHECK_FALSE(plain_back.has_gates());
+  CHECK_FALSE(plain_back.has_compare_sample_rate());
+  CHECK(google::protobuf::util::MessageDifferencer::Equals(plain_back, plain));
+
+  v1::Segment segment;
+  segment.set_key("internal");
+  segment.set_description("staff");
+  segment.add_included("u-1");
+  segment.add_excluded("u-2");
+  auto* segment_rule = segment.add_clauses();
+  segment_rule->set_attribute("app_version");
+  segment_rule->set_op(v1::SEMVER_GE);
+  segment_rule->add_values("2.0.0");
+  segment.set_version(3);
+  v1::Segment segment_back;
+  ToProto(FromProto(segment), &segment_back);
+  CHECK(google::protobuf::util::MessageDifferencer::Equals(segment_back,
+                                                           segment));
 }
 
 TEST_CASE("decisions round-trip", "[convert]") {

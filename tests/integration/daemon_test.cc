@@ -568,7 +568,7 @@ TEST_CASE("a data folder of another schema version exits 1 naming it",
     REQUIRE(daemon.Stop(SIGTERM) == 0);
   }
   {
-    // What a later cutoverd would leave: schema_version 2 in "meta".
+    // What a later cutoverd would leave: schema_version 3 in "meta".
     rocksdb::DBOptions options;
     std::vector<std::string> names;
     REQUIRE(rocksdb::DB::ListColumnFamilies(options, data, &names).ok());
@@ -584,7 +584,7 @@ TEST_CASE("a data folder of another schema version exits 1 naming it",
     sync.sync = true;
     for (auto* handle : handles) {
       if (handle->GetName() == "meta") {
-        REQUIRE(db->Put(sync, handle, "schema_version", "2").ok());
+        REQUIRE(db->Put(sync, handle, "schema_version", "3").ok());
       }
     }
     for (auto* handle : handles) {
@@ -600,7 +600,7 @@ TEST_CASE("a data folder of another schema version exits 1 naming it",
   INFO("stderr: " << run.err);
   CHECK(run.exit_code == 1);
   CHECK(run.err.find("schema version") != std::string::npos);
-  CHECK(run.err.find("'2'") != std::string::npos);
+  CHECK(run.err.find("'3'") != std::string::npos);
 }
 
 TEST_CASE("a data folder holding something else exits 1 and is left alone",

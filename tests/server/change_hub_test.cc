@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cutover/v1/cutover.pb.h"
+#include "server/api_edge.h"
 #include "server/snapshot.h"
 
 namespace cutover {
@@ -77,7 +78,8 @@ v1::Segment MakeSegment(const std::string& key, int64_t revision) {
 void AddFlag(Snapshot& snapshot, const v1::Flag& flag) {
   // The hub never evaluates, so no compiled flag is needed.
   snapshot.flags = snapshot.flags.With(
-      flag.key(), std::make_shared<const FlagEntry>(FlagEntry{flag, nullptr}));
+      flag.key(),
+      std::make_shared<const FlagEntry>(FlagEntry{FromApi(flag), nullptr}));
 }
 
 v1::WatchEvent FlagEvent(int64_t revision, const std::string& key) {
@@ -93,10 +95,10 @@ v1::WatchEvent FlagEvent(int64_t revision, const std::string& key) {
 std::shared_ptr<const Snapshot> StateAt7() {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->revision = 7;
-  snapshot->segment_protos["testers"] =
-      std::make_shared<const v1::Segment>(MakeSegment("testers", 2));
-  snapshot->segment_protos["beta"] =
-      std::make_shared<const v1::Segment>(MakeSegment("beta", 6));
+  snapshot->segment_records["testers"] =
+      std::make_shared<const SegmentRecord>(FromApi(MakeSegment("testers", 2)));
+  snapshot->segment_records["beta"] =
+      std::make_shared<const SegmentRecord>(FromApi(MakeSegment("beta", 6)));
   AddFlag(*snapshot, MakeFlag("payments", 7, false));
   AddFlag(*snapshot, MakeFlag("old-carts", 5, true));
   AddFlag(*snapshot, MakeFlag("orders", 4, false));
@@ -170,10 +172,14 @@ TEST_CASE("ChangeHub: a RESET carries the full flags and segments",
   RecordingSubscriber subscriber;
   REQUIRE(hub.Subscribe(&subscriber, 0));
   REQUIRE(subscriber.events.size() == kResetAt7.size());
+  v1::Segment beta;
+  ToApi(*state->segment_records.at("beta"), &beta);
+  v1::Flag orders;
+  ToApi(state->flags.Find("orders")->second->record, &orders);
   CHECK(subscriber.events[1].segment().SerializeAsString() ==
-        state->segment_protos.at("beta")->SerializeAsString());
+        beta.SerializeAsString());
   CHECK(subscriber.events[4].flag().SerializeAsString() ==
-        state->flags.Find("orders")->second->proto.SerializeAsString());
+        orders.SerializeAsString());
   // Flag events carry no segment and segment events no flag.
   CHECK_FALSE(subscriber.events[1].has_flag());
   CHECK_FALSE(subscriber.events[4].has_segment());

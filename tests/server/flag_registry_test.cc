@@ -23,18 +23,21 @@
 #include "server/change_hub.h"
 #include "server/snapshot.h"
 #include "server/store.h"
+#include "tests/server/api_registry.h"
 
 namespace cutover {
 namespace {
 
 using google::protobuf::util::MessageDifferencer;
 
+using testing::ApiRegistry;
+using testing::AsApi;
 using testing::TempDir;
 
 const Caller kAlice{"alice", "10.0.0.1:50000"};
 const Caller kBob{"bob", "10.0.0.2:50000"};
 
-std::unique_ptr<FlagRegistry> OpenRegistry(const std::string& dir) {
+std::unique_ptr<ApiRegistry> OpenRegistry(const std::string& dir) {
   absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir);
   INFO(store.status().ToString());
   REQUIRE(store.ok());
@@ -42,13 +45,13 @@ std::unique_ptr<FlagRegistry> OpenRegistry(const std::string& dir) {
       FlagRegistry::Open(*std::move(store));
   INFO(registry.status().ToString());
   REQUIRE(registry.ok());
-  return *std::move(registry);
+  return std::make_unique<ApiRegistry>(*std::move(registry));
 }
 
 // A registry in its own temporary folder.
 struct Fixture {
   TempDir dir;
-  std::unique_ptr<FlagRegistry> registry = OpenRegistry(dir.path());
+  std::unique_ptr<ApiRegistry> registry = OpenRegistry(dir.path());
 
   void Reopen() {
     registry.reset();
@@ -76,7 +79,7 @@ T Ok(absl::StatusOr<T> result) {
   return *std::move(result);
 }
 
-v1::Flag Create(FlagRegistry& registry, const v1::Flag& flag,
+v1::Flag Create(ApiRegistry& registry, const v1::Flag& flag,
                 const Caller& caller = kAlice) {
   v1::CreateFlagRequest request;
   *request.mutable_flag() = flag;
@@ -93,7 +96,7 @@ v1::SetStageRequest StageRequest(v1::Stage stage, bool force = false,
   return request;
 }
 
-v1::Flag SetStage(FlagRegistry& registry, v1::Stage stage) {
+v1::Flag SetStage(ApiRegistry& registry, v1::Stage stage) {
   return Ok(registry.SetStage(StageRequest(stage), kAlice));
 }
 
@@ -150,13 +153,13 @@ v1::Segment MakeSegment(const std::string& key) {
   return segment;
 }
 
-v1::Segment CreateSegment(FlagRegistry& registry, const std::string& key) {
+v1::Segment CreateSegment(ApiRegistry& registry, const std::string& key) {
   v1::CreateSegmentRequest request;
   *request.mutable_segment() = MakeSegment(key);
   return Ok(registry.CreateSegment(request, kBob));
 }
 
-std::vector<v1::HistoryEntry> History(const FlagRegistry& registry,
+std::vector<v1::HistoryEntry> History(const ApiRegistry& registry,
                                       const std::string& key,
                                       bool segment = false, int limit = 0) {
   return Ok(registry.History(key, segment, limit));
@@ -199,7 +202,7 @@ bool SameConfig(const v1::Flag& a, const v1::Flag& b) {
   return MessageDifferencer::Equals(Config(a), Config(b));
 }
 
-int64_t CurrentVersion(const FlagRegistry& registry) {
+int64_t CurrentVersion(const ApiRegistry& registry) {
   return Ok(registry.GetFlag("orders")).version();
 }
 
@@ -548,25 +551,25 @@ TEST_CASE("FlagRegistry: a stale expected_version is ABORTED and changes "
   // Each write, at version 1 (too old) against a flag at version 2, and at
   // 3 (in the future).
   using Write =
-      std::function<absl::StatusOr<v1::Flag>(FlagRegistry&, int64_t)>;
+      std::function<absl::StatusOr<v1::Flag>(ApiRegistry&, int64_t)>;
   struct Case {
     const char* name;
     Write write;
   };
   const std::vector<Case> cases = {
       {"SetStage",
-       [](FlagRegistry& r, int64_t v) {
+       [](ApiRegistry& r, int64_t v) {
          return r.SetStage(StageRequest(v1::SHADOW, false, v), kAlice);
        }},
       {"SetRollout",
-       [](FlagRegistry& r, int64_t v) {
+       [](ApiRegistry& r, int64_t v) {
          v1::SetRolloutRequest request =
              RolloutRequest({{v1::SHADOW, 5000}, {v1::DUALWRITE, 95000}});
          request.set_expected_version(v);
          return r.SetRollout(request, kAlice);
        }},
       {"SetEnabled",
-       [](FlagRegistry& r, int64_t v) {
+       [](ApiRegistry& r, int64_t v) {
          v1::SetEnabledRequest request;
          request.set_key("orders");
          request.set_enabled(false);
@@ -574,14 +577,14 @@ TEST_CASE("FlagRegistry: a stale expected_version is ABORTED and changes "
          return r.SetEnabled(request, kAlice);
        }},
       {"AddRule",
-       [](FlagRegistry& r, int64_t v) {
+       [](ApiRegistry& r, int64_t v) {
          v1::AddRuleRequest request =
              AddRuleRequest(RegionRule("eu", v1::SHADOW));
          request.set_expected_version(v);
          return r.AddRule(request, kAlice);
        }},
       {"RemoveRule",
-       [](FlagRegistry& r, int64_t v) {
+       [](ApiRegistry& r, int64_t v) {
          v1::RemoveRuleRequest request;
          request.set_key("orders");
          request.set_rule_id("rule-1");
@@ -589,7 +592,7 @@ TEST_CASE("FlagRegistry: a stale expected_version is ABORTED and changes "
          return r.RemoveRule(request, kAlice);
        }},
       {"ReplaceFlag",
-       [](FlagRegistry& r, int64_t v) {
+       [](ApiRegistry& r, int64_t v) {
          v1::ReplaceFlagRequest request;
          *request.mutable_flag() = OrdersFlag();
          request.mutable_flag()->set_description("replaced");
@@ -597,7 +600,7 @@ TEST_CASE("FlagRegistry: a stale expected_version is ABORTED and changes "
          return r.ReplaceFlag(request, kAlice);
        }},
       {"ArchiveFlag",
-       [](FlagRegistry& r, int64_t v) {
+       [](ApiRegistry& r, int64_t v) {
          v1::ArchiveFlagRequest request;
          request.set_key("orders");
          request.set_expected_version(v);
@@ -971,25 +974,25 @@ TEST_CASE("FlagRegistry: Rollback to a version that is not an earlier one",
 
 TEST_CASE("FlagRegistry: a write that changes nothing makes no version",
           "[flag_registry]") {
-  using Write = std::function<absl::StatusOr<v1::Flag>(FlagRegistry&)>;
+  using Write = std::function<absl::StatusOr<v1::Flag>(ApiRegistry&)>;
   struct Case {
     const char* name;
     Write write;
   };
   const std::vector<Case> cases = {
       {"SetStage to the current stage",
-       [](FlagRegistry& r) {
+       [](ApiRegistry& r) {
          return r.SetStage(StageRequest(v1::DUALWRITE), kBob);
        }},
       {"SetEnabled to the current state",
-       [](FlagRegistry& r) {
+       [](ApiRegistry& r) {
          v1::SetEnabledRequest request;
          request.set_key("orders");
          request.set_enabled(true);
          return r.SetEnabled(request, kBob);
        }},
       {"ReplaceFlag with the same configuration",
-       [](FlagRegistry& r) {
+       [](ApiRegistry& r) {
          v1::ReplaceFlagRequest request;
          *request.mutable_flag() = OrdersFlag();
          request.mutable_flag()->mutable_default_serve()->set_stage(
@@ -1033,49 +1036,49 @@ TEST_CASE("FlagRegistry: an archived flag is kept but cannot change",
   CHECK(history[0].action() == "archive");
   CHECK(history[0].comment() == "migration done");
 
-  using Write = std::function<absl::StatusOr<v1::Flag>(FlagRegistry&)>;
+  using Write = std::function<absl::StatusOr<v1::Flag>(ApiRegistry&)>;
   const std::vector<std::pair<const char*, Write>> writes = {
       {"SetStage",
-       [](FlagRegistry& r) {
+       [](ApiRegistry& r) {
          return r.SetStage(StageRequest(v1::DUALWRITE), kAlice);
        }},
       {"SetStage forced",
-       [](FlagRegistry& r) {
+       [](ApiRegistry& r) {
          return r.SetStage(StageRequest(v1::LIVE, true), kAlice);
        }},
       {"SetRollout",
-       [](FlagRegistry& r) {
+       [](ApiRegistry& r) {
          return r.SetRollout(
              RolloutRequest({{v1::DUALWRITE, 5000}, {v1::OFF, 95000}}),
              kAlice);
        }},
       {"SetEnabled",
-       [](FlagRegistry& r) {
+       [](ApiRegistry& r) {
          v1::SetEnabledRequest request;
          request.set_key("orders");
          request.set_enabled(false);
          return r.SetEnabled(request, kAlice);
        }},
       {"AddRule",
-       [](FlagRegistry& r) {
+       [](ApiRegistry& r) {
          return r.AddRule(AddRuleRequest(RegionRule("eu", v1::OFF)), kAlice);
        }},
       {"Rollback",
-       [](FlagRegistry& r) {
+       [](ApiRegistry& r) {
          v1::RollbackRequest request;
          request.set_key("orders");
          request.set_to_version(0);
          return r.Rollback(request, kAlice);
        }},
       {"ReplaceFlag",
-       [](FlagRegistry& r) {
+       [](ApiRegistry& r) {
          v1::ReplaceFlagRequest request;
          *request.mutable_flag() = OrdersFlag();
          request.set_expected_version(2);
          return r.ReplaceFlag(request, kAlice);
        }},
       {"ArchiveFlag",
-       [](FlagRegistry& r) {
+       [](ApiRegistry& r) {
          v1::ArchiveFlagRequest request;
          request.set_key("orders");
          return r.ArchiveFlag(request, kAlice);
@@ -1108,7 +1111,7 @@ TEST_CASE("FlagRegistry: an archived flag is kept but cannot change",
 // --- history, persistence, snapshots ---------------------------------------------
 
 // A whole story on one flag; returns the actions, oldest first.
-std::vector<std::string> RunStory(FlagRegistry& registry) {
+std::vector<std::string> RunStory(ApiRegistry& registry) {
   Create(registry, OrdersFlag());
   CreateSegment(registry, "internal-testers");
   SetStage(registry, v1::DUALWRITE);
@@ -1206,7 +1209,7 @@ TEST_CASE("FlagRegistry: reopening from the same folder restores everything",
   CHECK(snapshot->revision == revision);
   REQUIRE(snapshot->flags.size() == 2);
   REQUIRE(snapshot->segments.size() == 1);
-  REQUIRE(snapshot->segment_protos.size() == 1);
+  REQUIRE(snapshot->segment_records.size() == 1);
 
   const std::vector<v1::Flag> reopened = f.registry->ListFlags(true);
   REQUIRE(reopened.size() == flags.size());
@@ -1215,7 +1218,7 @@ TEST_CASE("FlagRegistry: reopening from the same folder restores everything",
     CHECK(MessageDifferencer::Equals(reopened[i], flags[i]));
     // The snapshot holds the flag compiled from what was stored.
     const auto& entry = snapshot->flags.Find(flags[i].key())->second;
-    CHECK(MessageDifferencer::Equals(entry->proto, flags[i]));
+    CHECK(MessageDifferencer::Equals(AsApi(entry->record), flags[i]));
     REQUIRE(entry->compiled != nullptr);
     CHECK(entry->compiled->flag().version == flags[i].version());
     CHECK(entry->compiled->flag().archived == flags[i].archived());
@@ -1271,23 +1274,23 @@ TEST_CASE("FlagRegistry: the snapshot follows the store revision",
   watcher.events.clear();
 
   // After each write of the story, checked by a hub that counts writes.
-  std::vector<std::function<void(FlagRegistry&)>> writes = {
-      [](FlagRegistry& r) { Create(r, OrdersFlag()); },
-      [](FlagRegistry& r) { CreateSegment(r, "internal-testers"); },
-      [](FlagRegistry& r) { SetStage(r, v1::DUALWRITE); },
-      [](FlagRegistry& r) {
+  std::vector<std::function<void(ApiRegistry&)>> writes = {
+      [](ApiRegistry& r) { Create(r, OrdersFlag()); },
+      [](ApiRegistry& r) { CreateSegment(r, "internal-testers"); },
+      [](ApiRegistry& r) { SetStage(r, v1::DUALWRITE); },
+      [](ApiRegistry& r) {
         Ok(r.AddRule(AddRuleRequest(SegmentRule("internal-testers",
                                                 v1::SHADOW)),
                      kAlice));
       },
-      [](FlagRegistry& r) { SetStage(r, v1::DUALWRITE); },  // no-op
-      [](FlagRegistry& r) {
+      [](ApiRegistry& r) { SetStage(r, v1::DUALWRITE); },  // no-op
+      [](ApiRegistry& r) {
         v1::RollbackRequest request;
         request.set_key("orders");
         request.set_to_version(0);
         Ok(r.Rollback(request, kAlice));
       },
-      [](FlagRegistry& r) {
+      [](ApiRegistry& r) {
         v1::DeleteSegmentRequest request;
         request.set_key("internal-testers");
         Ok(r.DeleteSegment(request, kBob));
@@ -1305,8 +1308,9 @@ TEST_CASE("FlagRegistry: the snapshot follows the store revision",
     auto snapshot = f.registry->hub().snapshot();
     CHECK(snapshot->revision == f.revision());
     // The snapshot carries the flag as stored.
-    CHECK(MessageDifferencer::Equals(snapshot->flags.Find("orders")->second->proto,
-                                     Ok(f.registry->GetFlag("orders"))));
+    CHECK(MessageDifferencer::Equals(
+        AsApi(snapshot->flags.Find("orders")->second->record),
+        Ok(f.registry->GetFlag("orders"))));
   }
   // One event per new revision, in order, each at its revision.
   REQUIRE(watcher.events.size() == kinds.size());
@@ -1323,7 +1327,7 @@ TEST_CASE("FlagRegistry: a reader's snapshot stays as it was after a write",
   Create(*f.registry, OrdersFlag());
   std::shared_ptr<const Snapshot> held = f.registry->hub().snapshot();
   const std::shared_ptr<const FlagEntry> held_orders = held->flags.Find("orders")->second;
-  const std::string held_bytes = held_orders->proto.SerializeAsString();
+  const std::string held_bytes = AsApi(held_orders->record).SerializeAsString();
 
   SetStage(*f.registry, v1::DUALWRITE);
   CreateSegment(*f.registry, "internal-testers");
@@ -1334,21 +1338,21 @@ TEST_CASE("FlagRegistry: a reader's snapshot stays as it was after a write",
   std::shared_ptr<const Snapshot> now = f.registry->hub().snapshot();
   CHECK(now != held);
   CHECK(now->revision == 4);
-  CHECK(now->flags.Find("orders")->second->proto.default_serve().stage() ==
+  CHECK(AsApi(now->flags.Find("orders")->second->record).default_serve().stage() ==
         v1::DUALWRITE);
   CHECK(now->flags.size() == 2);
-  CHECK(now->segment_protos.size() == 1);
+  CHECK(now->segment_records.size() == 1);
 
   // The held snapshot is exactly what it was.
   CHECK(held->revision == 1);
   CHECK(held->flags.size() == 1);
-  CHECK(held->segment_protos.empty());
+  CHECK(held->segment_records.empty());
   CHECK(held->segments.empty());
   CHECK(held->flags.Find("orders")->second == held_orders);
-  CHECK(held_orders->proto.SerializeAsString() == held_bytes);
-  CHECK(held_orders->proto.default_serve().stage() == v1::OFF);
+  CHECK(AsApi(held_orders->record).SerializeAsString() == held_bytes);
+  CHECK(AsApi(held_orders->record).default_serve().stage() == v1::OFF);
   CHECK(held_orders->compiled->flag().default_serve.stage == Stage::kOff);
-  CHECK(held_orders->proto.version() == 1);
+  CHECK(AsApi(held_orders->record).version() == 1);
 }
 
 }  // namespace

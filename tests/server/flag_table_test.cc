@@ -14,9 +14,9 @@ namespace cutover {
 namespace {
 
 FlagTable::Entry EntryAt(const std::string& key, int64_t version) {
-  v1::Flag flag;
-  flag.set_key(key);
-  flag.set_version(version);
+  FlagRecord flag;
+  flag.flag.key = key;
+  flag.flag.version = version;
   return std::make_shared<const FlagEntry>(FlagEntry{flag, nullptr});
 }
 
@@ -24,7 +24,7 @@ FlagTable::Entry EntryAt(const std::string& key, int64_t version) {
 std::map<std::string, int64_t> Contents(const FlagTable& table) {
   std::map<std::string, int64_t> contents;
   for (const auto& [key, entry] : table) {
-    CHECK(contents.emplace(key, entry->proto.version()).second);  // once
+    CHECK(contents.emplace(key, entry->record.flag.version).second);  // once
   }
   CHECK(contents.size() == table.size());
   return contents;
@@ -54,8 +54,8 @@ TEST_CASE("With adds or replaces one key and leaves its source unchanged") {
   CHECK(replaced.size() == 1000);
   CHECK(added.size() == 1001);
   CHECK(Contents(table) == before);  // the source tables are as they were
-  CHECK(table.Find("flag-7")->second->proto.version() == 1);
-  CHECK(replaced.Find("flag-7")->second->proto.version() == 2);
+  CHECK(table.Find("flag-7")->second->record.flag.version == 1);
+  CHECK(replaced.Find("flag-7")->second->record.flag.version == 2);
   CHECK(replaced.Find("orders") == nullptr);
   REQUIRE(added.Find("orders") != nullptr);
   CHECK(added.Find("orders")->first == "orders");
@@ -98,7 +98,7 @@ TEST_CASE("a table built at once holds what one built key by key does") {
   const FlagTable at_once(std::move(all));
   CHECK(at_once.size() == 300);
   CHECK(Contents(at_once) == Contents(one_by_one));
-  CHECK(at_once.Find("k299")->second->proto.version() == 300);
+  CHECK(at_once.Find("k299")->second->record.flag.version == 300);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "convert/telemetry.h"
 #include "cutover/v1/cutover.pb.h"
+#include "server/api_edge.h"
 #include "server/flag_registry.h"
 #include "server/store.h"
 #include "tests/integration/harness.h"
@@ -296,7 +297,7 @@ TEST_CASE("flag gauges follow the store: stage, rollout shares, kill switch") {
   flag->set_new_target("dynamodb-orders");
   flag->set_enabled(true);
   flag->mutable_default_serve()->set_stage(v1::OFF);
-  REQUIRE((*registry)->CreateFlag(create, caller).ok());
+  REQUIRE((*registry)->CreateFlag(ToCommand(create), caller).ok());
   v1::SetRolloutRequest rollout;
   rollout.set_key("orders");
   rollout.set_force(true);
@@ -306,7 +307,7 @@ TEST_CASE("flag gauges follow the store: stage, rollout shares, kill switch") {
   auto* shadow = rollout.mutable_rollout()->add_splits();
   shadow->set_stage(v1::SHADOW);
   shadow->set_weight(95000);
-  REQUIRE((*registry)->SetRollout(rollout, caller).ok());
+  REQUIRE((*registry)->SetRollout(ToCommand(rollout), caller).ok());
 
   Exposition e = Parse(metrics.ExpositionText());
   CHECK(e.Value("cutover_flag_stage", {{"flag", "orders"}}) == 4);
@@ -333,7 +334,7 @@ TEST_CASE("flag gauges follow the store: stage, rollout shares, kill switch") {
   v1::SetEnabledRequest kill;
   kill.set_key("orders");
   kill.set_enabled(false);
-  REQUIRE((*registry)->SetEnabled(kill, caller).ok());
+  REQUIRE((*registry)->SetEnabled(ToCommand(kill), caller).ok());
   e = Parse(metrics.ExpositionText());
   CHECK(e.Value("cutover_flag_enabled", {{"flag", "orders"}}) == 0);
   CHECK(e.Value("cutover_flag_stage", {{"flag", "orders"}}) == 1);

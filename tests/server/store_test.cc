@@ -21,6 +21,8 @@
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 #include "rocksdb/write_batch.h"
+#include "server/api_edge.h"
+#include "server/storage_codec.h"
 
 namespace cutover {
 namespace {
@@ -55,23 +57,53 @@ v1::Segment MakeSegment(const std::string& key, int64_t version) {
   return segment;
 }
 
+// The API form of what the store keeps, as the Admin API and Watch would
+// show it: what the tests compare.
+v1::Flag Api(const FlagRecord& flag) {
+  v1::Flag message;
+  ToApi(flag, &message);
+  return message;
+}
+
+v1::Segment Api(const SegmentRecord& segment) {
+  v1::Segment message;
+  ToApi(segment, &message);
+  return message;
+}
+
+v1::HistoryEntry Api(const HistoryRecord& entry) {
+  v1::HistoryEntry message;
+  ToApi(entry, &message);
+  return message;
+}
+
+v1::WatchEvent Api(const ChangeRecord& change) { return ToWatchEvent(change); }
+
+// A StoredState in the API's messages.
+struct ApiState {
+  int64_t revision = 0;
+  std::vector<v1::Flag> flags;
+  std::vector<v1::Segment> segments;
+  std::vector<v1::WatchEvent> recent_changes;
+};
+
 // A flag write as FlagRegistry makes it: the flag, its history, its event.
 Mutation FlagMutation(int64_t revision, const v1::Flag& flag,
                       const std::string& action) {
   Mutation mutation;
   mutation.revision = revision;
-  mutation.put_flag = flag;
-  mutation.put_flag->set_revision(revision);
-  v1::HistoryEntry& entry = mutation.history.emplace();
-  entry.set_flag_key(flag.key());
-  entry.set_version(flag.version());
-  entry.set_revision(revision);
-  entry.set_action(action);
-  entry.set_actor("alice");
-  *entry.mutable_after() = *mutation.put_flag;
-  mutation.event.set_kind(v1::WatchEvent::FLAG_UPSERTED);
-  mutation.event.set_revision(revision);
-  *mutation.event.mutable_flag() = *mutation.put_flag;
+  v1::Flag stored = flag;
+  stored.set_revision(revision);
+  mutation.put_flag = FromApi(stored);
+  HistoryRecord& entry = mutation.history.emplace();
+  entry.flag_key = flag.key();
+  entry.version = flag.version();
+  entry.revision = revision;
+  entry.action = action;
+  entry.actor = "alice";
+  entry.flag_after = *mutation.put_flag;
+  mutation.change.revision = revision;
+  mutation.change.flag = *mutation.put_flag;
   return mutation;
 }
 
@@ -79,18 +111,18 @@ Mutation SegmentMutation(int64_t revision, const v1::Segment& segment,
                          const std::string& action) {
   Mutation mutation;
   mutation.revision = revision;
-  mutation.put_segment = segment;
-  mutation.put_segment->set_revision(revision);
-  v1::HistoryEntry& entry = mutation.history.emplace();
-  entry.set_segment_key(segment.key());
-  entry.set_version(segment.version());
-  entry.set_revision(revision);
-  entry.set_action(action);
-  entry.set_actor("bob");
-  *entry.mutable_segment_after() = *mutation.put_segment;
-  mutation.event.set_kind(v1::WatchEvent::SEGMENT_UPSERTED);
-  mutation.event.set_revision(revision);
-  *mutation.event.mutable_segment() = *mutation.put_segment;
+  v1::Segment stored = segment;
+  stored.set_revision(revision);
+  mutation.put_segment = FromApi(stored);
+  HistoryRecord& entry = mutation.history.emplace();
+  entry.segment_key = segment.key();
+  entry.version = segment.version();
+  entry.revision = revision;
+  entry.action = action;
+  entry.actor = "bob";
+  entry.segment_after = *mutation.put_segment;
+  mutation.change.revision = revision;
+  mutation.change.segment = *mutation.put_segment;
   return mutation;
 }
 
@@ -100,21 +132,32 @@ void CommitOk(Store& store, const Mutation& mutation) {
   REQUIRE(status.ok());
 }
 
-StoredState LoadOk(const Store& store) {
+ApiState LoadOk(const Store& store) {
   absl::StatusOr<StoredState> state = store.Load();
   INFO(state.status().ToString());
   REQUIRE(state.ok());
-  return *std::move(state);
+  ApiState api;
+  api.revision = state->revision;
+  for (const auto& flag : state->flags) api.flags.push_back(Api(flag));
+  for (const auto& segment : state->segments) {
+    api.segments.push_back(Api(segment));
+  }
+  for (const auto& change : state->recent_changes) {
+    api.recent_changes.push_back(Api(change));
+  }
+  return api;
 }
 
 std::vector<v1::HistoryEntry> HistoryOk(const Store& store,
                                         const std::string& subject,
                                         int limit) {
-  absl::StatusOr<std::vector<v1::HistoryEntry>> entries =
+  absl::StatusOr<std::vector<HistoryRecord>> entries =
       store.History(subject, limit);
   INFO(entries.status().ToString());
   REQUIRE(entries.ok());
-  return *std::move(entries);
+  std::vector<v1::HistoryEntry> api;
+  for (const auto& entry : *entries) api.push_back(Api(entry));
+  return api;
 }
 
 std::vector<int64_t> Versions(const std::vector<v1::HistoryEntry>& entries) {
@@ -184,7 +227,7 @@ TEST_CASE("Store: a new store is empty at revision 0", "[store]") {
   TempDir dir;
   auto store = OpenStore(dir.path());
   CHECK(store->revision() == 0);
-  StoredState state = LoadOk(*store);
+  ApiState state = LoadOk(*store);
   CHECK(state.revision == 0);
   CHECK(state.flags.empty());
   CHECK(state.segments.empty());
@@ -218,7 +261,7 @@ TEST_CASE("Store: Commit of a revision other than the next is INTERNAL and "
       }
       Mutation bad = FlagMutation(
           c.bad_revision, MakeFlag("payments", 1, v1::OFF), "create");
-      bad.put_segment = MakeSegment("testers", 1);
+      bad.put_segment = FromApi(MakeSegment("testers", 1));
       absl::Status status = store->Commit(bad);
       INFO(status.ToString());
       CHECK(status.code() == absl::StatusCode::kInternal);
@@ -228,7 +271,7 @@ TEST_CASE("Store: Commit of a revision other than the next is INTERNAL and "
       store.reset();
       store = OpenStore(dir.path());
       CHECK(store->revision() == c.committed_first);
-      StoredState state = LoadOk(*store);
+      ApiState state = LoadOk(*store);
       CHECK(state.revision == c.committed_first);
       CHECK(state.flags.size() ==
             static_cast<size_t>(c.committed_first > 0 ? 1 : 0));
@@ -261,36 +304,37 @@ TEST_CASE("Store: reopening keeps flags, segments, revision, history and "
 
   auto store = OpenStore(dir.path());
   CHECK(store->revision() == 4);
-  StoredState state = LoadOk(*store);
+  ApiState state = LoadOk(*store);
   CHECK(state.revision == 4);
 
   // Flags by key, each at its latest write.
   REQUIRE(state.flags.size() == 2);
-  CHECK(MessageDifferencer::Equals(state.flags[0], *written[2].put_flag));
-  CHECK(MessageDifferencer::Equals(state.flags[1], *written[3].put_flag));
+  CHECK(MessageDifferencer::Equals(state.flags[0], Api(*written[2].put_flag)));
+  CHECK(MessageDifferencer::Equals(state.flags[1], Api(*written[3].put_flag)));
   CHECK(state.flags[0].default_serve().stage() == v1::DUALWRITE);
   CHECK(state.flags[0].version() == 2);
   CHECK(state.flags[0].revision() == 3);
 
   REQUIRE(state.segments.size() == 1);
-  CHECK(MessageDifferencer::Equals(state.segments[0], *written[1].put_segment));
+  CHECK(MessageDifferencer::Equals(state.segments[0],
+                                   Api(*written[1].put_segment)));
 
   // Every change, oldest first, as written.
   REQUIRE(state.recent_changes.size() == written.size());
   for (size_t i = 0; i < written.size(); ++i) {
     INFO("change " << i);
     CHECK(MessageDifferencer::Equals(state.recent_changes[i],
-                                     written[i].event));
+                                     Api(written[i].change)));
   }
 
   std::vector<v1::HistoryEntry> orders = HistoryOk(*store, "orders", 0);
   REQUIRE(orders.size() == 2);
-  CHECK(MessageDifferencer::Equals(orders[0], *written[2].history));
-  CHECK(MessageDifferencer::Equals(orders[1], *written[0].history));
+  CHECK(MessageDifferencer::Equals(orders[0], Api(*written[2].history)));
+  CHECK(MessageDifferencer::Equals(orders[1], Api(*written[0].history)));
   std::vector<v1::HistoryEntry> testers =
       HistoryOk(*store, SegmentHistorySubject("testers"), 0);
   REQUIRE(testers.size() == 1);
-  CHECK(MessageDifferencer::Equals(testers[0], *written[1].history));
+  CHECK(MessageDifferencer::Equals(testers[0], Api(*written[1].history)));
 
   // And the reopened store goes on from there.
   CommitOk(*store,
@@ -393,23 +437,23 @@ TEST_CASE("Store: delete_segment removes the segment", "[store]") {
     Mutation deletion;
     deletion.revision = 3;
     deletion.delete_segment = "testers";
-    v1::HistoryEntry& entry = deletion.history.emplace();
-    entry.set_segment_key("testers");
-    entry.set_version(2);
-    entry.set_revision(3);
-    entry.set_action("segment-delete");
-    deletion.event.set_kind(v1::WatchEvent::SEGMENT_DELETED);
-    deletion.event.set_revision(3);
-    *deletion.event.mutable_segment() = MakeSegment("testers", 1);
+    HistoryRecord& entry = deletion.history.emplace();
+    entry.segment_key = "testers";
+    entry.version = 2;
+    entry.revision = 3;
+    entry.action = "segment-delete";
+    deletion.change.revision = 3;
+    deletion.change.segment = FromApi(MakeSegment("testers", 1));
+    deletion.change.segment_deleted = true;
     CommitOk(*store, deletion);
 
-    StoredState state = LoadOk(*store);
+    ApiState state = LoadOk(*store);
     REQUIRE(state.segments.size() == 1);
     CHECK(state.segments[0].key() == "beta");
   }
   // Still gone after a reopen; its history is kept.
   auto store = OpenStore(dir.path());
-  StoredState state = LoadOk(*store);
+  ApiState state = LoadOk(*store);
   REQUIRE(state.segments.size() == 1);
   CHECK(state.segments[0].key() == "beta");
   REQUIRE(state.recent_changes.size() == 3);
@@ -444,7 +488,7 @@ TEST_CASE("Store: a second Open of a folder in use is FAILED_PRECONDITION "
 TEST_CASE("Store: a store of another schema version is FAILED_PRECONDITION "
           "naming the version",
           "[store]") {
-  const char* const values[] = {"99", "0", "2", "one", ""};
+  const char* const values[] = {"99", "0", "3", "one", ""};
   for (const char* value : values) {
     DYNAMIC_SECTION("schema_version '" << value << "'") {
       TempDir dir;
@@ -495,22 +539,22 @@ TEST_CASE("Store: the changes family keeps the latest kChangesKept revisions",
           "[store]") {
   // kChangesKept synced commits would take too long, so the first
   // kChangesKept revisions are written straight into RocksDB in the layout
-  // of store.h (meta "revision" and changes keys: 8-byte big-endian), then
-  // the store commits past the window.
+  // of store.h (meta "revision" and changes keys: 8-byte big-endian, values
+  // as server/storage_codec.h encodes them), then the store commits past
+  // the window.
   TempDir dir;
   { OpenStore(dir.path()); }
   {
     RawDb raw(dir.path());
     rocksdb::WriteBatch batch;
     for (int64_t r = 1; r <= kChangesKept; ++r) {
-      v1::WatchEvent event;
-      event.set_kind(v1::WatchEvent::FLAG_UPSERTED);
-      event.set_revision(r);
-      event.mutable_flag()->set_key("orders");
+      ChangeRecord change;
+      change.revision = r;
+      change.flag.emplace().flag.key = "orders";
       REQUIRE(batch
                   .Put(raw.family("changes"),
                        BigEndian64(static_cast<uint64_t>(r)),
-                       event.SerializeAsString())
+                       EncodeChange(change))
                   .ok());
     }
     REQUIRE(batch
@@ -525,7 +569,7 @@ TEST_CASE("Store: the changes family keeps the latest kChangesKept revisions",
   auto store = OpenStore(dir.path());
   REQUIRE(store->revision() == kChangesKept);
   {
-    StoredState state = LoadOk(*store);
+    ApiState state = LoadOk(*store);
     REQUIRE(state.recent_changes.size() == static_cast<size_t>(kChangesKept));
     CHECK(state.recent_changes.front().revision() == 1);
     CHECK(state.recent_changes.back().revision() == kChangesKept);
@@ -541,7 +585,7 @@ TEST_CASE("Store: the changes family keeps the latest kChangesKept revisions",
   // Reopen so that what is read is what is on disk.
   store.reset();
   store = OpenStore(dir.path());
-  StoredState state = LoadOk(*store);
+  ApiState state = LoadOk(*store);
   REQUIRE(state.recent_changes.size() == static_cast<size_t>(kChangesKept));
   CHECK(state.recent_changes.front().revision() == kExtra + 1);
   CHECK(state.recent_changes.back().revision() == kChangesKept + kExtra);

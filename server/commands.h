@@ -1,0 +1,127 @@
+// The admin writes as FlagRegistry and BackfillJobs take them: one command
+// per write, in core and server types (core/model.h, server/records.h).
+// The Admin service makes each from its request (server/api_edge.h); what
+// a field means, and which values are refused, is the registry's to say
+// (server/flag_registry.h) and follows the API's documentation.
+//
+// Plain values; not synchronised.
+#ifndef CUTOVER_SERVER_COMMANDS_H_
+#define CUTOVER_SERVER_COMMANDS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "core/model.h"
+#include "core/stage.h"
+#include "server/records.h"
+
+namespace cutover {
+
+// What most flag writes carry besides their subject and payload.
+struct WriteOptions {
+  int64_t expected_version = 0;  // 0: any (required > 0 by the replaces)
+  bool force = false;   // allow a stage skip or a move a gate refuses
+  std::string comment;  // for the history
+};
+
+// A new flag. Its version, archived and last change are ignored.
+struct CreateFlagCommand {
+  FlagRecord flag;
+  WriteOptions options;  // expected_version ignored
+};
+
+// A flag's whole configuration replaced; flag.flag.key names it.
+struct ReplaceFlagCommand {
+  FlagRecord flag;
+  WriteOptions options;
+};
+
+struct ArchiveFlagCommand {
+  std::string key;
+  WriteOptions options;  // force ignored
+};
+
+struct SetStageCommand {
+  std::string key;
+  Stage stage = Stage::kUnspecified;
+  WriteOptions options;
+};
+
+struct SetRolloutCommand {
+  std::string key;
+  Rollout rollout;
+  WriteOptions options;
+};
+
+struct AddRuleCommand {
+  std::string key;
+  Rule rule;      // an empty id is assigned
+  int index = 0;  // negative or past the end appends
+  WriteOptions options;
+};
+
+struct RemoveRuleCommand {
+  std::string key;
+  std::string rule_id;
+  WriteOptions options;  // force ignored
+};
+
+struct SetEnabledCommand {
+  std::string key;
+  bool enabled = false;
+  WriteOptions options;  // force ignored
+};
+
+struct RollbackCommand {
+  std::string key;
+  int64_t to_version = 0;  // 0: everyone to off
+  std::string comment;
+};
+
+// A new segment. Its version and last change are ignored.
+struct CreateSegmentCommand {
+  Segment segment;
+  std::string comment;
+};
+
+// A segment's definition replaced; segment.key names it.
+struct ReplaceSegmentCommand {
+  Segment segment;
+  int64_t expected_version = 0;
+  std::string comment;
+};
+
+struct DeleteSegmentCommand {
+  std::string key;
+  int64_t expected_version = 0;  // 0: any
+  std::string comment;
+};
+
+// Starts (or takes over) a run of a flag's backfill job.
+struct StartBackfillCommand {
+  std::string flag_key;
+  int64_t rows_total_estimate = 0;  // 0: unknown, or keep the job's
+  double verify_sample_rate = 0;    // 0 means 1; kept from the first run
+};
+
+// One page of a backfill run.
+struct CheckpointBackfillCommand {
+  std::string flag_key;
+  std::string run_id;
+  int64_t sequence = 0;
+  BackfillPhase phase = BackfillPhase::kUnspecified;
+  std::string cursor;  // the position after the page
+  bool pass_done = false;
+  int64_t rows_copied = 0;
+  int64_t rows_verified = 0;
+  int64_t rows_mismatched = 0;
+  int64_t rows_repaired = 0;
+};
+
+struct ResetBackfillCommand {
+  std::string flag_key;
+};
+
+}  // namespace cutover
+
+#endif  // CUTOVER_SERVER_COMMANDS_H_

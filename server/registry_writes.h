@@ -1,0 +1,64 @@
+// Small pieces FlagRegistry's writes share between its source files
+// (server/flag_registry.cc: flags, server/flag_registry_segments.cc:
+// segments): the errors they return, the time a change is stamped with,
+// and the copy of a snapshot a write publishes.
+//
+// Pure functions; thread-safe.
+#ifndef CUTOVER_SERVER_REGISTRY_WRITES_H_
+#define CUTOVER_SERVER_REGISTRY_WRITES_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "server/snapshot.h"
+
+namespace cutover::registry_writes {
+
+// The time of a change: whole seconds, as change times have always been.
+inline absl::Time ChangeTime() {
+  return absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()));
+}
+
+inline absl::Status StaleVersion(absl::string_view kind,
+                                 absl::string_view key, int64_t actual,
+                                 int64_t expected) {
+  return absl::AbortedError(absl::StrCat(
+      "expected_version: ", kind, " '", key, "' is at version ", actual,
+      ", not ", expected, "; read it again and retry"));
+}
+
+inline absl::Status Archived(absl::string_view key) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "flag '", key, "' is archived; archived flags cannot change"));
+}
+
+inline absl::Status FlagNotFound(absl::string_view key) {
+  return absl::NotFoundError(absl::StrCat("flag '", key, "' not found"));
+}
+
+inline absl::Status SegmentNotFound(absl::string_view key) {
+  return absl::NotFoundError(absl::StrCat("segment '", key, "' not found"));
+}
+
+inline absl::Status RequireKey(absl::string_view key) {
+  if (key.empty()) return absl::InvalidArgumentError("key: required");
+  return absl::OkStatus();
+}
+
+// The snapshot a write publishes: `snapshot` at `revision`, sharing what
+// the write does not change.
+inline std::shared_ptr<Snapshot> CopyOf(const Snapshot& snapshot,
+                                        int64_t revision) {
+  auto next = std::make_shared<Snapshot>(snapshot);
+  next->revision = revision;
+  return next;
+}
+
+}  // namespace cutover::registry_writes
+
+#endif  // CUTOVER_SERVER_REGISTRY_WRITES_H_

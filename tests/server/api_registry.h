@@ -1,0 +1,103 @@
+// ApiRegistry: a FlagRegistry as the Admin API sees it, for tests written
+// against the API's messages. Each call's request becomes the registry's
+// command, and its answer the API message, through the edge conversions
+// the Admin service uses (server/api_edge.h).
+//
+// As thread-safe as the FlagRegistry it wraps.
+#ifndef CUTOVER_TESTS_SERVER_API_REGISTRY_H_
+#define CUTOVER_TESTS_SERVER_API_REGISTRY_H_
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "cutover/v1/cutover.pb.h"
+#include "server/api_edge.h"
+#include "server/flag_registry.h"
+
+namespace cutover::testing {
+
+// The API message of a record, or the record's error.
+template <typename Message, typename Record>
+absl::StatusOr<Message> AsApi(const absl::StatusOr<Record>& record) {
+  if (!record.ok()) return record.status();
+  Message message;
+  ToApi(*record, &message);
+  return message;
+}
+
+template <typename Message, typename Record>
+std::vector<Message> AsApi(const std::vector<Record>& records) {
+  std::vector<Message> messages(records.size());
+  for (size_t i = 0; i < records.size(); ++i) ToApi(records[i], &messages[i]);
+  return messages;
+}
+
+inline v1::Flag AsApi(const FlagRecord& flag) {
+  v1::Flag message;
+  ToApi(flag, &message);
+  return message;
+}
+
+class ApiRegistry {
+ public:
+  explicit ApiRegistry(std::unique_ptr<FlagRegistry> registry)
+      : registry_(std::move(registry)) {}
+
+  FlagRegistry& registry() { return *registry_; }
+  ChangeHub& hub() { return registry_->hub(); }
+  const Store& store() const { return registry_->store(); }
+
+  absl::StatusOr<v1::Flag> GetFlag(const std::string& key) const {
+    return AsApi<v1::Flag>(registry_->GetFlag(key));
+  }
+  std::vector<v1::Flag> ListFlags(bool include_archived) const {
+    return AsApi<v1::Flag>(registry_->ListFlags(include_archived));
+  }
+  absl::StatusOr<std::vector<v1::HistoryEntry>> History(const std::string& key,
+                                                        bool segment,
+                                                        int limit) const {
+    auto entries = registry_->History(key, segment, limit);
+    if (!entries.ok()) return entries.status();
+    return AsApi<v1::HistoryEntry>(*entries);
+  }
+  absl::StatusOr<v1::Segment> GetSegment(const std::string& key) const {
+    return AsApi<v1::Segment>(registry_->GetSegment(key));
+  }
+  std::vector<v1::Segment> ListSegments() const {
+    return AsApi<v1::Segment>(registry_->ListSegments());
+  }
+
+#define CUTOVER_API_REGISTRY_WRITE(Method, Request, Response)            \
+  absl::StatusOr<v1::Response> Method(const v1::Request& request,        \
+                                      const Caller& caller) {            \
+    return AsApi<v1::Response>(                                          \
+        registry_->Method(ToCommand(request), caller));                  \
+  }
+  CUTOVER_API_REGISTRY_WRITE(CreateFlag, CreateFlagRequest, Flag)
+  CUTOVER_API_REGISTRY_WRITE(ReplaceFlag, ReplaceFlagRequest, Flag)
+  CUTOVER_API_REGISTRY_WRITE(ArchiveFlag, ArchiveFlagRequest, Flag)
+  CUTOVER_API_REGISTRY_WRITE(SetStage, SetStageRequest, Flag)
+  CUTOVER_API_REGISTRY_WRITE(SetRollout, SetRolloutRequest, Flag)
+  CUTOVER_API_REGISTRY_WRITE(AddRule, AddRuleRequest, Flag)
+  CUTOVER_API_REGISTRY_WRITE(RemoveRule, RemoveRuleRequest, Flag)
+  CUTOVER_API_REGISTRY_WRITE(SetEnabled, SetEnabledRequest, Flag)
+  CUTOVER_API_REGISTRY_WRITE(Rollback, RollbackRequest, Flag)
+  CUTOVER_API_REGISTRY_WRITE(CreateSegment, CreateSegmentRequest, Segment)
+  CUTOVER_API_REGISTRY_WRITE(ReplaceSegment, ReplaceSegmentRequest, Segment)
+  CUTOVER_API_REGISTRY_WRITE(DeleteSegment, DeleteSegmentRequest, Segment)
+  CUTOVER_API_REGISTRY_WRITE(StartBackfill, StartBackfillRequest, BackfillJob)
+  CUTOVER_API_REGISTRY_WRITE(CheckpointBackfill, CheckpointBackfillRequest,
+                             BackfillJob)
+  CUTOVER_API_REGISTRY_WRITE(ResetBackfill, ResetBackfillRequest, BackfillJob)
+#undef CUTOVER_API_REGISTRY_WRITE
+
+ private:
+  std::unique_ptr<FlagRegistry> registry_;
+};
+
+}  // namespace cutover::testing
+
+#endif  // CUTOVER_TESTS_SERVER_API_REGISTRY_H_
