@@ -47,7 +47,9 @@ absl::Status ApplyCommand::Apply() {
         absl::StrCat(path, ": cannot read: a folder, not a file"));
   }
   std::ifstream in(path);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read"));
+  if (!in) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read"));
+  }
   std::stringstream text;
   text << in.rdbuf();
   auto file = ParseFlagFile(text.str());
@@ -134,7 +136,8 @@ absl::Status ApplyCommand::ApplyFlag(const v1::Flag& desired) {
     absl::Status move =
         CheckStageMove(exists ? &before : nullptr, FromProto(desired));
     if (!move.ok()) {
-      return absl::Status(move.code(), absl::StrCat(what, ": ", move.message()));
+      return absl::Status(move.code(),
+                          absl::StrCat(what, ": ", move.message()));
     }
   }
   PrintDiff(what + (exists ? ": update" : ": create"), diff);

@@ -17,7 +17,7 @@
 namespace cutover::cli {
 
 struct DecideOptions {
-  std::string key;  // status: empty for every active flag
+  std::string key;                      // status: empty for every active flag
   std::string user;                     // decide --user
   std::string prefix;                   // split --prefix ("u-" when empty)
   int users = 0;                        // split --users

@@ -85,7 +85,8 @@ void FlagCommands::Register(CLI::App& app) {
       "archive", "retire a flag (served as not found; history kept)");
   archive->add_option("flag", options_.key, "flag key")->required();
   AddWriteOptions(archive, &options_.write, /*with_force=*/false);
-  archive->callback([this] { context_.command = [this] { return Archive(); }; });
+  archive->callback(
+      [this] { context_.command = [this] { return Archive(); }; });
 
   for (const bool enable : {true, false}) {
     auto* command = flags->add_subcommand(

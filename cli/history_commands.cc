@@ -19,7 +19,8 @@ void HistoryCommands::Register(CLI::App& app) {
       ->required();
   history->add_option("--limit", options_.limit, "at most this many entries");
   history->add_flag("--segment", options_.segment, "a segment's history");
-  history->callback([this] { context_.command = [this] { return History(); }; });
+  history->callback(
+      [this] { context_.command = [this] { return History(); }; });
 }
 
 absl::Status HistoryCommands::Rollback() {

@@ -18,13 +18,13 @@ namespace cutover::cli {
 
 struct ServeOptions {
   std::string key;
-  std::string stage;                  // stage
-  std::vector<std::string> splits;    // rollout: STAGE=PERCENT ...
+  std::string stage;                // stage
+  std::vector<std::string> splits;  // rollout: STAGE=PERCENT ...
   // rules add
-  std::vector<std::string> clauses;   // --if
-  std::string serve;                  // --serve
-  std::string rule_id;                // --id; rules remove's RULE
-  int index = -1;                     // --index: last when negative
+  std::vector<std::string> clauses;  // --if
+  std::string serve;                 // --serve
+  std::string rule_id;               // --id; rules remove's RULE
+  int index = -1;                    // --index: last when negative
   std::string description;
   WriteOptions write;
 };

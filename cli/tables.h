@@ -15,7 +15,8 @@ namespace cutover::cli {
 
 // `message` as a table, ending with a newline, if its type has a table
 // form (see Render); nullopt otherwise.
-std::optional<std::string> RenderTable(const google::protobuf::Message& message);
+std::optional<std::string> RenderTable(
+    const google::protobuf::Message& message);
 
 }  // namespace cutover::cli
 

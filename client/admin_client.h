@@ -7,8 +7,8 @@
 //   options.channel.server = "cutover.internal:7400";
 //   options.channel.tls_ca_file = "/etc/cutover/ca.pem";
 //   options.channel.token = TokenFromEnvironment();
-//   options.actor = "deploy-bot";     // recorded when the daemon runs without auth
-//   auto admin = AdminClient::Create(options);           // StatusOr
+//   options.actor = "deploy-bot";  // the history's actor when auth is off
+//   auto admin = AdminClient::Create(options);  // StatusOr
 //   v1::SetStageRequest request;
 //   request.set_key("orders");
 //   request.set_stage(v1::DUALWRITE);
@@ -88,23 +88,30 @@ class AdminClient {
   AdminClient& operator=(const AdminClient&) = delete;
 
   // Admin (cutover.proto documents each call).
-  absl::StatusOr<v1::Flag> CreateFlag(const v1::CreateFlagRequest& request) const;
+  absl::StatusOr<v1::Flag> CreateFlag(
+      const v1::CreateFlagRequest& request) const;
   absl::StatusOr<v1::Flag> GetFlag(const v1::GetFlagRequest& request) const;
   absl::StatusOr<v1::ListFlagsResponse> ListFlags(
       const v1::ListFlagsRequest& request) const;
-  absl::StatusOr<v1::Flag> ReplaceFlag(const v1::ReplaceFlagRequest& request) const;
-  absl::StatusOr<v1::Flag> ArchiveFlag(const v1::ArchiveFlagRequest& request) const;
+  absl::StatusOr<v1::Flag> ReplaceFlag(
+      const v1::ReplaceFlagRequest& request) const;
+  absl::StatusOr<v1::Flag> ArchiveFlag(
+      const v1::ArchiveFlagRequest& request) const;
   absl::StatusOr<v1::Flag> SetStage(const v1::SetStageRequest& request) const;
-  absl::StatusOr<v1::Flag> SetRollout(const v1::SetRolloutRequest& request) const;
+  absl::StatusOr<v1::Flag> SetRollout(
+      const v1::SetRolloutRequest& request) const;
   absl::StatusOr<v1::Flag> AddRule(const v1::AddRuleRequest& request) const;
-  absl::StatusOr<v1::Flag> RemoveRule(const v1::RemoveRuleRequest& request) const;
-  absl::StatusOr<v1::Flag> SetEnabled(const v1::SetEnabledRequest& request) const;
+  absl::StatusOr<v1::Flag> RemoveRule(
+      const v1::RemoveRuleRequest& request) const;
+  absl::StatusOr<v1::Flag> SetEnabled(
+      const v1::SetEnabledRequest& request) const;
   absl::StatusOr<v1::Flag> Rollback(const v1::RollbackRequest& request) const;
   absl::StatusOr<v1::GetHistoryResponse> GetHistory(
       const v1::GetHistoryRequest& request) const;
   absl::StatusOr<v1::Segment> CreateSegment(
       const v1::CreateSegmentRequest& request) const;
-  absl::StatusOr<v1::Segment> GetSegment(const v1::GetSegmentRequest& request) const;
+  absl::StatusOr<v1::Segment> GetSegment(
+      const v1::GetSegmentRequest& request) const;
   absl::StatusOr<v1::ListSegmentsResponse> ListSegments(
       const v1::ListSegmentsRequest& request) const;
   absl::StatusOr<v1::Segment> ReplaceSegment(
@@ -127,7 +134,8 @@ class AdminClient {
       const v1::ResetBackfillRequest& request) const;
 
   // Evaluation.
-  absl::StatusOr<v1::DecideResponse> Decide(const v1::DecideRequest& request) const;
+  absl::StatusOr<v1::DecideResponse> Decide(
+      const v1::DecideRequest& request) const;
   absl::StatusOr<v1::DecideBatchResponse> DecideBatch(
       const v1::DecideBatchRequest& request) const;
   // Opens a Watch stream on `context`, a fresh context the caller keeps

@@ -43,7 +43,8 @@ inline absl::StatusOr<v1::Flag> SetStage(const AdminClient& admin,
 }
 
 // The keys of every flag (archived too); false if the call failed.
-inline bool ListFlagKeys(const AdminClient& admin, std::set<std::string>* keys) {
+inline bool ListFlagKeys(const AdminClient& admin,
+                         std::set<std::string>* keys) {
   v1::ListFlagsRequest request;
   request.set_include_archived(true);
   absl::StatusOr<v1::ListFlagsResponse> response = admin.ListFlags(request);

@@ -51,7 +51,8 @@ void Write(const AdminClient& admin, int round, int writer,
       status = result.status();
       if (status.ok()) {
         std::lock_guard<std::mutex> lock(acked.mu);
-        acked.toggle_version = std::max(acked.toggle_version, result->version());
+        acked.toggle_version =
+            std::max(acked.toggle_version, result->version());
         ++acked.writes;
       }
     } else if (writer % 2 == 1) {
