@@ -116,6 +116,9 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
                      static_cast<int>(absl::ToInt64Milliseconds(
                          options.reconnect_max_backoff)));
   }
+  if (options.own_connection) {
+    arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  }
   return grpc::experimental::CreateCustomChannelWithInterceptors(
       options.server, *credentials, arguments, std::move(interceptors));
 }

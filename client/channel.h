@@ -44,6 +44,10 @@ struct ChannelOptions {
   // failed), which keep clients away from a restarted daemon for seconds.
   absl::Duration reconnect_initial_backoff = absl::ZeroDuration();
   absl::Duration reconnect_max_backoff = absl::ZeroDuration();
+  // A connection of the channel's own. By default gRPC lets channels to
+  // the same address with the same settings share one connection; load
+  // generators that stand for several clients want one each.
+  bool own_connection = false;
 };
 
 // The token in the CUTOVER_TOKEN environment variable ("" if unset).

@@ -67,9 +67,7 @@ void SyncPhase(BenchDaemon& daemon, int writes) {
     grpc_us.push_back(MicrosSince(start));
     daemon_cpu += ProcessCpu::Of(daemon.pid()) - cpu;
     start = Clock::now();
-    grpc::ClientContext context;
-    v1::Flag flag;
-    if (!daemon.admin().GetFlag(&context, get, &flag).ok()) std::abort();
+    if (!daemon.admin().GetFlag(get).ok()) std::abort();
     read_us.push_back(MicrosSince(start));
     start = Clock::now();
     if (!testing::CallByName(health, kHealthCheckMethod, empty, nullptr, 10)

@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "client/channel.h"
 
 namespace cutover::bench {
 namespace {
@@ -182,22 +184,30 @@ double ProcessRssMiB(pid_t pid) {
 }
 
 std::shared_ptr<grpc::Channel> OwnChannel(const std::string& address) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   args);
+  ChannelOptions options;
+  options.server = address;
+  options.own_connection = true;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(options);
+  if (!channel.ok()) std::abort();  // plaintext without files cannot fail
+  return *std::move(channel);
+}
+
+std::unique_ptr<AdminClient> OwnAdminClient(const std::string& address) {
+  AdminClientOptions options;
+  options.channel.server = address;
+  options.channel.own_connection = true;
+  options.deadline = absl::Seconds(30);
+  options.wait_for_ready = true;
+  absl::StatusOr<std::unique_ptr<AdminClient>> admin =
+      AdminClient::Create(std::move(options));
+  if (!admin.ok()) std::abort();  // plaintext without files cannot fail
+  return *std::move(admin);
 }
 
 grpc::ByteBuffer Serialize(const google::protobuf::Message& message) {
   const std::string bytes = message.SerializeAsString();
   grpc::Slice slice(bytes);
   return grpc::ByteBuffer(&slice, 1);
-}
-
-void WaitForReady(grpc::ClientContext& context) {
-  context.set_wait_for_ready(true);
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(30));
 }
 
 BenchDaemon::BenchDaemon(std::vector<std::string> extra_args) {
@@ -214,7 +224,7 @@ bool BenchDaemon::Start() {
                  daemon_->last_stderr().c_str());
     return false;
   }
-  admin_ = v1::Admin::NewStub(OwnChannel(daemon_->address()));
+  admin_ = OwnAdminClient(daemon_->address());
   return true;
 }
 
@@ -240,13 +250,10 @@ bool BenchDaemon::CreateRolloutFlag(const std::string& key) {
   v1::CreateFlagRequest request;
   request.set_force(true);
   *request.mutable_flag() = RolloutFlag(key);
-  grpc::ClientContext context;
-  WaitForReady(context);
-  v1::Flag created;
-  const grpc::Status status = admin_->CreateFlag(&context, request, &created);
+  const absl::Status status = admin_->CreateFlag(request).status();
   if (!status.ok()) {
     std::fprintf(stderr, "CreateFlag %s: %s\n", key.c_str(),
-                 status.error_message().c_str());
+                 std::string(status.message()).c_str());
   }
   return status.ok();
 }
@@ -256,10 +263,7 @@ bool BenchDaemon::SetStage(const std::string& key, v1::Stage stage) {
   request.set_key(key);
   request.set_stage(stage);
   request.set_force(true);
-  grpc::ClientContext context;
-  WaitForReady(context);
-  v1::Flag flag;
-  return admin_->SetStage(&context, request, &flag).ok();
+  return admin_->SetStage(request).ok();
 }
 
 v1::DecideRequest DecideRequestFor(const std::string& key,
@@ -450,6 +454,8 @@ class WatchStreams::Stream final
   bool done_ = false;
 };
 
+// The streams are callback-API reactors, many to a channel: raw Evaluation
+// stubs, which AdminClient (blocking calls) does not replace.
 WatchStreams::WatchStreams(const std::string& address, int count,
                            const std::string& flag_key, int64_t max_version) {
   constexpr int kStreamsPerChannel = 100;

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "client/admin_client.h"
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -57,12 +58,14 @@ struct ProcessCpu {
 // Resident memory (VmRSS) of a process, MiB, from /proc.
 double ProcessRssMiB(pid_t pid);
 
-// A channel of its own (own TCP connection: channels are not pooled).
+// A channel of its own (own TCP connection: channels are not pooled),
+// plaintext, made by the client library's MakeChannel.
 std::shared_ptr<grpc::Channel> OwnChannel(const std::string& address);
 
-// Lets a call wait (at most 30 s) for the channel to connect instead of
-// failing at once on a transient connection error.
-void WaitForReady(grpc::ClientContext& context);
+// An AdminClient on a connection of its own whose calls wait (at most 30 s)
+// for the channel to connect instead of failing at once on a transient
+// connection error.
+std::unique_ptr<AdminClient> OwnAdminClient(const std::string& address);
 
 // `message` serialized once, to send many times through a generic stub.
 grpc::ByteBuffer Serialize(const google::protobuf::Message& message);
@@ -80,7 +83,7 @@ class BenchDaemon {
   pid_t pid() const { return daemon_->pid(); }
   int metrics_port() const { return daemon_->metrics_port(); }
   const std::string& dir() const { return dir_.path(); }
-  v1::Admin::Stub& admin() { return *admin_; }
+  const AdminClient& admin() { return *admin_; }
 
   // Creates `key` enabled, serving live 5% / shadow 95% (forced).
   bool CreateRolloutFlag(const std::string& key);
@@ -90,7 +93,7 @@ class BenchDaemon {
  private:
   testing::TempDir dir_;
   std::unique_ptr<testing::DaemonProcess> daemon_;
-  std::unique_ptr<v1::Admin::Stub> admin_;
+  std::unique_ptr<AdminClient> admin_;
 };
 
 // Flag `key`, enabled, serving live 5% / shadow 95% by default.

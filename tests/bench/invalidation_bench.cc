@@ -28,10 +28,9 @@
 #include <thread>
 #include <vector>
 
+#include "client/admin_client.h"
 #include "client/client.h"
-#include "cutover/v1/cutover.grpc.pb.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
+#include "cutover/v1/cutover.pb.h"
 #include "tests/bench/bench_util.h"
 #include "tests/integration/harness.h"
 
@@ -105,8 +104,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cannot start cutoverd\n");
     return 1;
   }
-  auto admin = cutover::v1::Admin::NewStub(
-      grpc::CreateChannel(daemon.address(), grpc::InsecureChannelCredentials()));
+  auto admin = cutover::testing::ConnectAdmin(daemon.address());
   {
     cutover::v1::CreateFlagRequest request;
     auto* flag = request.mutable_flag();
@@ -115,9 +113,7 @@ int main(int argc, char** argv) {
     flag->set_new_target("ddb");
     flag->set_enabled(true);
     flag->mutable_default_serve()->set_stage(cutover::v1::OFF);
-    grpc::ClientContext context;
-    cutover::v1::Flag created;
-    if (!admin->CreateFlag(&context, request, &created).ok()) return 1;
+    if (!admin->CreateFlag(request).ok()) return 1;
   }
 
   std::vector<std::unique_ptr<cutover::Client>> watchers;
@@ -159,9 +155,7 @@ int main(int argc, char** argv) {
     cutover::v1::SetStageRequest request;
     request.set_key("orders");
     request.set_stage(change % 2 == 0 ? cutover::v1::DUALWRITE : cutover::v1::OFF);
-    grpc::ClientContext context;
-    cutover::v1::Flag result;
-    if (!admin->SetStage(&context, request, &result).ok()) return 1;
+    if (!admin->SetStage(request).ok()) return 1;
     acked = Clock::now();
     go = true;
     for (auto& poller : pollers) poller.join();

@@ -21,10 +21,9 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "client/admin_client.h"
 #include "core/evaluate.h"
-#include "cutover/v1/cutover.grpc.pb.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
+#include "cutover/v1/cutover.pb.h"
 #include "server/daemon.h"
 #include "server/prometheus_metrics.h"
 #include "tests/bench/orders_flag.h"
@@ -33,6 +32,7 @@
 namespace cutover {
 namespace {
 
+using testing::ConnectAdmin;
 using testing::RunCli;
 using testing::TempDir;
 
@@ -58,13 +58,12 @@ struct DaemonUnderTest {
              {"rollout", "orders", "live=5", "shadow=95"}}) {
       if (RunCli(address, args).exit_code != 0) std::abort();
     }
-    stub = v1::Evaluation::NewStub(
-        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    client = ConnectAdmin(address);
   }
   TempDir dir;
   std::unique_ptr<Daemon> daemon;
   std::string address;
-  std::unique_ptr<v1::Evaluation::Stub> stub;
+  std::unique_ptr<AdminClient> client;
 };
 
 // Started on first use; stopped by StopDaemons before exit.
@@ -89,13 +88,13 @@ void BM_DecideRpc(benchmark::State& state) {
   for (auto _ : state) {
     request.mutable_context()->set_targeting_key(
         "user-" + std::to_string(i++ % kUsers));
-    grpc::ClientContext context;
-    v1::DecideResponse response;
-    if (!world.stub->Decide(&context, request, &response).ok()) {
+    const absl::StatusOr<v1::DecideResponse> response =
+        world.client->Decide(request);
+    if (!response.ok()) {
       state.SkipWithError("Decide failed");
       break;
     }
-    benchmark::DoNotOptimize(response.decision().stage());
+    benchmark::DoNotOptimize(response->decision().stage());
   }
   state.SetItemsProcessed(state.iterations());
   state.SetLabel(state.range(0) == 1 ? "metrics on" : "metrics off");
@@ -118,13 +117,13 @@ void BM_DecideBatchRpc(benchmark::State& state) {
     item->mutable_context()->set_targeting_key("user-" + std::to_string(i));
   }
   for (auto _ : state) {
-    grpc::ClientContext context;
-    v1::DecideBatchResponse response;
-    if (!world.stub->DecideBatch(&context, request, &response).ok()) {
+    const absl::StatusOr<v1::DecideBatchResponse> response =
+        world.client->DecideBatch(request);
+    if (!response.ok()) {
       state.SkipWithError("DecideBatch failed");
       break;
     }
-    benchmark::DoNotOptimize(response.decisions_size());
+    benchmark::DoNotOptimize(response->decisions_size());
   }
   state.SetItemsProcessed(state.iterations() * 1000);
   state.SetLabel(state.range(0) == 1 ? "metrics on" : "metrics off");

@@ -33,7 +33,7 @@ bool CreateFlags(BenchDaemon& daemon, int count) {
   std::vector<std::thread> callers;
   for (int t = 0; t < 8; ++t) {
     callers.emplace_back([&] {
-      auto admin = v1::Admin::NewStub(OwnChannel(daemon.address()));
+      auto admin = OwnAdminClient(daemon.address());
       for (int i = next++; i < count && !failed; i = next++) {
         v1::CreateFlagRequest request;
         request.set_force(true);
@@ -45,14 +45,10 @@ bool CreateFlags(BenchDaemon& daemon, int count) {
         clause->set_op(v1::IN);
         clause->add_values("internal");
         rule->mutable_serve()->set_stage(v1::LIVE);
-        grpc::ClientContext context;
-        WaitForReady(context);
-        v1::Flag created;
-        const grpc::Status status =
-            admin->CreateFlag(&context, request, &created);
+        const absl::Status status = admin->CreateFlag(request).status();
         if (!status.ok()) {
           std::fprintf(stderr, "CreateFlag: %s\n",
-                       status.error_message().c_str());
+                       std::string(status.message()).c_str());
           failed = true;
         }
       }

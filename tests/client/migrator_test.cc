@@ -926,6 +926,9 @@ TEST_CASE("Read: a busy pool makes a concurrent read serial, not queued",
   std::condition_variable cv;
   bool shadow_started = false;
   bool release = false;
+  // Read A's outcome, checked on the test's thread after the join (Catch2's
+  // assertions are not thread-safe).
+  bool a_ok = false;
   std::thread a([&] {
     absl::StatusOr<int> got = migrator.ReadWith<int>(
         DecisionAt(Stage::kShadow), {"u-a", {}}, [] { return 1; },
@@ -937,7 +940,7 @@ TEST_CASE("Read: a busy pool makes a concurrent read serial, not queued",
           return 1;
         },
         [](const int& x, const int& y) { return x == y; });
-    CHECK(got.ok());
+    a_ok = got.ok();
   });
   {
     std::unique_lock<std::mutex> lock(mu);
@@ -960,17 +963,21 @@ TEST_CASE("Read: a busy pool makes a concurrent read serial, not queued",
         return 2;
       },
       [](const int&, const int&) { return true; });
-  REQUIRE(got.ok());
-  CHECK(*got == 2);
-  CHECK(calls.order() == std::vector<Origin>{kNew, kOld});
-  CHECK(same_thread);
-  CHECK(migrator.stats().concurrent_fallbacks == 1);
+  const uint64_t fallbacks = migrator.stats().concurrent_fallbacks;
   {
     std::lock_guard<std::mutex> lock(mu);
     release = true;
   }
   cv.notify_all();
+  // Joined before any assertion: a REQUIRE that threw with A still running
+  // would end the test program.
   a.join();
+  CHECK(a_ok);
+  REQUIRE(got.ok());
+  CHECK(*got == 2);
+  CHECK(calls.order() == std::vector<Origin>{kNew, kOld});
+  CHECK(same_thread);
+  CHECK(fallbacks == 1);
   CHECK(migrator.stats().reads == 2);
   CHECK(migrator.stats().comparisons == 2);
   CHECK(records.Take().size() == 6);

@@ -8,11 +8,7 @@
 
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -22,8 +18,9 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "client/admin_client.h"
 #include "cutover/v1/cutover.grpc.pb.h"
-#include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
@@ -33,6 +30,7 @@ namespace cutover {
 namespace {
 
 using testing::DaemonProcess;
+using testing::SilentLoopbackPort;
 using testing::TempDir;
 
 // Generous bound for anything that must merely finish.
@@ -49,7 +47,7 @@ std::shared_ptr<grpc::Channel> QuickChannel(const std::string& address) {
                                    args);
 }
 
-// A cutoverd on a fresh folder and an Admin stub on its own channel.
+// A cutoverd on a fresh folder and an AdminClient on its own channel.
 class Server {
  public:
   Server() : daemon_(dir_.path() + "/data") { Start(); }
@@ -58,7 +56,12 @@ class Server {
     const bool started = daemon_.Start();
     INFO("cutoverd stderr:\n" << daemon_.last_stderr());
     REQUIRE(started);
-    admin_ = v1::Admin::NewStub(QuickChannel(daemon_.address()));
+    AdminClientOptions options;
+    options.channel.server = daemon_.address();
+    // A busy machine (the TSan run) can miss the first connection attempt.
+    options.wait_for_ready = true;
+    admin_ = std::make_unique<AdminClient>(QuickChannel(daemon_.address()),
+                                           options);
   }
 
   DaemonProcess& daemon() { return daemon_; }
@@ -73,36 +76,24 @@ class Server {
     flag->set_enabled(true);
     flag->mutable_default_serve()->set_stage(v1::SHADOW);
     request.set_force(true);
-    v1::Flag created;
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(10));
-    // A busy machine (the TSan run) can miss the first connection attempt.
-    context.set_wait_for_ready(true);
-    const grpc::Status status = admin_->CreateFlag(&context, request, &created);
-    INFO(status.error_message());
+    const absl::Status status = admin_->CreateFlag(request).status();
+    INFO(status.message());
     REQUIRE(status.ok());
   }
 
   v1::FlagStatus Status(const std::string& key) {
     v1::GetFlagStatusRequest request;
     request.set_key(key);
-    v1::FlagStatus status;
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(10));
-    context.set_wait_for_ready(true);
-    const grpc::Status result =
-        admin_->GetFlagStatus(&context, request, &status);
-    INFO(result.error_message());
-    REQUIRE(result.ok());
-    return status;
+    absl::StatusOr<v1::FlagStatus> status = admin_->GetFlagStatus(request);
+    INFO(status.status().message());
+    REQUIRE(status.ok());
+    return *std::move(status);
   }
 
  private:
   TempDir dir_;
   DaemonProcess daemon_;
-  std::unique_ptr<v1::Admin::Stub> admin_;
+  std::unique_ptr<AdminClient> admin_;
 };
 
 // Options for tests that flush by hand.
@@ -130,31 +121,6 @@ const v1::OpWindow* RowOf(const v1::FlagStatus& status, const std::string& op,
   }
   return nullptr;
 }
-
-// A TCP port that accepts connections (into the kernel's backlog) and never
-// says a word: calls to it can only end by their deadline.
-class SilentPort {
- public:
-  SilentPort() {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd_ >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(listen(fd_, 64) == 0);
-    socklen_t length = sizeof addr;
-    REQUIRE(getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &length) == 0);
-    port_ = ntohs(addr.sin_port);
-  }
-  ~SilentPort() { close(fd_); }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
 
 TEST_CASE("recorded operations reach the daemon's status", "[reporter]") {
   Server server;
@@ -438,7 +404,8 @@ TEST_CASE(
     "a daemon that never answers: Record keeps going, Flush fails by "
     "its deadline, the destructor returns",
     "[reporter]") {
-  SilentPort silent;
+  SilentLoopbackPort silent;
+  REQUIRE(silent.port() > 0);
   TelemetryReporter::Options options = ManualFlush();
   options.send_deadline = absl::Seconds(2);
   auto reporter = std::make_unique<TelemetryReporter>(

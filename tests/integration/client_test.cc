@@ -19,9 +19,8 @@
 
 #include "absl/strings/match.h"
 #include "client/backfill.h"
+#include "client/channel.h"
 #include "client/client.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 #include "tests/integration/harness.h"
@@ -781,11 +780,13 @@ TEST_CASE("a backfill whose find_mismatched returns more rows than its page "
   DaemonProcess daemon(dir.path() + "/data");
   REQUIRE(daemon.Start());
   Cli(daemon, {"flags", "create", "orders", "--old", "pg", "--new", "ddb"});
-  auto channel = grpc::CreateChannel(daemon.address(),
-                                     grpc::InsecureChannelCredentials());
+  ChannelOptions channel_options;
+  channel_options.server = daemon.address();
+  auto channel = MakeChannel(channel_options);
+  REQUIRE(channel.ok());
   BackfillOptions options;
   options.flag_key = "orders";
-  auto driver = BackfillDriver::Create(channel, options);
+  auto driver = BackfillDriver::Create(*channel, options);
   REQUIRE(driver.ok());
 
   const std::vector<std::string> old_rows = {"a", "b"};

@@ -17,6 +17,9 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "client/admin_client.h"
 #include "tests/integration/admin_calls.h"
 #include "tests/integration/harness.h"
 
@@ -35,40 +38,40 @@ struct Acknowledged {
 // One writer of a burst: writer 0 moves "toggle" back and forth, odd
 // writers create flags, even ones segments, until a call fails (the
 // daemon is gone) or `stop`.
-void Write(v1::Admin::Stub& admin, int round, int writer,
+void Write(const AdminClient& admin, int round, int writer,
            const std::atomic<bool>& stop, Acknowledged& acked) {
   // Bounded: at most 100000 writes, each call with a deadline.
   for (int n = 0; n < 100000 && !stop; ++n) {
     const std::string key = "r" + std::to_string(round) + "-w" +
                             std::to_string(writer) + "-" + std::to_string(n);
-    grpc::Status status;
+    absl::Status status;
     if (writer == 0) {
-      v1::Flag result;
-      status = SetStage(admin, "toggle", n % 2 == 0 ? v1::DUALWRITE : v1::OFF,
-                        &result, 5);
+      const absl::StatusOr<v1::Flag> result = SetStage(
+          admin, "toggle", n % 2 == 0 ? v1::DUALWRITE : v1::OFF);
+      status = result.status();
       if (status.ok()) {
         std::lock_guard<std::mutex> lock(acked.mu);
-        acked.toggle_version = std::max(acked.toggle_version, result.version());
+        acked.toggle_version =
+            std::max(acked.toggle_version, result->version());
         ++acked.writes;
       }
     } else if (writer % 2 == 1) {
-      v1::Flag result;
-      status = CreateFlag(admin, OffFlag(key), &result, 5);
+      const absl::StatusOr<v1::Flag> result = CreateFlag(admin, OffFlag(key));
+      status = result.status();
       if (status.ok()) {
         std::lock_guard<std::mutex> lock(acked.mu);
-        acked.flags.insert(result.key());
+        acked.flags.insert(result->key());
         ++acked.writes;
       }
     } else {
       v1::CreateSegmentRequest request;
       request.mutable_segment()->set_key(key);
       request.mutable_segment()->add_included("u-" + std::to_string(n));
-      v1::Segment result;
-      Deadline call(5);
-      status = admin.CreateSegment(call.get(), request, &result);
+      const absl::StatusOr<v1::Segment> result = admin.CreateSegment(request);
+      status = result.status();
       if (status.ok()) {
         std::lock_guard<std::mutex> lock(acked.mu);
-        acked.segments.insert(result.key());
+        acked.segments.insert(result->key());
         ++acked.writes;
       }
     }
@@ -78,44 +81,42 @@ void Write(v1::Admin::Stub& admin, int round, int writer,
 
 // The store revision the daemon serves from (a Decide's snapshot).
 int64_t ServedRevision(const std::string& address) {
-  v1::DecideResponse response;
-  const grpc::Status status =
-      Decide(*EvaluationStub(address), "toggle", "u-1", &response, 20);
-  INFO(status.error_message());
-  REQUIRE(status.ok());
-  return response.revision();
+  const absl::StatusOr<v1::DecideResponse> response =
+      Decide(*ConnectAdmin(address, absl::Seconds(20)), "toggle", "u-1");
+  INFO(response.status().message());
+  REQUIRE(response.ok());
+  return response->revision();
 }
 
 // After a restart: everything acknowledged is stored, and the toggle's
 // history has one entry per version.
 void CheckRecovered(const std::string& address, Acknowledged& acked) {
-  auto admin = AdminStub(address);
+  auto admin = ConnectAdmin(address, absl::Seconds(20));
   std::set<std::string> flags, segments;
   REQUIRE(ListFlagKeys(*admin, &flags));
   int64_t toggle_version = 0;
   {
     v1::GetFlagRequest request;
     request.set_key("toggle");
-    v1::Flag toggle;
-    Deadline call(20);
-    REQUIRE(admin->GetFlag(call.get(), request, &toggle).ok());
-    toggle_version = toggle.version();
+    const absl::StatusOr<v1::Flag> toggle = admin->GetFlag(request);
+    REQUIRE(toggle.ok());
+    toggle_version = toggle->version();
   }
   {
-    Deadline call(20);
-    v1::ListSegmentsResponse response;
-    REQUIRE(admin->ListSegments(call.get(), v1::ListSegmentsRequest(), &response)
-                .ok());
-    for (const auto& segment : response.segments()) {
+    const absl::StatusOr<v1::ListSegmentsResponse> response =
+        admin->ListSegments(v1::ListSegmentsRequest());
+    REQUIRE(response.ok());
+    for (const auto& segment : response->segments()) {
       segments.insert(segment.key());
     }
   }
   {
     v1::GetHistoryRequest request;
     request.set_key("toggle");
-    v1::GetHistoryResponse response;
-    Deadline call(20);
-    REQUIRE(admin->GetHistory(call.get(), request, &response).ok());
+    const absl::StatusOr<v1::GetHistoryResponse> history =
+        admin->GetHistory(request);
+    REQUIRE(history.ok());
+    const v1::GetHistoryResponse& response = *history;
     // Newest first: versions toggle_version, ..., 1, each once.
     REQUIRE(response.entries_size() == toggle_version);
     for (int i = 0; i < response.entries_size(); ++i) {
@@ -146,11 +147,7 @@ TEST_CASE("50 kill -9 at random moments of concurrent admin writes lose "
   TempDir dir;
   DaemonProcess daemon(dir.path() + "/data");
   REQUIRE(daemon.Start());
-  {
-    v1::Flag created;
-    REQUIRE(CreateFlag(*AdminStub(daemon.address()), OffFlag("toggle"),
-                       &created).ok());
-  }
+  REQUIRE(CreateFlag(*ConnectAdmin(daemon.address()), OffFlag("toggle")).ok());
 
   constexpr int kRounds = 50;
   constexpr int kWriters = 4;
@@ -170,7 +167,7 @@ TEST_CASE("50 kill -9 at random moments of concurrent admin writes lose "
     std::vector<std::thread> writers;
     for (int w = 0; w < kWriters; ++w) {
       writers.emplace_back([&, w] {
-        auto admin = AdminStub(daemon.address());
+        auto admin = ConnectAdmin(daemon.address(), absl::Seconds(5));
         Write(*admin, round, w, stop, acked);
       });
     }

@@ -17,11 +17,11 @@
 #include <vector>
 
 #include "core/bucketing.h"
-#include "cutover/v1/cutover.grpc.pb.h"
-#include "grpcpp/client_context.h"
-#include "grpcpp/create_channel.h"
+#include "absl/time/time.h"
+#include "client/admin_client.h"
+#include "cutover/v1/cutover.pb.h"
+#include "grpcpp/channel.h"
 #include "grpcpp/generic/generic_stub.h"
-#include "grpcpp/security/credentials.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
@@ -33,21 +33,7 @@ namespace {
 
 constexpr int kCallSeconds = 10;  // deadline of every unary call
 
-// A ClientContext with a deadline and an actor; one per call.
-class Call {
- public:
-  Call() {
-    context_.set_deadline(std::chrono::system_clock::now() +
-                          std::chrono::seconds(kCallSeconds));
-    context_.AddMetadata("x-cutover-actor", "daemon-test");
-  }
-  grpc::ClientContext* get() { return &context_; }
-
- private:
-  grpc::ClientContext context_;
-};
-
-// A started daemon on a fresh folder, with Evaluation and Admin stubs.
+// A started daemon on a fresh folder, and an AdminClient for it.
 class Server {
  public:
   explicit Server(std::vector<std::string> extra_args = {})
@@ -59,24 +45,16 @@ class Server {
     Connect();
   }
 
-  // Makes new stubs (after a restart the port changes).
+  // Makes a new client (after a restart the port changes).
   void Connect() {
-    channel_ = grpc::CreateChannel(daemon_.address(),
-                                   grpc::InsecureChannelCredentials());
-    evaluation_ = v1::Evaluation::NewStub(channel_);
-    admin_ = v1::Admin::NewStub(channel_);
+    admin_ = ConnectAdmin(daemon_.address(), absl::Seconds(kCallSeconds),
+                          "daemon-test");
   }
 
-  // Drops the stubs and the channel.
-  void Disconnect() {
-    evaluation_.reset();
-    admin_.reset();
-    channel_.reset();
-  }
+  // Drops the client and its channel.
+  void Disconnect() { admin_.reset(); }
 
-  v1::Evaluation::Stub& evaluation() { return *evaluation_; }
-  v1::Admin::Stub& admin() { return *admin_; }
-  const std::shared_ptr<grpc::Channel>& channel() { return channel_; }
+  const AdminClient& admin() { return *admin_; }
   DaemonProcess& daemon() { return daemon_; }
   const std::string& data_dir() const { return data_dir_; }
   const TempDir& dir() const { return dir_; }
@@ -86,13 +64,10 @@ class Server {
     v1::DecideRequest request;
     request.set_flag_key(flag_key);
     request.mutable_context()->set_targeting_key(user);
-    v1::DecideResponse response;
-    Call call;
-    const grpc::Status status =
-        evaluation_->Decide(call.get(), request, &response);
-    INFO(status.error_message());
-    REQUIRE(status.error_code() == grpc::StatusCode::OK);
-    return response;
+    absl::StatusOr<v1::DecideResponse> response = admin_->Decide(request);
+    INFO(response.status().message());
+    REQUIRE(response.status().code() == absl::StatusCode::kOk);
+    return *std::move(response);
   }
 
   // The flag "orders" as the brief describes it: enabled, default OFF.
@@ -105,26 +80,21 @@ class Server {
     flag->set_new_target("dynamodb-orders");
     flag->set_enabled(true);
     flag->mutable_default_serve()->set_stage(v1::OFF);
-    v1::Flag created;
-    Call call;
-    const grpc::Status status =
-        admin_->CreateFlag(call.get(), request, &created);
-    INFO(status.error_message());
-    REQUIRE(status.error_code() == grpc::StatusCode::OK);
-    REQUIRE(created.version() == 1);
-    return created;
+    absl::StatusOr<v1::Flag> created = admin_->CreateFlag(request);
+    INFO(created.status().message());
+    REQUIRE(created.status().code() == absl::StatusCode::kOk);
+    REQUIRE(created->version() == 1);
+    return *std::move(created);
   }
 
   v1::Flag SetStage(const std::string& key, v1::Stage stage) {
     v1::SetStageRequest request;
     request.set_key(key);
     request.set_stage(stage);
-    v1::Flag flag;
-    Call call;
-    const grpc::Status status = admin_->SetStage(call.get(), request, &flag);
-    INFO(status.error_message());
-    REQUIRE(status.error_code() == grpc::StatusCode::OK);
-    return flag;
+    absl::StatusOr<v1::Flag> flag = admin_->SetStage(request);
+    INFO(flag.status().message());
+    REQUIRE(flag.status().code() == absl::StatusCode::kOk);
+    return *std::move(flag);
   }
 
   v1::Flag SetLiveShare(const std::string& key, uint32_t live_weight) {
@@ -136,12 +106,10 @@ class Server {
     v1::Split* shadow = request.mutable_rollout()->add_splits();
     shadow->set_stage(v1::SHADOW);
     shadow->set_weight(100000 - live_weight);
-    v1::Flag flag;
-    Call call;
-    const grpc::Status status = admin_->SetRollout(call.get(), request, &flag);
-    INFO(status.error_message());
-    REQUIRE(status.error_code() == grpc::StatusCode::OK);
-    return flag;
+    absl::StatusOr<v1::Flag> flag = admin_->SetRollout(request);
+    INFO(flag.status().message());
+    REQUIRE(flag.status().code() == absl::StatusCode::kOk);
+    return *std::move(flag);
   }
 
   // "orders" moved through dualwrite and shadow to a live share of
@@ -156,21 +124,17 @@ class Server {
   v1::Flag GetFlag(const std::string& key) {
     v1::GetFlagRequest request;
     request.set_key(key);
-    v1::Flag flag;
-    Call call;
-    const grpc::Status status = admin_->GetFlag(call.get(), request, &flag);
-    INFO(status.error_message());
-    REQUIRE(status.error_code() == grpc::StatusCode::OK);
-    return flag;
+    absl::StatusOr<v1::Flag> flag = admin_->GetFlag(request);
+    INFO(flag.status().message());
+    REQUIRE(flag.status().code() == absl::StatusCode::kOk);
+    return *std::move(flag);
   }
 
  private:
   TempDir dir_;
   std::string data_dir_;
   DaemonProcess daemon_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::Evaluation::Stub> evaluation_;
-  std::unique_ptr<v1::Admin::Stub> admin_;
+  std::unique_ptr<AdminClient> admin_;
 };
 
 // Writes `text` to `path`.
@@ -201,12 +165,11 @@ std::vector<v1::Stage> DecideAllUsers(Server& server,
   std::vector<v1::Stage> stages;
   stages.reserve(kUsers);
   for (int first = 0; first < kUsers; first += kBatch) {
-    v1::DecideBatchResponse response;
-    Call call;
-    const grpc::Status status = server.evaluation().DecideBatch(
-        call.get(), UsersBatch(flag_key, first, kBatch), &response);
-    INFO(status.error_message());
-    REQUIRE(status.error_code() == grpc::StatusCode::OK);
+    absl::StatusOr<v1::DecideBatchResponse> batch =
+        server.admin().DecideBatch(UsersBatch(flag_key, first, kBatch));
+    INFO(batch.status().message());
+    REQUIRE(batch.status().code() == absl::StatusCode::kOk);
+    const v1::DecideBatchResponse& response = *batch;
     REQUIRE(response.decisions_size() == kBatch);
     for (int i = 0; i < kBatch; ++i) {
       const v1::Decision& decision = response.decisions(i);
@@ -282,24 +245,18 @@ TEST_CASE("Decide: malformed requests are INVALID_ARGUMENT",
   SECTION("empty flag_key") {
     v1::DecideRequest request;
     request.mutable_context()->set_targeting_key("u-1");
-    v1::DecideResponse response;
-    Call call;
-    const grpc::Status status =
-        server.evaluation().Decide(call.get(), request, &response);
-    CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-    CHECK(status.error_message().rfind("flag_key:", 0) == 0);
+    const absl::Status status = server.admin().Decide(request).status();
+    CHECK(status.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(status.message().rfind("flag_key:", 0) == 0);
   }
 
   SECTION("a targeting key longer than 256 bytes") {
     v1::DecideRequest request;
     request.set_flag_key("orders");
     request.mutable_context()->set_targeting_key(std::string(257, 'u'));
-    v1::DecideResponse response;
-    Call call;
-    const grpc::Status status =
-        server.evaluation().Decide(call.get(), request, &response);
-    CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-    CHECK(status.error_message().rfind("context.targeting_key:", 0) == 0);
+    const absl::Status status = server.admin().Decide(request).status();
+    CHECK(status.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(status.message().rfind("context.targeting_key:", 0) == 0);
   }
 
   SECTION("a targeting key of exactly 256 bytes is fine") {
@@ -354,15 +311,11 @@ TEST_CASE("DecideBatch: items of several flags, unknown and archived ones "
     create.mutable_flag()->set_new_target("spanner-" + key);
     create.mutable_flag()->set_enabled(true);
     create.mutable_flag()->mutable_default_serve()->set_stage(v1::DUALWRITE);
-    v1::Flag created;
-    Call call;
-    REQUIRE(server.admin().CreateFlag(call.get(), create, &created).ok());
+    REQUIRE(server.admin().CreateFlag(create).ok());
   }
   v1::ArchiveFlagRequest archive;
   archive.set_key("legacy");
-  v1::Flag archived;
-  Call archive_call;
-  REQUIRE(server.admin().ArchiveFlag(archive_call.get(), archive, &archived).ok());
+  REQUIRE(server.admin().ArchiveFlag(archive).ok());
 
   // Runs of one flag broken by others, a key no flag has, the archived
   // flag between two asks for the same live one.
@@ -375,9 +328,10 @@ TEST_CASE("DecideBatch: items of several flags, unknown and archived ones "
     item->set_flag_key(keys[i]);
     item->mutable_context()->set_targeting_key("u-" + std::to_string(i));
   }
-  v1::DecideBatchResponse response;
-  Call call;
-  REQUIRE(server.evaluation().DecideBatch(call.get(), request, &response).ok());
+  absl::StatusOr<v1::DecideBatchResponse> batch =
+      server.admin().DecideBatch(request);
+  REQUIRE(batch.ok());
+  const v1::DecideBatchResponse& response = *batch;
   REQUIRE(response.decisions_size() == static_cast<int>(keys.size()));
   for (size_t i = 0; i < keys.size(); ++i) {
     INFO("item " << i << ", flag " << keys[i]);
@@ -403,33 +357,29 @@ TEST_CASE("DecideBatch: empty and oversize batches are INVALID_ARGUMENT",
   Server server({"--config", config});
 
   auto batch_status = [&](int items) {
-    v1::DecideBatchResponse response;
-    Call call;
-    return server.evaluation().DecideBatch(
-        call.get(), UsersBatch("orders", 0, items), &response);
+    return server.admin().DecideBatch(UsersBatch("orders", 0, items)).status();
   };
 
-  const grpc::Status empty = batch_status(0);
-  CHECK(empty.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-  CHECK(empty.error_message().rfind("items:", 0) == 0);
+  const absl::Status empty = batch_status(0);
+  CHECK(empty.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(empty.message().rfind("items:", 0) == 0);
 
-  const grpc::Status at_limit = batch_status(10);
-  CHECK(at_limit.error_code() == grpc::StatusCode::OK);
+  const absl::Status at_limit = batch_status(10);
+  CHECK(at_limit.code() == absl::StatusCode::kOk);
 
-  const grpc::Status over = batch_status(11);
-  CHECK(over.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-  CHECK(over.error_message().rfind("items:", 0) == 0);
+  const absl::Status over = batch_status(11);
+  CHECK(over.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(over.message().rfind("items:", 0) == 0);
 
   SECTION("one bad item fails the whole batch and is named") {
     v1::DecideBatchRequest request = UsersBatch("orders", 0, 3);
     request.mutable_items(2)->clear_flag_key();
-    v1::DecideBatchResponse response;
-    Call call;
-    const grpc::Status status =
-        server.evaluation().DecideBatch(call.get(), request, &response);
-    CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-    CHECK(status.error_message().rfind("items[2].flag_key:", 0) == 0);
-    CHECK(response.decisions_size() == 0);
+    const absl::StatusOr<v1::DecideBatchResponse> response =
+        server.admin().DecideBatch(request);
+    const absl::Status& status = response.status();
+    CHECK(status.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(status.message().rfind("items[2].flag_key:", 0) == 0);
+    CHECK_FALSE(response.ok());  // no decisions, not even some of them
   }
 }
 
@@ -443,20 +393,20 @@ TEST_CASE("DecideBatch: concurrent large batches each answer their own users",
   server.CreateOrdersAtLiveShare(5000);
   constexpr int kCallers = 10;
   constexpr int kBatch = 6000;
-  std::vector<grpc::Status> statuses(kCallers);
-  std::vector<v1::DecideBatchResponse> responses(kCallers);
+  std::vector<absl::StatusOr<v1::DecideBatchResponse>> results(kCallers);
   std::vector<std::thread> callers;
   for (int c = 0; c < kCallers; ++c) {
     callers.emplace_back([&, c] {
-      Call call;
-      statuses[c] = server.evaluation().DecideBatch(
-          call.get(), UsersBatch("orders", c * kBatch, kBatch), &responses[c]);
+      results[c] =
+          server.admin().DecideBatch(UsersBatch("orders", c * kBatch, kBatch));
     });
   }
   for (auto& caller : callers) caller.join();
+  std::vector<v1::DecideBatchResponse> responses(kCallers);
   for (int c = 0; c < kCallers; ++c) {
-    INFO("caller " << c << ": " << statuses[c].error_message());
-    REQUIRE(statuses[c].error_code() == grpc::StatusCode::OK);
+    INFO("caller " << c << ": " << results[c].status().message());
+    REQUIRE(results[c].status().code() == absl::StatusCode::kOk);
+    responses[c] = *results[c];
     REQUIRE(responses[c].decisions_size() == kBatch);
     int wrong = 0;
     for (int i = 0; i < kBatch; ++i) {
@@ -486,11 +436,9 @@ TEST_CASE("kill switch and archive", "[daemon][decide]") {
     v1::SetEnabledRequest request;
     request.set_key("orders");
     request.set_enabled(false);
-    v1::Flag flag;
-    Call call;
-    const grpc::Status status =
-        server.admin().SetEnabled(call.get(), request, &flag);
-    REQUIRE(status.error_code() == grpc::StatusCode::OK);
+    const absl::StatusOr<v1::Flag> changed = server.admin().SetEnabled(request);
+    REQUIRE(changed.status().code() == absl::StatusCode::kOk);
+    const v1::Flag& flag = *changed;
     CHECK(flag.version() == 3);
     CHECK_FALSE(flag.enabled());
 
@@ -507,12 +455,10 @@ TEST_CASE("kill switch and archive", "[daemon][decide]") {
   SECTION("an archived flag is FLAG_NOT_FOUND") {
     v1::ArchiveFlagRequest request;
     request.set_key("orders");
-    v1::Flag flag;
-    Call call;
-    const grpc::Status status =
-        server.admin().ArchiveFlag(call.get(), request, &flag);
-    REQUIRE(status.error_code() == grpc::StatusCode::OK);
-    CHECK(flag.archived());
+    const absl::StatusOr<v1::Flag> archived =
+        server.admin().ArchiveFlag(request);
+    REQUIRE(archived.status().code() == absl::StatusCode::kOk);
+    CHECK(archived->archived());
 
     const v1::Decision decision = server.Decide("orders", "u-1").decision();
     CHECK(decision.stage() == v1::OFF);
@@ -525,7 +471,7 @@ TEST_CASE("the gRPC health service says SERVING", "[daemon][health]") {
   Server server;
   // No generated health stub ships with the Debian packages: call the
   // method by name with an empty HealthCheckRequest (service "").
-  grpc::GenericStub stub(server.channel());
+  grpc::GenericStub stub(server.admin().channel());
   grpc::ByteBuffer response;
   const grpc::Status status =
       testing::CallByName(stub, "/grpc.health.v1.Health/Check",

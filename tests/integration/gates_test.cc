@@ -6,16 +6,15 @@
 
 #include <signal.h>
 
-#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "cutover/v1/cutover.grpc.pb.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
+#include "client/admin_client.h"
+#include "cutover/v1/cutover.pb.h"
 #include "tests/integration/cli_fixture.h"
 #include "tests/integration/harness.h"
 #include "tests/prometheus_text.h"
@@ -23,15 +22,11 @@
 namespace cutover::testing {
 namespace {
 
-// CliFixture plus gRPC stubs for what cutoverctl does not do: backfill
+// CliFixture plus an AdminClient for what cutoverctl does not do: backfill
 // checkpoints (the driver's calls) and telemetry reports (the Migrator's).
 class GatesFixture : public CliFixture {
  public:
-  GatesFixture()
-      : channel_(grpc::CreateChannel(daemon().address(),
-                                     grpc::InsecureChannelCredentials())),
-        admin_(v1::Admin::NewStub(channel_)),
-        telemetry_(v1::Telemetry::NewStub(channel_)) {}
+  GatesFixture() : admin_(ConnectAdmin(daemon().address())) {}
 
   // cutoverctl `args`, expected to fail with a message containing `text`;
   // the flag's version must not change.
@@ -45,17 +40,18 @@ class GatesFixture : public CliFixture {
     CHECK(GetFlag("orders").version() == version);
   }
 
-  grpc::Status Start(v1::BackfillJob* job) {
+  // Starts (or takes over) the backfill of orders; sets `job` on success.
+  absl::Status Start(v1::BackfillJob* job) {
     v1::StartBackfillRequest request;
     request.set_flag_key("orders");
     request.set_rows_total_estimate(100);
-    grpc::ClientContext context;
-    Deadline(context);
-    return admin_->StartBackfill(&context, request, job);
+    absl::StatusOr<v1::BackfillJob> started = admin_->StartBackfill(request);
+    if (started.ok()) *job = *std::move(started);
+    return started.status();
   }
 
   // Records a page of `job`'s phase; updates `job` on success.
-  grpc::Status Page(v1::BackfillJob* job, int64_t rows, bool done,
+  absl::Status Page(v1::BackfillJob* job, int64_t rows, bool done,
                     int64_t mismatched = 0, int64_t repaired = 0) {
     v1::CheckpointBackfillRequest request;
     request.set_flag_key("orders");
@@ -74,14 +70,12 @@ class GatesFixture : public CliFixture {
     return Checkpoint(request, job);
   }
 
-  grpc::Status Checkpoint(const v1::CheckpointBackfillRequest& request,
+  absl::Status Checkpoint(const v1::CheckpointBackfillRequest& request,
                           v1::BackfillJob* job) {
-    grpc::ClientContext context;
-    Deadline(context);
-    v1::BackfillJob answer;
-    grpc::Status status = admin_->CheckpointBackfill(&context, request, &answer);
-    if (status.ok()) *job = answer;
-    return status;
+    absl::StatusOr<v1::BackfillJob> answer =
+        admin_->CheckpointBackfill(request);
+    if (answer.ok()) *job = *std::move(answer);
+    return answer.status();
   }
 
   // Reports `matches` and `mismatches` compared shadow reads of orders.
@@ -97,22 +91,14 @@ class GatesFixture : public CliFixture {
       entry->set_result(result);
       entry->set_count(count);
     }
-    grpc::ClientContext context;
-    Deadline(context);
-    v1::ReportMigrationOpsResponse response;
-    REQUIRE(telemetry_->ReportMigrationOps(&context, request, &response).ok());
-    REQUIRE(response.accepted() == 2);
+    absl::StatusOr<v1::ReportMigrationOpsResponse> response =
+        admin_->ReportMigrationOps(request);
+    REQUIRE(response.ok());
+    REQUIRE(response->accepted() == 2);
   }
 
  private:
-  static void Deadline(grpc::ClientContext& context) {
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(10));
-  }
-
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::Admin::Stub> admin_;
-  std::unique_ptr<v1::Telemetry::Stub> telemetry_;
+  std::unique_ptr<AdminClient> admin_;
 };
 
 TEST_CASE_METHOD(GatesFixture,
@@ -244,16 +230,16 @@ TEST_CASE_METHOD(GatesFixture,
   CHECK(second.rows_copied() == 10);
   CHECK(second.cursor() == first.cursor());
   v1::BackfillJob stale = first;
-  grpc::Status status = Page(&stale, 10, false);
-  CHECK(status.error_code() == grpc::StatusCode::ABORTED);
-  CHECK(absl::StrContains(status.error_message(), "taken over"));
+  absl::Status status = Page(&stale, 10, false);
+  CHECK(status.code() == absl::StatusCode::kAborted);
+  CHECK(absl::StrContains(status.message(), "taken over"));
 
   // A sequence that is not the job's (a page recorded twice) is refused.
   v1::BackfillJob replay = second;
   REQUIRE(Page(&second, 10, false).ok());
   status = Page(&replay, 10, false);
-  CHECK(status.error_code() == grpc::StatusCode::ABORTED);
-  CHECK(absl::StrContains(status.error_message(), "sequence"));
+  CHECK(status.code() == absl::StatusCode::kAborted);
+  CHECK(absl::StrContains(status.message(), "sequence"));
 
   // A page of the wrong phase, and bad fields.
   v1::CheckpointBackfillRequest request;
@@ -263,8 +249,8 @@ TEST_CASE_METHOD(GatesFixture,
   request.set_phase(v1::VERIFYING);
   request.set_rows_verified(1);
   status = Checkpoint(request, &replay);
-  CHECK(status.error_code() == grpc::StatusCode::ABORTED);
-  CHECK(absl::StrContains(status.error_message(), "phase"));
+  CHECK(status.code() == absl::StatusCode::kAborted);
+  CHECK(absl::StrContains(status.message(), "phase"));
   struct Bad {
     const char* field;
     void (*spoil)(v1::CheckpointBackfillRequest&);
@@ -289,8 +275,8 @@ TEST_CASE_METHOD(GatesFixture,
     v1::CheckpointBackfillRequest spoiled = request;
     b.spoil(spoiled);
     status = Checkpoint(spoiled, &replay);
-    CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-    CHECK(absl::StartsWith(status.error_message(), b.field));
+    CHECK(status.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StartsWith(status.message(), b.field));
   }
   // None of that changed the job.
   const std::string json = Ok({"backfill", "status", "orders", "-o", "json"});

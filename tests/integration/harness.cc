@@ -18,6 +18,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 extern char** environ;
 
@@ -188,6 +189,29 @@ int FreeLoopbackPort() {
   return port;
 }
 
+SilentLoopbackPort::SilentLoopbackPort() {
+  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) return;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof address;
+  if (bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      listen(fd_, 64) == 0 &&
+      getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port_ = ntohs(address.sin_port);
+  }
+}
+
+SilentLoopbackPort::~SilentLoopbackPort() {
+  if (fd_ >= 0) close(fd_);
+}
+
+std::string SilentLoopbackPort::address() const {
+  return "127.0.0.1:" + std::to_string(port_);
+}
+
 int ConnectLoopback(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
@@ -210,6 +234,20 @@ RunResult HttpGet(const std::string& url, double timeout_seconds) {
   return RunProgram({"/usr/bin/curl", "-sS", "--fail", "--max-time",
                      std::to_string(static_cast<int>(timeout_seconds)), url},
                     timeout_seconds + 5);
+}
+
+std::unique_ptr<AdminClient> ConnectAdmin(const std::string& address,
+                                          absl::Duration deadline,
+                                          const std::string& actor) {
+  AdminClientOptions options;
+  options.channel.server = address;
+  options.deadline = deadline;
+  options.actor = actor;
+  // Plaintext without files: nothing that can fail.
+  absl::StatusOr<std::unique_ptr<AdminClient>> admin =
+      AdminClient::Create(std::move(options));
+  if (!admin.ok()) std::abort();
+  return *std::move(admin);
 }
 
 std::string CutoverdPath() { return CUTOVERD_PATH; }

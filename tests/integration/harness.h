@@ -1,6 +1,7 @@
 // Test harness for integration tests: temporary folders, running programs
-// with captured output and a time limit, and a real cutoverd process on a
-// free loopback port (port 0, read back from its --ready-file).
+// with captured output and a time limit, a real cutoverd process on a free
+// loopback port (port 0, read back from its --ready-file), and the
+// AdminClient that talks to it.
 //
 // Every process started here is ended by the harness (destructors send
 // SIGKILL and reap), and every wait is bounded.
@@ -9,9 +10,13 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "absl/time/time.h"
+#include "client/admin_client.h"
 
 namespace cutover::testing {
 
@@ -75,6 +80,23 @@ class BackgroundProcess {
 // released), for programs that cannot report the port they chose.
 int FreeLoopbackPort();
 
+// A listening TCP port on 127.0.0.1 that never answers: connections are
+// made (the kernel completes the handshake) and nothing is ever read or
+// sent, like a daemon that hangs. port() is 0 if it could not be opened.
+class SilentLoopbackPort {
+ public:
+  SilentLoopbackPort();
+  ~SilentLoopbackPort();
+  SilentLoopbackPort(const SilentLoopbackPort&) = delete;
+  SilentLoopbackPort& operator=(const SilentLoopbackPort&) = delete;
+  int port() const { return port_; }
+  std::string address() const;
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
 // A TCP connection to 127.0.0.1:`port` (the caller closes it), every socket
 // operation on it bounded by a 10 s timeout; -1 if refused.
 int ConnectLoopback(int port);
@@ -82,6 +104,13 @@ int ConnectLoopback(int port);
 // GET `url` with curl (at most `timeout_seconds`); exit_code 0 and the body
 // in `out` on an HTTP success.
 RunResult HttpGet(const std::string& url, double timeout_seconds = 10);
+
+// An AdminClient for the test daemon at `address` ("127.0.0.1:PORT"):
+// plaintext, no token, every call bounded by `deadline`, `actor` sent for
+// the history (none if empty).
+std::unique_ptr<AdminClient> ConnectAdmin(
+    const std::string& address, absl::Duration deadline = absl::Seconds(10),
+    const std::string& actor = "");
 
 // A cutoverd child process with its own data folder.
 class DaemonProcess {

@@ -73,6 +73,11 @@ std::string Repeat(char c, size_t n) { return std::string(n, c); }
 
 // A started daemon on a fresh folder, run with a config file holding
 // `config_yaml`, with stubs of the three services.
+//
+// Raw stubs rather than an AdminClient, on purpose: these tests send
+// requests at and past every limit (oversize messages, too many streams)
+// and compare the exact gRPC status the daemon answers with, and they
+// receive answers larger than a client's 64 MiB bound.
 class Server {
  public:
   explicit Server(const std::string& config_yaml)

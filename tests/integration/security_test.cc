@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "client/admin_client.h"
 #include "client/channel.h"
 #include "client/client.h"
 #include "credentials/token_hash.h"
@@ -63,7 +64,21 @@ std::shared_ptr<grpc::Channel> Channel(const std::string& server,
   return *channel;
 }
 
-// A unary call by method path with an empty request message.
+// An AdminClient for `server` that sends `token`.
+std::unique_ptr<AdminClient> Admin(const std::string& server,
+                                   const std::string& token) {
+  AdminClientOptions options;
+  options.channel.server = server;
+  options.channel.token = token;
+  options.deadline = absl::Seconds(kCallSeconds);
+  auto admin = AdminClient::Create(options);
+  REQUIRE(admin.ok());
+  return *std::move(admin);
+}
+
+// A unary call by method path with an empty request message. The role
+// table is checked with such raw calls rather than an AdminClient: every
+// method by its path whatever its messages, with a request no client sends.
 grpc::Status CallByName(const std::shared_ptr<grpc::Channel>& channel,
                         const std::string& path) {
   grpc::GenericStub stub(channel);
@@ -71,7 +86,8 @@ grpc::Status CallByName(const std::shared_ptr<grpc::Channel>& channel,
                              kCallSeconds);
 }
 
-// Watch: the status of the stream after its first event (OK if one came).
+// Watch: the status of the stream after its first event (OK if one came);
+// through a raw stub, like the unary calls above.
 grpc::Status OpenWatch(const std::shared_ptr<grpc::Channel>& channel) {
   auto stub = v1::Evaluation::NewStub(channel);
   grpc::ClientContext context;
@@ -106,16 +122,14 @@ TEST_CASE("every rpc, without a token and with each role, as the role "
 
   // One flag, made by the admin token, so reads have something to read.
   {
-    auto admin = v1::Admin::NewStub(Channel(server, tokens.by_role[Role::kAdmin]));
+    auto admin = Admin(server, tokens.by_role[Role::kAdmin]);
     v1::CreateFlagRequest create;
     create.mutable_flag()->set_key("orders");
     create.mutable_flag()->set_old_target("postgres-orders");
     create.mutable_flag()->set_new_target("dynamodb-orders");
     create.mutable_flag()->set_enabled(true);
     create.mutable_flag()->mutable_default_serve()->set_stage(v1::OFF);
-    grpc::ClientContext context;
-    v1::Flag flag;
-    REQUIRE(admin->CreateFlag(&context, create, &flag).ok());
+    REQUIRE(admin->CreateFlag(create).ok());
   }
 
   struct Caller {
@@ -164,13 +178,13 @@ TEST_CASE("every rpc, without a token and with each role, as the role "
 
   // Nothing the refused calls sent changed the flag; its one change is
   // recorded with the admin token's name as the actor.
-  auto reader =
-      v1::Admin::NewStub(Channel(server, tokens.by_role[Role::kReader]));
-  grpc::ClientContext context;
+  auto reader = Admin(server, tokens.by_role[Role::kReader]);
   v1::GetHistoryRequest history_request;
   history_request.set_key("orders");
-  v1::GetHistoryResponse history;
-  REQUIRE(reader->GetHistory(&context, history_request, &history).ok());
+  const absl::StatusOr<v1::GetHistoryResponse> got =
+      reader->GetHistory(history_request);
+  REQUIRE(got.ok());
+  const v1::GetHistoryResponse& history = *got;
   REQUIRE(history.entries_size() == 1);
   CHECK(history.entries(0).actor() == "admin-bot");
   CHECK(history.entries(0).peer().find("127.0.0.1") != std::string::npos);
@@ -210,6 +224,56 @@ TEST_CASE("the CLI sends CUTOVER_TOKEN and names the refusal in one line",
   CHECK(result.exit_code == 0);
   CHECK(result.out.find("by operator-bot") != std::string::npos);
   CHECK(result.out.find("by admin-bot") != std::string::npos);
+}
+
+TEST_CASE("AdminClient sends its token: the token's name is the actor, and "
+          "refusals are server errors, not bad input",
+          "[security]") {
+  TempDir dir;
+  Tokens tokens(dir.path());
+  DaemonProcess daemon(dir.path() + "/data",
+                       {"--auth", "tokens", "--token-file", tokens.file});
+  REQUIRE(daemon.Start());
+  v1::CreateFlagRequest create;
+  create.mutable_flag()->set_key("orders");
+  create.mutable_flag()->set_old_target("pg");
+  create.mutable_flag()->set_new_target("ddb");
+  create.mutable_flag()->set_enabled(true);
+  create.mutable_flag()->mutable_default_serve()->set_stage(v1::OFF);
+
+  const absl::Status anonymous =
+      Admin(daemon.address(), "")->CreateFlag(create).status();
+  CHECK(anonymous.code() == absl::StatusCode::kUnauthenticated);
+  CHECK(ClassifyError(anonymous.code()) == ErrorClass::kServerOrConnection);
+  const absl::Status reader =
+      Admin(daemon.address(), tokens.by_role[Role::kReader])
+          ->CreateFlag(create)
+          .status();
+  CHECK(reader.code() == absl::StatusCode::kPermissionDenied);
+  CHECK(ClassifyError(reader.code()) == ErrorClass::kServerOrConnection);
+
+  // With auth on, the actor header is not what the history records.
+  AdminClientOptions options;
+  options.channel.server = daemon.address();
+  options.channel.token = tokens.by_role[Role::kOperator];
+  options.actor = "someone-else";
+  auto operator_client = AdminClient::Create(options);
+  REQUIRE(operator_client.ok());
+  REQUIRE(Admin(daemon.address(), tokens.by_role[Role::kAdmin])
+              ->CreateFlag(create)
+              .ok());
+  v1::SetStageRequest stage;
+  stage.set_key("orders");
+  stage.set_stage(v1::DUALWRITE);
+  REQUIRE((*operator_client)->SetStage(stage).ok());
+  v1::GetHistoryRequest history_request;
+  history_request.set_key("orders");
+  const absl::StatusOr<v1::GetHistoryResponse> history =
+      (*operator_client)->GetHistory(history_request);
+  REQUIRE(history.ok());
+  REQUIRE(history->entries_size() == 2);
+  CHECK(history->entries(0).actor() == "operator-bot");
+  CHECK(history->entries(1).actor() == "admin-bot");
 }
 
 // A CA, a server certificate for 127.0.0.1, client certificates (CN

@@ -28,8 +28,12 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "client/admin_client.h"
 #include "client/client.h"
+#include "grpcpp/client_context.h"
+#include "rpc/grpc_status.h"
 #include "tests/integration/admin_calls.h"
 #include "tests/integration/harness.h"
 
@@ -80,12 +84,11 @@ double Average(const std::vector<int64_t>& samples, size_t from, size_t to) {
 // Errors of the traffic threads: the first few messages, and how many.
 class Errors {
  public:
-  void Add(const std::string& what, const grpc::Status& status) {
+  void Add(const std::string& what, const absl::Status& status) {
     ++count_;
     std::lock_guard<std::mutex> lock(mu_);
     if (first_.size() < 5) {
-      first_.push_back(absl::StrCat(what, ": ", status.error_code(), " ",
-                                    status.error_message()));
+      first_.push_back(absl::StrCat(what, ": ", status.ToString()));
     }
   }
   int64_t count() const { return count_; }
@@ -110,11 +113,11 @@ std::string FlagKey(int i) { return "soak-" + std::to_string(i); }
 void DecideLoop(const std::string& address, const std::atomic<bool>& stop,
                 Errors& errors, std::atomic<int64_t>& calls) {
   for (int round = 0; !stop && round < 1000000; ++round) {
-    auto evaluation = EvaluationStub(address);
+    auto evaluation = ConnectAdmin(address);
     for (int i = 0; i < 500 && !stop; ++i) {
-      v1::DecideResponse response;
-      const grpc::Status status = Decide(*evaluation, FlagKey(i % kFlags),
-                                         "u-" + std::to_string(i), &response);
+      const absl::Status status =
+          Decide(*evaluation, FlagKey(i % kFlags), "u-" + std::to_string(i))
+              .status();
       if (!status.ok()) errors.Add("Decide", status);
       ++calls;
       if (i % 10 == 9) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -124,7 +127,7 @@ void DecideLoop(const std::string& address, const std::atomic<bool>& stop,
 
 void BatchLoop(const std::string& address, const std::atomic<bool>& stop,
                Errors& errors, std::atomic<int64_t>& calls) {
-  auto evaluation = EvaluationStub(address);
+  auto evaluation = ConnectAdmin(address);
   for (int n = 0; !stop && n < 10000000; ++n) {
     v1::DecideBatchRequest request;
     for (int i = 0; i < 100; ++i) {
@@ -134,10 +137,7 @@ void BatchLoop(const std::string& address, const std::atomic<bool>& stop,
           "b-" + std::to_string(n) + "-" + std::to_string(i));
       (*item->mutable_context()->mutable_attributes())["tenant"] = "acme";
     }
-    v1::DecideBatchResponse response;
-    Deadline call(10);
-    const grpc::Status status =
-        evaluation->DecideBatch(call.get(), request, &response);
+    const absl::Status status = evaluation->DecideBatch(request).status();
     if (!status.ok()) errors.Add("DecideBatch", status);
     ++calls;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -148,17 +148,19 @@ void BatchLoop(const std::string& address, const std::atomic<bool>& stop,
 // again and again.
 void WatchChurnLoop(const std::string& address, const std::atomic<bool>& stop,
                     Errors& errors, std::atomic<int64_t>& calls) {
-  auto evaluation = EvaluationStub(address);
+  auto evaluation = ConnectAdmin(address);
   for (int n = 0; !stop && n < 10000000; ++n) {
-    Deadline call(10);
-    auto reader = evaluation->Watch(call.get(), v1::WatchRequest());
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    auto reader = evaluation->Watch(&context, v1::WatchRequest());
     v1::WatchEvent event;
     bool synced = false;
     while (!synced && reader->Read(&event)) {
       synced = event.kind() == v1::WatchEvent::SYNCED;
     }
-    call.get()->TryCancel();
-    const grpc::Status status = reader->Finish();
+    context.TryCancel();
+    const absl::Status status = FromGrpcStatus(reader->Finish());
     if (!synced) errors.Add("Watch (churn)", status);
     ++calls;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -168,7 +170,7 @@ void WatchChurnLoop(const std::string& address, const std::atomic<bool>& stop,
 // A Watch stream held open for the whole run; it must not end early.
 void WatchHoldLoop(const std::string& address, const std::atomic<bool>& stop,
                    Errors& errors, std::atomic<int64_t>& events) {
-  auto evaluation = EvaluationStub(address);
+  auto evaluation = ConnectAdmin(address);
   grpc::ClientContext context;
   auto reader = evaluation->Watch(&context, v1::WatchRequest());
   std::thread canceller([&] {
@@ -177,7 +179,7 @@ void WatchHoldLoop(const std::string& address, const std::atomic<bool>& stop,
   });
   v1::WatchEvent event;
   while (reader->Read(&event)) ++events;
-  const grpc::Status status = reader->Finish();
+  const absl::Status status = FromGrpcStatus(reader->Finish());
   if (!stop) errors.Add("Watch (held) ended early", status);
   canceller.join();
 }
@@ -188,14 +190,14 @@ void WatchHoldLoop(const std::string& address, const std::atomic<bool>& stop,
 // the 10-minute run, ~3% of the daemon's memory.
 void AdminLoop(const std::string& address, const std::atomic<bool>& stop,
                Errors& errors, std::atomic<int64_t>& calls) {
-  auto admin = AdminStub(address);
+  auto admin = ConnectAdmin(address);
   // Each flag goes off -> dualwrite -> shadow -> dualwrite -> off, one
   // stage at a time.
   const v1::Stage stages[] = {v1::DUALWRITE, v1::SHADOW, v1::DUALWRITE,
                               v1::OFF};
   int moves[kFlags] = {};
   for (int n = 0; !stop && n < 10000000; ++n) {
-    grpc::Status status;
+    absl::Status status;
     if (n % 4 == 3) {
       v1::ReplaceSegmentRequest request;
       request.mutable_segment()->set_key("internal");
@@ -204,21 +206,16 @@ void AdminLoop(const std::string& address, const std::atomic<bool>& stop,
       }
       v1::GetSegmentRequest get;
       get.set_key("internal");
-      v1::Segment current;
-      {
-        Deadline call(10);
-        status = admin->GetSegment(call.get(), get, &current);
-      }
+      const absl::StatusOr<v1::Segment> current = admin->GetSegment(get);
+      status = current.status();
       if (status.ok()) {
-        request.set_expected_version(current.version());
-        Deadline call(10);
-        status = admin->ReplaceSegment(call.get(), request, &current);
+        request.set_expected_version(current->version());
+        status = admin->ReplaceSegment(request).status();
       }
     } else {
-      v1::Flag result;
       const int flag = n % kFlags;
-      status = SetStage(*admin, FlagKey(flag), stages[moves[flag]++ % 4],
-                        &result);
+      status =
+          SetStage(*admin, FlagKey(flag), stages[moves[flag]++ % 4]).status();
     }
     if (!status.ok()) errors.Add("admin", status);
     ++calls;
@@ -228,7 +225,7 @@ void AdminLoop(const std::string& address, const std::atomic<bool>& stop,
 
 void TelemetryLoop(const std::string& address, const std::atomic<bool>& stop,
                    Errors& errors, std::atomic<int64_t>& calls) {
-  auto telemetry = v1::Telemetry::NewStub(PlainChannel(address));
+  auto telemetry = ConnectAdmin(address);
   for (int n = 0; !stop && n < 10000000; ++n) {
     v1::ReportMigrationOpsRequest request;
     request.set_client("soak");
@@ -242,10 +239,7 @@ void TelemetryLoop(const std::string& address, const std::atomic<bool>& stop,
       count->set_count(10);
       count->mutable_latency()->add_buckets(10);
     }
-    v1::ReportMigrationOpsResponse response;
-    Deadline call(10);
-    const grpc::Status status =
-        telemetry->ReportMigrationOps(call.get(), request, &response);
+    const absl::Status status = telemetry->ReportMigrationOps(request).status();
     if (!status.ok()) errors.Add("ReportMigrationOps", status);
     ++calls;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -260,17 +254,14 @@ void ClientLoop(const std::string& address, const std::atomic<bool>& stop,
   options.decide_deadline = absl::Seconds(5);
   auto client = Client::Create(options);
   if (!client.ok()) {
-    errors.Add("Client::Create",
-               grpc::Status(grpc::StatusCode::INTERNAL,
-                            std::string(client.status().message())));
+    errors.Add("Client::Create", client.status());
     return;
   }
   for (int n = 0; !stop && n < 100000000; ++n) {
     const Decision d = (*client)->Decide(
         FlagKey(n % kFlags), Context{"c-" + std::to_string(n % 1000), {}});
     if (d.reason == Reason::kError || d.reason == Reason::kStale) {
-      errors.Add("Client::Decide", grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                                d.error));
+      errors.Add("Client::Decide", absl::UnavailableError(d.error));
     }
     ++calls;
     if (n % 20 == 19) {
@@ -295,17 +286,14 @@ TEST_CASE("soak: mixed traffic with flat memory and descriptors and no "
   REQUIRE(daemon.Start());
   const std::string address = daemon.address();
   {
-    auto admin = AdminStub(address);
+    auto admin = ConnectAdmin(address);
     for (int i = 0; i < kFlags; ++i) {
-      v1::Flag created;
-      REQUIRE(CreateFlag(*admin, OffFlag(FlagKey(i)), &created).ok());
+      REQUIRE(CreateFlag(*admin, OffFlag(FlagKey(i))).ok());
     }
     v1::CreateSegmentRequest request;
     request.mutable_segment()->set_key("internal");
     request.mutable_segment()->add_included("u-1");
-    v1::Segment created;
-    Deadline call(10);
-    REQUIRE(admin->CreateSegment(call.get(), request, &created).ok());
+    REQUIRE(admin->CreateSegment(request).ok());
   }
 
   std::atomic<bool> stop{false};

@@ -26,6 +26,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "client/admin_client.h"
 #include "tests/integration/admin_calls.h"
 #include "tests/integration/harness.h"
 
@@ -33,7 +36,7 @@ namespace cutover::testing {
 namespace {
 
 namespace fs = std::filesystem;
-using Code = grpc::StatusCode;
+using Code = absl::StatusCode;
 
 // Sets `path` and everything under it read-only (a-w) until Restore() or
 // destruction (u+w back, so the folder can be removed).
@@ -70,23 +73,20 @@ class ReadOnly {
 
 // Errors a client sees: the code, one line, naming the cause, and (through
 // the CLI) exit code 1 without blaming the connection.
-void CheckStorageError(const grpc::Status& status, Code code,
+void CheckStorageError(const absl::Status& status, Code code,
                        const std::string& cause) {
-  INFO("status " << status.error_code() << ": " << status.error_message());
-  CHECK(status.error_code() == code);
-  CHECK_THAT(status.error_message(), Catch::StartsWith("store: write"));
-  CHECK_THAT(status.error_message(), Catch::Contains(cause));
+  INFO("status " << status);
+  CHECK(status.code() == code);
+  CHECK_THAT(std::string(status.message()), Catch::StartsWith("store: write"));
+  CHECK_THAT(std::string(status.message()), Catch::Contains(cause));
 }
 
 
-v1::Flag GetFlag(v1::Admin::Stub& admin, const std::string& key,
-                 grpc::Status* status) {
+absl::StatusOr<v1::Flag> GetFlag(const AdminClient& admin,
+                                 const std::string& key) {
   v1::GetFlagRequest request;
   request.set_key(key);
-  v1::Flag flag;
-  Deadline call(10);
-  *status = admin.GetFlag(call.get(), request, &flag);
-  return flag;
+  return admin.GetFlag(request);
 }
 
 // Once a write has failed, later ones fail the same way and change nothing:
@@ -94,15 +94,13 @@ v1::Flag GetFlag(v1::Admin::Stub& admin, const std::string& key,
 // line naming the cause, the connection not blamed.
 void CheckLaterWritesRefused(const std::string& address, const v1::Flag& toggle,
                              Code code, const std::string& cause) {
-  auto admin = AdminStub(address);
-  v1::Flag result;
-  CheckStorageError(SetStage(*admin, "toggle", v1::SHADOW, &result), code,
+  auto admin = ConnectAdmin(address);
+  CheckStorageError(SetStage(*admin, "toggle", v1::SHADOW).status(), code,
                     cause);
-  grpc::Status status;
-  const v1::Flag now = GetFlag(*admin, "toggle", &status);
-  REQUIRE(status.ok());
-  CHECK(now.version() == toggle.version());
-  CHECK(now.default_serve().stage() == toggle.default_serve().stage());
+  const absl::StatusOr<v1::Flag> now = GetFlag(*admin, "toggle");
+  REQUIRE(now.ok());
+  CHECK(now->version() == toggle.version());
+  CHECK(now->default_serve().stage() == toggle.default_serve().stage());
 
   const RunResult cli =
       RunCli(address, {"flags", "create", "via-cli", "--old", "a", "--new", "b"});
@@ -117,21 +115,24 @@ void CheckLaterWritesRefused(const std::string& address, const v1::Flag& toggle,
 // `flag`, which serves `stage`.
 void CheckDecisionsServed(const std::string& address, const std::string& flag,
                           v1::Stage stage) {
-  auto evaluation = EvaluationStub(address);
-  v1::DecideResponse one;
-  REQUIRE(Decide(*evaluation, flag, "u-1", &one).ok());
-  CHECK(one.decision().stage() == stage);
+  auto evaluation = ConnectAdmin(address);
+  const absl::StatusOr<v1::DecideResponse> one =
+      Decide(*evaluation, flag, "u-1");
+  REQUIRE(one.ok());
+  CHECK(one->decision().stage() == stage);
   v1::DecideBatchRequest request;
   for (int i = 0; i < 100; ++i) {
     v1::DecideRequest* item = request.add_items();
     item->set_flag_key(flag);
     item->mutable_context()->set_targeting_key("u-" + std::to_string(i));
   }
-  v1::DecideBatchResponse batch;
-  Deadline call(10);
-  REQUIRE(evaluation->DecideBatch(call.get(), request, &batch).ok());
-  REQUIRE(batch.decisions_size() == 100);
-  for (const auto& decision : batch.decisions()) CHECK(decision.stage() == stage);
+  const absl::StatusOr<v1::DecideBatchResponse> batch =
+      evaluation->DecideBatch(request);
+  REQUIRE(batch.ok());
+  REQUIRE(batch->decisions_size() == 100);
+  for (const auto& decision : batch->decisions()) {
+    CHECK(decision.stage() == stage);
+  }
 }
 
 
@@ -139,7 +140,7 @@ void CheckDecisionsServed(const std::string& address, const std::string& flag,
 void CheckFlagsKept(const std::string& address,
                     const std::set<std::string>& acknowledged) {
   std::set<std::string> stored;
-  REQUIRE(ListFlagKeys(*AdminStub(address), &stored));
+  REQUIRE(ListFlagKeys(*ConnectAdmin(address, absl::Seconds(20)), &stored));
   int missing = 0;
   for (const auto& key : acknowledged) {
     if (stored.count(key) == 0) {
@@ -167,21 +168,22 @@ TEST_CASE("disk full: admin writes fail RESOURCE_EXHAUSTED, decisions go on, "
     REQUIRE(started);
   }
   const std::string address = daemon.address();
-  auto admin = AdminStub(address);
+  auto admin = ConnectAdmin(address);
   std::set<std::string> acknowledged;
-  v1::Flag toggle;
-  REQUIRE(CreateFlag(*admin, OffFlag("toggle"), &toggle).ok());
-  REQUIRE(SetStage(*admin, "toggle", v1::DUALWRITE, &toggle).ok());
+  REQUIRE(CreateFlag(*admin, OffFlag("toggle")).ok());
+  const absl::StatusOr<v1::Flag> dualwrite =
+      SetStage(*admin, "toggle", v1::DUALWRITE);
+  REQUIRE(dualwrite.ok());
+  const v1::Flag toggle = *dualwrite;
   acknowledged.insert("toggle");
 
   // Fill the log: flags of 1 KB until a write is refused (bounded).
-  grpc::Status refused;
+  absl::Status refused;
   std::string refused_key;
   const std::string description(1000, 'd');
   for (int i = 0; i < 2000 && refused.ok(); ++i) {
     const std::string key = "fill-" + std::to_string(i);
-    v1::Flag created;
-    refused = CreateFlag(*admin, OffFlag(key, description), &created);
+    refused = CreateFlag(*admin, OffFlag(key, description)).status();
     if (refused.ok()) {
       acknowledged.insert(key);
     } else {
@@ -190,15 +192,11 @@ TEST_CASE("disk full: admin writes fail RESOURCE_EXHAUSTED, decisions go on, "
   }
   REQUIRE_FALSE(refused.ok());
   CHECK(acknowledged.size() > 10);
-  CheckStorageError(refused, Code::RESOURCE_EXHAUSTED, "no space left");
+  CheckStorageError(refused, Code::kResourceExhausted, "no space left");
 
-  CheckLaterWritesRefused(address, toggle, Code::RESOURCE_EXHAUSTED,
+  CheckLaterWritesRefused(address, toggle, Code::kResourceExhausted,
                           "no space left");
-  {
-    grpc::Status status;
-    GetFlag(*admin, refused_key, &status);
-    CHECK(status.error_code() == Code::NOT_FOUND);
-  }
+  CHECK(GetFlag(*admin, refused_key).status().code() == Code::kNotFound);
   CheckDecisionsServed(address, "toggle", v1::DUALWRITE);
 
   // Space again (no limit), restarted: everything acknowledged is there,
@@ -211,15 +209,13 @@ TEST_CASE("disk full: admin writes fail RESOURCE_EXHAUSTED, decisions go on, "
     REQUIRE(started);
   }
   CheckFlagsKept(daemon.address(), acknowledged);
-  admin = AdminStub(daemon.address());
-  grpc::Status status;
-  const v1::Flag after = GetFlag(*admin, "toggle", &status);
-  REQUIRE(status.ok());
-  CHECK(after.version() == toggle.version());
-  CHECK(after.default_serve().stage() == v1::DUALWRITE);
-  v1::Flag created;
-  CHECK(CreateFlag(*admin, OffFlag("after-restart"), &created).ok());
-  CHECK(SetStage(*admin, "toggle", v1::SHADOW, &created).ok());
+  admin = ConnectAdmin(daemon.address());
+  const absl::StatusOr<v1::Flag> after = GetFlag(*admin, "toggle");
+  REQUIRE(after.ok());
+  CHECK(after->version() == toggle.version());
+  CHECK(after->default_serve().stage() == v1::DUALWRITE);
+  CHECK(CreateFlag(*admin, OffFlag("after-restart")).ok());
+  CHECK(SetStage(*admin, "toggle", v1::SHADOW).ok());
 }
 
 // The launcher that runs cutoverd as an unprivileged user (empty when this
@@ -276,28 +272,29 @@ TEST_CASE("read-only data folder: admin writes fail naming it, decisions go "
     REQUIRE(started);
   }
   const std::string address = daemon.address();
-  auto admin = AdminStub(address);
+  // Writes of big segments take their time.
+  auto admin = ConnectAdmin(address, absl::Seconds(30));
   std::set<std::string> acknowledged_flags, acknowledged_segments;
-  v1::Flag toggle;
-  REQUIRE(CreateFlag(*admin, OffFlag("toggle"), &toggle).ok());
-  REQUIRE(SetStage(*admin, "toggle", v1::DUALWRITE, &toggle).ok());
+  REQUIRE(CreateFlag(*admin, OffFlag("toggle")).ok());
+  const absl::StatusOr<v1::Flag> dualwrite =
+      SetStage(*admin, "toggle", v1::DUALWRITE);
+  REQUIRE(dualwrite.ok());
+  const v1::Flag toggle = *dualwrite;
   acknowledged_flags.insert("toggle");
 
   ReadOnly read_only(data);
   // Files already open stay writable, so writes go on until the store
   // needs a new file (its in-memory table is full): big segments get there
   // in a few writes. Bounded.
-  grpc::Status refused;
+  absl::Status refused;
   for (int i = 0; i < 40 && refused.ok(); ++i) {
     const std::string key = "big-" + std::to_string(i);
-    v1::Segment created;
-    Deadline call(30);
-    refused = admin->CreateSegment(call.get(), BigSegment(key), &created);
+    refused = admin->CreateSegment(BigSegment(key)).status();
     if (refused.ok()) acknowledged_segments.insert(key);
   }
   REQUIRE_FALSE(refused.ok());
-  CheckStorageError(refused, Code::UNAVAILABLE, "Permission denied");
-  CheckLaterWritesRefused(address, toggle, Code::UNAVAILABLE,
+  CheckStorageError(refused, Code::kUnavailable, "Permission denied");
+  CheckLaterWritesRefused(address, toggle, Code::kUnavailable,
                           "Permission denied");
   CheckDecisionsServed(address, "toggle", v1::DUALWRITE);
 
@@ -324,22 +321,23 @@ TEST_CASE("read-only data folder: admin writes fail naming it, decisions go "
     REQUIRE(started);
   }
   CheckFlagsKept(daemon.address(), acknowledged_flags);
-  admin = AdminStub(daemon.address());
+  admin = ConnectAdmin(daemon.address(), absl::Seconds(20));
   {
-    Deadline call(20);
-    v1::ListSegmentsResponse segments;
-    REQUIRE(admin->ListSegments(call.get(), {}, &segments).ok());
+    const absl::StatusOr<v1::ListSegmentsResponse> segments =
+        admin->ListSegments({});
+    REQUIRE(segments.ok());
     std::set<std::string> stored;
-    for (const auto& segment : segments.segments()) stored.insert(segment.key());
+    for (const auto& segment : segments->segments()) {
+      stored.insert(segment.key());
+    }
     for (const auto& key : acknowledged_segments) {
       INFO("acknowledged segment " << key);
       CHECK(stored.count(key) == 1);
     }
   }
-  grpc::Status status;
-  CHECK(GetFlag(*admin, "toggle", &status).version() == toggle.version());
-  v1::Flag result;
-  CHECK(SetStage(*admin, "toggle", v1::SHADOW, &result).ok());
+  CHECK(GetFlag(*admin, "toggle").value_or(v1::Flag()).version() ==
+        toggle.version());
+  CHECK(SetStage(*admin, "toggle", v1::SHADOW).ok());
 }
 
 }  // namespace

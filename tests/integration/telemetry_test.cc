@@ -15,36 +15,22 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "client/admin_client.h"
 #include "client/telemetry_reporter.h"
-#include "cutover/v1/cutover.grpc.pb.h"
+#include "cutover/v1/cutover.pb.h"
 #include "google/protobuf/util/json_util.h"
-#include "grpcpp/client_context.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "tests/integration/harness.h"
 #include "yaml/yaml_message.h"
 
 namespace cutover::testing {
 namespace {
 
-// A ClientContext with a deadline; one per call.
-class Call {
- public:
-  Call() {
-    context_.set_deadline(std::chrono::system_clock::now() +
-                          std::chrono::seconds(10));
-    context_.AddMetadata("x-cutover-actor", "telemetry-test");
-  }
-  grpc::ClientContext* get() { return &context_; }
-
- private:
-  grpc::ClientContext context_;
-};
-
 // A started daemon on a fresh folder with the flag "orders" in shadow, and
-// Admin and Telemetry stubs.
+// an AdminClient for it.
 class Server {
  public:
   explicit Server(std::vector<std::string> extra_args = {})
@@ -52,10 +38,8 @@ class Server {
     const bool started = daemon_.Start();
     INFO("cutoverd stderr:\n" << daemon_.last_stderr());
     REQUIRE(started);
-    channel_ = grpc::CreateChannel(daemon_.address(),
-                                   grpc::InsecureChannelCredentials());
-    admin_ = v1::Admin::NewStub(channel_);
-    telemetry_ = v1::Telemetry::NewStub(channel_);
+    admin_ = ConnectAdmin(daemon_.address(), absl::Seconds(10),
+                          "telemetry-test");
     CreateFlag("orders", v1::SHADOW);
   }
 
@@ -68,55 +52,50 @@ class Server {
     flag->set_enabled(true);
     flag->mutable_default_serve()->set_stage(stage);
     request.set_force(true);
-    v1::Flag created;
-    Call call;
-    const grpc::Status status =
-        admin_->CreateFlag(call.get(), request, &created);
-    INFO(status.error_message());
+    const absl::Status status = admin_->CreateFlag(request).status();
+    INFO(status.message());
     REQUIRE(status.ok());
   }
 
   void ArchiveFlag(const std::string& key) {
     v1::ArchiveFlagRequest request;
     request.set_key(key);
-    v1::Flag flag;
-    Call call;
-    const grpc::Status status = admin_->ArchiveFlag(call.get(), request, &flag);
-    INFO(status.error_message());
+    const absl::Status status = admin_->ArchiveFlag(request).status();
+    INFO(status.message());
     REQUIRE(status.ok());
   }
 
-  grpc::Status Report(const v1::ReportMigrationOpsRequest& request,
+  // The report's status; `response` is set when it is OK.
+  absl::Status Report(const v1::ReportMigrationOpsRequest& request,
                       v1::ReportMigrationOpsResponse* response) {
-    Call call;
-    return telemetry_->ReportMigrationOps(call.get(), request, response);
+    absl::StatusOr<v1::ReportMigrationOpsResponse> answer =
+        admin_->ReportMigrationOps(request);
+    if (answer.ok()) *response = *std::move(answer);
+    return answer.status();
   }
 
   v1::FlagStatus Status(const std::string& key) {
     v1::GetFlagStatusRequest request;
     request.set_key(key);
-    v1::FlagStatus status;
-    Call call;
-    const grpc::Status result =
-        admin_->GetFlagStatus(call.get(), request, &status);
-    INFO(result.error_message());
-    REQUIRE(result.ok());
-    return status;
+    absl::StatusOr<v1::FlagStatus> status = admin_->GetFlagStatus(request);
+    INFO(status.status().message());
+    REQUIRE(status.ok());
+    return *std::move(status);
   }
 
   RunResult Ctl(const std::vector<std::string>& args) {
     return RunCli(daemon_.address(), args);
   }
 
-  v1::Admin::Stub& admin() { return *admin_; }
-  const std::shared_ptr<grpc::Channel>& channel() { return channel_; }
+  const AdminClient& admin() { return *admin_; }
+  const std::shared_ptr<grpc::Channel>& channel() {
+    return admin_->channel();
+  }
 
  private:
   TempDir dir_;
   DaemonProcess daemon_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::Admin::Stub> admin_;
-  std::unique_ptr<v1::Telemetry::Stub> telemetry_;
+  std::unique_ptr<AdminClient> admin_;
 };
 
 v1::MigrationOpCount Count(const std::string& flag, const std::string& op,
@@ -217,9 +196,9 @@ TEST_CASE("a malformed batch is refused whole, naming the field",
     *request.add_counts() = Count("orders", "read", v1::NEW, v1::MATCH, 5);
     c.spoil(*request.mutable_counts(1));
     v1::ReportMigrationOpsResponse response;
-    const grpc::Status status = server.Report(request, &response);
-    CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-    CHECK_THAT(status.error_message(), Catch::StartsWith(c.field));
+    const absl::Status status = server.Report(request, &response);
+    CHECK(status.code() == absl::StatusCode::kInvalidArgument);
+    CHECK_THAT(std::string(status.message()), Catch::StartsWith(c.field));
     refused_entries += 3;
     // Nothing from the batch was added, the valid entries included.
     const v1::FlagStatus flag_status = server.Status("orders");
@@ -235,9 +214,9 @@ TEST_CASE("a malformed batch is refused whole, naming the field",
       *request.add_counts() = Count("orders", "write", v1::OLD, v1::OK, 1);
     }
     v1::ReportMigrationOpsResponse response;
-    const grpc::Status status = server.Report(request, &response);
-    CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-    CHECK_THAT(status.error_message(),
+    const absl::Status status = server.Report(request, &response);
+    CHECK(status.code() == absl::StatusCode::kInvalidArgument);
+    CHECK_THAT(std::string(status.message()),
                Catch::StartsWith("counts: 10001 entries, more than the limit "
                                  "of 10000"));
     const v1::FlagStatus flag_status = server.Status("orders");
@@ -265,8 +244,8 @@ TEST_CASE("entries for unknown and archived flags are rejected, not errors",
   *request.add_counts() = Count("retired", "read", v1::OLD, v1::OK, 3, 9);
   request.set_dropped(6);
   v1::ReportMigrationOpsResponse response;
-  const grpc::Status status = server.Report(request, &response);
-  INFO(status.error_message());
+  const absl::Status status = server.Report(request, &response);
+  INFO(status.message());
   REQUIRE(status.ok());
   CHECK(response.accepted() == 2);
   CHECK(response.rejected() == 2);
@@ -298,11 +277,8 @@ TEST_CASE("GetFlagStatus of an unknown flag is NOT_FOUND", "[telemetry]") {
   Server server;
   v1::GetFlagStatusRequest request;
   request.set_key("nosuch");
-  v1::FlagStatus status;
-  Call call;
-  CHECK(
-      server.admin().GetFlagStatus(call.get(), request, &status).error_code() ==
-      grpc::StatusCode::NOT_FOUND);
+  CHECK(server.admin().GetFlagStatus(request).status().code() ==
+        absl::StatusCode::kNotFound);
 
   const RunResult result = server.Ctl({"status", "nosuch"});
   CHECK(result.exit_code == 2);

@@ -13,10 +13,11 @@
 #include <thread>
 #include <vector>
 
-#include "cutover/v1/cutover.grpc.pb.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "client/admin_client.h"
+#include "cutover/v1/cutover.pb.h"
 #include "grpcpp/client_context.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "tests/integration/harness.h"
 
 namespace cutover::testing {
@@ -30,31 +31,19 @@ constexpr int kStreamSeconds = 20;  // deadline of a Watch stream
 // No test expects more events than this on one stream; reads stop there.
 constexpr int kMaxEvents = 200;
 
-// A ClientContext with a deadline and an actor; one per unary call.
-class Call {
- public:
-  Call() {
-    context_.set_deadline(std::chrono::system_clock::now() +
-                          std::chrono::seconds(kCallSeconds));
-    context_.AddMetadata("x-cutover-actor", "watch-test");
-  }
-  grpc::ClientContext* get() { return &context_; }
-
- private:
-  grpc::ClientContext context_;
-};
-
-// REQUIREs an OK status, showing its message otherwise.
-void RequireOk(const grpc::Status& status) {
-  INFO("status " << status.error_code() << ": " << status.error_message());
-  REQUIRE(status.error_code() == grpc::StatusCode::OK);
+// REQUIREs an OK status, showing its message otherwise; the value.
+template <typename T>
+T RequireOk(absl::StatusOr<T> result) {
+  INFO("status " << result.status());
+  REQUIRE(result.status().code() == absl::StatusCode::kOk);
+  return *std::move(result);
 }
 
 // One open Watch stream. Every Read is bounded by the stream's deadline;
 // the destructor cancels the call and collects its status.
 class Stream {
  public:
-  Stream(v1::Evaluation::Stub& stub, int64_t from_revision,
+  Stream(const AdminClient& admin, int64_t from_revision,
          std::vector<std::string> flag_keys = {},
          int deadline_seconds = kStreamSeconds) {
     context_.set_deadline(std::chrono::system_clock::now() +
@@ -62,7 +51,7 @@ class Stream {
     v1::WatchRequest request;
     request.set_from_revision(from_revision);
     for (auto& key : flag_keys) request.add_flag_keys(std::move(key));
-    reader_ = stub.Watch(&context_, request);
+    reader_ = admin.Watch(&context_, request);
   }
 
   ~Stream() {
@@ -120,8 +109,8 @@ class Stream {
   bool finished_ = false;
 };
 
-// A started daemon on a fresh folder with stubs, and the admin calls the
-// tests make.
+// A started daemon on a fresh folder with an AdminClient, and the admin
+// calls the tests make.
 class Server {
  public:
   explicit Server(std::vector<std::string> extra_args = {})
@@ -129,24 +118,18 @@ class Server {
     Start();
   }
 
-  // Drops the stubs and the channel.
-  void Disconnect() {
-    evaluation_.reset();
-    admin_.reset();
-    channel_.reset();
-  }
+  // Drops the client and its channel.
+  void Disconnect() { admin_.reset(); }
 
   void Start() {
     const bool started = daemon_.Start();
     INFO("cutoverd stderr:\n" << daemon_.last_stderr());
     REQUIRE(started);
-    channel_ = grpc::CreateChannel(daemon_.address(),
-                                   grpc::InsecureChannelCredentials());
-    evaluation_ = v1::Evaluation::NewStub(channel_);
-    admin_ = v1::Admin::NewStub(channel_);
+    admin_ = ConnectAdmin(daemon_.address(), absl::Seconds(kCallSeconds),
+                          "watch-test");
   }
 
-  v1::Evaluation::Stub& evaluation() { return *evaluation_; }
+  const AdminClient& admin() { return *admin_; }
   DaemonProcess& daemon() { return daemon_; }
   const TempDir& dir() const { return dir_; }
 
@@ -158,29 +141,20 @@ class Server {
     flag->set_new_target("dynamodb-" + key);
     flag->set_enabled(true);
     flag->mutable_default_serve()->set_stage(v1::OFF);
-    v1::Flag created;
-    Call call;
-    RequireOk(admin_->CreateFlag(call.get(), request, &created));
-    return created;
+    return RequireOk(admin_->CreateFlag(request));
   }
 
   v1::Flag SetStage(const std::string& key, v1::Stage stage) {
     v1::SetStageRequest request;
     request.set_key(key);
     request.set_stage(stage);
-    v1::Flag flag;
-    Call call;
-    RequireOk(admin_->SetStage(call.get(), request, &flag));
-    return flag;
+    return RequireOk(admin_->SetStage(request));
   }
 
   v1::Flag Archive(const std::string& key) {
     v1::ArchiveFlagRequest request;
     request.set_key(key);
-    v1::Flag flag;
-    Call call;
-    RequireOk(admin_->ArchiveFlag(call.get(), request, &flag));
-    return flag;
+    return RequireOk(admin_->ArchiveFlag(request));
   }
 
   v1::Segment CreateSegment(const std::string& key,
@@ -190,10 +164,7 @@ class Server {
     for (const auto& user : included) {
       request.mutable_segment()->add_included(user);
     }
-    v1::Segment segment;
-    Call call;
-    RequireOk(admin_->CreateSegment(call.get(), request, &segment));
-    return segment;
+    return RequireOk(admin_->CreateSegment(request));
   }
 
   // Adds `user` to the segment's include list.
@@ -202,10 +173,7 @@ class Server {
     *request.mutable_segment() = current;
     request.mutable_segment()->add_included(user);
     request.set_expected_version(current.version());
-    v1::Segment segment;
-    Call call;
-    RequireOk(admin_->ReplaceSegment(call.get(), request, &segment));
-    return segment;
+    return RequireOk(admin_->ReplaceSegment(request));
   }
 
   // The store revision the daemon serves.
@@ -213,18 +181,13 @@ class Server {
     v1::DecideRequest request;
     request.set_flag_key("revision-probe");
     request.mutable_context()->set_targeting_key("probe");
-    v1::DecideResponse response;
-    Call call;
-    RequireOk(evaluation_->Decide(call.get(), request, &response));
-    return response.revision();
+    return RequireOk(admin_->Decide(request)).revision();
   }
 
  private:
   TempDir dir_;
   DaemonProcess daemon_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::Evaluation::Stub> evaluation_;
-  std::unique_ptr<v1::Admin::Stub> admin_;
+  std::unique_ptr<AdminClient> admin_;
 };
 
 // The fixture state most tests start from: segment "beta-testers" (rev 1),
@@ -327,14 +290,14 @@ TEST_CASE("Watch from 0: RESET, the state sorted by key, SYNCED",
           "[watch]") {
   Server server;
   const Seeded seeded = Seed(server);
-  Stream stream(server.evaluation(), 0);
+  Stream stream(server.admin(), 0);
   CheckFullState(stream.UntilSynced(), seeded, 3);
 }
 
 TEST_CASE("Watch: a live change arrives at SYNCED revision + 1", "[watch]") {
   Server server;
   Seed(server);
-  Stream stream(server.evaluation(), 0);
+  Stream stream(server.admin(), 0);
   const std::vector<v1::WatchEvent> initial = stream.UntilSynced();
   const int64_t synced = initial.back().revision();
   REQUIRE(synced == 3);
@@ -372,7 +335,7 @@ TEST_CASE("Watch: an idle stream gets heartbeats", "[watch][heartbeat]") {
   Seed(server);
   // The deadline bounds the wait: no heartbeat within 5 s ends the stream
   // with DEADLINE_EXCEEDED and fails the test.
-  Stream stream(server.evaluation(), 0, {}, /*deadline_seconds=*/5);
+  Stream stream(server.admin(), 0, {}, /*deadline_seconds=*/5);
   const std::vector<v1::WatchEvent> initial = stream.UntilSynced();
   REQUIRE(initial.back().revision() == 3);
   const v1::WatchEvent heartbeat = stream.Next(/*keep_heartbeats=*/true);
@@ -390,11 +353,11 @@ TEST_CASE("Watch: resume from a revision replays exactly what followed",
   REQUIRE(seen == 3);
   const ThreeChanges changes = MakeThreeChanges(server, seeded);
 
-  Stream stream(server.evaluation(), seen);
+  Stream stream(server.admin(), seen);
   CheckThreeChanges(stream.UntilSynced(), changes);
 
   SECTION("resuming at the current revision gives only SYNCED") {
-    Stream current(server.evaluation(), 6);
+    Stream current(server.admin(), 6);
     const std::vector<v1::WatchEvent> events = current.UntilSynced();
     REQUIRE(Kinds(events) == std::vector<std::string>{"SYNCED"});
     CHECK(events[0].revision() == 6);
@@ -413,7 +376,7 @@ TEST_CASE("Watch: resume works across a restart", "[watch][resume]") {
   REQUIRE(code == 0);
   server.Start();
 
-  Stream stream(server.evaluation(), seen);
+  Stream stream(server.admin(), seen);
   CheckThreeChanges(stream.UntilSynced(), changes);
 }
 
@@ -422,7 +385,7 @@ TEST_CASE("Watch: RESET when the revision cannot be resumed from",
   SECTION("a future revision") {
     Server server;
     const Seeded seeded = Seed(server);
-    Stream stream(server.evaluation(), 1000);
+    Stream stream(server.admin(), 1000);
     CheckFullState(stream.UntilSynced(), seeded, 3);
   }
 
@@ -437,7 +400,7 @@ TEST_CASE("Watch: RESET when the revision cannot be resumed from",
     Server server({"--config", config});
     Seed(server);  // the ring keeps revisions 2 and 3
 
-    Stream kept(server.evaluation(), 1);
+    Stream kept(server.admin(), 1);
     const std::vector<v1::WatchEvent> replayed = kept.UntilSynced();
     REQUIRE(Kinds(replayed) ==
             std::vector<std::string>{"FLAG_UPSERTED", "FLAG_UPSERTED",
@@ -446,7 +409,7 @@ TEST_CASE("Watch: RESET when the revision cannot be resumed from",
     CHECK(replayed[1].flag().key() == "orders");
 
     server.SetStage("orders", v1::DUALWRITE);  // the ring: 3, 4
-    Stream too_old(server.evaluation(), 1);
+    Stream too_old(server.admin(), 1);
     const std::vector<v1::WatchEvent> reset = too_old.UntilSynced();
     REQUIRE(Kinds(reset).front() == "RESET");
     CHECK(reset.front().revision() == 4);
@@ -458,7 +421,7 @@ TEST_CASE("Watch: flag_keys keeps only the named flags (and segments)",
           "[watch][filter]") {
   Server server;
   const Seeded seeded = Seed(server);
-  Stream stream(server.evaluation(), 0, {"orders"});
+  Stream stream(server.admin(), 0, {"orders"});
   CheckFullState(stream.UntilSynced(), seeded, 3, /*only_orders=*/true);
 
   server.SetStage("payments", v1::DUALWRITE);                // 4: filtered
@@ -486,7 +449,7 @@ TEST_CASE("Watch: SIGTERM ends an open stream with UNAVAILABLE",
           "[watch][shutdown]") {
   Server server;
   Seed(server);
-  Stream stream(server.evaluation(), 0);
+  Stream stream(server.admin(), 0);
   REQUIRE(stream.UntilSynced().back().revision() == 3);
 
   const auto start = SteadyClock::now();

@@ -29,10 +29,13 @@ TEST_CASE("CallGate::Drain waits for the call in flight to end",
           "[call_gate]") {
   CallGate gate;
   absl::Notification entered, release;
+  // Set by the call's thread; checked on the test's thread after the join
+  // (Catch2's assertions are not thread-safe).
+  std::atomic<bool> admitted{false};
   std::atomic<bool> call_ended{false};
   std::thread call([&] {
     CallGate::Pass pass(gate);
-    REQUIRE(pass.admitted());
+    admitted = pass.admitted();
     entered.Notify();
     release.WaitForNotification();
     call_ended = true;
@@ -42,10 +45,14 @@ TEST_CASE("CallGate::Drain waits for the call in flight to end",
     absl::SleepFor(absl::Milliseconds(50));
     release.Notify();
   });
-  CHECK(gate.Drain(absl::Seconds(60)));
-  CHECK(call_ended);  // Drain returned only after the pass was gone
+  const bool drained = gate.Drain(absl::Seconds(60));
+  // Drain returned only after the pass was gone.
+  const bool ended_before_drain_returned = call_ended;
   call.join();
   releaser.join();
+  REQUIRE(admitted);
+  CHECK(drained);
+  CHECK(ended_before_drain_returned);
 }
 
 TEST_CASE("CallGate::Drain gives up after its timeout with a call in flight",
