@@ -74,6 +74,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   daemon->aggregator_ = std::make_unique<OpAggregator>(telemetry);
   auto store = Store::Open(config.data_dir);
   if (!store.ok()) return store.status();
+  daemon->store_migrated_from_ = (*store)->migrated_from_schema();
   auto registry = FlagRegistry::Open(
       *std::move(store), static_cast<size_t>(config.watch_history), metrics,
       daemon->aggregator_.get());

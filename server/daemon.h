@@ -46,6 +46,9 @@ class Daemon {
 
   int grpc_port() const { return grpc_port_; }
   int metrics_port() const { return metrics_port_; }
+  // The store schema version Start found and migrated from, or 0 (see
+  // Store::migrated_from_schema).
+  int store_migrated_from_schema() const { return store_migrated_from_; }
 
   // Ends Watch streams and refuses new admin calls (UNAVAILABLE), lets the
   // admin calls in flight finish and the streams send their last status
@@ -70,6 +73,7 @@ class Daemon {
   std::unique_ptr<grpc::Server> server_;
   int grpc_port_ = 0;
   int metrics_port_ = 0;
+  int store_migrated_from_ = 0;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

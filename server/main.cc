@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "server/config_flags.h"
 #include "server/daemon.h"
+#include "server/store.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"cutoverd: the cutover migration flag server"};
@@ -69,6 +70,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cutoverd: %s\n",
                  std::string(daemon.status().message()).c_str());
     return code;
+  }
+  if ((*daemon)->store_migrated_from_schema() != 0) {
+    std::fprintf(stderr,
+                 "cutoverd: migrated the store in %s from schema %d to %d "
+                 "(docs/storage.md); a cutoverd older than this one no "
+                 "longer opens it\n",
+                 config.data_dir.c_str(),
+                 (*daemon)->store_migrated_from_schema(),
+                 cutover::kSchemaVersion);
   }
   std::fprintf(stderr,
                "cutoverd: serving gRPC on port %d, metrics on port %d, data "

@@ -206,6 +206,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
     if (schema == kSchema1) {
       status = store->MigrateFromSchema1();
       if (!status.ok()) return status;
+      store->migrated_from_schema_ = kSchema1;
     }
   }
 

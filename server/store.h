@@ -101,6 +101,10 @@ class Store {
 
   int64_t revision() const { return revision_.load(); }
 
+  // The schema version Open found and migrated from (1), or 0 if the store
+  // was new or already of kSchemaVersion.
+  int migrated_from_schema() const { return migrated_from_schema_; }
+
   // Writes (or, with Delete, removes) a flag's backfill job durably
   // (fsync). Backfill checkpoints are not flag changes: no revision, no
   // Watch event. Safe to call concurrently with Commit; callers serialise
@@ -133,6 +137,7 @@ class Store {
   std::atomic<int64_t> revision_{0};
   // A write failed (disk full, read-only folder): see ~Store.
   std::atomic<bool> write_failed_{false};
+  int migrated_from_schema_ = 0;
 };
 
 }  // namespace cutover

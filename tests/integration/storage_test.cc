@@ -340,5 +340,51 @@ TEST_CASE("read-only data folder: admin writes fail naming it, decisions go "
   CHECK(SetStage(*admin, "toggle", v1::SHADOW).ok());
 }
 
+// The real cutoverd on a data folder of the old format (a copy of the
+// schema-1 fixture, tests/fixtures/storage-schema1): it migrates it at
+// start, says so once, and serves what the old daemon stored.
+TEST_CASE("a schema-1 data folder: cutoverd migrates it, says so once, and "
+          "serves it",
+          "[storage]") {
+  TempDir dir;
+  const std::string data = dir.path() + "/data";
+  fs::copy(std::string(CUTOVER_SOURCE_DIR) +
+               "/tests/fixtures/storage-schema1/data",
+           data, fs::copy_options::recursive);
+  const std::string said = "migrated the store in " + data +
+                           " from schema 1 to 2";
+  DaemonProcess daemon(data);
+  {
+    const bool started = daemon.Start();
+    INFO("cutoverd stderr:\n" << daemon.last_stderr());
+    REQUIRE(started);
+    CHECK(daemon.last_stderr().find(said) != std::string::npos);
+  }
+  {
+    auto admin = ConnectAdmin(daemon.address());
+    v1::GetFlagRequest request;
+    request.set_key("orders");
+    const absl::StatusOr<v1::Flag> orders = admin->GetFlag(request);
+    REQUIRE(orders.ok());
+    CHECK(orders->key() == "orders");
+    CHECK(orders->version() > 1);
+  }
+  REQUIRE(daemon.Stop(SIGTERM) == 0);
+  {
+    const bool started = daemon.Start();
+    INFO("cutoverd stderr:\n" << daemon.last_stderr());
+    REQUIRE(started);
+    // The stderr of both runs (the harness appends): the line is the
+    // first run's alone.
+    const std::string log = daemon.last_stderr();
+    const size_t first = log.find(said);
+    CHECK(first != std::string::npos);
+    CHECK(log.find(said, first + 1) == std::string::npos);
+    CHECK(log.find("serving gRPC", log.find("serving gRPC") + 1) !=
+          std::string::npos);  // both runs served
+  }
+  REQUIRE(daemon.Stop(SIGTERM) == 0);
+}
+
 }  // namespace
 }  // namespace cutover::testing
