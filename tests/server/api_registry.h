@@ -35,10 +35,24 @@ std::vector<Message> AsApi(const std::vector<Record>& records) {
   return messages;
 }
 
+// A record's API form, as the Admin API and Watch show it.
 inline v1::Flag AsApi(const FlagRecord& flag) {
   v1::Flag message;
   ToApi(flag, &message);
   return message;
+}
+inline v1::Segment AsApi(const SegmentRecord& segment) {
+  v1::Segment message;
+  ToApi(segment, &message);
+  return message;
+}
+inline v1::HistoryEntry AsApi(const HistoryRecord& entry) {
+  v1::HistoryEntry message;
+  ToApi(entry, &message);
+  return message;
+}
+inline v1::WatchEvent AsApi(const ChangeRecord& change) {
+  return ToWatchEvent(change);
 }
 
 class ApiRegistry {

@@ -11,6 +11,7 @@
 #include "cutover/v1/cutover.pb.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "server/api_edge.h"
+#include "tests/server/api_registry.h"
 
 namespace cutover {
 namespace {
@@ -24,18 +25,7 @@ T Ok(absl::StatusOr<T> result) {
   return *std::move(result);
 }
 
-// Compared in their API form (what the services would send).
-v1::Flag Api(const FlagRecord& flag) {
-  v1::Flag message;
-  ToApi(flag, &message);
-  return message;
-}
-
-v1::Segment Api(const SegmentRecord& segment) {
-  v1::Segment message;
-  ToApi(segment, &message);
-  return message;
-}
+using testing::AsApi;
 
 FlagRecord FullFlag() {
   FlagRecord record;
@@ -73,7 +63,7 @@ FlagRecord FullFlag() {
 TEST_CASE("StorageCodec: a flag reads back as it was", "[storage_codec]") {
   const FlagRecord full = FullFlag();
   const FlagRecord read = Ok(DecodeFlag(EncodeFlag(full)));
-  CHECK(MessageDifferencer::Equals(Api(read), Api(full)));
+  CHECK(MessageDifferencer::Equals(AsApi(read), AsApi(full)));
   CHECK(read.gates_given);
   CHECK(read.last_change.time == full.last_change.time);
 
@@ -90,7 +80,7 @@ TEST_CASE("StorageCodec: a flag reads back as it was", "[storage_codec]") {
     CHECK_FALSE(back.flag.compare_sample_rate.has_value());
     CHECK_FALSE(back.flag.gates.max_mismatch_rate.has_value());
     CHECK_FALSE(back.flag.default_serve.rollout.has_value());
-    CHECK(MessageDifferencer::Equals(Api(back), Api(plain)));
+    CHECK(MessageDifferencer::Equals(AsApi(back), AsApi(plain)));
   }
 }
 
@@ -105,7 +95,7 @@ TEST_CASE("StorageCodec: a segment reads back as it was", "[storage_codec]") {
   segment.segment.version = 3;
   segment.last_change = {12, absl::FromUnixSeconds(1796535223), "bob"};
   const SegmentRecord read = Ok(DecodeSegment(EncodeSegment(segment)));
-  CHECK(MessageDifferencer::Equals(Api(read), Api(segment)));
+  CHECK(MessageDifferencer::Equals(AsApi(read), AsApi(segment)));
 }
 
 TEST_CASE("StorageCodec: a history entry reads back without its key's part",

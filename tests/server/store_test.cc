@@ -7,6 +7,7 @@
 
 #include "tests/integration/harness.h"
 #include "tests/printers.h"
+#include "tests/server/api_registry.h"
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -57,27 +58,7 @@ v1::Segment MakeSegment(const std::string& key, int64_t version) {
   return segment;
 }
 
-// The API form of what the store keeps, as the Admin API and Watch would
-// show it: what the tests compare.
-v1::Flag Api(const FlagRecord& flag) {
-  v1::Flag message;
-  ToApi(flag, &message);
-  return message;
-}
-
-v1::Segment Api(const SegmentRecord& segment) {
-  v1::Segment message;
-  ToApi(segment, &message);
-  return message;
-}
-
-v1::HistoryEntry Api(const HistoryRecord& entry) {
-  v1::HistoryEntry message;
-  ToApi(entry, &message);
-  return message;
-}
-
-v1::WatchEvent Api(const ChangeRecord& change) { return ToWatchEvent(change); }
+using testing::AsApi;
 
 // A StoredState in the API's messages.
 struct ApiState {
@@ -138,12 +119,12 @@ ApiState LoadOk(const Store& store) {
   REQUIRE(state.ok());
   ApiState api;
   api.revision = state->revision;
-  for (const auto& flag : state->flags) api.flags.push_back(Api(flag));
+  for (const auto& flag : state->flags) api.flags.push_back(AsApi(flag));
   for (const auto& segment : state->segments) {
-    api.segments.push_back(Api(segment));
+    api.segments.push_back(AsApi(segment));
   }
   for (const auto& change : state->recent_changes) {
-    api.recent_changes.push_back(Api(change));
+    api.recent_changes.push_back(AsApi(change));
   }
   return api;
 }
@@ -156,7 +137,7 @@ std::vector<v1::HistoryEntry> HistoryOk(const Store& store,
   INFO(entries.status().ToString());
   REQUIRE(entries.ok());
   std::vector<v1::HistoryEntry> api;
-  for (const auto& entry : *entries) api.push_back(Api(entry));
+  for (const auto& entry : *entries) api.push_back(AsApi(entry));
   return api;
 }
 
@@ -309,32 +290,32 @@ TEST_CASE("Store: reopening keeps flags, segments, revision, history and "
 
   // Flags by key, each at its latest write.
   REQUIRE(state.flags.size() == 2);
-  CHECK(MessageDifferencer::Equals(state.flags[0], Api(*written[2].put_flag)));
-  CHECK(MessageDifferencer::Equals(state.flags[1], Api(*written[3].put_flag)));
+  CHECK(MessageDifferencer::Equals(state.flags[0], AsApi(*written[2].put_flag)));
+  CHECK(MessageDifferencer::Equals(state.flags[1], AsApi(*written[3].put_flag)));
   CHECK(state.flags[0].default_serve().stage() == v1::DUALWRITE);
   CHECK(state.flags[0].version() == 2);
   CHECK(state.flags[0].revision() == 3);
 
   REQUIRE(state.segments.size() == 1);
   CHECK(MessageDifferencer::Equals(state.segments[0],
-                                   Api(*written[1].put_segment)));
+                                   AsApi(*written[1].put_segment)));
 
   // Every change, oldest first, as written.
   REQUIRE(state.recent_changes.size() == written.size());
   for (size_t i = 0; i < written.size(); ++i) {
     INFO("change " << i);
     CHECK(MessageDifferencer::Equals(state.recent_changes[i],
-                                     Api(written[i].change)));
+                                     AsApi(written[i].change)));
   }
 
   std::vector<v1::HistoryEntry> orders = HistoryOk(*store, "orders", 0);
   REQUIRE(orders.size() == 2);
-  CHECK(MessageDifferencer::Equals(orders[0], Api(*written[2].history)));
-  CHECK(MessageDifferencer::Equals(orders[1], Api(*written[0].history)));
+  CHECK(MessageDifferencer::Equals(orders[0], AsApi(*written[2].history)));
+  CHECK(MessageDifferencer::Equals(orders[1], AsApi(*written[0].history)));
   std::vector<v1::HistoryEntry> testers =
       HistoryOk(*store, SegmentHistorySubject("testers"), 0);
   REQUIRE(testers.size() == 1);
-  CHECK(MessageDifferencer::Equals(testers[0], Api(*written[1].history)));
+  CHECK(MessageDifferencer::Equals(testers[0], AsApi(*written[1].history)));
 
   // And the reopened store goes on from there.
   CommitOk(*store,
