@@ -62,6 +62,9 @@ void FlagCommands::Register(CLI::App& app) {
                      "share of shadow/live reads compared, 0 to 1 (default 1)");
   create->add_flag("--disabled", options_.disabled,
                    "create with the kill switch on");
+  create->add_option("--fallback-stage", options_.fallback_stage,
+                     "what the kill switch serves at most (default: "
+                     "computed, data-safe)");
   AddGateOptions(create, &options_.gates, /*editing=*/false);
   AddWriteOptions(create, &options_.write);
   create->callback([this] { context_.command = [this] { return Create(); }; });
@@ -81,6 +84,16 @@ void FlagCommands::Register(CLI::App& app) {
   AddWriteOptions(gates, &options_.write, /*with_force=*/false);
   gates->callback([this] { context_.command = [this] { return SetGates(); }; });
 
+  auto* fallback = flags->add_subcommand(
+      "fallback", "set what the kill switch serves at most");
+  fallback->add_option("flag", options_.key, "flag key")->required();
+  fallback->add_option("stage", options_.fallback_stage,
+                       "a stage, or 'computed' for the data-safe default")
+      ->required();
+  AddWriteOptions(fallback, &options_.write);
+  fallback->callback(
+      [this] { context_.command = [this] { return SetFallback(); }; });
+
   auto* archive = flags->add_subcommand(
       "archive", "retire a flag (served as not found; history kept)");
   archive->add_option("flag", options_.key, "flag key")->required();
@@ -92,9 +105,10 @@ void FlagCommands::Register(CLI::App& app) {
     auto* command = flags->add_subcommand(
         enable ? "enable" : "disable",
         enable ? "turn the kill switch off (serve the configured stages)"
-               : "kill switch: serve off to everyone at once");
+               : "kill switch: nobody past the flag's data-safe fallback "
+                 "stage, at once");
     command->add_option("flag", options_.key, "flag key")->required();
-    AddWriteOptions(command, &options_.write, /*with_force=*/false);
+    AddWriteOptions(command, &options_.write);
     command->callback([this, enable] {
       context_.command = [this, enable] { return SetEnabled(enable); };
     });
@@ -119,6 +133,11 @@ absl::Status FlagCommands::Create() {
     flag->set_compare_sample_rate(options_.compare_rate);
   }
   ApplyGateOptions(options_.gates, flag->mutable_gates());
+  if (!options_.fallback_stage.empty()) {
+    auto fallback = ParseStageArg(options_.fallback_stage, "--fallback-stage");
+    if (!fallback.ok()) return fallback.status();
+    flag->set_fallback_stage(*fallback);
+  }
   request.set_force(options_.write.force);
   request.set_comment(options_.write.comment);
   absl::StatusOr<v1::Flag> created = context_.admin->CreateFlag(request);
@@ -146,7 +165,9 @@ absl::Status FlagCommands::List() {
   return absl::OkStatus();
 }
 
-absl::Status FlagCommands::SetGates() {
+absl::Status FlagCommands::EditFlag(
+    const std::function<void(v1::Flag&)>& edit,
+    const std::string& default_comment, bool force) {
   v1::GetFlagRequest get;
   get.set_key(options_.key);
   absl::StatusOr<v1::Flag> flag = context_.admin->GetFlag(get);
@@ -159,14 +180,41 @@ absl::Status FlagCommands::SetGates() {
   }
   v1::ReplaceFlagRequest request;
   request.set_expected_version(flag->version());
-  ApplyGateOptions(options_.gates, flag->mutable_gates());
+  edit(*flag);
   *request.mutable_flag() = *std::move(flag);
-  request.set_comment(options_.write.comment.empty() ? "gates"
+  request.set_force(force);
+  request.set_comment(options_.write.comment.empty() ? default_comment
                                                      : options_.write.comment);
   absl::StatusOr<v1::Flag> replaced = context_.admin->ReplaceFlag(request);
   if (!replaced.ok()) return replaced.status();
   context_.Print(*replaced);
   return absl::OkStatus();
+}
+
+absl::Status FlagCommands::SetGates() {
+  return EditFlag(
+      [this](v1::Flag& flag) {
+        ApplyGateOptions(options_.gates, flag.mutable_gates());
+      },
+      "gates", /*force=*/false);
+}
+
+absl::Status FlagCommands::SetFallback() {
+  std::optional<v1::Stage> fallback;
+  if (options_.fallback_stage != "computed") {
+    auto stage = ParseStageArg(options_.fallback_stage, "stage");
+    if (!stage.ok()) return stage.status();
+    fallback = *stage;
+  }
+  return EditFlag(
+      [&](v1::Flag& flag) {
+        if (fallback.has_value()) {
+          flag.set_fallback_stage(*fallback);
+        } else {
+          flag.clear_fallback_stage();
+        }
+      },
+      "fallback", options_.write.force);
 }
 
 absl::Status FlagCommands::Archive() {
@@ -186,6 +234,7 @@ absl::Status FlagCommands::SetEnabled(bool enabled) {
   request.set_enabled(enabled);
   request.set_expected_version(options_.write.expected_version);
   request.set_comment(options_.write.comment);
+  request.set_force(options_.write.force);
   absl::StatusOr<v1::Flag> flag = context_.admin->SetEnabled(request);
   if (!flag.ok()) return flag.status();
   context_.PrintChanged(*flag);

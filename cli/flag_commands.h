@@ -1,4 +1,5 @@
-// cutoverctl flags: create, get, list, gates, archive, enable, disable.
+// cutoverctl flags: create, get, list, gates, fallback, archive, enable,
+// disable.
 //
 // One per run; registers with CLI11 and must outlive the parse and the
 // chosen command.
@@ -6,7 +7,9 @@
 #define CUTOVER_CLI_FLAG_COMMANDS_H_
 
 #include <cstdint>
+#include <functional>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +35,7 @@ struct FlagOptions {
   std::string key;
   // flags create
   std::string old_target, new_target, description, owner, bucket_by, stage;
+  std::string fallback_stage;  // flags create, flags fallback
   std::vector<std::string> tags;
   double compare_rate = -1;  // not given while negative
   bool disabled = false;
@@ -54,7 +58,12 @@ class FlagCommands {
   absl::Status Create();
   absl::Status Get();
   absl::Status List();
+  // Reads the flag, checks --expected-version, applies `edit` and replaces
+  // the flag with the result (printing it).
+  absl::Status EditFlag(const std::function<void(v1::Flag&)>& edit,
+                        const std::string& default_comment, bool force);
   absl::Status SetGates();
+  absl::Status SetFallback();
   absl::Status Archive();
   absl::Status SetEnabled(bool enabled);
 

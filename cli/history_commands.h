@@ -18,7 +18,9 @@ namespace cutover::cli {
 struct HistoryOptions {
   std::string key;  // a flag's, or with --segment a segment's
   // rollback
-  int64_t to_version = 0;  // 0: everyone to off
+  int64_t to_version = 0;  // 0: users back to a stage
+  std::string to_stage;    // empty: the data-safe one
+  bool force = false;
   std::string comment;
   // history
   int limit = 0;  // 0: every entry

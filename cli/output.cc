@@ -9,6 +9,7 @@
 #include "cli/parse.h"
 #include "cli/tables.h"
 #include "convert/convert.h"
+#include "core/currency.h"
 #include "core/model.h"
 #include "core/stage.h"
 #include "google/protobuf/util/json_util.h"
@@ -45,6 +46,22 @@ std::string FormatServe(const v1::Serve& serve) {
       break;
   }
   return "(none)";
+}
+
+std::string FallbackText(const v1::Flag& flag) {
+  const Flag model = FromProto(flag);
+  return absl::StrCat(StageName(FallbackStage(model)),
+                      model.fallback_stage.has_value() ? " (set)"
+                                                       : " (computed)");
+}
+
+std::string DisabledText(const v1::Flag& flag) {
+  return absl::StrCat("DISABLED (kill switch: nobody past ",
+                      StageName(FallbackStage(FromProto(flag))), ")");
+}
+
+std::vector<std::string> CurrencyLines(const v1::Flag& flag) {
+  return DescribeCurrency(FromProto(flag).currency);
 }
 
 std::string FormatClause(const v1::Clause& clause) {

@@ -7,6 +7,7 @@
 #define CUTOVER_CLI_OUTPUT_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "cutover/v1/cutover.pb.h"
@@ -30,6 +31,13 @@ std::string Render(const google::protobuf::Message& message, Format format);
 std::string FormatServe(const v1::Serve& serve);
 // One line describing a clause: "tenant in acme, globex".
 std::string FormatClause(const v1::Clause& clause);
+// What a flag's kill switch serves: "dualwrite (computed)" or "live (set)".
+std::string FallbackText(const v1::Flag& flag);
+// A disabled flag: "DISABLED (kill switch: nobody past dualwrite)".
+std::string DisabledText(const v1::Flag& flag);
+// One line per stale database ("old is stale since version 7 (complete
+// served to 100% by the default serve)"); empty when both are current.
+std::vector<std::string> CurrencyLines(const v1::Flag& flag);
 
 }  // namespace cutover::cli
 

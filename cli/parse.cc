@@ -18,10 +18,11 @@ absl::Status Bad(absl::string_view option, absl::string_view rule) {
 
 }  // namespace
 
-absl::StatusOr<v1::Stage> ParseStageArg(const std::string& text) {
+absl::StatusOr<v1::Stage> ParseStageArg(const std::string& text,
+                                        const std::string& option) {
   std::optional<Stage> stage = ParseStage(text);
   if (!stage || *stage == Stage::kUnspecified) {
-    return Bad("stage", absl::StrCat("'", text,
+    return Bad(option, absl::StrCat("'", text,
                                      "' is not one of off, dualwrite, shadow, "
                                      "live, rampdown, complete"));
   }

@@ -24,7 +24,9 @@
 namespace cutover::cli {
 
 // A stage name, any case: off, dualwrite, shadow, live, rampdown, complete.
-absl::StatusOr<v1::Stage> ParseStageArg(const std::string& text);
+// `option` names the argument in the error ("stage: 'x' is not one of...").
+absl::StatusOr<v1::Stage> ParseStageArg(const std::string& text,
+                                        const std::string& option = "stage");
 
 // "5", "2.5", "0.125" -> thousandths of a percent (5000, 2500, 125).
 absl::StatusOr<uint32_t> ParsePercent(const std::string& text);

@@ -26,7 +26,7 @@ void ServeCommands::RegisterRules(CLI::App& app) {
   auto* remove = rules->add_subcommand("remove", "remove a rule by id");
   remove->add_option("flag", options_.key, "flag key")->required();
   remove->add_option("rule", options_.rule_id, "rule id")->required();
-  AddWriteOptions(remove, &options_.write, /*with_force=*/false);
+  AddWriteOptions(remove, &options_.write);
   remove->callback(
       [this] { context_.command = [this] { return RemoveRule(); }; });
 }
@@ -112,6 +112,7 @@ absl::Status ServeCommands::RemoveRule() {
   request.set_rule_id(options_.rule_id);
   request.set_expected_version(options_.write.expected_version);
   request.set_comment(options_.write.comment);
+  request.set_force(options_.write.force);
   absl::StatusOr<v1::Flag> flag = context_.admin->RemoveRule(request);
   if (!flag.ok()) return flag.status();
   context_.PrintChanged(*flag);

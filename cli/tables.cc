@@ -93,6 +93,23 @@ std::string GatesText(const v1::Gates& gates) {
   return parts.empty() ? "none" : absl::StrJoin(parts, ", ");
 }
 
+// "current" when neither database is stale; else a line per stale one.
+void AddCurrency(const v1::Flag& flag, Fields& fields) {
+  const std::vector<std::string> lines = CurrencyLines(flag);
+  if (lines.empty()) fields.Add("currency", "both databases current");
+  for (size_t i = 0; i < lines.size(); ++i) {
+    fields.Add(i == 0 ? "currency" : "", lines[i]);
+  }
+}
+
+// "-" when both databases are current; else "old", "new" or "old, new".
+std::string StaleText(const v1::Flag& flag) {
+  std::vector<std::string> stale;
+  if (flag.currency().has_old_stale()) stale.push_back("old");
+  if (flag.currency().has_new_stale()) stale.push_back("new");
+  return stale.empty() ? "-" : absl::StrJoin(stale, ", ");
+}
+
 std::string FlagTable(const v1::Flag& flag) {
   Fields fields;
   fields.Add("key", flag.key());
@@ -101,7 +118,8 @@ std::string FlagTable(const v1::Flag& flag) {
   if (flag.tags_size() > 0) fields.Add("tags", absl::StrJoin(flag.tags(), ", "));
   fields.Add("targets", absl::StrCat("old=", flag.old_target(),
                                      "  new=", flag.new_target()));
-  fields.Add("enabled", flag.enabled() ? "yes" : "NO (kill switch: off for everyone)");
+  fields.Add("enabled", flag.enabled() ? "yes" : DisabledText(flag));
+  fields.Add("fallback", FallbackText(flag));
   if (flag.archived()) fields.Add("archived", "yes");
   fields.Add("bucket by", flag.bucket_by().empty() ? "key" : flag.bucket_by());
   fields.Add("default", FormatServe(flag.default_serve()));
@@ -118,6 +136,7 @@ std::string FlagTable(const v1::Flag& flag) {
                                               ? flag.compare_sample_rate()
                                               : 1.0));
   fields.Add("gates", GatesText(flag.gates()));
+  AddCurrency(flag, fields);
   fields.Add("version", ChangedText(flag.version(), flag.revision(),
                                     flag.update_time(), flag.updated_by()));
   return fields.Render();
@@ -125,14 +144,15 @@ std::string FlagTable(const v1::Flag& flag) {
 
 std::string FlagListTable(const v1::ListFlagsResponse& list) {
   std::vector<std::vector<std::string>> rows = {
-      {"KEY", "ENABLED", "DEFAULT", "RULES", "VERSION", "OLD", "NEW"}};
+      {"KEY", "ENABLED", "DEFAULT", "RULES", "VERSION", "OLD", "NEW",
+       "STALE"}};
   for (const auto& flag : list.flags()) {
     rows.push_back({flag.key() + (flag.archived() ? " (archived)" : ""),
                     flag.enabled() ? "yes" : "no",
                     FormatServe(flag.default_serve()),
                     absl::StrCat(flag.rules_size()),
                     absl::StrCat(flag.version()), flag.old_target(),
-                    flag.new_target()});
+                    flag.new_target(), StaleText(flag)});
   }
   return Table(rows);
 }
@@ -237,7 +257,7 @@ std::string FlagStatusTable(const v1::FlagStatus& status) {
   fields.Add("targets", absl::StrCat("old=", flag.old_target(),
                                      "  new=", flag.new_target()));
   if (!flag.enabled()) {
-    fields.Add("stage", "off (DISABLED: kill switch)");
+    fields.Add("stage", DisabledText(flag));
   } else {
     fields.Add(flag.default_serve().has_rollout() ? "rollout" : "stage",
                FormatServe(flag.default_serve()));
@@ -247,6 +267,7 @@ std::string FlagStatusTable(const v1::FlagStatus& status) {
                                      " (users they match may be served "
                                      "otherwise)"));
   }
+  AddCurrency(flag, fields);
   fields.Add("window", absl::StrCat("last ", status.window_seconds(), " s"));
   fields.Add("compared", absl::StrCat(status.compared(), " reads"));
   fields.Add("mismatches",
@@ -296,7 +317,7 @@ std::string FlagStatusListTable(const v1::ListFlagStatusResponse& list) {
     rows.push_back(
         {flag.key(),
          flag.enabled() ? FormatServe(flag.default_serve())
-                        : "off (DISABLED: kill switch)",
+                        : DisabledText(flag),
          absl::StrCat(status.compared()),
          status.compared() > 0 ? RateText(status.mismatch_rate()) : "-",
          error_text(1), error_text(2)});

@@ -1,5 +1,7 @@
 #include "convert/convert.h"
 
+#include "convert/currency_proto.h"
+
 namespace cutover {
 namespace {
 
@@ -133,8 +135,12 @@ Flag FromProto(const v1::Flag& flag) {
     out.gates.max_mismatch_rate = flag.gates().max_mismatch_rate();
   }
   out.gates.min_samples = flag.gates().min_samples();
+  if (flag.has_fallback_stage()) {
+    out.fallback_stage = FromProto(flag.fallback_stage());
+  }
   out.version = flag.version();
   out.archived = flag.archived();
+  out.currency = CurrencyFromProto(flag);
   return out;
 }
 
@@ -162,8 +168,12 @@ void ToProto(const Flag& flag, v1::Flag* out) {
     }
     g->set_min_samples(gates.min_samples);
   }
+  if (flag.fallback_stage.has_value()) {
+    out->set_fallback_stage(ToProto(*flag.fallback_stage));
+  }
   out->set_version(flag.version);
   out->set_archived(flag.archived);
+  CurrencyToProto(flag.currency, out);
 }
 
 Segment FromProto(const v1::Segment& segment) {

@@ -12,6 +12,7 @@
 #include "core/bucketing.h"
 #include "core/evaluate.h"
 #include "core/internal/clauses.h"
+#include "core/currency.h"
 #include "core/internal/compiled.h"
 #include "core/internal/field_rules.h"
 #include "core/limits.h"
@@ -231,6 +232,12 @@ absl::StatusOr<std::shared_ptr<const CompiledFlag::Internal>> CompileFlagData(
                       absl::StrCat("must be in [0, ", kMaxMinSamples, "], got ",
                                    flag.gates.min_samples));
   }
+  if (flag.fallback_stage.has_value() && !IsStage(*flag.fallback_stage)) {
+    return FieldError("fallback_stage",
+                      "must be one of off, dualwrite, shadow, live, rampdown, "
+                      "complete (or unset for the computed data-safe stage)");
+  }
+  internal->fallback_stage = FallbackStage(flag);
   return internal;
 }
 

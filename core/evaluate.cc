@@ -93,13 +93,6 @@ Decision Decide(const CompiledFlag& compiled, const SegmentIndex& segments,
   decision.flag_version = flag.version;
   decision.compare_sample_rate = internal.compare_sample_rate;
 
-  if (!flag.enabled) {  // the kill switch beats every rule
-    decision.stage = Stage::kOff;
-    decision.reason = Reason::kDisabled;
-    decision.plan = PlanFor(decision.stage);
-    return decision;
-  }
-
   // Rules in order; the first whose clauses all match decides.
   const CompiledServe* serve = &internal.default_serve;
   const Rule* matched_rule = nullptr;
@@ -112,6 +105,16 @@ Decision Decide(const CompiledFlag& compiled, const SegmentIndex& segments,
   }
 
   const Resolved resolved = ResolveServe(*serve, flag, internal, context);
+  if (!flag.enabled) {
+    // The kill switch: no user is served past the data-safe fallback stage;
+    // users below it keep their stage (nobody is moved forward).
+    decision.stage = resolved.stage > internal.fallback_stage
+                         ? internal.fallback_stage
+                         : resolved.stage;
+    decision.plan = PlanFor(decision.stage);
+    decision.reason = Reason::kDisabled;
+    return decision;
+  }
   decision.stage = resolved.stage;
   decision.bucket = resolved.bucket;
   decision.plan = PlanFor(decision.stage);

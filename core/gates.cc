@@ -10,17 +10,6 @@
 namespace cutover {
 namespace {
 
-bool SameClauses(const std::vector<Clause>& a, const std::vector<Clause>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i].attribute != b[i].attribute || a[i].op != b[i].op ||
-        a[i].values != b[i].values) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // The share `rule` had before the change, for comparison: its share if
 // `before` has a rule with the same id and the same clauses, else 0 (a new
 // or re-targeted rule moves all of its users).
@@ -101,6 +90,13 @@ std::vector<std::string> BrokenGates(const Flag* before, const Flag& after,
     if (!backfill.exists || !backfill.done ||
         backfill.rows_mismatched > backfill.rows_repaired) {
       broken.push_back(BackfillRefusal(after.key, backfill));
+    } else if (after.currency.new_stale.has_value()) {
+      // A job verified before new went stale does not know what new missed.
+      broken.push_back(absl::StrCat(
+          "require_backfill: new is stale since version ",
+          after.currency.new_stale->since_version, " (",
+          after.currency.new_stale->why, "), and the backfill of ", after.key,
+          " was not started and verified since"));
     }
   }
   const bool window_gated =

@@ -4,7 +4,9 @@
 //
 //   require_backfill    before a larger share gets shadow or later, the
 //                       flag's backfill job must be done (copied, verified,
-//                       every mismatch it found repaired);
+//                       every mismatch it found repaired), and the new
+//                       database not stale since (after.currency, see
+//                       core/currency.h);
 //   min_samples         before a larger share gets live or later, the last
 //                       telemetry window must hold at least this many
 //                       compared reads;
@@ -23,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "core/model.h"
 #include "core/stage.h"
 
@@ -38,6 +41,8 @@ struct BackfillFacts {
   int64_t rows_verified = 0;
   int64_t rows_mismatched = 0;
   int64_t rows_repaired = 0;
+  // When the job was created (a reset and a new start make a new job).
+  absl::Time create_time = absl::UnixEpoch();
 };
 
 // The flag's compared reads over the last telemetry window.

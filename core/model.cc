@@ -55,4 +55,15 @@ std::optional<Operator> ParseOperator(const std::string& name) {
   return std::nullopt;
 }
 
+bool SameClauses(const std::vector<Clause>& a, const std::vector<Clause>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].attribute != b[i].attribute || a[i].op != b[i].op ||
+        a[i].values != b[i].values) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace cutover

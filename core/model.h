@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "core/stage.h"
 
 namespace cutover {
@@ -56,6 +57,10 @@ struct Clause {
   std::vector<std::string> values;
 };
 
+// Whether two clause lists are the same, clause by clause (a rule whose
+// clauses changed counts as a new rule where shares are compared).
+bool SameClauses(const std::vector<Clause>& a, const std::vector<Clause>& b);
+
 // A share of a rollout: `weight` thousandths of a percent get `stage`.
 struct Split {
   Stage stage = Stage::kUnspecified;
@@ -90,6 +95,25 @@ struct Gates {
   int64_t min_samples = 0;                  // 0: no sample gate
 };
 
+// A database known to have missed users' writes (core/currency.h says
+// when one becomes stale and what makes it current again).
+struct StaleMark {
+  int64_t since_version = 0;  // the flag version that made it stale
+  absl::Time since = absl::UnixEpoch();
+  std::string why;  // e.g. "complete served to 100% (default serve)"
+  // When the flag last stopped serving the stage that skips this database
+  // (old: complete; new: off to users who were dual-written); unset while
+  // it still serves it. Only a backfill started at or after this time can
+  // make the database current again.
+  std::optional<absl::Time> skipped_until;
+};
+
+// Which of a flag's databases are stale; unset marks are current.
+struct Currency {
+  std::optional<StaleMark> old_stale;
+  std::optional<StaleMark> new_stale;
+};
+
 struct Flag {
   std::string key;
   std::string description;
@@ -103,8 +127,13 @@ struct Flag {
   Serve default_serve;
   std::optional<double> compare_sample_rate;  // unset means 1
   Gates gates;
+  // The stage a disabled flag serves (at most: see core/currency.h); unset:
+  // the computed data-safe stage.
+  std::optional<Stage> fallback_stage;
   int64_t version = 0;
   bool archived = false;
+  // Kept by the daemon from what the flag served (output only).
+  Currency currency;
 };
 
 struct Segment {

@@ -1,7 +1,7 @@
 #include "server/api_edge.h"
 
 #include "convert/convert.h"
-#include "server/proto_time.h"
+#include "convert/proto_time.h"
 
 namespace cutover {
 
@@ -244,16 +244,17 @@ AddRuleCommand ToCommand(const v1::AddRuleRequest& request) {
 
 RemoveRuleCommand ToCommand(const v1::RemoveRuleRequest& request) {
   return {request.key(), request.rule_id(),
-          {request.expected_version(), false, request.comment()}};
+          {request.expected_version(), request.force(), request.comment()}};
 }
 
 SetEnabledCommand ToCommand(const v1::SetEnabledRequest& request) {
   return {request.key(), request.enabled(),
-          {request.expected_version(), false, request.comment()}};
+          {request.expected_version(), request.force(), request.comment()}};
 }
 
 RollbackCommand ToCommand(const v1::RollbackRequest& request) {
-  return {request.key(), request.to_version(), request.comment()};
+  return {request.key(), request.to_version(), FromProto(request.to_stage()),
+          request.force(), request.comment()};
 }
 
 CreateSegmentCommand ToCommand(const v1::CreateSegmentRequest& request) {

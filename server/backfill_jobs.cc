@@ -282,6 +282,7 @@ BackfillFacts BackfillJobs::Facts(const std::string& flag_key) const {
   facts.rows_verified = job.rows_verified;
   facts.rows_mismatched = job.rows_mismatched;
   facts.rows_repaired = job.rows_repaired;
+  facts.create_time = job.create_time;
   return facts;
 }
 

@@ -63,18 +63,22 @@ struct AddRuleCommand {
 struct RemoveRuleCommand {
   std::string key;
   std::string rule_id;
-  WriteOptions options;  // force ignored
+  WriteOptions options;  // force: allow reading a stale database
 };
 
 struct SetEnabledCommand {
   std::string key;
   bool enabled = false;
-  WriteOptions options;  // force ignored
+  WriteOptions options;  // force: allow reading a stale database
 };
 
 struct RollbackCommand {
   std::string key;
-  int64_t to_version = 0;  // 0: everyone to off
+  int64_t to_version = 0;  // 0: users back to to_stage
+  // With to_version 0: the stage no user is served past; kUnspecified:
+  // the data-safe one (core/currency.h DataSafeStage).
+  Stage to_stage = Stage::kUnspecified;
+  bool force = false;  // allow reading a stale database
   std::string comment;
 };
 

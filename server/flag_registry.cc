@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "convert/flag_diff.h"
+#include "core/currency.h"
 #include "core/gates.h"
 #include "core/stage_moves.h"
 #include "server/api_edge.h"
@@ -29,6 +30,7 @@ using registry_writes::StaleVersion;
 void ClearOutputOnly(FlagRecord& flag) {
   flag.flag.version = 0;
   flag.flag.archived = false;
+  flag.flag.currency = Currency();
   flag.last_change = LastChange();
 }
 
@@ -119,9 +121,13 @@ absl::StatusOr<std::unique_ptr<FlagRegistry>> FlagRegistry::Open(
   auto hub = std::make_unique<ChangeHub>(std::move(snapshot),
                                          std::move(recent),
                                          watch_ring_capacity);
-  return std::unique_ptr<FlagRegistry>(
+  std::unique_ptr<FlagRegistry> registry(
       new FlagRegistry(std::move(store), std::move(hub), metrics, window,
                        std::move(state->backfills)));
+  // A backfill verified just before a crash, whose flag change was not
+  // made yet, makes it now.
+  if (absl::Status s = registry->ReconcileAllCurrencies(); !s.ok()) return s;
+  return registry;
 }
 
 FlagRegistry::FlagRegistry(std::unique_ptr<Store> store,
@@ -134,6 +140,11 @@ FlagRegistry::FlagRegistry(std::unique_ptr<Store> store,
       window_(window),
       backfills_(std::make_unique<BackfillJobs>(store_.get(),
                                                 std::move(backfills))) {}
+
+BackfillFacts FlagRegistry::ReverseBackfillFacts(
+    const std::string& /*flag_key*/) const {
+  return BackfillFacts();
+}
 
 GateFacts FlagRegistry::FactsFor(const std::string& flag_key) const {
   GateFacts facts;
@@ -258,7 +269,7 @@ absl::StatusOr<FlagRecord> FlagRegistry::ReplaceFlag(
 absl::StatusOr<FlagRecord> FlagRegistry::ArchiveFlag(
     const ArchiveFlagCommand& command, const Caller& caller) {
   FlagChange change{command.key, command.options.expected_version, "archive",
-                    false, false, command.options.comment};
+                    false, false, command.options.comment, false};
   return ChangeFlag(change, caller, [](FlagRecord& flag) {
     flag.flag.archived = true;
     return absl::OkStatus();
@@ -316,7 +327,8 @@ absl::StatusOr<FlagRecord> FlagRegistry::AddRule(const AddRuleCommand& command,
 absl::StatusOr<FlagRecord> FlagRegistry::RemoveRule(
     const RemoveRuleCommand& command, const Caller& caller) {
   FlagChange change{command.key, command.options.expected_version,
-                    "rule-remove", false, false, command.options.comment};
+                    "rule-remove", command.options.force, false,
+                    command.options.comment};
   return ChangeFlag(change, caller, [&](FlagRecord& flag) {
     std::vector<Rule>& rules = flag.flag.rules;
     for (auto it = rules.begin(); it != rules.end(); ++it) {
@@ -334,8 +346,8 @@ absl::StatusOr<FlagRecord> FlagRegistry::RemoveRule(
 absl::StatusOr<FlagRecord> FlagRegistry::SetEnabled(
     const SetEnabledCommand& command, const Caller& caller) {
   FlagChange change{command.key, command.options.expected_version,
-                    command.enabled ? "enable" : "disable", false, false,
-                    command.options.comment};
+                    command.enabled ? "enable" : "disable",
+                    command.options.force, false, command.options.comment};
   return ChangeFlag(change, caller, [&](FlagRecord& flag) {
     flag.flag.enabled = command.enabled;
     return absl::OkStatus();
@@ -347,13 +359,18 @@ absl::StatusOr<FlagRecord> FlagRegistry::Rollback(
   if (command.to_version < 0) {
     return absl::InvalidArgumentError("to_version: must be >= 0");
   }
-  FlagChange change{command.key, 0, "rollback", false, false,
+  if (command.to_version > 0 && command.to_stage != Stage::kUnspecified) {
+    return absl::InvalidArgumentError(
+        "to_stage: not with to_version (a version is restored as it was)");
+  }
+  FlagChange change{command.key, 0, "rollback", command.force, false,
                     command.comment};
   if (command.to_version == 0) {
-    return ChangeFlag(change, caller, [](FlagRecord& flag) {
-      flag.flag.rules.clear();
-      flag.flag.default_serve = Serve();
-      flag.flag.default_serve.stage = Stage::kOff;
+    return ChangeFlag(change, caller, [&](FlagRecord& flag) {
+      const Stage target = command.to_stage != Stage::kUnspecified
+                               ? command.to_stage
+                               : RollbackStage(flag.flag);
+      ClampServes(flag.flag, target);
       return absl::OkStatus();
     });
   }
@@ -411,6 +428,13 @@ absl::StatusOr<FlagRecord> FlagRegistry::CommitFlag(const FlagRecord* before,
   const int64_t revision = store_->revision() + 1;
   const int64_t version = before ? before->flag.version + 1 : 1;
   next.flag.version = version;
+  const Flag* previous = before ? &before->flag : nullptr;
+  const absl::Time now = ChangeTime();
+  // Which databases are current after the change; the compiled flag's
+  // fallback stage depends on it.
+  next.flag.currency = NextCurrency(previous, next.flag, version, now);
+  ClearByBackfills(next.flag.currency, backfills_->Facts(next.flag.key),
+                   ReverseBackfillFacts(next.flag.key));
 
   auto compiled = CompileFlag(next.flag);
   if (!compiled.ok()) return compiled.status();
@@ -421,7 +445,6 @@ absl::StatusOr<FlagRecord> FlagRegistry::CommitFlag(const FlagRecord* before,
   bool forced = false;
   std::vector<std::string> overridden_gates;
   if (change.stage_check) {
-    const Flag* previous = before ? &before->flag : nullptr;
     absl::Status move = CheckStageMove(previous, (*compiled)->flag());
     if (!move.ok()) {
       if (!change.force) return move;
@@ -443,11 +466,26 @@ absl::StatusOr<FlagRecord> FlagRegistry::CommitFlag(const FlagRecord* before,
       forced = true;
     }
   }
+  if (change.stale_check) {
+    std::vector<std::string> stale_reads =
+        StaleReads(previous, next.flag, next.flag.currency);
+    if (!stale_reads.empty()) {
+      if (!change.force) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("flag ", next.flag.key, ": ", change.action,
+                         " refused: ", absl::StrJoin(stale_reads, "; "),
+                         " (force overrides, and the history records it)"));
+      }
+      forced = true;
+      for (std::string& line : stale_reads) {
+        overridden_gates.push_back(absl::StrCat("stale read: ", line));
+      }
+    }
+  }
 
   std::vector<std::string> diff = FlagDiff(before, next);
   if (before != nullptr && diff.empty()) return *before;  // nothing to do
 
-  const absl::Time now = ChangeTime();
   next.last_change = LastChange{revision, now, caller.actor};
 
   Mutation mutation;
@@ -514,7 +552,41 @@ absl::StatusOr<BackfillJob> FlagRegistry::CheckpointBackfill(
   if (absl::Status s = CheckBackfillFlag(command.flag_key, false); !s.ok()) {
     return s;
   }
-  return backfills_->Checkpoint(command);
+  absl::StatusOr<BackfillJob> job = backfills_->Checkpoint(command);
+  if (job.ok() && job->phase == BackfillPhase::kDone) {
+    // A verified backfill may make a stale database current again.
+    absl::Status reconciled = ReconcileCurrency(command.flag_key);
+    if (!reconciled.ok()) return reconciled;
+  }
+  return job;
+}
+
+absl::Status FlagRegistry::ReconcileCurrency(const std::string& key) {
+  {
+    auto snapshot = hub_->snapshot();
+    const FlagTable::Slot* slot = snapshot->flags.Find(key);
+    if (slot == nullptr || slot->second->record.flag.archived) {
+      return absl::OkStatus();
+    }
+    Currency currency = slot->second->record.flag.currency;
+    if (!ClearByBackfills(currency, backfills_->Facts(key),
+                          ReverseBackfillFacts(key))) {
+      return absl::OkStatus();
+    }
+  }
+  // CommitFlag clears the marks; the change records it as its own version.
+  FlagChange change{key, 0, "backfill-verified", false, false,
+                    "a verified backfill made a stale database current"};
+  absl::StatusOr<FlagRecord> changed = ChangeFlag(
+      change, Caller{"cutoverd", ""}, [](FlagRecord&) { return absl::OkStatus(); });
+  return changed.status();
+}
+
+absl::Status FlagRegistry::ReconcileAllCurrencies() {
+  for (const FlagRecord& flag : ListFlags(false)) {
+    if (absl::Status s = ReconcileCurrency(flag.flag.key); !s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<BackfillJob> FlagRegistry::ResetBackfill(

@@ -118,9 +118,10 @@ class FlagRegistry {
     std::string key;
     int64_t expected_version = 0;  // 0: any
     std::string action;
-    bool force = false;        // allow forward stage skips
+    bool force = false;        // allow skips, broken gates, stale reads
     bool stage_check = true;   // false for rollback, archive, enable
     std::string comment;
+    bool stale_check = true;   // false for archive
   };
   using FlagEdit = std::function<absl::Status(FlagRecord& flag)>;
 
@@ -131,6 +132,12 @@ class FlagRegistry {
   // flag and `must_exist`.
   absl::Status CheckBackfillFlag(const std::string& key,
                                  bool must_exist) const;
+  // What is known of the flag's reverse backfill (new -> old).
+  BackfillFacts ReverseBackfillFacts(const std::string& flag_key) const;
+  // If a verified backfill clears a stale mark of flag `key`, commits the
+  // flag with the mark cleared (action "backfill-verified").
+  absl::Status ReconcileCurrency(const std::string& key);
+  absl::Status ReconcileAllCurrencies();
   // What the gates of `flag_key` are checked against now.
   GateFacts FactsFor(const std::string& flag_key) const;
   // store_->Commit, timed and counted as a change of `flag_key` (empty for

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "convert/flag_diff.h"
+#include "core/currency.h"
 #include "server/api_edge.h"
 #include "server/registry_writes.h"
 
@@ -71,6 +72,25 @@ absl::StatusOr<SegmentRecord> FlagRegistry::ReplaceSegment(
   if (current != command.expected_version) {
     return StaleVersion("segment", segment.key, current,
                         command.expected_version);
+  }
+  // A membership change must not move dual-written users to off behind
+  // a flag's back (that would make its new database stale unrecorded).
+  const MembershipMoves moves = SegmentMoves(&it->second->segment, segment);
+  std::vector<std::string> refusals;
+  for (const auto& [key, entry] : snapshot->flags) {
+    if (entry->record.flag.archived) continue;
+    std::vector<std::string> lines =
+        SegmentMovesOffDualWrites(entry->record.flag, segment.key, moves);
+    refusals.insert(refusals.end(), lines.begin(), lines.end());
+  }
+  if (!refusals.empty()) {
+    std::sort(refusals.begin(), refusals.end());
+    return absl::FailedPreconditionError(absl::StrCat(
+        "segment ", segment.key, ": replace refused: ",
+        absl::StrJoin(refusals, "; "),
+        "; moving users from dual writes to off makes the new database "
+        "stale, so move them on the flag (a rule or rollback --to off), "
+        "where the history and the flag's currency record it"));
   }
   return CommitSegment(it->second.get(), &segment, "segment-replace",
                        command.comment, caller);

@@ -5,7 +5,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "cutover/storage/v1/storage.pb.h"
-#include "server/proto_time.h"
+#include "convert/currency_proto.h"
+#include "convert/proto_time.h"
 
 namespace cutover {
 namespace {
@@ -248,9 +249,13 @@ void ToDisk(const FlagRecord& record, disk::Flag* out) {
     }
     g->set_min_samples(gates.min_samples);
   }
+  if (flag.fallback_stage.has_value()) {
+    out->set_fallback_stage(ToDisk(*flag.fallback_stage));
+  }
   out->set_version(flag.version);
   out->set_archived(flag.archived);
   ToDisk(record.last_change, out->mutable_last_change());
+  CurrencyToProto(flag.currency, out);
 }
 
 FlagRecord FromDisk(const disk::Flag& flag) {
@@ -283,8 +288,12 @@ FlagRecord FromDisk(const disk::Flag& flag) {
     out.gates.max_mismatch_rate = flag.gates().max_mismatch_rate();
   }
   out.gates.min_samples = flag.gates().min_samples();
+  if (flag.has_fallback_stage()) {
+    out.fallback_stage = FromDisk(flag.fallback_stage());
+  }
   out.version = flag.version();
   out.archived = flag.archived();
+  out.currency = CurrencyFromProto(flag);
   record.last_change = FromDisk(flag.last_change());
   return record;
 }

@@ -70,6 +70,8 @@ struct CompiledFlag::Internal {
   bool buckets_by_targeting_key = true;
   std::string bucket_attribute;
   double compare_sample_rate = 1.0;
+  // What a disabled flag serves at most (FallbackStage, core/currency.h).
+  Stage fallback_stage = Stage::kOff;
 };
 
 // A segment's lists as hash sets (they may hold 100,000 keys each) and its

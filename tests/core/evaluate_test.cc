@@ -255,16 +255,17 @@ TEST_CASE("in_segment matches users of any named segment that exists",
   CHECK_FALSE(ClauseMatches(clause, MakeContext("alice"), SegmentIndex{}));
 }
 
-TEST_CASE("A disabled flag serves off to everyone", "[evaluate]") {
+TEST_CASE("A disabled flag serves no user past its data-safe fallback",
+          "[evaluate]") {
   Flag flag = BaseFlag();
   flag.enabled = false;
   flag.default_serve = StageServe(Stage::kComplete);
   flag.rules.push_back(MakeRule("everyone",
                                 {{"key", Operator::kStartsWith, {""}}},
-                                StageServe(Stage::kLive)));
-  const Decision decision =
-      Decide(*MustCompile(flag), {}, MakeContext("user-1"));
-  CHECK(decision.stage == Stage::kOff);
+                                StageServe(Stage::kComplete)));
+  // Old still current: the computed fallback is dualwrite.
+  Decision decision = Decide(*MustCompile(flag), {}, MakeContext("user-1"));
+  CHECK(decision.stage == Stage::kDualWrite);
   CHECK(decision.reason == Reason::kDisabled);
   CHECK(decision.rule_id.empty());
   CHECK(decision.bucket == -1);
@@ -273,7 +274,41 @@ TEST_CASE("A disabled flag serves off to everyone", "[evaluate]") {
   CHECK(decision.old_target == "postgres-orders");
   CHECK(decision.new_target == "dynamodb-orders");
   CHECK(decision.plan.read_authoritative == Origin::kOld);
-  CHECK(decision.plan.write_secondary == Origin::kNone);
+  CHECK(decision.plan.write_secondary == Origin::kNew);
+
+  // Old stale (complete was served): rampdown, which reads new and writes
+  // both.
+  flag.currency.old_stale = StaleMark{3, absl::UnixEpoch(), "complete", {}};
+  decision = Decide(*MustCompile(flag), {}, MakeContext("user-1"));
+  CHECK(decision.stage == Stage::kRampDown);
+  CHECK(decision.plan.read_authoritative == Origin::kNew);
+  CHECK(decision.plan.write_secondary == Origin::kOld);
+
+  // A set fallback wins over the computed one.
+  flag.fallback_stage = Stage::kLive;
+  decision = Decide(*MustCompile(flag), {}, MakeContext("user-1"));
+  CHECK(decision.stage == Stage::kLive);
+  CHECK(decision.reason == Reason::kDisabled);
+}
+
+TEST_CASE("A disabled flag moves nobody forward", "[evaluate]") {
+  Flag flag = BaseFlag();
+  flag.enabled = false;
+  flag.default_serve = StageServe(Stage::kOff);
+  flag.rules.push_back(MakeRule("beta", {{"key", Operator::kIn, {"u-beta"}}},
+                                StageServe(Stage::kShadow)));
+  const auto compiled = MustCompile(flag);
+  // Reach shadow: the fallback is dualwrite, which caps the rule's users,
+  // and users at off stay at off.
+  CHECK(Decide(*compiled, {}, MakeContext("u-beta")).stage ==
+        Stage::kDualWrite);
+  const Decision other = Decide(*compiled, {}, MakeContext("u-other"));
+  CHECK(other.stage == Stage::kOff);
+  CHECK(other.reason == Reason::kDisabled);
+  // A flag that never served more than off falls back to off.
+  flag.rules.clear();
+  CHECK(Decide(*MustCompile(flag), {}, MakeContext("u-beta")).stage ==
+        Stage::kOff);
 }
 
 TEST_CASE("An archived flag is evaluated like any other", "[evaluate]") {

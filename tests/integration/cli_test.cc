@@ -51,12 +51,13 @@ TEST_CASE_METHOD(CliFixture, "operator story: create, stage, ramp, rules, "
   CHECK(internal.reason() == v1::RULE_MATCH);
   CHECK(internal.rule_id() == "rule-1");
 
+  // Everyone off the new database at once, still dual-written.
   Ok({"rollback", "orders"});
   for (const char* user : {"u-1", "u-2", "u-42", "u-7"}) {
     const v1::Decision d = Decide("orders", user);
-    CHECK(d.stage() == v1::OFF);
+    CHECK(d.stage() == v1::DUALWRITE);
     CHECK(d.reads().authoritative() == v1::OLD);
-    CHECK(d.writes().secondary() == v1::ORIGIN_NONE);
+    CHECK(d.writes().secondary() == v1::NEW);
   }
 
   const std::string history = Ok({"history", "orders"});
@@ -68,8 +69,10 @@ TEST_CASE_METHOD(CliFixture, "operator story: create, stage, ramp, rules, "
 
   const v1::Flag flag = GetFlag("orders");
   CHECK(flag.version() == 7);
-  CHECK(flag.default_serve().stage() == v1::OFF);
-  CHECK(flag.rules_size() == 0);
+  CHECK(flag.default_serve().rollout().splits(0).stage() == v1::DUALWRITE);
+  REQUIRE(flag.rules_size() == 1);
+  CHECK(flag.rules(0).serve().stage() == v1::DUALWRITE);
+  CHECK_FALSE(flag.has_currency());
   CHECK(flag.updated_by() == "test-operator");
 
   v1::Flag from_yaml;

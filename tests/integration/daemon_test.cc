@@ -432,7 +432,7 @@ TEST_CASE("kill switch and archive", "[daemon][decide]") {
     REQUIRE(decision.flag_version() == 2);
   }
 
-  SECTION("SetEnabled false serves OFF with DISABLED") {
+  SECTION("SetEnabled false serves the data-safe fallback with DISABLED") {
     v1::SetEnabledRequest request;
     request.set_key("orders");
     request.set_enabled(false);
@@ -442,14 +442,15 @@ TEST_CASE("kill switch and archive", "[daemon][decide]") {
     CHECK(flag.version() == 3);
     CHECK_FALSE(flag.enabled());
 
+    // Nobody past dualwrite: old authoritative, new still written.
     const v1::Decision decision = server.Decide("orders", "u-1").decision();
-    CHECK(decision.stage() == v1::OFF);
+    CHECK(decision.stage() == v1::DUALWRITE);
     CHECK(decision.reason() == v1::DISABLED);
     CHECK(decision.flag_version() == 3);
     CHECK(decision.reads().authoritative() == v1::OLD);
     CHECK(decision.reads().shadow() == v1::ORIGIN_NONE);
     CHECK(decision.writes().authoritative() == v1::OLD);
-    CHECK(decision.writes().secondary() == v1::ORIGIN_NONE);
+    CHECK(decision.writes().secondary() == v1::NEW);
   }
 
   SECTION("an archived flag is FLAG_NOT_FOUND") {

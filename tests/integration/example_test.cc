@@ -365,7 +365,8 @@ TEST_CASE("at stage shadow orders-demo counts the new database's wrong rows",
   CHECK(status.flag().default_serve().stage() == v1::SHADOW);
 }
 
-TEST_CASE("after cutoverctl rollback orders-demo decides off for everyone",
+TEST_CASE("after cutoverctl rollback orders-demo dual-writes everyone, and "
+          "after --to off only the old database",
           "[example]") {
   OrdersWorld world;
   world.Ctl({"stage", "orders", "dualwrite"});
@@ -373,17 +374,24 @@ TEST_CASE("after cutoverctl rollback orders-demo decides off for everyone",
   const DemoRun before = world.Demo("db", {"--seed", "5"});
   CheckAllAt(before, "shadow");
 
+  // Plain rollback: nobody reads new, both databases still written.
   world.Ctl({"rollback", "orders"});
   const DemoRun after = world.Demo("db", {"--seed", "6"});
-  CheckAllAt(after, "off");
+  CheckAllAt(after, "dualwrite");
   CHECK(after["migrator.comparisons"] == 0);
 
+  world.Ctl({"rollback", "orders", "--to", "off"});
+  const DemoRun off = world.Demo("db", {"--seed", "7"});
+  CheckAllAt(off, "off");
+
   const auto [old_rows, new_rows] = world.Databases("db");
-  // Shadow wrote both; after the rollback only the old database.
+  // Shadow and dualwrite wrote both; off only the old database.
   CHECK(OfRun(new_rows, "o-5-") == OfRun(old_rows, "o-5-"));
+  CHECK(OfRun(new_rows, "o-6-") == OfRun(old_rows, "o-6-"));
   CHECK(Count(OfRun(old_rows, "o-5-")) == before["orders_placed"]);
   CHECK(Count(OfRun(old_rows, "o-6-")) == after["orders_placed"]);
-  CHECK(Count(OfRun(new_rows, "o-6-")) == 0);
+  CHECK(Count(OfRun(old_rows, "o-7-")) == off["orders_placed"]);
+  CHECK(Count(OfRun(new_rows, "o-7-")) == 0);
 }
 
 TEST_CASE("orders-demo without a daemon serves off and fails no request",

@@ -449,7 +449,7 @@ TEST_CASE("cutoverctl status shows the rollout and the kill switch",
   REQUIRE(server.Ctl({"flags", "disable", "orders"}).exit_code == 0);
   result = server.Ctl({"status", "orders"});
   REQUIRE(result.exit_code == 0);
-  CHECK(Field(result.out, "stage") == "off (DISABLED: kill switch)");
+  CHECK(Field(result.out, "stage") == "DISABLED (kill switch: nobody past dualwrite)");
 }
 
 TEST_CASE("the window is configured by telemetry_window_seconds",

@@ -855,7 +855,8 @@ TEST_CASE("FlagRegistry: SetEnabled is the kill switch", "[flag_registry]") {
         std::vector<std::string>{"enable", "disable"});
 }
 
-TEST_CASE("FlagRegistry: Rollback to 0 serves off to everyone at once",
+TEST_CASE("FlagRegistry: a plain rollback moves users back to dualwrite, "
+          "keeping rules and users below it",
           "[flag_registry]") {
   Fixture f;
   Create(*f.registry, OrdersFlag());
@@ -872,12 +873,19 @@ TEST_CASE("FlagRegistry: Rollback to 0 serves off to everyone at once",
   request.set_key("orders");
   request.set_to_version(0);
   request.set_comment("mismatches");
-  v1::Flag off = Ok(f.registry->Rollback(request, kBob));
-  CHECK(off.version() == 6);
-  CHECK(off.default_serve().stage() == v1::OFF);
-  CHECK(off.rules().empty());
-  CHECK(off.enabled());
-  CHECK(off.old_target() == "postgres-orders");
+  v1::Flag back = Ok(f.registry->Rollback(request, kBob));
+  CHECK(back.version() == 6);
+  // The rollout's live and shadow shares merge into one dualwrite split.
+  REQUIRE(back.default_serve().rollout().splits_size() == 1);
+  CHECK(back.default_serve().rollout().splits(0).stage() == v1::DUALWRITE);
+  CHECK(back.default_serve().rollout().splits(0).weight() == 100000);
+  REQUIRE(back.rules_size() == 1);
+  CHECK(back.rules(0).serve().stage() == v1::DUALWRITE);
+  CHECK(back.enabled());
+  CHECK(back.old_target() == "postgres-orders");
+  // Both databases keep receiving writes: both stay current.
+  CHECK_FALSE(back.currency().has_old_stale());
+  CHECK_FALSE(back.currency().has_new_stale());
 
   std::vector<v1::HistoryEntry> history = History(*f.registry, "orders");
   CHECK(history[0].action() == "rollback");
@@ -885,15 +893,27 @@ TEST_CASE("FlagRegistry: Rollback to 0 serves off to everyone at once",
   CHECK(history[0].comment() == "mismatches");
   CHECK_FALSE(history[0].forced());
 
-  // A flag already off with no rules: nothing to do.
+  // Nobody is past dualwrite any more: nothing to do.
   v1::Flag again = Ok(f.registry->Rollback(request, kBob));
   CHECK(again.version() == 6);
 
-  // The segment is free again.
-  v1::DeleteSegmentRequest remove;
-  remove.set_key("internal-testers");
-  CHECK(Ok(f.registry->DeleteSegment(remove, kBob)).key() ==
-        "internal-testers");
+  // --to off: users who were dual-written now skip new, which goes stale.
+  request.set_to_stage(v1::OFF);
+  v1::Flag off = Ok(f.registry->Rollback(request, kBob));
+  CHECK(off.version() == 7);
+  CHECK(off.default_serve().rollout().splits(0).stage() == v1::OFF);
+  REQUIRE(off.currency().has_new_stale());
+  CHECK(off.currency().new_stale().since_version() == 7);
+  CHECK(off.currency().new_stale().why() ==
+        "off served to 100% by the default serve");
+  CHECK_FALSE(off.currency().has_old_stale());
+  // The history's diff says so too.
+  bool said = false;
+  history = History(*f.registry, "orders");
+  for (const std::string& line : history[0].diff()) {
+    said = said || line.find("new_stale") != std::string::npos;
+  }
+  CHECK(said);
 }
 
 TEST_CASE("FlagRegistry: Rollback to an earlier version restores its "
@@ -925,16 +945,26 @@ TEST_CASE("FlagRegistry: Rollback to an earlier version restores its "
   CHECK(History(*f.registry, "orders")[0].action() == "rollback");
 
   // Back to off, then forward to version 4's shadow-with-live-rule: a skip
-  // for SetStage, but a rollback is never refused as one.
+  // for SetStage, but a rollback is never refused as one. It is refused
+  // for what it reads, though: off made new stale, and the live rule would
+  // read it.
   request.set_to_version(0);
+  request.set_to_stage(v1::OFF);
   Ok(f.registry->Rollback(request, kBob));                  // v6 off
+  request.clear_to_stage();
   request.set_to_version(4);
+  absl::StatusOr<v1::Flag> refused = f.registry->Rollback(request, kBob);
+  REQUIRE(refused.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK_THAT(std::string(refused.status().message()),
+             Catch::Contains("rule rule-1 would read new for 100% of its "
+                             "users, but new is stale since version 6"));
+  request.set_force(true);
   v1::Flag forward = Ok(f.registry->Rollback(request, kBob));
   CHECK(forward.version() == 7);
   CHECK(forward.default_serve().stage() == v1::SHADOW);
   CHECK(forward.description() == "changed");
   CHECK(RuleIds(forward) == std::vector<std::string>{"rule-1"});
-  CHECK_FALSE(History(*f.registry, "orders")[0].forced());
+  CHECK(History(*f.registry, "orders")[0].forced());
 }
 
 TEST_CASE("FlagRegistry: Rollback to a version that is not an earlier one",
@@ -1285,10 +1315,10 @@ TEST_CASE("FlagRegistry: the snapshot follows the store revision",
       },
       [](ApiRegistry& r) { SetStage(r, v1::DUALWRITE); },  // no-op
       [](ApiRegistry& r) {
-        v1::RollbackRequest request;
+        v1::RemoveRuleRequest request;
         request.set_key("orders");
-        request.set_to_version(0);
-        Ok(r.Rollback(request, kAlice));
+        request.set_rule_id("rule-1");
+        Ok(r.RemoveRule(request, kAlice));
       },
       [](ApiRegistry& r) {
         v1::DeleteSegmentRequest request;

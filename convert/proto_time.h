@@ -3,8 +3,8 @@
 // whole nanoseconds (the records' times are; a Timestamp's are).
 //
 // Pure functions; thread-safe.
-#ifndef CUTOVER_SERVER_PROTO_TIME_H_
-#define CUTOVER_SERVER_PROTO_TIME_H_
+#ifndef CUTOVER_CONVERT_PROTO_TIME_H_
+#define CUTOVER_CONVERT_PROTO_TIME_H_
 
 #include <cstdint>
 
@@ -27,4 +27,4 @@ inline absl::Time FromProtoTime(const google::protobuf::Timestamp& time) {
 
 }  // namespace cutover
 
-#endif  // CUTOVER_SERVER_PROTO_TIME_H_
+#endif  // CUTOVER_CONVERT_PROTO_TIME_H_

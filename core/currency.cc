@@ -1,0 +1,338 @@
+#include "core/currency.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/stage_moves.h"
+
+namespace cutover {
+namespace {
+
+// A share in thousandths of a percent as people read it: "100%", "5%",
+// "12.5%".
+std::string Percent(uint32_t share) {
+  return absl::StrFormat("%g%%", static_cast<double>(share) / 1000.0);
+}
+
+// The share of users a serve gives exactly `stage`.
+uint32_t ShareAt(const Serve& serve, Stage stage) {
+  if (serve.stage.has_value()) return *serve.stage == stage ? kTotalWeight : 0;
+  uint32_t share = 0;
+  if (serve.rollout.has_value()) {
+    for (const Split& split : serve.rollout->splits) {
+      if (split.stage == stage) share += split.weight;
+    }
+  }
+  return share;
+}
+
+// Where `flag` serves `stage` first (default serve, then rules in order):
+// e.g. "complete served to 5% by the default serve". Empty if nowhere.
+std::string WhereServed(const Flag& flag, Stage stage) {
+  const uint32_t by_default = ShareAt(flag.default_serve, stage);
+  if (by_default > 0) {
+    return absl::StrCat(StageName(stage), " served to ", Percent(by_default),
+                        " by the default serve");
+  }
+  for (const Rule& rule : flag.rules) {
+    const uint32_t share = ShareAt(rule.serve, stage);
+    if (share > 0) {
+      return absl::StrCat(StageName(stage), " served to ", Percent(share),
+                          " of rule ", rule.id);
+    }
+  }
+  return "";
+}
+
+bool Serves(const Flag& flag, Stage stage) {
+  return !WhereServed(flag, stage).empty();
+}
+
+void ClampServe(Serve& serve, Stage ceiling) {
+  if (serve.stage.has_value() && *serve.stage > ceiling) serve.stage = ceiling;
+  if (!serve.rollout.has_value()) return;
+  std::vector<Split> merged;
+  for (Split split : serve.rollout->splits) {
+    if (split.stage > ceiling) split.stage = ceiling;
+    bool added = false;
+    for (Split& kept : merged) {
+      if (kept.stage == split.stage) {
+        kept.weight += split.weight;
+        added = true;
+        break;
+      }
+    }
+    if (!added) merged.push_back(split);
+  }
+  serve.rollout->splits = std::move(merged);
+}
+
+// The database a stage reads authoritatively.
+Origin ReadOrigin(Stage stage) { return PlanFor(stage).read_authoritative; }
+
+const std::optional<StaleMark>& MarkOf(const Currency& currency,
+                                       Origin origin) {
+  return origin == Origin::kOld ? currency.old_stale : currency.new_stale;
+}
+
+std::string MarkText(Origin origin, const StaleMark& mark) {
+  return absl::StrCat(OriginName(origin), " is stale since version ",
+                      mark.since_version, " (", mark.why, ")");
+}
+
+// How to make a stale database current again.
+std::string WayBack(Origin origin) {
+  if (origin == Origin::kOld) {
+    return "the way back: serve rampdown (rollback --to rampdown) so that "
+           "old receives writes again, run a reverse backfill (new -> old) "
+           "and its verify pass, then roll back to dualwrite";
+  }
+  return "to make new current, run a backfill (old -> new) and its verify "
+         "pass, started after new went stale";
+}
+
+bool Verified(const BackfillFacts& facts) {
+  return facts.exists && facts.done &&
+         facts.rows_mismatched <= facts.rows_repaired;
+}
+
+// Whether a verified backfill clears `mark`: started at or after the flag
+// last stopped skipping the database.
+bool Clears(const StaleMark& mark, const BackfillFacts& facts) {
+  return Verified(facts) && mark.skipped_until.has_value() &&
+         facts.create_time >= *mark.skipped_until;
+}
+
+// The share (thousandths of a percent) of `serve` that reads `origin`
+// authoritatively.
+uint32_t ShareReading(const Serve& serve, Origin origin) {
+  const uint32_t new_readers = ShareAtOrBeyond(serve, Stage::kLive);
+  return origin == Origin::kNew ? new_readers : kTotalWeight - new_readers;
+}
+
+// The share of `rule` (matched by id and clauses) in `before` that read
+// `origin`; 0 if `before` has no such rule.
+uint32_t PreviousShareReading(const Flag* before, const Rule& rule,
+                              Origin origin) {
+  if (before == nullptr) return 0;
+  for (const Rule& old : before->rules) {
+    if (old.id == rule.id && SameClauses(old.clauses, rule.clauses)) {
+      return ShareReading(old.serve, origin);
+    }
+  }
+  return 0;
+}
+
+// A line for each serve of `after` whose share reading `origin` grew past
+// what it was in `before` (nullptr: every share counts).
+void AddGrownReaders(const Flag* before, const Flag& after, Origin origin,
+                     const std::string& stale, std::vector<std::string>* out) {
+  const auto add = [&](const std::string& where, const Serve& serve,
+                       uint32_t previous) {
+    const uint32_t now = ShareReading(serve, origin);
+    if (now <= previous) return;
+    out->push_back(absl::StrCat(where, " would read ", OriginName(origin),
+                                " for ", Percent(now), " of its users, but ",
+                                stale, "; ", WayBack(origin)));
+  };
+  add("the default serve", after.default_serve,
+      before != nullptr ? ShareReading(before->default_serve, origin) : 0);
+  for (const Rule& rule : after.rules) {
+    add(absl::StrCat("rule ", rule.id), rule.serve,
+        PreviousShareReading(before, rule, origin));
+  }
+}
+
+}  // namespace
+
+Stage RollbackStage(const Flag& flag) {
+  return Reach(flag) == Stage::kOff ? Stage::kOff : Stage::kDualWrite;
+}
+
+Stage DataSafeStage(const Flag& flag) {
+  const Stage rollback = RollbackStage(flag);
+  return rollback != Stage::kOff && flag.currency.old_stale.has_value()
+             ? Stage::kRampDown
+             : rollback;
+}
+
+Stage FallbackStage(const Flag& flag) {
+  return flag.fallback_stage.value_or(DataSafeStage(flag));
+}
+
+void ClampServes(Flag& flag, Stage ceiling) {
+  ClampServe(flag.default_serve, ceiling);
+  for (Rule& rule : flag.rules) ClampServe(rule.serve, ceiling);
+}
+
+Flag ServedFlag(const Flag& flag) {
+  Flag served = flag;
+  if (!flag.enabled) {
+    ClampServes(served, FallbackStage(flag));
+    served.enabled = true;
+  }
+  return served;
+}
+
+Currency NextCurrency(const Flag* before, const Flag& after, int64_t version,
+                      absl::Time now) {
+  Currency currency = before != nullptr ? before->currency : Currency();
+  // What each serves, judged with the currency before the change (a
+  // disabled flag's computed fallback depends on it).
+  Flag after_with_currency = after;
+  after_with_currency.currency = currency;
+  const Flag served_after = ServedFlag(after_with_currency);
+
+  const std::string complete = WhereServed(served_after, Stage::kComplete);
+  if (!complete.empty()) {
+    if (!currency.old_stale.has_value()) {
+      currency.old_stale = StaleMark{version, now, complete, std::nullopt};
+    }
+    currency.old_stale->skipped_until.reset();  // still skipped
+  } else if (currency.old_stale.has_value() &&
+             !currency.old_stale->skipped_until.has_value()) {
+    currency.old_stale->skipped_until = now;
+  }
+
+  if (before != nullptr) {
+    const Flag served_before = ServedFlag(*before);
+    // Users dual-written before (a share at dualwrite or later) whose share
+    // shrank, while the flag now serves off somewhere: they moved to off.
+    const bool wrote_new = Reach(served_before) >= Stage::kDualWrite;
+    const std::string off = WhereServed(served_after, Stage::kOff);
+    if (wrote_new && !off.empty() &&
+        AdvancesTo(&served_after, served_before, Stage::kDualWrite)) {
+      if (!currency.new_stale.has_value()) {
+        currency.new_stale = StaleMark{version, now, off, now};
+      }
+      currency.new_stale->skipped_until = now;
+    }
+  }
+  return currency;
+}
+
+bool ClearByBackfills(Currency& currency, const BackfillFacts& forward,
+                      const BackfillFacts& reverse) {
+  bool cleared = false;
+  if (currency.new_stale.has_value() && Clears(*currency.new_stale, forward)) {
+    currency.new_stale.reset();
+    cleared = true;
+  }
+  if (currency.old_stale.has_value() && Clears(*currency.old_stale, reverse)) {
+    currency.old_stale.reset();
+    cleared = true;
+  }
+  return cleared;
+}
+
+std::vector<std::string> DescribeCurrency(const Currency& currency) {
+  std::vector<std::string> lines;
+  if (currency.old_stale.has_value()) {
+    lines.push_back(MarkText(Origin::kOld, *currency.old_stale));
+  }
+  if (currency.new_stale.has_value()) {
+    lines.push_back(MarkText(Origin::kNew, *currency.new_stale));
+  }
+  return lines;
+}
+
+std::vector<std::string> StaleReads(const Flag* before, const Flag& after,
+                                    const Currency& currency) {
+  std::vector<std::string> problems;
+  Flag after_with_currency = after;
+  after_with_currency.currency = currency;
+  const Flag served_after = ServedFlag(after_with_currency);
+  std::optional<Flag> served_before;
+  if (before != nullptr) served_before = ServedFlag(*before);
+  for (const Origin origin : {Origin::kOld, Origin::kNew}) {
+    const std::optional<StaleMark>& mark = MarkOf(currency, origin);
+    if (!mark.has_value()) continue;
+    const bool stale_before =
+        before != nullptr && MarkOf(before->currency, origin).has_value();
+    const std::string stale = MarkText(origin, *mark);
+    AddGrownReaders(stale_before ? &*served_before : nullptr, served_after,
+                    origin, stale, &problems);
+    if (after.fallback_stage.has_value() &&
+        ReadOrigin(*after.fallback_stage) == origin) {
+      problems.push_back(absl::StrCat(
+          "fallback_stage ", StageName(*after.fallback_stage), " reads ",
+          OriginName(origin), ", but ", stale,
+          "; clear fallback_stage (the computed one is data-safe) or set "
+          "one that reads a current database"));
+    }
+  }
+  return problems;
+}
+
+namespace {
+
+// Whether `b` holds a key that `a` does not.
+bool HasNew(const std::vector<std::string>& a,
+            const std::vector<std::string>& b) {
+  const absl::flat_hash_set<std::string> known(a.begin(), a.end());
+  return std::any_of(b.begin(), b.end(), [&](const std::string& key) {
+    return !known.contains(key);
+  });
+}
+
+bool UsesSegment(const Rule& rule, const std::string& segment_key) {
+  for (const Clause& clause : rule.clauses) {
+    if (clause.op == Operator::kInSegment &&
+        std::find(clause.values.begin(), clause.values.end(), segment_key) !=
+            clause.values.end()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+MembershipMoves SegmentMoves(const Segment* before, const Segment& after) {
+  MembershipMoves moves;
+  if (before == nullptr) {
+    moves.adds = true;
+    return moves;
+  }
+  if (!SameClauses(before->clauses, after.clauses)) return {true, true};
+  moves.adds = HasNew(before->included, after.included) ||
+               HasNew(after.excluded, before->excluded);
+  moves.removes = HasNew(after.included, before->included) ||
+                  HasNew(before->excluded, after.excluded);
+  return moves;
+}
+
+std::vector<std::string> SegmentMovesOffDualWrites(
+    const Flag& flag, const std::string& segment_key, MembershipMoves moves) {
+  std::vector<std::string> lines;
+  const Flag served = ServedFlag(flag);
+  if (Reach(served) < Stage::kDualWrite || !Serves(served, Stage::kOff)) {
+    return lines;  // nobody dual-written, or nobody at off to move to
+  }
+  for (const Rule& rule : served.rules) {
+    if (!UsesSegment(rule, segment_key)) continue;
+    const uint32_t written = ShareAtOrBeyond(rule.serve, Stage::kDualWrite);
+    if (moves.adds && written < kTotalWeight) {
+      lines.push_back(absl::StrCat(
+          "flag ", flag.key, " serves off to ", Percent(kTotalWeight - written),
+          " of rule ", rule.id,
+          ": users added to segment ", segment_key,
+          " may have been dual-written"));
+    }
+    if (moves.removes && written > 0) {
+      lines.push_back(absl::StrCat(
+          "flag ", flag.key, " dual-writes ", Percent(written), " of rule ",
+          rule.id, ": users removed from segment ", segment_key,
+          " may get off"));
+    }
+  }
+  return lines;
+}
+
+}  // namespace cutover
