@@ -200,8 +200,8 @@ TEST_CASE("an archived flag answers off, FLAG_NOT_FOUND, as the daemon does",
   CHECK(message.revision() == 3);
 }
 
-TEST_CASE("a RESET replaces everything at its SYNCED; a replay builds on the "
-          "published state; a broken stream's pending events are dropped",
+TEST_CASE("a RESET replaces everything at its SYNCED, a replay builds on the "
+          "published state, a broken stream's pending events are dropped",
           "[synced_flags]") {
   SyncedFlags synced;
   synced.BeginStream();
@@ -256,8 +256,8 @@ TEST_CASE("a RESET replaces everything at its SYNCED; a replay builds on the "
   }
 }
 
-TEST_CASE("a loaded snapshot is served but never resumed from; the first "
-          "SYNCED replaces it",
+TEST_CASE("a loaded snapshot is served but never resumed from, and the "
+          "first SYNCED replaces it",
           "[synced_flags]") {
   v1::ClientSnapshot file;
   file.set_revision(50);

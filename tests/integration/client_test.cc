@@ -402,7 +402,7 @@ TEST_CASE("8 threads deciding while the daemon is stopped, paused and "
 }
 
 TEST_CASE("while the daemon is down, the synced state answers for every "
-          "user; the caller's default only for a flag never seen",
+          "user, and the caller's default only for a flag never seen",
           "[client]") {
   TempDir dir;
   DaemonProcess daemon(dir.path() + "/data");
