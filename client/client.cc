@@ -1,12 +1,15 @@
 #include "client/client.h"
 
 #include <chrono>
+#include <cstdio>
 #include <random>
 #include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "client/channel.h"
 #include "client/per_thread_counter.h"
+#include "client/snapshot_file.h"
+#include "client/synced_flags.h"
 #include "convert/convert.h"
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "grpcpp/channel.h"
@@ -42,7 +45,7 @@ ChannelOptions ChannelOptionsFor(const ClientOptions& options) {
   return channel;
 }
 
-// The decision served when the daemon cannot answer and nothing is cached.
+// The decision served for a flag never seen (or a refused request).
 Decision DefaultDecision(std::string_view flag_key, Stage stage,
                          std::string error) {
   Decision decision = SafeDecision(std::string(flag_key), Reason::kError,
@@ -74,6 +77,7 @@ class Client::Metrics {
     hits = &lookups.Add({{"source", "cache"}});
     misses = &lookups.Add({{"source", "daemon"}});
     stale = &lookups.Add({{"source", "stale"}});
+    local = &lookups.Add({{"source", "synced"}});
     errors = &lookups.Add({{"source", "default"}});
     reconnects = &prometheus::BuildCounter()
                       .Name("cutover_client_stream_reconnects_total")
@@ -91,6 +95,13 @@ class Client::Metrics {
                          .Help("Cache invalidations applied from Watch.")
                          .Register(registry)
                          .Add({});
+    auto& snapshots =
+        prometheus::BuildCounter()
+            .Name("cutover_client_snapshot_writes_total")
+            .Help("Writes of the client's snapshot file, by result.")
+            .Register(registry);
+    snapshot_writes = &snapshots.Add({{"result", "ok"}});
+    snapshot_failures = &snapshots.Add({{"result", "failed"}});
     entries = &prometheus::BuildGauge()
                    .Name("cutover_client_cache_entries")
                    .Help("Decisions in the cache (updated on misses).")
@@ -100,10 +111,13 @@ class Client::Metrics {
   prometheus::Counter* hits;
   prometheus::Counter* misses;
   prometheus::Counter* stale;
+  prometheus::Counter* local;
   prometheus::Counter* errors;
   prometheus::Counter* reconnects;
   prometheus::Counter* idle_timeouts;
   prometheus::Counter* invalidations;
+  prometheus::Counter* snapshot_writes;
+  prometheus::Counter* snapshot_failures;
   prometheus::Gauge* entries;
 };
 
@@ -111,8 +125,9 @@ struct Client::Counters {
   // Cache hits are counted per thread: no locked instruction on the hit
   // path (tests/bench/client_bench).
   PerThreadCounter hits;
-  std::atomic<uint64_t> misses{0}, stale{0}, errors{0}, reconnects{0},
-      idle_timeouts{0}, invalidations{0};
+  std::atomic<uint64_t> misses{0}, stale{0}, local{0}, errors{0},
+      reconnects{0}, idle_timeouts{0}, invalidations{0}, snapshot_writes{0},
+      snapshot_failures{0};
   std::atomic<Metrics*> metrics{nullptr};
 
   template <typename Counter>
@@ -153,10 +168,37 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   if (options.unsynced_max_age < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("unsynced_max_age: must be >= 0");
   }
+  if (options.snapshot_min_interval < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("snapshot_min_interval: must be >= 0");
+  }
   auto channel = MakeChannel(ChannelOptionsFor(options));
   if (!channel.ok()) return channel.status();
   std::unique_ptr<Client> client(
       new Client(std::move(options), *std::move(channel)));
+  if (!client->options_.snapshot_file.empty()) {
+    client->LoadSnapshotFile();
+    Counters* counters = client->counters_.get();
+    client->snapshot_writer_ = std::make_unique<SnapshotWriter>(
+        client->options_.snapshot_file, client->options_.snapshot_min_interval,
+        client->synced_.get(),
+        [counters, path = client->options_.snapshot_file,
+         failing = false](const absl::Status& status) mutable {
+          if (status.ok()) {
+            counters->Add(counters->snapshot_writes, &Metrics::snapshot_writes);
+            failing = false;
+            return;
+          }
+          counters->Add(counters->snapshot_failures,
+                        &Metrics::snapshot_failures);
+          // Once per run of failures, not once per retry.
+          if (!failing) {
+            std::fprintf(stderr,
+                         "cutover client: cannot write snapshot file %s: %s\n",
+                         path.c_str(), status.ToString().c_str());
+          }
+          failing = true;
+        });
+  }
   if (client->options_.watch) {
     client->watch_thread_ = std::thread([c = client.get()] { c->WatchLoop(); });
     client->watchdog_thread_ =
@@ -176,9 +218,37 @@ Client::Client(ClientOptions options, std::shared_ptr<grpc::Channel> channel)
       cache_(DecisionCache::Options{options_.cache_max_entries,
                                     options_.cache_max_bytes,
                                     options_.cache_shards, options_.cache_ttl}),
+      synced_(std::make_unique<SyncedFlags>()),
       counters_(std::make_unique<Counters>()) {}
 
 Client::~Client() { Shutdown(); }
+
+void Client::LoadSnapshotFile() {
+  const std::string& path = options_.snapshot_file;
+  absl::StatusOr<std::optional<v1::ClientSnapshot>> file;
+  try {
+    file = ReadSnapshotFile(path);
+  } catch (...) {
+    file = absl::ResourceExhaustedError("out of memory");
+  }
+  if (!file.ok()) {
+    std::fprintf(stderr, "cutover client: ignoring snapshot file %s: %s\n",
+                 path.c_str(), file.status().ToString().c_str());
+    return;
+  }
+  if (!file->has_value()) return;  // none yet: the first run
+  const int refused = synced_->Load(**file);
+  if (refused > 0) {
+    std::fprintf(stderr,
+                 "cutover client: snapshot file %s: %d flags or segments "
+                 "this library cannot evaluate (kept, not served)\n",
+                 path.c_str(), refused);
+  }
+}
+
+std::shared_ptr<const SyncedState> Client::synced_state() const noexcept {
+  return synced_->snapshot();
+}
 
 Decision Client::Decide(std::string_view flag_key,
                         const Context& context) noexcept {
@@ -240,17 +310,44 @@ Decision Client::DecideUncaught(std::string_view flag_key,
     }
     return decision;
   }
-  // Expired, or fresh but too old to trust while the Watch stream is down.
-  if (cached.state != DecisionCache::State::kMiss &&
-      status.error_code() != grpc::StatusCode::INVALID_ARGUMENT) {
-    counters_->Add(counters_->stale, &Metrics::stale);
-    decision.reason = Reason::kStale;
-    return decision;
-  }
-  counters_->Add(counters_->errors, &Metrics::errors);
-  decision = DefaultDecision(flag_key, default_stage,
-                             absl::StrCat("daemon: ", status.error_message()));
+  ServeUnanswered(flag_key, context, cached, status, default_stage, decision);
   return decision;
+}
+
+void Client::ServeUnanswered(std::string_view flag_key, const Context& context,
+                             const DecisionCache::Hit& cached,
+                             const grpc::Status& status, Stage default_stage,
+                             Decision& decision) {
+  const bool has_cached = cached.state != DecisionCache::State::kMiss;
+  std::string error = absl::StrCat("daemon: ", status.error_message());
+  // A refused request is the daemon's answer, not a daemon away.
+  if (status.error_code() != grpc::StatusCode::INVALID_ARGUMENT) {
+    const std::shared_ptr<const SyncedState> synced = synced_->snapshot();
+    // 1. The synced state, unless the cached decision is newer.
+    if (synced != nullptr &&
+        (!has_cached || synced->revision() >= cached.revision)) {
+      if (std::optional<Decision> local = synced->Decide(flag_key, context)) {
+        counters_->Add(counters_->local, &Metrics::local);
+        decision = *std::move(local);
+        decision.reason = Reason::kStale;
+        return;
+      }
+    }
+    // 2. The cached decision: expired, or fresh but too old to trust
+    // while the Watch stream is down.
+    if (has_cached) {
+      counters_->Add(counters_->stale, &Metrics::stale);
+      decision.reason = Reason::kStale;
+      return;
+    }
+    absl::StrAppend(&error,
+                    synced != nullptr && synced->Contains(flag_key)
+                        ? "; the flag cannot be evaluated by this client"
+                        : "; the flag was never synced to this client");
+  }
+  // 3. Never seen: the caller's default.
+  counters_->Add(counters_->errors, &Metrics::errors);
+  decision = DefaultDecision(flag_key, default_stage, std::move(error));
 }
 
 std::vector<Decision> Client::Prefetch(
@@ -285,29 +382,23 @@ std::vector<Decision> Client::Prefetch(
           decisions.push_back(std::move(decision));
           continue;
         }
-        // As Decide would: fresh if it may be served as such, stale if
-        // cached (unless the request itself was refused), else the safe
-        // default.
+        // As Decide would: fresh if it may be served as such, else the
+        // synced state's or the cached decision as STALE, else off.
         Decision decision;
         const DecisionCache::Hit cached =
             cache_.Get(flag_key, contexts[i], decision);
         if (ServableFresh(cached)) {
           counters_->Add(counters_->hits, &Metrics::hits);
           decision.reason = Reason::kCached;
-          decisions.push_back(std::move(decision));
-        } else if (cached.state != DecisionCache::State::kMiss &&
-                   status.error_code() != grpc::StatusCode::INVALID_ARGUMENT) {
-          counters_->Add(counters_->stale, &Metrics::stale);
-          decision.reason = Reason::kStale;
-          decisions.push_back(std::move(decision));
         } else {
-          counters_->Add(counters_->errors, &Metrics::errors);
-          decisions.push_back(DefaultDecision(
-              flag_key, Stage::kOff,
-              absl::StrCat("daemon: ",
-                           status.ok() ? "short DecideBatch response"
-                                       : status.error_message())));
+          ServeUnanswered(
+              flag_key, contexts[i], cached,
+              status.ok() ? grpc::Status(grpc::StatusCode::INTERNAL,
+                                         "short DecideBatch response")
+                          : status,
+              Stage::kOff, decision);
         }
+        decisions.push_back(std::move(decision));
       }
     }
     if (Metrics* m = counters_->metrics.load(std::memory_order_acquire)) {
@@ -327,11 +418,14 @@ ClientStats Client::stats() const noexcept {
   stats.cache_hits = counters_->hits.Load();
   stats.cache_misses = counters_->misses.load();
   stats.stale_serves = counters_->stale.load();
+  stats.local_serves = counters_->local.load();
   stats.errors = counters_->errors.load();
   stats.stream_reconnects = counters_->reconnects.load();
   stats.stream_idle_timeouts = counters_->idle_timeouts.load();
   stats.invalidations = counters_->invalidations.load();
   stats.cache_entries = cache_.size();
+  stats.snapshot_writes = counters_->snapshot_writes.load();
+  stats.snapshot_write_failures = counters_->snapshot_failures.load();
   return stats;
 }
 
@@ -342,6 +436,7 @@ void Client::RegisterMetrics(prometheus::Registry& registry) {
   metrics_->hits->Increment(static_cast<double>(counters_->hits.Load()));
   metrics_->misses->Increment(static_cast<double>(counters_->misses.load()));
   metrics_->stale->Increment(static_cast<double>(counters_->stale.load()));
+  metrics_->local->Increment(static_cast<double>(counters_->local.load()));
   metrics_->errors->Increment(static_cast<double>(counters_->errors.load()));
   metrics_->reconnects->Increment(
       static_cast<double>(counters_->reconnects.load()));
@@ -349,6 +444,10 @@ void Client::RegisterMetrics(prometheus::Registry& registry) {
       static_cast<double>(counters_->idle_timeouts.load()));
   metrics_->invalidations->Increment(
       static_cast<double>(counters_->invalidations.load()));
+  metrics_->snapshot_writes->Increment(
+      static_cast<double>(counters_->snapshot_writes.load()));
+  metrics_->snapshot_failures->Increment(
+      static_cast<double>(counters_->snapshot_failures.load()));
   counters_->metrics.store(metrics_.get(), std::memory_order_release);
 }
 
@@ -362,6 +461,8 @@ void Client::Shutdown() noexcept {
   stop_cv_.notify_all();
   if (watch_thread_.joinable()) watch_thread_.join();
   if (watchdog_thread_.joinable()) watchdog_thread_.join();
+  // The stream is over: the last state is final; write it if it is new.
+  if (snapshot_writer_ != nullptr) snapshot_writer_->Stop();
 }
 
 bool Client::SleepLocked(std::unique_lock<std::mutex>& lock, absl::Time until) {
@@ -435,8 +536,13 @@ bool Client::RunWatchStream() {
                                std::memory_order_release);
     watch_context_ = &context;
   }
+  // From where the synced state can build on (the revision it was
+  // published at; 0 for a RESET and the whole state). That is never after
+  // watched_revision_, and replaying changes the cache has seen is
+  // harmless.
   v1::WatchRequest request;
-  request.set_from_revision(watched_revision_.load());
+  request.set_from_revision(synced_->resume_revision());
+  synced_->BeginStream();
   auto reader = stubs_->evaluation->Watch(&context, request);
   bool synced = false;
   v1::WatchEvent event;
@@ -444,6 +550,10 @@ bool Client::RunWatchStream() {
     // Anything, heartbeats included, proves the stream alive.
     watch_last_event_ns_.store(absl::ToUnixNanos(absl::Now()),
                                std::memory_order_release);
+    // The synced state first: who sees watch_synced() sees the state.
+    if (synced_->Apply(event) && snapshot_writer_ != nullptr) {
+      snapshot_writer_->Notify();
+    }
     switch (event.kind()) {
       case v1::WatchEvent::RESET:
         // The daemon's state replaces ours, even if its revisions went back

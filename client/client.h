@@ -17,11 +17,35 @@
 // replaced. While the stream is not synced, cached decisions older than
 // unsynced_max_age are asked again rather than served as fresh.
 //
+// The client never invents a stage: it serves what the flag is known to
+// serve. The Watch stream delivers every flag and segment in full, and the
+// client keeps them, compiled by the same core as the daemon's, as its
+// synced state (client/synced_flags.h), optionally saved to
+// snapshot_file and loaded from it at Create (before the stream syncs).
+// When the daemon cannot answer a Decide (deadline, unavailable, any RPC
+// error but INVALID_ARGUMENT), and no cached decision may be served as
+// fresh, the answer is, in this order:
+//   1. the synced state's evaluation, when the state has the flag and is
+//      at least as new as the cached decision (or nothing is cached): the
+//      decision the daemon would have given at the state's revision (same
+//      stage, targets, rule_id, bucket, flag_version; an archived flag,
+//      off as the daemon answers it), with reason STALE;
+//   2. the cached decision (expired, or too old to trust while the stream
+//      is down), with reason STALE: it is newer than the synced state, or
+//      the state does not have the flag;
+//   3. only for a flag the client has never seen (not in the synced state,
+//      not cached): the caller's default stage (off unless given), reason
+//      ERROR, with an error text that says the flag was never synced to
+//      this client.
+// A request the daemon refused as INVALID_ARGUMENT (a context over the
+// daemon's limits) is not a daemon that cannot answer: it gets the
+// caller's default with reason ERROR and the daemon's message, as it
+// always would. Fresh cache hits have reason CACHED (rule_id and bucket
+// are kept).
+//
 // Never throws, never blocks the caller past decide_deadline (plus
-// scheduling), never loses the safe default: when the daemon cannot answer,
-// an expired cached decision is served with reason STALE, and a miss gets
-// the caller's default stage (off unless given) with reason ERROR. Fresh
-// cache hits have reason CACHED (rule_id and bucket are kept).
+// scheduling). A corrupt or unreadable snapshot_file is reported once on
+// stderr and ignored.
 //
 // On Debian, whose Abseil is built with absl::Mutex deadlock detection on,
 // a service should turn it off in main (gRPC locks through absl::Mutex:
@@ -53,6 +77,7 @@
 namespace grpc {
 class Channel;
 class ClientContext;
+class Status;
 }  // namespace grpc
 namespace prometheus {
 class Registry;
@@ -106,6 +131,16 @@ struct ClientOptions {
   // decision is re-asked while unsynced. Ignored with watch off (there
   // cache_ttl alone bounds staleness).
   absl::Duration unsynced_max_age = absl::Seconds(1);
+  // Where to keep the synced state between runs (a cutover.v1.ClientSnapshot,
+  // proto/cutover/v1/client_snapshot.proto); empty: nowhere. Written
+  // atomically (temporary file in the same folder, fsync, rename, fsync of
+  // the folder) after the stream syncs and after each change, at most once
+  // per snapshot_min_interval, the last state always (at the latest by
+  // Shutdown). Loaded at Create if it exists: a service restarted while
+  // the daemon is down serves its flags' last known stages (STALE) until
+  // the stream syncs and replaces the state. The folder must exist.
+  std::string snapshot_file;
+  absl::Duration snapshot_min_interval = absl::Seconds(1);
 };
 
 // Counters of a Client (monotonic, except cache_entries).
@@ -113,19 +148,29 @@ struct ClientStats {
   uint64_t cache_hits = 0;
   uint64_t cache_misses = 0;   // asked the daemon
   uint64_t stale_serves = 0;   // expired entry served, daemon unreachable
-  uint64_t errors = 0;         // safe default served, daemon unreachable
+  // Evaluated from the synced state (reason STALE), daemon unreachable.
+  uint64_t local_serves = 0;
+  // The caller's default served: a flag never seen, or a refused request.
+  uint64_t errors = 0;
   uint64_t stream_reconnects = 0;
   // Watch streams cancelled for silence past watch_idle_timeout.
   uint64_t stream_idle_timeouts = 0;
   uint64_t invalidations = 0;  // flag or whole-cache invalidations applied
   uint64_t cache_entries = 0;
+  // snapshot_file writes that succeeded and that failed.
+  uint64_t snapshot_writes = 0;
+  uint64_t snapshot_write_failures = 0;
 };
+
+class SnapshotWriter;
+class SyncedFlags;
+class SyncedState;
 
 class Client final : public DecisionSource {
  public:
   // INVALID_ARGUMENT for options out of range. Connecting is not required:
-  // a Client for an unreachable daemon serves safe defaults and keeps
-  // trying.
+  // a Client for an unreachable daemon serves its snapshot_file's state
+  // (or the caller's defaults) and keeps trying.
   static absl::StatusOr<std::unique_ptr<Client>> Create(ClientOptions options);
   ~Client() override;  // Shutdown()
 
@@ -134,15 +179,16 @@ class Client final : public DecisionSource {
 
   Decision Decide(std::string_view flag_key,
                   const Context& context) noexcept override;
-  // As Decide, with `default_stage` instead of off when nothing is known.
+  // As Decide, with `default_stage` instead of off for a flag never seen.
   Decision Decide(std::string_view flag_key, const Context& context,
                   Stage default_stage) noexcept;
 
   // Fills the cache for many users of one flag with DecideBatch calls (at
   // most 1000 users each), e.g. for a page of users about to be served.
   // Returns the decisions in order. Where the daemon could not answer: the
-  // cached decision (CACHED if Decide would serve it as fresh, else STALE),
-  // else the safe default (ERROR). Counted as Decide counts: each answer
+  // cached decision if Decide would serve it as fresh (CACHED), else what
+  // Decide would serve (synced state or cached decision, STALE; off with
+  // ERROR for a flag never seen). Counted as Decide counts: each answer
   // from the daemon a miss, and hits, stale serves and errors likewise.
   // Bounded by decide_deadline per call.
   std::vector<Decision> Prefetch(std::string_view flag_key,
@@ -162,9 +208,14 @@ class Client final : public DecisionSource {
   int64_t watched_revision() const noexcept { return watched_revision_; }
   // Whether the Watch stream is connected and synced.
   bool watch_synced() const noexcept { return watch_synced_; }
+  // The synced state (from the stream, or loaded from snapshot_file); null
+  // before there is one.
+  std::shared_ptr<const SyncedState> synced_state() const noexcept;
 
-  // Stops the Watch stream (at once) and its thread. Decide keeps working
-  // from the cache and the daemon afterwards. Idempotent.
+  // Stops the Watch stream (at once) and its thread, and writes the
+  // synced state to snapshot_file if it changed since the last write.
+  // Decide keeps working from the cache, the synced state and the daemon
+  // afterwards. Idempotent.
   void Shutdown() noexcept;
 
  private:
@@ -177,6 +228,15 @@ class Client final : public DecisionSource {
   // Whether a kFresh lookup may be served as CACHED without asking the
   // daemon (see unsynced_max_age).
   bool ServableFresh(const DecisionCache::Hit& hit) const noexcept;
+  // The answer when the daemon did not answer with `status`; `decision`
+  // holds the cached decision unless `cached` is a miss. See the order in
+  // the file comment.
+  void ServeUnanswered(std::string_view flag_key, const Context& context,
+                       const DecisionCache::Hit& cached,
+                       const grpc::Status& status, Stage default_stage,
+                       Decision& decision);
+  // Loads options_.snapshot_file into synced_ (at Create).
+  void LoadSnapshotFile();
   void WatchLoop();
   // Cancels the Watch stream when it has been silent past
   // watch_idle_timeout.
@@ -192,6 +252,10 @@ class Client final : public DecisionSource {
   class Stubs;
   std::unique_ptr<Stubs> stubs_;
   DecisionCache cache_;
+  // The flags and segments of the Watch stream (written by the Watch
+  // thread), and the writer of snapshot_file (null without one).
+  std::unique_ptr<SyncedFlags> synced_;
+  std::unique_ptr<SnapshotWriter> snapshot_writer_;
   std::unique_ptr<Counters> counters_;
   std::shared_ptr<Metrics> metrics_;
 

@@ -210,7 +210,7 @@ DecisionCache::Hit DecisionCache::Get(std::string_view flag_key,
   decision = entry.decision;
   const int64_t age = now - entry.stored_ns;
   return Hit{age < ttl_ns_ ? State::kFresh : State::kExpired,
-             absl::Nanoseconds(age)};
+             absl::Nanoseconds(age), entry.revision};
 }
 
 DecisionCache::Lookup DecisionCache::Get(std::string_view flag_key,

@@ -56,6 +56,8 @@ class DecisionCache {
     // to stop trusting entries sooner than the TTL while it cannot hear
     // about changes (its Watch stream is down).
     absl::Duration age;
+    // The store revision the decision was computed at (unless kMiss).
+    int64_t revision = 0;
   };
   // A lookup with its decision (set unless kMiss).
   struct Lookup {

@@ -17,8 +17,10 @@ namespace cutover {
 class DecisionSource {
  public:
   virtual ~DecisionSource() = default;
-  // Always returns a decision: on any failure, the safe one (off, old
-  // database), with a reason that says why.
+  // Always returns a decision, with a reason that says how it was made.
+  // When the source cannot reach its daemon it serves what the flag is
+  // known to serve (cutover::Client: its synced state or cache, reason
+  // STALE); off (old database only) only for a flag it has never seen.
   virtual Decision Decide(std::string_view flag_key,
                           const Context& context) noexcept = 0;
 };

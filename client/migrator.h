@@ -56,6 +56,10 @@
 // Stages. The plan is always PlanFor(decision.stage), the stage table, not
 // decision.plan; a stage outside the table (unspecified, or a wire value
 // newer than this library) is run and reported as off, the safe stage.
+// The Migrator adds no fallback of its own: when the daemon cannot
+// answer, Read and Write run the stage the DecisionSource gives (a
+// cutover::Client serves the flag's decision from its synced state or
+// cache, reason STALE, and off only for a flag it has never seen).
 //
 // Exceptions. Nothing a user callable throws (read, write, compare, format,
 // on_mismatch, the recorder) leaves Read or Write: a side that throws is a

@@ -42,8 +42,10 @@ struct RepositoryStats {
   // (kOff .. kComplete; a stage this build does not know runs, and is
   // counted, as off).
   std::array<uint64_t, 7> decisions_by_stage{};
-  // Decisions that were the safe default because the daemon could not
-  // answer (reason ERROR): the call ran as off.
+  // Decisions that were the caller's default (reason ERROR): the daemon
+  // could not answer and the client had never seen the flag (while it
+  // knows the flag it serves the flag's own decision, STALE); the call
+  // ran as off.
   uint64_t decision_errors = 0;
   uint64_t orders_placed = 0;   // PlaceOrder calls that returned OK
   uint64_t place_failures = 0;  // PlaceOrder calls that returned an error

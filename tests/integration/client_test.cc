@@ -96,9 +96,10 @@ std::unique_ptr<Client> WarmClient(const ClientOptions& options) {
 // 8 threads asking `client` about "orders" until Stop(): Decide for known
 // users (u-0..u-149) and every tenth call a user never seen before, and
 // every 50th call a Prefetch of 10 users. Every answer must be `expected`
-// (from the daemon, the cache, or the cache served STALE) or the safe
-// default (off, old database only, reason ERROR), and must come within
-// `bound` on a monotonic clock.
+// (from the daemon, the cache, or, while the daemon cannot answer, the
+// synced state or the cache served STALE), never the caller's default (the
+// flag is known: the client never invents off for it), and must come
+// within `bound` on a monotonic clock.
 class Traffic {
  public:
   Traffic(Client& client, Stage expected, absl::Duration bound)
@@ -173,12 +174,9 @@ class Traffic {
       case Reason::kStale:
         ++stale;
         return d.stage == expected_;
-      case Reason::kError:
+      case Reason::kError:  // a default for a known flag: invented
         ++safe_defaults;
-        return d.stage == Stage::kOff &&
-               d.plan.read_authoritative == Origin::kOld &&
-               d.plan.write_authoritative == Origin::kOld &&
-               d.plan.write_secondary == Origin::kNone;
+        return false;
       default:
         return false;
     }
@@ -324,11 +322,12 @@ TEST_CASE("the daemon killed and restarted under traffic from 8 threads",
   traffic.Stop();
 
   traffic.Check(1000);
-  // While the daemon was down, uncached users got the safe default and
-  // cached ones the cached decision, as STALE.
-  CHECK(down.errors > 0);
-  CHECK(down.stale_serves > 0);
-  CHECK(traffic.safe_defaults > 0);
+  // While the daemon was down, every user, cached or not, got the flag's
+  // stage from the synced state (as new as the cached decisions), as
+  // STALE; nobody got the caller's default.
+  CHECK(down.errors == 0);
+  CHECK(down.local_serves > 0);
+  CHECK(traffic.safe_defaults == 0);
   CHECK(traffic.stale > 0);
   const ClientStats after = client->stats();
   CHECK(after.stream_reconnects >= 1);
@@ -390,8 +389,10 @@ TEST_CASE("8 threads deciding while the daemon is stopped, paused and "
   absl::SleepFor(absl::Milliseconds(300));
   traffic.Stop();
   traffic.Check(500);
-  // The faults were felt: some calls could not be answered fresh.
-  CHECK(traffic.stale + traffic.safe_defaults > 0);
+  // The faults were felt: some calls could not be answered fresh, and
+  // were answered from the synced state or the cache.
+  CHECK(traffic.stale > 0);
+  CHECK(traffic.safe_defaults == 0);
 
   // And the client is right afterwards: a change is seen.
   const int64_t revision = client->watched_revision();
@@ -400,7 +401,8 @@ TEST_CASE("8 threads deciding while the daemon is stopped, paused and "
   CHECK(client->Decide("orders", User("u-3")).stage == Stage::kShadow);
 }
 
-TEST_CASE("stale decisions while the daemon is down, safe default on a miss",
+TEST_CASE("while the daemon is down, the synced state answers for every "
+          "user, and the caller's default only for a flag never seen",
           "[client]") {
   TempDir dir;
   DaemonProcess daemon(dir.path() + "/data");
@@ -415,19 +417,33 @@ TEST_CASE("stale decisions while the daemon is down, safe default on a miss",
   REQUIRE(daemon.Stop(SIGKILL) == -SIGKILL);
   absl::SleepFor(absl::Milliseconds(100));  // past the TTL
 
+  // The synced state is as new as the cached decision: it answers.
   Decision stale = (*client)->Decide("orders", User("cached"));
   CHECK(stale.stage == Stage::kDualWrite);
   CHECK(stale.reason == Reason::kStale);
+  CHECK(stale.flag_version == 2);
+  // A user never asked about: the flag's stage, not off.
   Decision miss = (*client)->Decide("orders", User("never-seen"));
-  CHECK(miss.stage == Stage::kOff);
-  CHECK(miss.reason == Reason::kError);
-  CHECK(!miss.error.empty());
+  CHECK(miss.stage == Stage::kDualWrite);
+  CHECK(miss.reason == Reason::kStale);
+  CHECK(miss.error.empty());
+  // The caller's default does not override what the flag serves.
   Decision with_default =
-      (*client)->Decide("orders", User("never-seen"), Stage::kDualWrite);
+      (*client)->Decide("orders", User("never-seen"), Stage::kShadow);
   CHECK(with_default.stage == Stage::kDualWrite);
-  CHECK(with_default.plan.write_secondary == Origin::kNew);
-  CHECK(with_default.reason == Reason::kError);
-  CHECK((*client)->stats().stale_serves == 1);
+  CHECK(with_default.reason == Reason::kStale);
+  // A flag never seen: the caller's default, ERROR.
+  Decision unknown = (*client)->Decide("billing", User("never-seen"));
+  CHECK(unknown.stage == Stage::kOff);
+  CHECK(unknown.reason == Reason::kError);
+  CHECK(absl::StrContains(unknown.error, "never synced"));
+  Decision unknown_default =
+      (*client)->Decide("billing", User("never-seen"), Stage::kDualWrite);
+  CHECK(unknown_default.stage == Stage::kDualWrite);
+  CHECK(unknown_default.plan.write_secondary == Origin::kNew);
+  CHECK(unknown_default.reason == Reason::kError);
+  CHECK((*client)->stats().local_serves == 3);
+  CHECK((*client)->stats().stale_serves == 0);
   CHECK((*client)->stats().errors == 2);
 }
 
@@ -493,7 +509,8 @@ TEST_CASE("prefetch fills the cache, and counters export to prometheus",
   CHECK(absl::StrContains(text, "cutover_client_stream_reconnects_total 0"));
 }
 
-TEST_CASE("prefetch counts misses, hits, stale serves and errors as Decide does",
+TEST_CASE("prefetch counts misses, hits, local serves and errors as Decide "
+          "does",
           "[client]") {
   TempDir dir;
   DaemonProcess daemon(dir.path() + "/data");
@@ -538,20 +555,23 @@ TEST_CASE("prefetch counts misses, hits, stale serves and errors as Decide does"
   REQUIRE(decisions.size() == all.size());
   for (size_t i = 0; i < all.size(); ++i) {
     INFO("user " << all[i].targeting_key);
-    if (i < 5) {  // old: stale
+    if (i < 5 || i >= 10) {  // old, and never asked: the synced state
       CHECK(decisions[i].reason == Reason::kStale);
       CHECK(decisions[i].stage == Stage::kDualWrite);
-    } else if (i < 10) {  // young: still fresh enough while unsynced
+    } else {  // young: still fresh enough while unsynced
       CHECK(decisions[i].reason == Reason::kCached);
       CHECK(decisions[i].stage == Stage::kDualWrite);
-    } else {  // never seen: the safe default
-      CHECK(decisions[i].reason == Reason::kError);
-      CHECK(decisions[i].stage == Stage::kOff);
     }
+  }
+  // A flag never seen: off, ERROR.
+  for (const auto& d : (*client)->Prefetch("billing", new_users)) {
+    CHECK(d.reason == Reason::kError);
+    CHECK(d.stage == Stage::kOff);
   }
   const ClientStats after = (*client)->stats();
   CHECK(after.cache_misses == before.cache_misses);
-  CHECK(after.stale_serves == 5);
+  CHECK(after.local_serves == 8);
+  CHECK(after.stale_serves == 0);
   CHECK(after.cache_hits == 5);
   CHECK(after.errors == 3);
 }

@@ -1,0 +1,170 @@
+#include "client/synced_flags.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "convert/convert.h"
+
+namespace cutover {
+
+std::optional<Decision> SyncedState::Decide(std::string_view flag_key,
+                                            const Context& context) const {
+  auto found =
+      flags_.find(absl::string_view(flag_key.data(), flag_key.size()));
+  if (found == flags_.end()) return std::nullopt;
+  const FlagEntry& entry = *found->second;
+  // As the daemon's EvaluationService: an archived flag is not found.
+  if (entry.message.archived()) {
+    return SafeDecision(std::string(flag_key), Reason::kFlagNotFound);
+  }
+  if (entry.compiled == nullptr) return std::nullopt;
+  return cutover::Decide(*entry.compiled, segments_, context);
+}
+
+bool SyncedState::Contains(std::string_view flag_key) const {
+  return flags_.contains(absl::string_view(flag_key.data(), flag_key.size()));
+}
+
+v1::ClientSnapshot SyncedState::ToMessage() const {
+  v1::ClientSnapshot message;
+  message.set_revision(revision_);
+  std::vector<const v1::Flag*> flags;
+  flags.reserve(flags_.size());
+  for (const auto& [key, entry] : flags_) flags.push_back(&entry->message);
+  std::sort(flags.begin(), flags.end(),
+            [](auto* a, auto* b) { return a->key() < b->key(); });
+  for (const v1::Flag* flag : flags) *message.add_flags() = *flag;
+  std::vector<const v1::Segment*> segments;
+  segments.reserve(segment_messages_.size());
+  for (const auto& [key, segment] : segment_messages_) {
+    segments.push_back(segment.get());
+  }
+  std::sort(segments.begin(), segments.end(),
+            [](auto* a, auto* b) { return a->key() < b->key(); });
+  for (const v1::Segment* segment : segments) *message.add_segments() = *segment;
+  return message;
+}
+
+std::optional<Decision> SyncedFlags::Decide(std::string_view flag_key,
+                                            const Context& context) const {
+  const std::shared_ptr<const SyncedState> state = snapshot();
+  if (state == nullptr) return std::nullopt;
+  return state->Decide(flag_key, context);
+}
+
+int SyncedFlags::Load(const v1::ClientSnapshot& message) {
+  auto state = std::make_unique<SyncedState>();
+  state->revision_ = message.revision();
+  int refused = 0;
+  for (const v1::Segment& segment : message.segments()) {
+    PutSegment(segment, *state);
+    refused += state->segments_.contains(segment.key()) ? 0 : 1;
+  }
+  for (const v1::Flag& flag : message.flags()) {
+    PutFlag(flag, *state);
+    const auto& entry = *state->flags_.at(flag.key());
+    refused += entry.compiled == nullptr && !flag.archived() ? 1 : 0;
+  }
+  pending_.reset();
+  resume_revision_ = 0;
+  Publish(std::move(state));
+  return refused;
+}
+
+void SyncedFlags::BeginStream() { pending_ = CopyPublished(); }
+
+bool SyncedFlags::Apply(const v1::WatchEvent& event) {
+  switch (event.kind()) {
+    case v1::WatchEvent::RESET:
+      // The daemon's state follows, whole: start from nothing.
+      pending_ = std::make_unique<SyncedState>();
+      return false;
+    case v1::WatchEvent::SYNCED:
+      if (pending_ == nullptr) return false;  // a second SYNCED: nothing new
+      pending_->revision_ = event.revision();
+      resume_revision_ = event.revision();
+      Publish(std::move(pending_));
+      return true;
+    case v1::WatchEvent::FLAG_UPSERTED:
+    case v1::WatchEvent::FLAG_ARCHIVED:
+    case v1::WatchEvent::SEGMENT_UPSERTED:
+    case v1::WatchEvent::SEGMENT_DELETED:
+      break;
+    default:  // HEARTBEAT, or a kind newer than this library
+      return false;
+  }
+  if (pending_ != nullptr) {
+    ApplyChange(event, *pending_);
+    return false;
+  }
+  // Synced: one change, one revision, published at once.
+  std::unique_ptr<SyncedState> next = CopyPublished();
+  ApplyChange(event, *next);
+  next->revision_ = std::max(next->revision_, event.revision());
+  resume_revision_ = next->revision_;
+  Publish(std::move(next));
+  return true;
+}
+
+void SyncedFlags::ApplyChange(const v1::WatchEvent& event,
+                              SyncedState& state) {
+  switch (event.kind()) {
+    case v1::WatchEvent::FLAG_UPSERTED:
+      PutFlag(event.flag(), state);
+      break;
+    case v1::WatchEvent::FLAG_ARCHIVED: {
+      // The event carries the final state; archived whatever it says.
+      v1::Flag flag = event.flag();
+      flag.set_archived(true);
+      PutFlag(flag, state);
+      break;
+    }
+    case v1::WatchEvent::SEGMENT_UPSERTED:
+      PutSegment(event.segment(), state);
+      break;
+    case v1::WatchEvent::SEGMENT_DELETED:
+      state.segment_messages_.erase(event.segment().key());
+      state.segments_.erase(event.segment().key());
+      break;
+    default:
+      break;
+  }
+}
+
+void SyncedFlags::PutFlag(const v1::Flag& flag, SyncedState& state) {
+  auto entry = std::make_shared<SyncedState::FlagEntry>();
+  entry->message = flag;
+  if (!flag.archived()) {
+    // The same conversion and compilation as the daemon's: whatever the
+    // core decides for this flag, the client decides too.
+    auto compiled = CompileFlag(FromProto(flag));
+    if (compiled.ok()) entry->compiled = *std::move(compiled);
+  }
+  state.flags_[flag.key()] = std::move(entry);
+}
+
+void SyncedFlags::PutSegment(const v1::Segment& segment, SyncedState& state) {
+  state.segment_messages_[segment.key()] =
+      std::make_shared<const v1::Segment>(segment);
+  auto compiled = CompileSegment(FromProto(segment));
+  if (compiled.ok()) {
+    state.segments_[segment.key()] = *std::move(compiled);
+  } else {
+    state.segments_.erase(segment.key());
+  }
+}
+
+std::unique_ptr<SyncedState> SyncedFlags::CopyPublished() const {
+  const std::shared_ptr<const SyncedState> current = snapshot();
+  if (current == nullptr) return std::make_unique<SyncedState>();
+  return std::make_unique<SyncedState>(*current);
+}
+
+void SyncedFlags::Publish(std::unique_ptr<SyncedState> state) {
+  std::shared_ptr<const SyncedState> next(std::move(state));
+  std::atomic_store(&published_, std::move(next));
+}
+
+}  // namespace cutover

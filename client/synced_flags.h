@@ -1,0 +1,148 @@
+// SyncedFlags: the client's own copy of every flag and segment the daemon
+// has sent on the Watch stream, compiled by the core, at one store
+// revision, so that the client can answer a Decide itself, exactly as the
+// daemon would have at that revision, when the daemon cannot be asked.
+//
+// Two parts:
+//
+// SyncedState is one immutable, complete state: the v1 messages as the
+// daemon sent them (for the snapshot file) and their compiled core form.
+// Decide converts nothing and duplicates no evaluation: it calls the
+// core's Decide on the compiled flag, with the compiled segments, as the
+// daemon's EvaluationService does; an archived flag gets what the daemon
+// gives it (off, FLAG_NOT_FOUND). Shared freely between threads as
+// std::shared_ptr<const SyncedState>.
+//
+// SyncedFlags publishes the current SyncedState (an atomically swapped
+// std::shared_ptr: a reader's load never waits for the writer) and builds
+// the next one from Watch events, following the stream's protocol
+// (cutover.v1.WatchEvent, server/change_hub.cc):
+//   - a new stream starts from the published state (the daemon replays
+//     the changes after our revision), or, after a RESET, from nothing
+//     (the whole state follows); either way the events before the stream's
+//     SYNCED fill a pending state, published only at SYNCED, at SYNCED's
+//     revision, so that readers never see half a RESET or half a replay;
+//   - after SYNCED each change is one revision and is published at once;
+//   - FLAG_UPSERTED replaces a flag, FLAG_ARCHIVED keeps it as archived,
+//     SEGMENT_UPSERTED replaces a segment, SEGMENT_DELETED removes it;
+//     HEARTBEAT changes nothing.
+// A RESET drops every flag, archived ones included: the state after it is
+// the daemon's, which sends no archived flags.
+//
+// A flag or segment the core refuses to compile (a daemon newer than this
+// library could send one) is kept as a message (it is written to the
+// snapshot file) but not evaluated: Decide answers nullopt for such a
+// flag, and such a segment matches nobody.
+//
+// Publishing copies the maps of pointers (not the flags): O(flags +
+// segments) per change, on the Watch thread.
+//
+// Thread-safety: snapshot(), Decide() and Contains() from any thread; the
+// event methods (BeginStream, Apply, Load) from one thread at a time (the
+// Watch thread; Load before it starts).
+#ifndef CUTOVER_CLIENT_SYNCED_FLAGS_H_
+#define CUTOVER_CLIENT_SYNCED_FLAGS_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "core/evaluate.h"
+#include "core/model.h"
+#include "cutover/v1/client_snapshot.pb.h"
+#include "cutover/v1/cutover.pb.h"
+
+namespace cutover {
+
+// One complete state at one revision. Immutable once published.
+class SyncedState {
+ public:
+  // A flag as the daemon sent it, and compiled (null if archived or if
+  // the core refused it).
+  struct FlagEntry {
+    v1::Flag message;
+    std::shared_ptr<const CompiledFlag> compiled;
+  };
+
+  int64_t revision() const { return revision_; }
+  size_t flag_count() const { return flags_.size(); }
+  size_t segment_count() const { return segment_messages_.size(); }
+
+  // What the daemon's Decide answered at revision() (stage, plan, targets,
+  // reason, rule_id, bucket, flag_version): the core's decision, or off
+  // with FLAG_NOT_FOUND for an archived flag. nullopt for a flag this
+  // state does not have, or cannot evaluate.
+  std::optional<Decision> Decide(std::string_view flag_key,
+                                 const Context& context) const;
+  // Whether the flag is in this state (archived or not, evaluable or not).
+  bool Contains(std::string_view flag_key) const;
+
+  // The state as the snapshot file keeps it (flags and segments sorted by
+  // key).
+  v1::ClientSnapshot ToMessage() const;
+
+ private:
+  friend class SyncedFlags;
+
+  int64_t revision_ = 0;
+  absl::flat_hash_map<std::string, std::shared_ptr<const FlagEntry>> flags_;
+  absl::flat_hash_map<std::string, std::shared_ptr<const v1::Segment>>
+      segment_messages_;
+  SegmentIndex segments_;  // the compiled ones
+};
+
+class SyncedFlags {
+ public:
+  SyncedFlags() = default;
+  SyncedFlags(const SyncedFlags&) = delete;
+  SyncedFlags& operator=(const SyncedFlags&) = delete;
+
+  // The published state; null before anything was published.
+  std::shared_ptr<const SyncedState> snapshot() const {
+    return std::atomic_load(&published_);
+  }
+  // snapshot()->Decide, nullopt without a state.
+  std::optional<Decision> Decide(std::string_view flag_key,
+                                 const Context& context) const;
+
+  // Publishes the state of a snapshot file (the initial state, before any
+  // stream). Returns the number of flags and segments the core refused
+  // (kept, not evaluated).
+  int Load(const v1::ClientSnapshot& message);
+
+  // Where a new Watch stream must start (WatchRequest.from_revision) for
+  // its replay to build on the published state: that state's revision if
+  // a stream published it, else 0 (a RESET and the whole state; a state
+  // loaded from a file is never resumed from, as it may be another
+  // store's). Never more than the revisions the stream has delivered.
+  int64_t resume_revision() const { return resume_revision_; }
+  // A new Watch stream is starting (from resume_revision()): its events up
+  // to SYNCED build on the published state; what a broken stream left
+  // pending is dropped.
+  void BeginStream();
+  // Applies one event of the current stream. Returns whether a new state
+  // was published.
+  bool Apply(const v1::WatchEvent& event);
+
+ private:
+  // Applies a change to `state` (not published).
+  static void ApplyChange(const v1::WatchEvent& event, SyncedState& state);
+  static void PutFlag(const v1::Flag& flag, SyncedState& state);
+  static void PutSegment(const v1::Segment& segment, SyncedState& state);
+  // A copy of the published state (or an empty one) to change.
+  std::unique_ptr<SyncedState> CopyPublished() const;
+  void Publish(std::unique_ptr<SyncedState> state);
+
+  std::shared_ptr<const SyncedState> published_;  // atomic_load/atomic_store
+  // Watch thread only: the state being built before the stream's SYNCED
+  // (null once synced), and resume_revision().
+  std::unique_ptr<SyncedState> pending_;
+  int64_t resume_revision_ = 0;
+};
+
+}  // namespace cutover
+
+#endif  // CUTOVER_CLIENT_SYNCED_FLAGS_H_
