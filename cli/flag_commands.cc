@@ -97,7 +97,7 @@ void FlagCommands::Register(CLI::App& app) {
   auto* archive = flags->add_subcommand(
       "archive", "retire a flag (served as not found; history kept)");
   archive->add_option("flag", options_.key, "flag key")->required();
-  AddWriteOptions(archive, &options_.write, /*with_force=*/false);
+  AddWriteOptions(archive, &options_.write);
   archive->callback(
       [this] { context_.command = [this] { return Archive(); }; });
 
@@ -222,6 +222,7 @@ absl::Status FlagCommands::Archive() {
   request.set_key(options_.key);
   request.set_expected_version(options_.write.expected_version);
   request.set_comment(options_.write.comment);
+  request.set_force(options_.write.force);
   absl::StatusOr<v1::Flag> flag = context_.admin->ArchiveFlag(request);
   if (!flag.ok()) return flag.status();
   context_.PrintChanged(*flag);

@@ -224,7 +224,7 @@ ReplaceFlagCommand ToCommand(const v1::ReplaceFlagRequest& request) {
 
 ArchiveFlagCommand ToCommand(const v1::ArchiveFlagRequest& request) {
   return {request.key(),
-          {request.expected_version(), false, request.comment()}};
+          {request.expected_version(), request.force(), request.comment()}};
 }
 
 SetStageCommand ToCommand(const v1::SetStageRequest& request) {

@@ -38,7 +38,7 @@ struct ReplaceFlagCommand {
 
 struct ArchiveFlagCommand {
   std::string key;
-  WriteOptions options;  // force ignored
+  WriteOptions options;  // force: archive a flag that serves more than off
 };
 
 struct SetStageCommand {

@@ -269,8 +269,17 @@ absl::StatusOr<FlagRecord> FlagRegistry::ReplaceFlag(
 absl::StatusOr<FlagRecord> FlagRegistry::ArchiveFlag(
     const ArchiveFlagCommand& command, const Caller& caller) {
   FlagChange change{command.key, command.options.expected_version, "archive",
-                    false, false, command.options.comment, false};
-  return ChangeFlag(change, caller, [](FlagRecord& flag) {
+                    command.options.force, false, command.options.comment,
+                    false};
+  return ChangeFlag(change, caller, [&](FlagRecord& flag) -> absl::Status {
+    const Stage reach = Reach(ServedFlag(flag.flag));
+    if (reach != Stage::kOff && !command.options.force) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "flag ", flag.flag.key, " serves users up to ", StageName(reach),
+          ": once archived, services that still ask it get FLAG_NOT_FOUND "
+          "and their own default stage; archive it when they no longer "
+          "ask (force), or roll it back to off first"));
+    }
     flag.flag.archived = true;
     return absl::OkStatus();
   });

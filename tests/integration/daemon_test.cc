@@ -315,6 +315,7 @@ TEST_CASE("DecideBatch: items of several flags, unknown and archived ones "
   }
   v1::ArchiveFlagRequest archive;
   archive.set_key("legacy");
+  archive.set_force(true);
   REQUIRE(server.admin().ArchiveFlag(archive).ok());
 
   // Runs of one flag broken by others, a key no flag has, the archived
@@ -456,6 +457,13 @@ TEST_CASE("kill switch and archive", "[daemon][decide]") {
   SECTION("an archived flag is FLAG_NOT_FOUND") {
     v1::ArchiveFlagRequest request;
     request.set_key("orders");
+    // Mid-migration, archiving needs force: askers get their own default.
+    const absl::StatusOr<v1::Flag> refused =
+        server.admin().ArchiveFlag(request);
+    REQUIRE(refused.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK_THAT(std::string(refused.status().message()),
+               Catch::Contains("serves users up to dualwrite"));
+    request.set_force(true);
     const absl::StatusOr<v1::Flag> archived =
         server.admin().ArchiveFlag(request);
     REQUIRE(archived.status().code() == absl::StatusCode::kOk);

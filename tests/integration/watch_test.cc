@@ -151,9 +151,11 @@ class Server {
     return RequireOk(admin_->SetStage(request));
   }
 
+  // Forced: the tests archive flags at whatever stage they are.
   v1::Flag Archive(const std::string& key) {
     v1::ArchiveFlagRequest request;
     request.set_key(key);
+    request.set_force(true);
     return RequireOk(admin_->ArchiveFlag(request));
   }
 

@@ -604,6 +604,7 @@ TEST_CASE("FlagRegistry: a stale expected_version is ABORTED and changes "
          v1::ArchiveFlagRequest request;
          request.set_key("orders");
          request.set_expected_version(v);
+         request.set_force(true);  // it serves shadow
          return r.ArchiveFlag(request, kAlice);
        }},
   };
