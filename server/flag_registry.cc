@@ -519,7 +519,7 @@ absl::StatusOr<BackfillJob> FlagRegistry::CheckpointBackfill(
 
 absl::StatusOr<BackfillJob> FlagRegistry::ResetBackfill(
     const ResetBackfillCommand& command, const Caller& /*caller*/) {
-  return backfills_->Reset(command.flag_key);
+  return backfills_->Reset(command.flag_key, command.direction);
 }
 
 }  // namespace cutover
