@@ -1,6 +1,7 @@
 // cutoverctl backfill: list, status and reset of the jobs that copy the old
-// database's rows into the new one (the copying itself is the client
-// library's BackfillDriver, run by the service that owns the data).
+// database's rows into the new one, or with --reverse the new database's
+// into the old one (the copying itself is the client library's
+// BackfillDriver, run by the service that owns the data).
 //
 // One per run; registers with CLI11 and must outlive the parse and the
 // chosen command.
@@ -16,7 +17,8 @@
 namespace cutover::cli {
 
 struct BackfillJobOptions {
-  std::string key;  // the flag whose backfill
+  std::string key;       // the flag whose backfill
+  bool reverse = false;  // its REVERSE job (new -> old), not the FORWARD one
 };
 
 class BackfillCommands {
@@ -32,6 +34,8 @@ class BackfillCommands {
   absl::Status List();
   absl::Status Show();
   absl::Status Reset();
+  // The job the options name: REVERSE with --reverse, else FORWARD.
+  v1::BackfillDirection Direction() const;
 
   CommandContext& context_;
   BackfillJobOptions options_;

@@ -344,6 +344,9 @@ std::string EtaText(const v1::BackfillJob& job) {
 std::string BackfillTable(const v1::BackfillJob& job) {
   Fields fields;
   fields.Add("flag", job.flag_key());
+  fields.Add("direction", job.direction() == v1::REVERSE
+                              ? "reverse (new -> old)"
+                              : "forward (old -> new)");
   fields.Add("phase", BackfillPhaseName(job.phase()));
   fields.Add("copied", CopiedText(job));
   fields.Add("verified",
@@ -363,11 +366,12 @@ std::string BackfillTable(const v1::BackfillJob& job) {
 std::string BackfillListTable(const v1::ListBackfillsResponse& list) {
   if (list.jobs_size() == 0) return "no backfill jobs\n";
   std::vector<std::vector<std::string>> rows = {
-      {"FLAG", "PHASE", "COPIED", "VERIFIED", "MISMATCHED", "REPAIRED",
-       "ROWS/S", "ETA"}};
+      {"FLAG", "DIRECTION", "PHASE", "COPIED", "VERIFIED", "MISMATCHED",
+       "REPAIRED", "ROWS/S", "ETA"}};
   for (const auto& job : list.jobs()) {
-    rows.push_back({job.flag_key(), BackfillPhaseName(job.phase()),
-                    CopiedText(job), absl::StrCat(job.rows_verified()),
+    rows.push_back({job.flag_key(), BackfillDirectionName(job.direction()),
+                    BackfillPhaseName(job.phase()), CopiedText(job),
+                    absl::StrCat(job.rows_verified()),
                     absl::StrCat(job.rows_mismatched()),
                     absl::StrCat(job.rows_repaired()),
                     absl::StrFormat("%.1f", job.rows_per_second()),

@@ -45,6 +45,13 @@ absl::StatusOr<std::unique_ptr<BackfillDriver>> BackfillDriver::Create(
   if (!(options.verify_sample_rate > 0 && options.verify_sample_rate <= 1)) {
     return absl::InvalidArgumentError("verify_sample_rate: must be in (0, 1]");
   }
+  if (options.direction == v1::BACKFILL_DIRECTION_UNSPECIFIED) {
+    options.direction = v1::FORWARD;
+  }
+  if (options.direction != v1::FORWARD && options.direction != v1::REVERSE) {
+    return absl::InvalidArgumentError(
+        "direction: must be FORWARD or REVERSE");
+  }
   if (options.checkpoint_attempts < 1) {
     return absl::InvalidArgumentError("checkpoint_attempts: must be >= 1");
   }
@@ -60,6 +67,7 @@ BackfillDriver::BackfillDriver(std::shared_ptr<grpc::Channel> channel,
 absl::Status BackfillDriver::Begin() {
   v1::StartBackfillRequest request;
   request.set_flag_key(options_.flag_key);
+  request.set_direction(options_.direction);
   request.set_rows_total_estimate(options_.rows_total_estimate);
   request.set_verify_sample_rate(options_.verify_sample_rate);
   grpc::ClientContext context;
@@ -79,6 +87,7 @@ absl::Status BackfillDriver::Begin() {
 absl::Status BackfillDriver::Record(const PageReport& page) {
   v1::CheckpointBackfillRequest request;
   request.set_flag_key(options_.flag_key);
+  request.set_direction(options_.direction);
   request.set_run_id(job_.run_id());
   request.set_sequence(job_.sequence());
   request.set_phase(job_.phase());
@@ -104,6 +113,7 @@ absl::Status BackfillDriver::Record(const PageReport& page) {
     // The answer may be what was lost: ask whether the page was recorded.
     v1::GetBackfillRequest get;
     get.set_flag_key(options_.flag_key);
+    get.set_direction(options_.direction);
     grpc::ClientContext get_context;
     Prepare(get_context, options_);
     if (admin_->GetBackfill(&get_context, get, &answer).ok() &&

@@ -43,6 +43,27 @@
 // keeps its last checkpoint, and the next Run resumes there. A checkpoint
 // whose answer is lost is confirmed with GetBackfill before it is retried.
 //
+// Direction. A flag has up to two jobs: FORWARD (the default) copies old ->
+// new as above, and its DONE opens the require_backfill gate. REVERSE
+// copies new -> old: the way back after `complete`, when writes skipped the
+// old database. Move users to `rampdown` first (writes reach both again),
+// run the reverse job to DONE, and only then let users read the old
+// database again. The two jobs are independent (runs, cursors, counts).
+//
+// The callables keep their names for both directions: they are named for
+// the forward job, and for a REVERSE job "old" means the job's source (the
+// new database) and "new" its destination (the old one):
+//
+//   direction   read_old_page reads   write_new writes   find_mismatched
+//   FORWARD     old                   new                old's rows new lacks
+//   REVERSE     new                   old                new's rows old lacks
+//
+// so a source built over (from, to) databases, like the orders example's
+// OrdersBackfillSource(from, to), serves both jobs by swapping its
+// arguments. Renaming the fields (or adding source/destination aliases
+// beside them) would break or duplicate every existing caller's setup for
+// no change in behaviour.
+//
 // Thread-safety: Run from one thread at a time; Stop from any thread.
 #ifndef CUTOVER_CLIENT_BACKFILL_H_
 #define CUTOVER_CLIENT_BACKFILL_H_
@@ -71,6 +92,9 @@ namespace cutover {
 struct BackfillOptions {
   // The migration flag the job belongs to. Required.
   std::string flag_key;
+  // Which of the flag's jobs to run: FORWARD (old -> new) or REVERSE (new
+  // -> old; see "Direction" above). UNSPECIFIED is taken as FORWARD.
+  v1::BackfillDirection direction = v1::FORWARD;
   // Rows asked of read_old_page per page.
   size_t page_size = 500;
   // Throttle: at most this many rows per second (copied or verified), on
@@ -89,7 +113,8 @@ struct BackfillOptions {
   std::string actor = "backfill";
 };
 
-// One page of the old database.
+// One page of the job's source (the old database, or the new one for a
+// REVERSE job).
 template <typename Row>
 struct BackfillPage {
   std::vector<Row> rows;
@@ -99,7 +124,9 @@ struct BackfillPage {
   bool done = false;
 };
 
-// The caller's side of a backfill.
+// The caller's side of a backfill. For a REVERSE job read "old" as the
+// source (the new database) and "new" as the destination (the old one)
+// throughout: see "Direction" above.
 template <typename Row>
 struct BackfillSource {
   // Up to `limit` rows of old after `cursor` (empty: from the start), in a

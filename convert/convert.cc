@@ -115,6 +115,18 @@ const char* BackfillPhaseName(v1::BackfillPhase phase) {
   }
 }
 
+const char* BackfillDirectionName(v1::BackfillDirection direction) {
+  switch (direction) {
+    case v1::BACKFILL_DIRECTION_UNSPECIFIED:
+    case v1::FORWARD:
+      return "forward";
+    case v1::REVERSE:
+      return "reverse";
+    default:
+      return "unspecified";
+  }
+}
+
 Flag FromProto(const v1::Flag& flag) {
   Flag out;
   out.key = flag.key();

@@ -39,6 +39,9 @@ void ToProto(const Rule& rule, v1::Rule* out);
 // "copying", "verifying", "done" (lowercase, as the CLI shows it);
 // "unspecified" otherwise.
 const char* BackfillPhaseName(v1::BackfillPhase phase);
+// "forward" (FORWARD, or unset, which requests take as FORWARD) or
+// "reverse"; "unspecified" otherwise.
+const char* BackfillDirectionName(v1::BackfillDirection direction);
 
 // Configuration fields and version/archived (the other output-only fields,
 // revision, update_time and updated_by, are the server's bookkeeping: it

@@ -22,6 +22,7 @@
 #define CUTOVER_CORE_GATES_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,10 @@
 
 namespace cutover {
 
-// What the daemon knows of a flag's backfill job when a change is checked.
+// What the daemon knows of a flag's backfill job of one direction when a
+// change is checked. The require_backfill gate is given the FORWARD job's
+// (old -> new); a rule on which database is current may ask for the
+// REVERSE job's (new -> old) too: the direction is the one asked for.
 struct BackfillFacts {
   bool exists = false;
   std::string phase;  // "copying", "verifying" or "done"
@@ -41,8 +45,10 @@ struct BackfillFacts {
   int64_t rows_verified = 0;
   int64_t rows_mismatched = 0;
   int64_t rows_repaired = 0;
-  // When the job was created (a reset and a new start make a new job).
+  // When the job was created (the Unix epoch if it does not exist).
   absl::Time create_time = absl::UnixEpoch();
+  // When its verify pass finished; unset before (and without a job).
+  std::optional<absl::Time> verify_done_time;
 };
 
 // The flag's compared reads over the last telemetry window.

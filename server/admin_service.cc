@@ -173,7 +173,9 @@ grpc::Status AdminService::GetBackfill(grpc::ServerContext* context,
                                        v1::BackfillJob* response) {
   CUTOVER_ADMIN_AUTHORIZE(context, GetBackfill)
   return Reply(*metrics_, "GetBackfill",
-               registry_->backfills().Get(request->flag_key()), response);
+               registry_->backfills().Get(request->flag_key(),
+                                          FromApi(request->direction())),
+               response);
 }
 
 grpc::Status AdminService::ListBackfills(grpc::ServerContext* context,

@@ -72,6 +72,7 @@ void ToApi(const BackfillJob& job, v1::BackfillJob* out) {
   }
   out->set_runs(job.runs);
   out->set_started_by(job.started_by);
+  out->set_direction(ToApi(job.direction));
 }
 
 v1::WatchEvent ToWatchEvent(const ChangeRecord& change) {
@@ -161,6 +162,7 @@ BackfillJob FromApi(const v1::BackfillJob& job) {
   }
   out.runs = job.runs();
   out.started_by = job.started_by();
+  out.direction = FromApi(job.direction());
   return out;
 }
 
@@ -209,6 +211,30 @@ v1::BackfillPhase ToApi(BackfillPhase phase) {
       break;
   }
   return v1::BACKFILL_PHASE_UNSPECIFIED;
+}
+
+BackfillDirection FromApi(v1::BackfillDirection direction) {
+  switch (direction) {
+    case v1::BACKFILL_DIRECTION_UNSPECIFIED:
+    case v1::FORWARD:
+      return BackfillDirection::kForward;
+    case v1::REVERSE:
+      return BackfillDirection::kReverse;
+    default:
+      return BackfillDirection::kUnspecified;
+  }
+}
+
+v1::BackfillDirection ToApi(BackfillDirection direction) {
+  switch (direction) {
+    case BackfillDirection::kForward:
+      return v1::FORWARD;
+    case BackfillDirection::kReverse:
+      return v1::REVERSE;
+    case BackfillDirection::kUnspecified:
+      break;
+  }
+  return v1::BACKFILL_DIRECTION_UNSPECIFIED;
 }
 
 // --- requests to commands ----------------------------------------------------
@@ -272,13 +298,14 @@ DeleteSegmentCommand ToCommand(const v1::DeleteSegmentRequest& request) {
 
 StartBackfillCommand ToCommand(const v1::StartBackfillRequest& request) {
   return {request.flag_key(), request.rows_total_estimate(),
-          request.verify_sample_rate()};
+          request.verify_sample_rate(), FromApi(request.direction())};
 }
 
 CheckpointBackfillCommand ToCommand(
     const v1::CheckpointBackfillRequest& request) {
   CheckpointBackfillCommand command;
   command.flag_key = request.flag_key();
+  command.direction = FromApi(request.direction());
   command.run_id = request.run_id();
   command.sequence = request.sequence();
   command.phase = FromApi(request.phase());
@@ -292,7 +319,7 @@ CheckpointBackfillCommand ToCommand(
 }
 
 ResetBackfillCommand ToCommand(const v1::ResetBackfillRequest& request) {
-  return {request.flag_key()};
+  return {request.flag_key(), FromApi(request.direction())};
 }
 
 }  // namespace cutover

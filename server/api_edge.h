@@ -40,6 +40,11 @@ ChangeRecord FromApi(const v1::WatchEvent& event);
 
 BackfillPhase FromApi(v1::BackfillPhase phase);
 v1::BackfillPhase ToApi(BackfillPhase phase);
+// A request's direction: unset is kForward (as before directions
+// existed); a value the API does not define is kUnspecified, which
+// BackfillJobs refuses.
+BackfillDirection FromApi(v1::BackfillDirection direction);
+v1::BackfillDirection ToApi(BackfillDirection direction);
 
 // Admin requests to commands --------------------------------------------------
 CreateFlagCommand ToCommand(const v1::CreateFlagRequest& request);

@@ -30,13 +30,22 @@ std::string NewRunId() {
                          absl::Uniform<uint64_t>(random));
 }
 
-absl::Status NoJob(const std::string& flag_key) {
-  return absl::NotFoundError(
-      absl::StrCat("flag ", flag_key, " has no backfill job"));
+// "" for a forward job, "reverse " for a reverse one: what messages say
+// before "backfill".
+const char* Which(BackfillDirection direction) {
+  return direction == BackfillDirection::kReverse ? "reverse " : "";
+}
+
+absl::Status NoJob(const std::string& flag_key, BackfillDirection direction) {
+  return absl::NotFoundError(absl::StrCat("flag ", flag_key, " has no ",
+                                          Which(direction), "backfill job"));
 }
 
 absl::Status ValidateCheckpoint(const CheckpointBackfillCommand& page) {
   if (absl::Status s = CheckBackfillFlagKey(page.flag_key); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckBackfillDirection(page.direction); !s.ok()) {
     return s;
   }
   if (page.run_id.empty()) {
@@ -128,11 +137,20 @@ absl::Status CheckBackfillFlagKey(absl::string_view flag_key) {
   return absl::OkStatus();
 }
 
+absl::Status CheckBackfillDirection(BackfillDirection direction) {
+  if (direction != BackfillDirection::kForward &&
+      direction != BackfillDirection::kReverse) {
+    return absl::InvalidArgumentError(
+        "direction: must be FORWARD or REVERSE (unset means FORWARD)");
+  }
+  return absl::OkStatus();
+}
+
 BackfillJobs::BackfillJobs(Store* store, std::vector<BackfillJob> loaded,
                            Clock clock)
     : store_(store), clock_(std::move(clock)) {
   for (BackfillJob& job : loaded) {
-    std::string key = job.flag_key;
+    JobKey key(job.flag_key, job.direction);
     jobs_.emplace(std::move(key), std::move(job));
   }
 }
@@ -140,6 +158,9 @@ BackfillJobs::BackfillJobs(Store* store, std::vector<BackfillJob> loaded,
 absl::StatusOr<BackfillJob> BackfillJobs::Start(
     const StartBackfillCommand& command, const std::string& actor) {
   if (absl::Status s = CheckBackfillFlagKey(command.flag_key); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckBackfillDirection(command.direction); !s.ok()) {
     return s;
   }
   if (command.rows_total_estimate < 0) {
@@ -154,11 +175,13 @@ absl::StatusOr<BackfillJob> BackfillJobs::Start(
   }
   const absl::Time now = ToNanoseconds(clock_());
   absl::MutexLock lock(&mu_);
+  const JobKey key(command.flag_key, command.direction);
   BackfillJob job;
-  if (auto it = jobs_.find(command.flag_key); it != jobs_.end()) {
+  if (auto it = jobs_.find(key); it != jobs_.end()) {
     job = it->second;
   } else {
     job.flag_key = command.flag_key;
+    job.direction = command.direction;
     job.phase = BackfillPhase::kCopying;
     job.verify_sample_rate = rate == 0 ? 1.0 : rate;
     job.create_time = now;
@@ -172,7 +195,7 @@ absl::StatusOr<BackfillJob> BackfillJobs::Start(
   job.rows_per_second = 0;  // the new run measures its own rate
   job.update_time = now;
   if (absl::Status s = store_->PutBackfill(job); !s.ok()) return s;
-  jobs_[job.flag_key] = job;
+  jobs_[key] = job;
   return job;
 }
 
@@ -181,25 +204,27 @@ absl::StatusOr<BackfillJob> BackfillJobs::Checkpoint(
   if (absl::Status s = ValidateCheckpoint(page); !s.ok()) return s;
   const absl::Time now = ToNanoseconds(clock_());
   absl::MutexLock lock(&mu_);
-  auto it = jobs_.find(page.flag_key);
+  auto it = jobs_.find(JobKey(page.flag_key, page.direction));
   if (it == jobs_.end()) {
-    return absl::NotFoundError(absl::StrCat(
-        "flag ", page.flag_key, " has no backfill job (start one)"));
+    return absl::NotFoundError(
+        absl::StrCat("flag ", page.flag_key, " has no ", Which(page.direction),
+                     "backfill job (start one)"));
   }
   BackfillJob job = it->second;
+  const char* which = Which(job.direction);
   if (page.run_id != job.run_id) {
     return absl::AbortedError(absl::StrCat(
-        "run_id: run ", page.run_id, " of the backfill of ", job.flag_key,
-        " was taken over by a later start"));
+        "run_id: run ", page.run_id, " of the ", which, "backfill of ",
+        job.flag_key, " was taken over by a later start"));
   }
   if (page.sequence != job.sequence) {
     return absl::AbortedError(absl::StrCat(
-        "sequence: the backfill of ", job.flag_key, " is at ", job.sequence,
-        ", the checkpoint names ", page.sequence));
+        "sequence: the ", which, "backfill of ", job.flag_key, " is at ",
+        job.sequence, ", the checkpoint names ", page.sequence));
   }
   if (page.phase != job.phase) {
     return absl::AbortedError(absl::StrCat(
-        "phase: the backfill of ", job.flag_key, " is ",
+        "phase: the ", which, "backfill of ", job.flag_key, " is ",
         BackfillPhaseName(job.phase), ", the checkpoint is for ",
         BackfillPhaseName(page.phase)));
   }
@@ -241,11 +266,12 @@ absl::StatusOr<BackfillJob> BackfillJobs::Checkpoint(
 }
 
 absl::StatusOr<BackfillJob> BackfillJobs::Get(
-    const std::string& flag_key) const {
+    const std::string& flag_key, BackfillDirection direction) const {
   if (absl::Status s = CheckBackfillFlagKey(flag_key); !s.ok()) return s;
+  if (absl::Status s = CheckBackfillDirection(direction); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
-  auto it = jobs_.find(flag_key);
-  if (it == jobs_.end()) return NoJob(flag_key);
+  auto it = jobs_.find(JobKey(flag_key, direction));
+  if (it == jobs_.end()) return NoJob(flag_key, direction);
   return it->second;
 }
 
@@ -257,21 +283,30 @@ std::vector<BackfillJob> BackfillJobs::List() const {
   return jobs;
 }
 
-absl::StatusOr<BackfillJob> BackfillJobs::Reset(const std::string& flag_key) {
+absl::StatusOr<BackfillJob> BackfillJobs::Reset(const std::string& flag_key,
+                                                BackfillDirection direction) {
   if (absl::Status s = CheckBackfillFlagKey(flag_key); !s.ok()) return s;
+  if (absl::Status s = CheckBackfillDirection(direction); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
-  auto it = jobs_.find(flag_key);
-  if (it == jobs_.end()) return NoJob(flag_key);
-  if (absl::Status s = store_->DeleteBackfill(flag_key); !s.ok()) return s;
+  auto it = jobs_.find(JobKey(flag_key, direction));
+  if (it == jobs_.end()) return NoJob(flag_key, direction);
+  if (absl::Status s = store_->DeleteBackfill(flag_key, direction); !s.ok()) {
+    return s;
+  }
   BackfillJob job = std::move(it->second);
   jobs_.erase(it);
   return job;
 }
 
 BackfillFacts BackfillJobs::Facts(const std::string& flag_key) const {
+  return Facts(flag_key, BackfillDirection::kForward);
+}
+
+BackfillFacts BackfillJobs::Facts(const std::string& flag_key,
+                                  BackfillDirection direction) const {
   BackfillFacts facts;
   absl::MutexLock lock(&mu_);
-  auto it = jobs_.find(flag_key);
+  auto it = jobs_.find(JobKey(flag_key, direction));
   if (it == jobs_.end()) return facts;
   const BackfillJob& job = it->second;
   facts.exists = true;
@@ -283,6 +318,7 @@ BackfillFacts BackfillJobs::Facts(const std::string& flag_key) const {
   facts.rows_mismatched = job.rows_mismatched;
   facts.rows_repaired = job.rows_repaired;
   facts.create_time = job.create_time;
+  facts.verify_done_time = job.verify_done_time;
   return facts;
 }
 

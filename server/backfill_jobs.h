@@ -1,8 +1,13 @@
-// BackfillJobs: the daemon's record of each flag's backfill (the copy of
-// the old database's rows into the new one), checkpointed by the driver in
-// the client library (client/backfill.h) and kept in the Store.
+// BackfillJobs: the daemon's record of each flag's backfills, checkpointed
+// by the driver in the client library (client/backfill.h) and kept in the
+// Store. A flag has at most one job per direction: FORWARD copies the old
+// database's rows into the new one (the job the require_backfill gate
+// reads), REVERSE the new database's into the old one (the way back after
+// `complete`). The two are independent: each has its own run, sequence,
+// cursors and counts, and every call names the one it means.
 //
-// A job belongs to one flag and goes COPYING -> VERIFYING -> DONE. The
+// A job belongs to one flag and direction and goes COPYING -> VERIFYING ->
+// DONE. The
 // driver starts a run (Start: a new run_id fences off any earlier run that
 // is still going), then records each page with Checkpoint: the cursor after
 // the page and the rows it copied, verified, found mismatched and
@@ -22,6 +27,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -41,6 +47,8 @@ namespace cutover {
 // INVALID_ARGUMENT unless `flag_key` is set and no longer than a flag's key
 // can be (kMaxKeyLength): every backfill rpc's first check.
 absl::Status CheckBackfillFlagKey(absl::string_view flag_key);
+// INVALID_ARGUMENT unless `direction` is kForward or kReverse: the second.
+absl::Status CheckBackfillDirection(BackfillDirection direction);
 
 class BackfillJobs {
  public:
@@ -53,32 +61,42 @@ class BackfillJobs {
   BackfillJobs(const BackfillJobs&) = delete;
   BackfillJobs& operator=(const BackfillJobs&) = delete;
 
-  // Starts a run of the job of `command.flag_key` (the caller checked the
-  // flag exists and is not archived), creating the job if it has none.
-  // INVALID_ARGUMENT for a bad field.
+  // Starts a run of the job of `command.flag_key` and `command.direction`
+  // (the caller checked the flag exists and is not archived), creating the
+  // job if it has none. INVALID_ARGUMENT for a bad field.
   absl::StatusOr<BackfillJob> Start(const StartBackfillCommand& command,
                                     const std::string& actor);
-  // Records one page. INVALID_ARGUMENT for a bad field (or counts that
-  // would overflow the job's totals); NOT_FOUND without a job; ABORTED for
-  // another run, a stale sequence or a page of the wrong phase (nothing
-  // changes then).
+  // Records one page of the job of `page.flag_key` and `page.direction`.
+  // INVALID_ARGUMENT for a bad field (or counts that would overflow the
+  // job's totals); NOT_FOUND without a job; ABORTED for another run, a
+  // stale sequence or a page of the wrong phase (nothing changes then).
   absl::StatusOr<BackfillJob> Checkpoint(
       const CheckpointBackfillCommand& page);
-  // NOT_FOUND if the flag has no job.
-  absl::StatusOr<BackfillJob> Get(const std::string& flag_key) const;
-  // Sorted by flag key.
+  // NOT_FOUND if the flag has no job of that direction.
+  absl::StatusOr<BackfillJob> Get(
+      const std::string& flag_key,
+      BackfillDirection direction = BackfillDirection::kForward) const;
+  // Sorted by flag key, then direction (forward first).
   std::vector<BackfillJob> List() const;
-  // Deletes the job (returning it). NOT_FOUND if there is none.
-  absl::StatusOr<BackfillJob> Reset(const std::string& flag_key);
+  // Deletes the job of that direction (returning it). NOT_FOUND if there
+  // is none.
+  absl::StatusOr<BackfillJob> Reset(
+      const std::string& flag_key,
+      BackfillDirection direction = BackfillDirection::kForward);
 
-  // What the require_backfill gate needs to know of the flag's job.
+  // What the require_backfill gate needs to know of the flag's FORWARD job.
   BackfillFacts Facts(const std::string& flag_key) const;
+  // The same of the flag's job of `direction` (exists false without one).
+  BackfillFacts Facts(const std::string& flag_key,
+                      BackfillDirection direction) const;
 
  private:
+  using JobKey = std::pair<std::string, BackfillDirection>;
+
   Store* const store_;
   const Clock clock_;
   mutable absl::Mutex mu_;
-  std::map<std::string, BackfillJob> jobs_ ABSL_GUARDED_BY(mu_);
+  std::map<JobKey, BackfillJob> jobs_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace cutover

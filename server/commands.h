@@ -101,16 +101,18 @@ struct DeleteSegmentCommand {
   std::string comment;
 };
 
-// Starts (or takes over) a run of a flag's backfill job.
+// Starts (or takes over) a run of a flag's backfill job of `direction`.
 struct StartBackfillCommand {
   std::string flag_key;
   int64_t rows_total_estimate = 0;  // 0: unknown, or keep the job's
   double verify_sample_rate = 0;    // 0 means 1; kept from the first run
+  BackfillDirection direction = BackfillDirection::kForward;
 };
 
 // One page of a backfill run.
 struct CheckpointBackfillCommand {
   std::string flag_key;
+  BackfillDirection direction = BackfillDirection::kForward;
   std::string run_id;
   int64_t sequence = 0;
   BackfillPhase phase = BackfillPhase::kUnspecified;
@@ -124,6 +126,7 @@ struct CheckpointBackfillCommand {
 
 struct ResetBackfillCommand {
   std::string flag_key;
+  BackfillDirection direction = BackfillDirection::kForward;
 };
 
 }  // namespace cutover

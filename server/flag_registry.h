@@ -132,8 +132,6 @@ class FlagRegistry {
   // flag and `must_exist`.
   absl::Status CheckBackfillFlag(const std::string& key,
                                  bool must_exist) const;
-  // What is known of the flag's reverse backfill (new -> old).
-  BackfillFacts ReverseBackfillFacts(const std::string& flag_key) const;
   // If a verified backfill clears a stale mark of flag `key`, commits the
   // flag with the mark cleared (action "backfill-verified").
   absl::Status ReconcileCurrency(const std::string& key);

@@ -105,7 +105,8 @@ std::array<double, 7> ServeShares(const Flag& flag) {
 // path pays nothing for them.
 class PrometheusMetrics::StateCollector final : public prometheus::Collectable {
  public:
-  // Per flag with a backfill job: rows by kind, phase, rate and ETA.
+  // Per backfill job (flag and direction): rows by kind, phase, rate and
+  // ETA.
   static void CollectBackfills(const BackfillJobs& jobs,
                                std::vector<prometheus::MetricFamily>& families) {
     auto rows = GaugeFamily(
@@ -123,6 +124,7 @@ class PrometheusMetrics::StateCollector final : public prometheus::Collectable {
                            "(0: unknown or not copying).");
     for (const BackfillJob& job : jobs.List()) {
       const std::string& flag = job.flag_key;
+      const std::string direction = BackfillDirectionName(job.direction);
       const std::pair<const char*, int64_t> counts[] = {
           {"copied", job.rows_copied},
           {"verified", job.rows_verified},
@@ -130,15 +132,21 @@ class PrometheusMetrics::StateCollector final : public prometheus::Collectable {
           {"repaired", job.rows_repaired},
           {"total_estimate", job.rows_total_estimate}};
       for (const auto& [kind, value] : counts) {
-        AddSample(rows, {{"flag", flag}, {"kind", kind}},
+        AddSample(rows,
+                  {{"flag", flag}, {"direction", direction}, {"kind", kind}},
                   static_cast<double>(value));
       }
       for (BackfillPhase p : kBackfillPhases) {
-        AddSample(phase, {{"flag", flag}, {"phase", BackfillPhaseName(p)}},
+        AddSample(phase,
+                  {{"flag", flag},
+                   {"direction", direction},
+                   {"phase", BackfillPhaseName(p)}},
                   job.phase == p ? 1 : 0);
       }
-      AddSample(rate, {{"flag", flag}}, job.rows_per_second);
-      AddSample(eta, {{"flag", flag}}, EtaSeconds(job));
+      AddSample(rate, {{"flag", flag}, {"direction", direction}},
+                job.rows_per_second);
+      AddSample(eta, {{"flag", flag}, {"direction", direction}},
+                EtaSeconds(job));
     }
     for (auto* family : {&rows, &phase, &rate, &eta}) {
       families.push_back(std::move(*family));

@@ -16,6 +16,18 @@ const char* BackfillPhaseName(BackfillPhase phase) {
   return "unspecified";
 }
 
+const char* BackfillDirectionName(BackfillDirection direction) {
+  switch (direction) {
+    case BackfillDirection::kForward:
+      return "forward";
+    case BackfillDirection::kReverse:
+      return "reverse";
+    case BackfillDirection::kUnspecified:
+      break;
+  }
+  return "unspecified";
+}
+
 double EtaSeconds(const BackfillJob& job) {
   const int64_t left = job.rows_total_estimate - job.rows_copied;
   return job.phase == BackfillPhase::kCopying && left > 0 &&

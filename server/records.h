@@ -79,9 +79,24 @@ inline constexpr BackfillPhase kBackfillPhases[] = {
 // "copying", "verifying", "done"; "unspecified" otherwise.
 const char* BackfillPhaseName(BackfillPhase phase);
 
-// A flag's backfill job (server/backfill_jobs.h).
+// Which way a backfill job copies: kForward old -> new (the job the
+// require_backfill gate reads), kReverse new -> old (the way back after
+// `complete`). kUnspecified is not a direction: what a request's unknown
+// value becomes, refused by BackfillJobs; a job never has it.
+enum class BackfillDirection { kUnspecified, kForward, kReverse };
+// Both directions, in the order jobs of one flag are listed.
+inline constexpr BackfillDirection kBackfillDirections[] = {
+    BackfillDirection::kForward, BackfillDirection::kReverse};
+
+// "forward", "reverse"; "unspecified" otherwise.
+const char* BackfillDirectionName(BackfillDirection direction);
+
+// A flag's backfill job of one direction (server/backfill_jobs.h). For a
+// kReverse job "old" and "new" swap: its cursors are positions in the new
+// database and rows_copied were written to the old one.
 struct BackfillJob {
   std::string flag_key;
+  BackfillDirection direction = BackfillDirection::kForward;
   BackfillPhase phase = BackfillPhase::kUnspecified;
   std::string run_id;  // the run that may checkpoint
   int64_t sequence = 0;  // checkpoints recorded

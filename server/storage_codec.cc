@@ -160,6 +160,26 @@ BackfillPhase FromDisk(disk::BackfillPhase phase) {
   }
 }
 
+disk::BackfillDirection ToDisk(BackfillDirection direction) {
+  return direction == BackfillDirection::kReverse
+             ? disk::BACKFILL_DIRECTION_REVERSE
+             : disk::BACKFILL_DIRECTION_FORWARD;
+}
+
+// Unset is a job written before directions existed: FORWARD. Another value
+// is kUnspecified, which the decoder refuses.
+BackfillDirection FromDisk(disk::BackfillDirection direction) {
+  switch (direction) {
+    case disk::BACKFILL_DIRECTION_UNSPECIFIED:
+    case disk::BACKFILL_DIRECTION_FORWARD:
+      return BackfillDirection::kForward;
+    case disk::BACKFILL_DIRECTION_REVERSE:
+      return BackfillDirection::kReverse;
+    default:
+      return BackfillDirection::kUnspecified;
+  }
+}
+
 // --- flags and segments ------------------------------------------------------
 
 void ToDisk(const Clause& clause, disk::Clause* out) {
@@ -475,6 +495,7 @@ std::string EncodeBackfillJob(const BackfillJob& job) {
   }
   message.set_runs(job.runs);
   message.set_started_by(job.started_by);
+  message.set_direction(ToDisk(job.direction));
   return message.SerializeAsString();
 }
 
@@ -505,6 +526,12 @@ absl::StatusOr<BackfillJob> DecodeBackfillJob(absl::string_view value) {
   }
   job.runs = message->runs();
   job.started_by = message->started_by();
+  job.direction = FromDisk(message->direction());
+  if (job.direction == BackfillDirection::kUnspecified) {
+    return absl::DataLossError(
+        absl::StrCat("store: a backfill job of unknown direction ",
+                     static_cast<int>(message->direction())));
+  }
   return job;
 }
 

@@ -43,7 +43,9 @@ std::string EncodeChange(const ChangeRecord& change);
 absl::StatusOr<ChangeRecord> DecodeChange(absl::string_view value);
 
 // The `backfill` family's value; the flag key is the key's (empty after
-// DecodeBackfillJob).
+// DecodeBackfillJob). The direction is kept in the value too (unset reads
+// as kForward; an unknown one is DATA_LOSS), and the store checks that it
+// agrees with the key (BackfillStoreKey in server/store.h).
 std::string EncodeBackfillJob(const BackfillJob& job);
 absl::StatusOr<BackfillJob> DecodeBackfillJob(absl::string_view value);
 

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "cutover/v1/cutover.pb.h"
@@ -30,6 +32,35 @@ constexpr char kSchemaKey[] = "schema_version";
 constexpr char kRevisionKey[] = "revision";
 // The one older format Open migrates from.
 constexpr int kSchema1 = 1;
+// What follows the flag key in the key of a flag's REVERSE backfill job.
+constexpr char kReverseBackfillSuffix[] = "/reverse";
+
+// A `backfill` entry: the flag key and direction from the key, the rest
+// from the value, whose direction must agree with the key's.
+absl::StatusOr<BackfillJob> DecodeBackfillEntry(const std::string& key,
+                                                absl::string_view value) {
+  absl::StatusOr<BackfillJob> job = DecodeBackfillJob(value);
+  if (!job.ok()) return job.status();
+  BackfillDirection direction = BackfillDirection::kForward;
+  std::string flag_key = key;
+  if (absl::EndsWith(key, kReverseBackfillSuffix)) {
+    direction = BackfillDirection::kReverse;
+    flag_key.resize(key.size() - (sizeof(kReverseBackfillSuffix) - 1));
+  }
+  if (flag_key.empty() || flag_key.find('/') != std::string::npos) {
+    return absl::DataLossError(
+        absl::StrCat("store: backfill key \"", absl::CEscape(key),
+                     "\" is neither a flag key nor one followed by /reverse"));
+  }
+  if (job->direction != direction) {
+    return absl::DataLossError(absl::StrCat(
+        "store: the backfill job under \"", key, "\" is ",
+        BackfillDirectionName(job->direction), ", its key says ",
+        BackfillDirectionName(direction)));
+  }
+  job->flag_key = std::move(flag_key);
+  return job;
+}
 
 // The one place a rocksdb::Status becomes an absl::Status.
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
@@ -285,9 +316,7 @@ absl::StatusOr<StoredState> Store::Load() const {
     status = ScanFamily(
         *db_, backfill_, "backfill job",
         [](rocksdb::Slice key, absl::string_view value) {
-          absl::StatusOr<BackfillJob> job = DecodeBackfillJob(value);
-          if (job.ok()) job->flag_key = key.ToString();
-          return job;
+          return DecodeBackfillEntry(key.ToString(), value);
         },
         &state.backfills);
   }
@@ -297,6 +326,13 @@ absl::StatusOr<StoredState> Store::Load() const {
 
 std::string SegmentHistorySubject(const std::string& segment_key) {
   return "segment/" + segment_key;
+}
+
+std::string BackfillStoreKey(const std::string& flag_key,
+                             BackfillDirection direction) {
+  return direction == BackfillDirection::kReverse
+             ? flag_key + kReverseBackfillSuffix
+             : flag_key;
 }
 
 absl::StatusOr<std::vector<HistoryRecord>> Store::History(
@@ -382,15 +418,18 @@ absl::Status Store::PutBackfill(const BackfillJob& job) {
   rocksdb::WriteOptions options;
   options.sync = true;  // acknowledged means on disk
   return FromRocks(
-      db_->Put(options, backfill_, job.flag_key, EncodeBackfillJob(job)),
+      db_->Put(options, backfill_, BackfillStoreKey(job.flag_key, job.direction),
+               EncodeBackfillJob(job)),
       "store: write backfill job");
 }
 
-absl::Status Store::DeleteBackfill(const std::string& flag_key) {
+absl::Status Store::DeleteBackfill(const std::string& flag_key,
+                                   BackfillDirection direction) {
   rocksdb::WriteOptions options;
   options.sync = true;
-  return FromRocks(db_->Delete(options, backfill_, flag_key),
-                   "store: delete backfill job");
+  return FromRocks(
+      db_->Delete(options, backfill_, BackfillStoreKey(flag_key, direction)),
+      "store: delete backfill job");
 }
 
 // --- the migration from schema 1 ---------------------------------------------

@@ -12,8 +12,11 @@
 //             (flag keys cannot contain '/')
 //   changes   8-byte BE revision -> storage.v1.Change (the last
 //             kChangesKept revisions, so Watch can resume after a restart)
-//   backfill  flag key -> storage.v1.BackfillJob (the flag's backfill job;
-//             written by PutBackfill, outside the revision sequence)
+//   backfill  flag key -> storage.v1.BackfillJob (the flag's FORWARD
+//             backfill job, old -> new), and flag key + "/reverse" -> its
+//             REVERSE job (new -> old; flag keys cannot contain '/', so
+//             the two never collide): see BackfillStoreKey. Written by
+//             PutBackfill, outside the revision sequence
 //
 // Open migrates a store of schema 1 (whose values were the cutover.v1 API
 // messages) to schema 2 in one synced WriteBatch before it returns, and
@@ -53,13 +56,19 @@ inline constexpr int64_t kChangesKept = 10000;
 // The history subject of a segment.
 std::string SegmentHistorySubject(const std::string& segment_key);
 
+// The `backfill` family's key of a flag's job: the flag key for kForward
+// (as before directions existed, so older stores need no migration), the
+// flag key followed by "/reverse" for kReverse.
+std::string BackfillStoreKey(const std::string& flag_key,
+                             BackfillDirection direction);
+
 // Everything a daemon needs at start-up.
 struct StoredState {
   int64_t revision = 0;
   std::vector<FlagRecord> flags;        // by key, archived included
   std::vector<SegmentRecord> segments;  // by key
   std::vector<ChangeRecord> recent_changes;  // oldest first
-  std::vector<BackfillJob> backfills;        // by flag key
+  std::vector<BackfillJob> backfills;  // in key order (BackfillStoreKey)
 };
 
 // One atomic change: a new revision with what it writes.
@@ -105,12 +114,13 @@ class Store {
   // was new or already of kSchemaVersion.
   int migrated_from_schema() const { return migrated_from_schema_; }
 
-  // Writes (or, with Delete, removes) a flag's backfill job durably
-  // (fsync). Backfill checkpoints are not flag changes: no revision, no
-  // Watch event. Safe to call concurrently with Commit; callers serialise
-  // writes of one job.
+  // Writes (or, with Delete, removes) a flag's backfill job of one
+  // direction durably (fsync), under BackfillStoreKey. Backfill
+  // checkpoints are not flag changes: no revision, no Watch event. Safe to
+  // call concurrently with Commit; callers serialise writes of one job.
   [[nodiscard]] absl::Status PutBackfill(const BackfillJob& job);
-  [[nodiscard]] absl::Status DeleteBackfill(const std::string& flag_key);
+  [[nodiscard]] absl::Status DeleteBackfill(const std::string& flag_key,
+                                            BackfillDirection direction);
 
   // RocksDB's size figures, summed over the column families (metrics).
   struct Sizes {

@@ -8,9 +8,12 @@
 //   orders-demo ...                 the load: --requests requests, or with
 //                                   --until-signal until SIGTERM/SIGINT
 //                                   (SIGUSR1 starts the backfill in the
-//                                   service, SIGUSR2 fixes the
+//                                   service, the reverse one with
+//                                   --backfill-reverse; SIGUSR2 fixes the
 //                                   --corrupt-new-every bug)
 //   orders-demo backfill ...        runs the flag's backfill job to done
+//                                   (SQLite -> RocksDB; with --reverse the
+//                                   reverse job, RocksDB -> SQLite)
 //   orders-demo check ...           compares the two tables row by row
 //
 // Exit codes: 0 after the run (failed requests are counted, not fatal; for
@@ -26,6 +29,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "CLI/CLI.hpp"
@@ -68,7 +72,10 @@ int Fail(int code, const std::string& message) {
   return code;
 }
 
-void PrintBackfill(const cutover::BackfillProgress& progress) {
+void PrintBackfill(const cutover::BackfillOptions& options,
+                   const cutover::BackfillProgress& progress) {
+  std::printf("backfill.direction: %s\n",
+              cutover::BackfillDirectionName(options.direction));
   std::printf("backfill.phase: %s\n",
               cutover::BackfillPhaseName(progress.phase));
   Print("backfill.rows_copied", static_cast<uint64_t>(progress.rows_copied));
@@ -164,10 +171,14 @@ int main(int argc, char** argv) {
   bool until_signal = false;
   int pause_ms = 0;
   bool read_repair = false;
+  bool reverse = false;
   app.add_flag("--until-signal", until_signal,
                "run until SIGTERM or SIGINT instead of --requests; SIGUSR1 "
                "starts the backfill job in the service, SIGUSR2 stops the "
                "--corrupt-new-every bug (the fix is deployed)");
+  app.add_flag("--backfill-reverse", reverse,
+               "with --until-signal, SIGUSR1 starts the reverse backfill "
+               "(RocksDB -> SQLite, the way back after complete) instead");
   app.add_option("--pause-ms", pause_ms,
                  "each thread waits this long after each request")
       ->check(CLI::Range(0, 60000))
@@ -194,8 +205,14 @@ int main(int argc, char** argv) {
   CLI::App* backfill_command = app.add_subcommand(
       "backfill",
       "copy SQLite's orders into RocksDB under the flag's backfill job "
-      "(resumes a job that stopped), then verify them");
+      "(resumes a job that stopped), then verify them; with --reverse, "
+      "RocksDB's into SQLite under the flag's reverse job");
   add_backfill_options(backfill_command);
+  backfill_command->add_flag(
+      "--reverse", reverse,
+      "run the reverse job: copy RocksDB's orders back into SQLite and "
+      "verify them (the way back after the flag served complete; move "
+      "users to rampdown first, so writes reach both databases)");
   CLI::App* check_command = app.add_subcommand(
       "check", "compare the two tables row by row (exit 3 if they differ)");
   try {
@@ -228,6 +245,13 @@ int main(int argc, char** argv) {
   backfill.flag_key = flag;
   backfill.page_size = static_cast<size_t>(page_size);
   backfill.actor = "orders-demo-backfill";
+  backfill.direction = reverse ? cutover::v1::REVERSE : cutover::v1::FORWARD;
+  // The job's source and destination: SQLite -> RocksDB, or back. The
+  // backfill writes RocksDB directly: it does not share the service's
+  // (possibly buggy, --corrupt-new-every) write path.
+  cutover::examples::OrdersDatabase* backfill_from = old_db->get();
+  cutover::examples::OrdersDatabase* backfill_to = rocksdb->get();
+  if (reverse) std::swap(backfill_from, backfill_to);
   if (*backfill_command) {
     cutover::ChannelOptions channel_options;
     channel_options.server = server;
@@ -238,10 +262,10 @@ int main(int argc, char** argv) {
     if (!channel.ok()) return Fail(2, channel.status().ToString());
     auto driver = cutover::BackfillDriver::Create(*channel, backfill);
     if (!driver.ok()) return Fail(2, driver.status().ToString());
-    auto progress = (*driver)->Run(cutover::examples::OrdersBackfillSource(
-        old_db->get(), rocksdb->get()));
+    auto progress = (*driver)->Run(
+        cutover::examples::OrdersBackfillSource(backfill_from, backfill_to));
     if (!progress.ok()) return Fail(1, progress.status().ToString());
-    PrintBackfill(*progress);
+    PrintBackfill(backfill, *progress);
     return 0;
   }
   CorruptingOrders new_db(rocksdb->get(), corrupt_new_every);
@@ -329,12 +353,11 @@ int main(int argc, char** argv) {
             continue;
           }
           service_backfill = *std::move(driver);
-          std::fprintf(stderr, "orders-demo: backfill started\n");
+          std::fprintf(stderr, "orders-demo: %sbackfill started\n",
+                       reverse ? "reverse " : "");
           backfill_thread = std::thread([&, driver = service_backfill.get()] {
-            // The backfill job writes RocksDB directly: it does not share
-            // the service's (buggy) write path.
             auto progress = driver->Run(cutover::examples::OrdersBackfillSource(
-                old_db->get(), rocksdb->get()));
+                backfill_from, backfill_to));
             if (progress.ok()) {
               std::fprintf(stderr, "orders-demo: backfill done: %lld rows "
                            "copied, %lld mismatched, %lld repaired\n",

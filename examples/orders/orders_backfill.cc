@@ -60,14 +60,14 @@ void Sample(DatabaseDiff& diff, std::string line) {
 
 }  // namespace
 
-BackfillSource<OrderRow> OrdersBackfillSource(OrdersDatabase* old_db,
-                                              OrdersDatabase* new_db) {
+BackfillSource<OrderRow> OrdersBackfillSource(OrdersDatabase* from,
+                                              OrdersDatabase* to) {
+  // The driver's names are the forward job's: "old" is `from`, "new" `to`.
   BackfillSource<OrderRow> source;
-  source.read_old_page = [old_db](const std::string& cursor, size_t limit)
+  source.read_old_page = [from](const std::string& cursor, size_t limit)
       -> absl::StatusOr<BackfillPage<OrderRow>> {
     const auto [user, order] = SplitCursor(cursor);
-    absl::StatusOr<std::vector<OrderRow>> rows =
-        old_db->Scan(user, order, limit);
+    absl::StatusOr<std::vector<OrderRow>> rows = from->Scan(user, order, limit);
     if (!rows.ok()) return rows.status();
     BackfillPage<OrderRow> page;
     page.done = rows->size() < limit;
@@ -75,23 +75,24 @@ BackfillSource<OrderRow> OrdersBackfillSource(OrdersDatabase* old_db,
     page.rows = *std::move(rows);
     return page;
   };
-  source.write_new = [new_db](const std::vector<OrderRow>& rows) {
+  source.write_new = [to](const std::vector<OrderRow>& rows) {
     for (const OrderRow& row : rows) {
-      if (absl::Status s = new_db->Put(row.user_id, row.order); !s.ok()) {
+      if (absl::Status s = to->Put(row.user_id, row.order); !s.ok()) {
         return s;
       }
     }
     return absl::OkStatus();
   };
-  source.find_mismatched = [old_db, new_db](const std::vector<OrderRow>& rows)
+  source.find_mismatched = [from, to](const std::vector<OrderRow>& rows)
       -> absl::StatusOr<std::vector<OrderRow>> {
     std::vector<OrderRow> wrong;
     for (const OrderRow& row : rows) {
-      // Old's row now: a dual write may have changed it since the page.
-      absl::StatusOr<Order> current = old_db->Get(row.user_id, row.order.order_id);
+      // The source's row now: a dual write may have changed it since the
+      // page.
+      absl::StatusOr<Order> current = from->Get(row.user_id, row.order.order_id);
       if (absl::IsNotFound(current.status())) continue;
       if (!current.ok()) return current.status();
-      absl::StatusOr<Order> copy = new_db->Get(row.user_id, row.order.order_id);
+      absl::StatusOr<Order> copy = to->Get(row.user_id, row.order.order_id);
       if (copy.ok() && *copy == *current) continue;
       if (!copy.ok() && !absl::IsNotFound(copy.status())) return copy.status();
       wrong.push_back(OrderRow{row.user_id, *std::move(current)});

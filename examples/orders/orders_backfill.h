@@ -1,11 +1,14 @@
 // The orders table's backfill and its row-by-row check.
 //
 // OrdersBackfillSource gives cutover::BackfillDriver the three functions it
-// needs over two OrdersDatabases: pages of the old table in (user_id,
-// order_id) order (the cursor is "user_id \0 order_id" of the page's last
-// row), an upsert of rows into the new one, and the verify step (re-read
-// each row in both and return old's current row where new differs or
-// lacks it; a row gone from old meanwhile is skipped).
+// needs over two OrdersDatabases, `from` and `to`: pages of `from`'s table
+// in (user_id, order_id) order (the cursor is "user_id \0 order_id" of the
+// page's last row), an upsert of rows into `to`, and the verify step
+// (re-read each row in both and return `from`'s current row where `to`
+// differs or lacks it; a row gone from `from` meanwhile is skipped). The
+// forward job is OrdersBackfillSource(sqlite, rocksdb); the reverse job
+// (RocksDB back into SQLite, after `complete`) swaps the two, as
+// client/backfill.h's "Direction" describes.
 //
 // CompareDatabases walks both tables side by side and counts rows missing
 // from new, rows only in new and rows whose amounts differ: what the
@@ -25,9 +28,9 @@
 
 namespace cutover::examples {
 
-// Both pointers must outlive the source.
-BackfillSource<OrderRow> OrdersBackfillSource(OrdersDatabase* old_db,
-                                              OrdersDatabase* new_db);
+// Copies `from` into `to`. Both pointers must outlive the source.
+BackfillSource<OrderRow> OrdersBackfillSource(OrdersDatabase* from,
+                                              OrdersDatabase* to);
 
 // The differences between two orders tables.
 struct DatabaseDiff {

@@ -4,10 +4,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/time/time.h"
 #include "core/evaluate.h"
 #include "tests/core/flag_builders.h"
 #include "tests/printers.h"
@@ -95,7 +97,8 @@ TEST_CASE("require_backfill refuses shadow until the backfill is done",
         "and its verify pass first");
 
   GateFacts copying;
-  copying.backfill = {true, "copying", false, 1200, 5000, 0, 0, 0};
+  copying.backfill = {true, "copying", false, 1200, 5000, 0, 0, 0,
+                      absl::UnixEpoch(), std::nullopt};
   broken = BrokenGates(&dualwrite, shadow, copying);
   REQUIRE(broken.size() == 1);
   CHECK(broken[0] ==

@@ -222,12 +222,11 @@ class OrdersWorld {
   std::string SqlitePath(const std::string& db) const {
     return dir_.path() + "/" + db + ".sqlite";
   }
-
- private:
   std::string RocksDbPath(const std::string& db) const {
     return dir_.path() + "/" + db + "-rocksdb";
   }
 
+ private:
   TempDir dir_;
   DaemonProcess daemon_;
 };
@@ -677,6 +676,65 @@ TEST_CASE("orders-demo check reports rows missing, extra and different",
   CHECK(absl::StrContains(check.out, "check.different: 1"));
   CHECK(absl::StrContains(check.out, "check.identical: no"));
   CHECK(absl::StrContains(check.err, "u-1/o-2: old 201, new 200"));
+}
+
+TEST_CASE("after complete, a reverse backfill at rampdown copies RocksDB's "
+          "orders back into SQLite and the tables are identical",
+          "[example][backfill][reverse]") {
+  OrdersWorld world;
+  constexpr int kRows = 300;
+  world.FillOld("db", kRows, /*users=*/kUsers, /*amount_base=*/1000);
+  DemoRun forward = world.Demo("db", {"backfill", "--page-size", "40"});
+  CHECK(forward.facts["backfill.direction"] == "forward");
+  CHECK(forward.facts["backfill.phase"] == "done");
+  for (const char* stage :
+       {"dualwrite", "shadow", "live", "rampdown", "complete"}) {
+    world.Ctl({"stage", "orders", stage});
+  }
+
+  // At complete the service writes RocksDB only: SQLite falls behind.
+  DemoRun served = world.Demo("db", {"--write-ratio", "1"});
+  CHECK(served["failed_requests"] == 0);
+  const uint64_t placed = served["orders_placed"];
+  CHECK(placed == kRequests);
+  {
+    // And an order changed at complete (RocksDB only).
+    auto new_db = RocksDbOrders::Open(world.RocksDbPath("db"));
+    REQUIRE(new_db.ok());
+    REQUIRE((*new_db)->Put("u-1", Order{"o-000001", 7}).ok());
+  }
+  RunResult behind = RunProgram(world.DemoArgs("db", {"check"}), 60);
+  CHECK(behind.exit_code == 3);
+  CHECK(absl::StrContains(behind.out,
+                          absl::StrCat("check.only_in_new: ", placed)));
+  CHECK(absl::StrContains(behind.out, "check.different: 1"));
+
+  // The way back: rampdown (writes reach both), then the reverse job.
+  world.Ctl({"stage", "orders", "rampdown"});
+  DemoRun reverse =
+      world.Demo("db", {"backfill", "--reverse", "--page-size", "40"});
+  CHECK(reverse.facts["backfill.direction"] == "reverse");
+  CHECK(reverse.facts["backfill.phase"] == "done");
+  CHECK(reverse["backfill.rows_copied"] == kRows + placed);
+  CHECK(reverse["backfill.rows_verified"] == kRows + placed);
+  CHECK(reverse["backfill.rows_mismatched"] == 0);
+  DemoRun check = world.Demo("db", {"check"});
+  CHECK(check["check.old_rows"] == kRows + placed);
+  CHECK(check["check.new_rows"] == kRows + placed);
+  CHECK(check.facts["check.identical"] == "yes");
+  const auto [in_old, in_new] = world.Databases("db");
+  CHECK(in_old == in_new);
+
+  // The two jobs are apart: the forward one is as it was.
+  v1::BackfillJob job;
+  RunResult status = world.Ctl(
+      {"backfill", "status", "orders", "--reverse", "-o", "json"});
+  REQUIRE(google::protobuf::util::JsonStringToMessage(status.out, &job).ok());
+  CHECK(job.direction() == v1::REVERSE);
+  CHECK(job.phase() == v1::DONE);
+  CHECK(job.started_by() == "orders-demo-backfill");
+  CHECK(world.BackfillJob().direction() == v1::FORWARD);
+  CHECK(world.BackfillJob().rows_copied() == kRows);
 }
 
 }  // namespace
