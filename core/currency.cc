@@ -242,6 +242,24 @@ std::vector<std::string> DescribeCurrency(const Currency& currency) {
   return lines;
 }
 
+std::vector<std::string> CurrencyChanges(const Currency& before,
+                                         const Currency& after) {
+  std::vector<std::string> lines;
+  for (const Origin origin : {Origin::kOld, Origin::kNew}) {
+    const std::optional<StaleMark>& was = MarkOf(before, origin);
+    const std::optional<StaleMark>& now = MarkOf(after, origin);
+    if (!was.has_value() && now.has_value()) {
+      lines.push_back(MarkText(origin, *now));
+    } else if (was.has_value() && !now.has_value()) {
+      lines.push_back(absl::StrCat(
+          OriginName(origin), " is current again (a verified ",
+          origin == Origin::kOld ? "reverse backfill, new -> old" : "backfill",
+          ")"));
+    }
+  }
+  return lines;
+}
+
 std::vector<std::string> StaleReads(const Flag* before, const Flag& after,
                                     const Currency& currency) {
   std::vector<std::string> problems;

@@ -76,6 +76,12 @@ bool ClearByBackfills(Currency& currency, const BackfillFacts& forward,
 // served to 100% by the default serve)". Empty when both are current.
 std::vector<std::string> DescribeCurrency(const Currency& currency);
 
+// For the history: a line per database whose currency a change turned,
+// e.g. "new is stale since version 9 (off served to 100% by the default
+// serve)" or "old is current again (a verified backfill)".
+std::vector<std::string> CurrencyChanges(const Currency& before,
+                                         const Currency& after);
+
 // What the change from `before` to `after` would make users read from a
 // stale database under `currency` (the currency after the change, from
 // NextCurrency): one line per problem, naming the stage, whom it serves,

@@ -490,6 +490,11 @@ absl::StatusOr<FlagRecord> FlagRegistry::CommitFlag(const FlagRecord* before,
 
   std::vector<std::string> diff = FlagDiff(before, next);
   if (before != nullptr && diff.empty()) return *before;  // nothing to do
+  // Said first, in words: a database turned stale or current.
+  std::vector<std::string> turned =
+      CurrencyChanges(before ? before->flag.currency : Currency(),
+                      next.flag.currency);
+  diff.insert(diff.begin(), turned.begin(), turned.end());
 
   next.last_change = LastChange{revision, now, caller.actor};
 

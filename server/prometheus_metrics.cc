@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "convert/convert.h"
+#include "core/currency.h"
 #include "prometheus/collectable.h"
 #include "prometheus/counter.h"
 #include "prometheus/exposer.h"
@@ -82,13 +83,13 @@ void AddSample(prometheus::MetricFamily& family, const Labels& labels,
   family.metric.push_back(std::move(metric));
 }
 
-// The share (0..1) of users that a serve sends to each stage, indexed by
-// the Stage's numeric value.
-std::array<double, 7> ServeShares(const Flag& flag) {
+// The share (0..1) of users that the flag's default serve sends to each
+// stage as it serves them (a disabled flag's capped at its fallback),
+// indexed by the Stage's numeric value.
+std::array<double, 7> ServeShares(const Flag& configured) {
+  const Flag flag = ServedFlag(configured);
   std::array<double, 7> shares{};
-  if (!flag.enabled) {
-    shares[static_cast<int>(Stage::kOff)] = 1;
-  } else if (flag.default_serve.stage.has_value()) {
+  if (flag.default_serve.stage.has_value()) {
     shares[static_cast<int>(*flag.default_serve.stage)] = 1;
   } else if (flag.default_serve.rollout.has_value()) {
     for (const Split& split : flag.default_serve.rollout->splits) {
@@ -211,16 +212,25 @@ class PrometheusMetrics::StateCollector final : public prometheus::Collectable {
                                "The flag's version (grows with each change).");
     auto enabled = GaugeFamily(
         "cutover_flag_enabled",
-        "1 if the flag is enabled, 0 if its kill switch serves off to all.");
+        "1 if the flag is enabled, 0 if its kill switch caps users at its "
+        "fallback stage.");
+    auto fallback = GaugeFamily(
+        "cutover_flag_fallback_stage",
+        "The stage the flag's kill switch caps users at (1 off ... 6 "
+        "complete).");
+    auto stale = GaugeFamily(
+        "cutover_flag_database_stale",
+        "1 if the flag's old or new database is known to have missed users' "
+        "writes (see docs/operations.md), else 0.");
     auto stage = GaugeFamily(
         "cutover_flag_stage",
         "The most advanced stage the flag's default serve gives any user: "
         "1 off, 2 dualwrite, 3 shadow, 4 live, 5 rampdown, 6 complete "
-        "(1 when disabled).");
+        "(capped at the fallback stage when disabled).");
     auto share = GaugeFamily(
         "cutover_flag_serve_share",
         "Share (0 to 1) of users the flag's default serve gives each stage "
-        "(rules aside; off 1 when disabled).");
+        "(rules aside; capped at the fallback stage when disabled).");
     auto rules = GaugeFamily("cutover_flag_rules", "Targeting rules per flag.");
     int64_t active = 0, archived = 0;
     for (const auto& [key, entry] : snapshot->flags) {
@@ -237,6 +247,12 @@ class PrometheusMetrics::StateCollector final : public prometheus::Collectable {
                 1);
       AddSample(version, {{"flag", key}}, static_cast<double>(flag.version));
       AddSample(enabled, {{"flag", key}}, flag.enabled ? 1 : 0);
+      AddSample(fallback, {{"flag", key}},
+                static_cast<int>(FallbackStage(flag)));
+      AddSample(stale, {{"flag", key}, {"origin", "old"}},
+                flag.currency.old_stale.has_value() ? 1 : 0);
+      AddSample(stale, {{"flag", key}, {"origin", "new"}},
+                flag.currency.new_stale.has_value() ? 1 : 0);
       AddSample(rules, {{"flag", key}}, static_cast<double>(flag.rules.size()));
       const auto shares = ServeShares(flag);
       int most_advanced = static_cast<int>(Stage::kOff);
@@ -251,8 +267,8 @@ class PrometheusMetrics::StateCollector final : public prometheus::Collectable {
     }
     AddSample(flags, {{"state", "active"}}, static_cast<double>(active));
     AddSample(flags, {{"state", "archived"}}, static_cast<double>(archived));
-    for (auto* family : {&flags, &info, &version, &enabled, &stage, &share,
-                         &rules}) {
+    for (auto* family : {&flags, &info, &version, &enabled, &fallback, &stale,
+                         &stage, &share, &rules}) {
       families.push_back(std::move(*family));
     }
     return families;

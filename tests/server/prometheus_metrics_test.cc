@@ -336,10 +336,25 @@ TEST_CASE("flag gauges follow the store: stage, rollout shares, kill switch") {
   kill.set_enabled(false);
   REQUIRE((*registry)->SetEnabled(ToCommand(kill), caller).ok());
   e = Parse(metrics.ExpositionText());
+  // The kill switch caps everyone at the data-safe dualwrite.
   CHECK(e.Value("cutover_flag_enabled", {{"flag", "orders"}}) == 0);
-  CHECK(e.Value("cutover_flag_stage", {{"flag", "orders"}}) == 1);
+  CHECK(e.Value("cutover_flag_fallback_stage", {{"flag", "orders"}}) == 2);
+  CHECK(e.Value("cutover_flag_stage", {{"flag", "orders"}}) == 2);
   CHECK(e.Value("cutover_flag_serve_share",
-                {{"flag", "orders"}, {"stage", "off"}}) == 1);
+                {{"flag", "orders"}, {"stage", "dualwrite"}}) == 1);
+  CHECK(e.Value("cutover_flag_database_stale",
+                {{"flag", "orders"}, {"origin", "new"}}) == 0);
+
+  // Back to off (dual-written users now skip new): new is stale.
+  v1::RollbackRequest rollback;
+  rollback.set_key("orders");
+  rollback.set_to_stage(v1::OFF);
+  REQUIRE((*registry)->Rollback(ToCommand(rollback), caller).ok());
+  e = Parse(metrics.ExpositionText());
+  CHECK(e.Value("cutover_flag_database_stale",
+                {{"flag", "orders"}, {"origin", "new"}}) == 1);
+  CHECK(e.Value("cutover_flag_database_stale",
+                {{"flag", "orders"}, {"origin", "old"}}) == 0);
 
   metrics.StopServing();  // forgets the registry before it closes
   registry->reset();
