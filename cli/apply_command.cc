@@ -6,8 +6,11 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "convert/convert.h"
 #include "convert/flag_diff.h"
+#include "core/currency.h"
 #include "core/evaluate.h"
 #include "core/stage_moves.h"
 #include "yaml/yaml_message.h"
@@ -27,7 +30,8 @@ void ApplyCommand::Register(CLI::App& app) {
       ->required();
   apply->add_flag("--dry-run", options_.dry_run,
                   "print what would change; change nothing");
-  apply->add_flag("--force", options_.force, "allow stage skips");
+  apply->add_flag("--force", options_.force,
+                 "allow stage skips, broken gates and stale reads");
   apply->callback([this] { context_.command = [this] { return Apply(); }; });
 }
 
@@ -133,11 +137,20 @@ absl::Status ApplyCommand::ApplyFlag(const v1::Flag& desired) {
   if (options_.dry_run && !options_.force) {
     // The same check the server makes, so a dry run tells the truth.
     const Flag before = FromProto(current);
-    absl::Status move =
-        CheckStageMove(exists ? &before : nullptr, FromProto(desired));
+    const Flag after = FromProto(desired);
+    absl::Status move = CheckStageMove(exists ? &before : nullptr, after);
     if (!move.ok()) {
       return absl::Status(move.code(),
                           absl::StrCat(what, ": ", move.message()));
+    }
+    const Currency currency = NextCurrency(exists ? &before : nullptr, after,
+                                           before.version + 1, absl::Now());
+    const std::vector<std::string> stale_reads =
+        StaleReads(exists ? &before : nullptr, after, currency);
+    if (!stale_reads.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          what, ": ", absl::StrJoin(stale_reads, "; "),
+          " (force overrides, and the history records it)"));
     }
   }
   PrintDiff(what + (exists ? ": update" : ": create"), diff);

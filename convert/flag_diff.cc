@@ -9,9 +9,12 @@
 namespace cutover {
 namespace {
 
-// Fields the server sets on every write; a diff of them says nothing.
+// Fields the server sets on every write; a diff of them says nothing. A
+// flag's currency is output only too; the history says in words when it
+// turns (core/currency.h CurrencyChanges).
 constexpr const char* kOutputOnlyFields[] = {"version", "revision",
-                                             "update_time", "updated_by"};
+                                             "update_time", "updated_by",
+                                             "currency"};
 
 }  // namespace
 

@@ -1,8 +1,8 @@
 // Human-readable differences between two versions of a flag or segment, as
 // history entries and `cutoverctl apply --dry-run` show them: one line per
 // changed field, e.g. "modified: default_serve.stage: SHADOW -> LIVE".
-// Output-only fields (version, revision, update_time, updated_by) are
-// ignored. Built on protobuf's MessageDifferencer.
+// Output-only fields (version, revision, update_time, updated_by,
+// currency) are ignored. Built on protobuf's MessageDifferencer.
 //
 // Pure functions; thread-safe.
 #ifndef CUTOVER_CONVERT_FLAG_DIFF_H_

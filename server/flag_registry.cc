@@ -488,13 +488,15 @@ absl::StatusOr<FlagRecord> FlagRegistry::CommitFlag(const FlagRecord* before,
     }
   }
 
-  std::vector<std::string> diff = FlagDiff(before, next);
-  if (before != nullptr && diff.empty()) return *before;  // nothing to do
   // Said first, in words: a database turned stale or current.
-  std::vector<std::string> turned =
+  std::vector<std::string> diff =
       CurrencyChanges(before ? before->flag.currency : Currency(),
                       next.flag.currency);
-  diff.insert(diff.begin(), turned.begin(), turned.end());
+  std::vector<std::string> config_diff = FlagDiff(before, next);
+  if (before != nullptr && diff.empty() && config_diff.empty()) {
+    return *before;  // nothing to do
+  }
+  diff.insert(diff.end(), config_diff.begin(), config_diff.end());
 
   next.last_change = LastChange{revision, now, caller.actor};
 

@@ -251,5 +251,101 @@ TEST_CASE_METHOD(CliFixture, "apply: dry run prints the diff and changes "
   CHECK(GetFlag("orders").version() == 1);
 }
 
+TEST_CASE_METHOD(CliFixture, "data safety from the command line: currency, "
+                             "rollback --to, the kill switch's fallback, "
+                             "refusals",
+                 "[cli][currency]") {
+  Ok({"flags", "create", "pay", "--old", "a", "--new", "b"});
+  for (const char* stage :
+       {"dualwrite", "shadow", "live", "rampdown", "complete"}) {
+    Ok({"stage", "pay", stage});
+  }
+  // complete makes old stale: flags get, list and status say so.
+  std::string get = Ok({"flags", "get", "pay"});
+  CHECK(absl::StrContains(get, "currency      old is stale since version 6 "
+                               "(complete served to 100% by the default "
+                               "serve)"));
+  CHECK(absl::StrContains(get, "fallback      rampdown (computed)"));
+  CHECK(absl::StrContains(Ok({"flags", "list"}), "old"));
+  CHECK(absl::StrContains(Ok({"status", "pay"}), "old is stale since"));
+
+  // Plain rollback is refused with the way back, in one line, exit 2.
+  RunResult refused = Ctl({"rollback", "pay"});
+  CHECK(refused.exit_code == 2);
+  CHECK(std::count(refused.err.begin(), refused.err.end(), '\n') == 1);
+  CHECK(absl::StrContains(refused.err, "old is stale since version 6"));
+  CHECK(absl::StrContains(refused.err, "rollback --to rampdown"));
+  CHECK(absl::StrContains(refused.err, "reverse backfill"));
+  CHECK(GetFlag("pay").version() == 6);
+
+  // The kill switch serves rampdown: reads new, writes both.
+  Ok({"flags", "disable", "pay"});
+  const v1::Decision disabled = Decide("pay", "u1");
+  CHECK(disabled.stage() == v1::RAMPDOWN);
+  CHECK(disabled.reason() == v1::DISABLED);
+  Ok({"flags", "enable", "pay"});
+
+  // A fallback that reads the stale old database is refused; computed is
+  // always accepted.
+  RunResult bad_fallback = Ctl({"flags", "fallback", "pay", "dualwrite"});
+  CHECK(bad_fallback.exit_code == 2);
+  CHECK(absl::StrContains(bad_fallback.err, "fallback_stage dualwrite reads "
+                                            "old"));
+  Ok({"flags", "fallback", "pay", "computed"});
+  RunResult bad_stage = Ctl({"rollback", "pay", "--to", "sideways"});
+  CHECK(bad_stage.exit_code == 2);
+  CHECK(absl::StrContains(bad_stage.err, "--to: 'sideways' is not one of"));
+
+  // The way back starts at rampdown; --force goes further and is recorded.
+  CHECK(absl::StrContains(Ok({"rollback", "pay", "--to", "rampdown"}),
+                          "default rampdown"));
+  Ok({"rollback", "pay", "--force", "-m", "drill"});
+  const std::string history = Ok({"history", "pay", "--limit", "1"});
+  CHECK(absl::StrContains(history, "FORCED"));
+  CHECK(absl::StrContains(history, "forced past gate stale read: the "
+                                   "default serve would read old"));
+  CHECK(GetFlag("pay").default_serve().stage() == v1::DUALWRITE);
+
+  // Archiving a flag that still serves more than off needs force.
+  RunResult archive = Ctl({"flags", "archive", "pay"});
+  CHECK(archive.exit_code == 2);
+  CHECK(absl::StrContains(archive.err, "FLAG_NOT_FOUND"));
+}
+
+TEST_CASE_METHOD(CliFixture, "apply --dry-run refuses a file that reads a "
+                             "stale database, as the real run does",
+                 "[cli][currency]") {
+  Ok({"flags", "create", "orders", "--old", "postgres-orders", "--new",
+      "dynamodb-orders"});
+  Ok({"stage", "orders", "dualwrite"});
+  Ok({"rollback", "orders", "--to", "off"});
+  CHECK(GetFlag("orders").currency().has_new_stale());
+  Ok({"stage", "orders", "dualwrite"});  // reading old stays allowed
+  Ok({"stage", "orders", "shadow"});
+  const std::string file = dir().path() + "/live.yaml";
+  {
+    std::ofstream out(file);
+    out << "flags:\n"
+           "  - key: orders\n"
+           "    old_target: postgres-orders\n"
+           "    new_target: dynamodb-orders\n"
+           "    enabled: true\n"
+           "    default_serve:\n"
+           "      rollout:\n"
+           "        splits:\n"
+           "          - {stage: live, weight: 1000}\n"
+           "          - {stage: shadow, weight: 99000}\n";
+  }
+  for (const bool dry : {true, false}) {
+    INFO("dry run " << dry);
+    std::vector<std::string> args = {"apply", "-f", file};
+    if (dry) args.push_back("--dry-run");
+    RunResult result = Ctl(args);
+    CHECK(result.exit_code == 2);
+    CHECK(absl::StrContains(result.err, "new is stale since version 3"));
+  }
+  CHECK(GetFlag("orders").version() == 5);
+}
+
 }  // namespace
 }  // namespace cutover::testing
