@@ -65,7 +65,7 @@ struct StagePlan {
   Origin write_secondary = Origin::kNone;  // written after the first succeeds
 };
 
-// The plan of a stage; kUnspecified gets off's plan (the safe default).
+// The plan of a stage; kUnspecified gets off's plan.
 StagePlan PlanFor(Stage stage);
 
 }  // namespace cutover
