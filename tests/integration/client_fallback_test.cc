@@ -19,37 +19,12 @@
 #include "client/synced_flags.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
+#include "tests/integration/client_helpers.h"
 #include "tests/integration/harness.h"
 #include "tests/printers.h"
 
 namespace cutover::testing {
 namespace {
-
-ClientOptions OptionsFor(const DaemonProcess& daemon) {
-  ClientOptions options;
-  options.server = daemon.address();
-  options.decide_deadline = absl::Milliseconds(500);
-  options.reconnect_initial_backoff = absl::Milliseconds(20);
-  options.reconnect_max_backoff = absl::Milliseconds(200);
-  options.initial_sync_wait = absl::Seconds(5);
-  return options;
-}
-
-void Cli(const DaemonProcess& daemon, const std::vector<std::string>& args) {
-  RunResult result = RunCli(daemon.address(), args);
-  INFO("cutoverctl " << absl::StrJoin(args, " ") << "\nstderr: " << result.err);
-  REQUIRE(result.exit_code == 0);
-}
-
-template <typename Predicate>
-bool Eventually(Predicate done, absl::Duration limit = absl::Seconds(10)) {
-  const absl::Time until = absl::Now() + limit;
-  while (absl::Now() < until) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return done();
-}
 
 // "done" at complete; "orders" bucketed by tenant, a 25/75 live/shadow
 // rollout, and a rule serving dualwrite to the "internal" segment.

@@ -23,39 +23,11 @@
 #include "client/client.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
+#include "tests/integration/client_helpers.h"
 #include "tests/integration/harness.h"
 
 namespace cutover::testing {
 namespace {
-
-ClientOptions OptionsFor(const DaemonProcess& daemon) {
-  ClientOptions options;
-  options.server = daemon.address();
-  // Generous for sanitizer builds on a shared machine; the tests check
-  // behaviour, not speed.
-  options.decide_deadline = absl::Milliseconds(500);
-  options.reconnect_initial_backoff = absl::Milliseconds(20);
-  options.reconnect_max_backoff = absl::Milliseconds(200);
-  options.initial_sync_wait = absl::Seconds(5);
-  return options;
-}
-
-void Cli(const DaemonProcess& daemon, const std::vector<std::string>& args) {
-  RunResult result = RunCli(daemon.address(), args);
-  INFO("stderr: " << result.err);
-  REQUIRE(result.exit_code == 0);
-}
-
-// Polls (bounded) until `done` holds; returns whether it did.
-template <typename Predicate>
-bool Eventually(Predicate done, absl::Duration limit = absl::Seconds(10)) {
-  const absl::Time until = absl::Now() + limit;
-  while (absl::Now() < until) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(2));
-  }
-  return done();
-}
 
 Context User(const std::string& key) { return Context{key, {}}; }
 

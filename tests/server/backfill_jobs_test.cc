@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
+#include "tests/server/backfill_pages.h"
 #include "server/storage_codec.h"
 #include "server/store.h"
 #include "tests/integration/harness.h"
@@ -54,24 +55,6 @@ StartBackfillCommand StartOf(const std::string& flag,
   return command;
 }
 
-// A page of `job`'s current phase with `rows` rows (copied or verified).
-CheckpointBackfillCommand PageOf(const BackfillJob& job, int64_t rows,
-                                 bool done) {
-  CheckpointBackfillCommand page;
-  page.flag_key = job.flag_key;
-  page.direction = job.direction;
-  page.run_id = job.run_id;
-  page.sequence = job.sequence;
-  page.phase = job.phase;
-  page.cursor = "c" + std::to_string(job.sequence);
-  page.pass_done = done;
-  if (job.phase == BackfillPhase::kCopying) {
-    page.rows_copied = rows;
-  } else {
-    page.rows_verified = rows;
-  }
-  return page;
-}
 
 // The backfill family of a closed store, read and written with the raw
 // RocksDB API.

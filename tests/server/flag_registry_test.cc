@@ -24,6 +24,7 @@
 #include "server/snapshot.h"
 #include "server/store.h"
 #include "tests/server/api_registry.h"
+#include "tests/server/backfill_pages.h"
 
 namespace cutover {
 namespace {
@@ -1391,24 +1392,6 @@ TEST_CASE("FlagRegistry: a reader's snapshot stays as it was after a write",
 namespace cutover {
 namespace {
 
-// One page of `job`'s current phase that ends the pass.
-CheckpointBackfillCommand LastPageOf(const BackfillJob& job) {
-  CheckpointBackfillCommand page;
-  page.flag_key = job.flag_key;
-  page.direction = job.direction;
-  page.run_id = job.run_id;
-  page.sequence = job.sequence;
-  page.phase = job.phase;
-  page.cursor = "end";
-  page.pass_done = true;
-  if (job.phase == BackfillPhase::kCopying) {
-    page.rows_copied = 10;
-  } else {
-    page.rows_verified = 10;
-  }
-  return page;
-}
-
 TEST_CASE("FlagRegistry: a verified reverse backfill makes old current "
           "again, as a version of its own",
           "[flag_registry][currency]") {
@@ -1432,11 +1415,11 @@ TEST_CASE("FlagRegistry: a verified reverse backfill makes old current "
   start.flag_key = "orders";
   start.direction = BackfillDirection::kReverse;
   BackfillJob job = Ok(registry.StartBackfill(start, kAlice));
-  job = Ok(registry.CheckpointBackfill(LastPageOf(job), kAlice));
+  job = Ok(registry.CheckpointBackfill(PageOf(job, 10, true), kAlice));
   REQUIRE(job.phase == BackfillPhase::kVerifying);
   // Copied, not verified: old is still stale.
   CHECK(Ok(f.registry->GetFlag("orders")).version() == 7);
-  job = Ok(registry.CheckpointBackfill(LastPageOf(job), kAlice));
+  job = Ok(registry.CheckpointBackfill(PageOf(job, 10, true), kAlice));
   REQUIRE(job.phase == BackfillPhase::kDone);
 
   const v1::Flag flag = Ok(f.registry->GetFlag("orders"));

@@ -1,0 +1,52 @@
+// What the client library's integration tests share: client options for a
+// test daemon, a cutoverctl call that must succeed, and a bounded poll.
+#ifndef CUTOVER_TESTS_INTEGRATION_CLIENT_HELPERS_H_
+#define CUTOVER_TESTS_INTEGRATION_CLIENT_HELPERS_H_
+
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "client/client.h"
+#include "tests/integration/harness.h"
+
+namespace cutover::testing {
+
+inline ClientOptions OptionsFor(const DaemonProcess& daemon) {
+  ClientOptions options;
+  options.server = daemon.address();
+  // Generous for sanitizer builds on a shared machine; the tests check
+  // behaviour, not speed.
+  options.decide_deadline = absl::Milliseconds(500);
+  options.reconnect_initial_backoff = absl::Milliseconds(20);
+  options.reconnect_max_backoff = absl::Milliseconds(200);
+  options.initial_sync_wait = absl::Seconds(5);
+  return options;
+}
+
+// Runs a cutoverctl command against `daemon` that must succeed.
+inline void Cli(const DaemonProcess& daemon,
+                const std::vector<std::string>& args) {
+  RunResult result = RunCli(daemon.address(), args);
+  INFO("cutoverctl " << absl::StrJoin(args, " ") << "\nstderr: " << result.err);
+  REQUIRE(result.exit_code == 0);
+}
+
+// Polls (bounded) until `done` holds; returns whether it did.
+template <typename Predicate>
+bool Eventually(Predicate done, absl::Duration limit = absl::Seconds(10)) {
+  const absl::Time until = absl::Now() + limit;
+  while (absl::Now() < until) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  return done();
+}
+
+}  // namespace cutover::testing
+
+#endif  // CUTOVER_TESTS_INTEGRATION_CLIENT_HELPERS_H_
