@@ -2,7 +2,9 @@
 # The migration tutorial (docs/tutorial.md), runnable from start to finish:
 # the orders table of examples/orders moves from SQLite to RocksDB under a
 # live load, through backfill, shadow reads with a bug found and repaired,
-# a gradual rollout with a rollback drill, rampdown and complete.
+# a gradual rollout with a rollback drill, rampdown and complete; then the
+# drills for when things go wrong (a daemon outage, the kill switch, the way
+# back from complete, a rollback to off) before the flag is retired.
 #
 #   scripts/tutorial.sh [WORK_DIR]     (an empty or new folder, kept; default:
 #                                       a temporary folder, removed after)
@@ -64,6 +66,18 @@ refused() {
   cat refusal.txt
   grep -q "held by its gates" refusal.txt || fail "refused otherwise: $*"
 }
+# Expects the command to be refused because users would read a stale
+# database ($1: old or new); keeps the message.
+stale_refused() {
+  local db=$1
+  shift
+  if "$@" 2> refusal.txt; then fail "not refused: $*"; fi
+  cat refusal.txt
+  grep -q "$db is stale since version" refusal.txt ||
+    fail "refused otherwise: $*"
+}
+# A fact ("key: value") of an orders-demo output file.
+fact() { awk -F': ' -v k="$1" '$1 == k { print $2 }' "$2"; }
 status_json() { cutoverctl status orders -o json; }
 # Runs a gated move; while a gate holds it (a late mismatch still in the
 # window, too few samples on a slow machine) waits and tries again, at most
@@ -87,7 +101,8 @@ telemetry_window_seconds: 20
 telemetry_slots: 10
 EOF
 cutoverd --config cutoverd.yaml --auth none 2> cutoverd.log &
-pids+=($!)
+DAEMON=$!
+pids+=("$DAEMON")
 wait_for 20 '[ -s cutoverd.ready ]'
 export CUTOVER_SERVER=127.0.0.1:$(cut -d' ' -f1 cutoverd.ready)
 
@@ -145,13 +160,14 @@ live=$(share live)
 [ "$live" -ge 49 ] && [ "$live" -le 50 ] || fail "live share $live%, not about 50%"
 sleep 2
 
-step "9. Rollback drill: everyone back to shadow at once, then forward again"
-shadow_version=$(cutoverctl history orders -o json |
-  jq -r '[.entries[] | select(.after.default_serve.stage == "SHADOW")][0].version')
-cutoverctl rollback orders --to-version "$shadow_version" -m "rollback drill"
-[ "$(share shadow)" = 100 ] || fail "not everyone is back in shadow"
+step "9. Rollback drill: everyone off the new database at once, then forward"
+cutoverctl rollback orders -m "rollback drill"
+[ "$(share dualwrite)" = 100 ] || fail "not everyone is back in dualwrite"
 sleep 2
+cutoverctl stage orders shadow
 allowed cutoverctl rollout orders live=50 shadow=50
+[ "$(cutoverctl backfill status orders -o json | num .runs)" = 1 ] ||
+  fail "the roll forward needed another backfill"
 sleep 2
 
 step "10. Live for everyone, then rampdown (new answers, old still written)"
@@ -170,13 +186,90 @@ grep -q '^decision_errors: 0$' service.out || fail "some decisions failed"
 orders-demo check --sqlite orders.sqlite --rocksdb orders-rocksdb ||
   fail "the two databases differ"
 
-step "12. Complete: only the new database; then retire the flag"
+step "12. Complete: only the new database"
 cutoverctl stage orders complete
 orders-demo --requests 200 --users 300 --sqlite orders.sqlite \
   --rocksdb orders-rocksdb > complete.out
 grep -q '^decisions.complete: 200$' complete.out || fail "not all complete"
 grep -q '^failed_requests: 0$' complete.out || fail "requests failed at complete"
-cutoverctl flags archive orders
+
+step "13a. Outage: the daemon dies; the restarted service serves its snapshot"
+orders-demo --requests 200 --users 300 --snapshot-file orders-client.snapshot \
+  --sqlite orders.sqlite --rocksdb orders-rocksdb > synced.out
+[ -s orders-client.snapshot ] || fail "no snapshot file written"
+kill -9 "$DAEMON"
+wait "$DAEMON" 2> /dev/null || true
+orders-demo --requests 200 --users 300 --seed 7 --write-ratio 1 \
+  --snapshot-file orders-client.snapshot \
+  --sqlite orders.sqlite --rocksdb orders-rocksdb > outage.out
+grep -E '^(failed_requests|decisions.complete|decision_errors|client.local_serves):' outage.out
+grep -q '^decisions.complete: 200$' outage.out || fail "not all complete in the outage"
+grep -q '^decision_errors: 0$' outage.out || fail "decisions fell back to off"
+grep -q '^failed_requests: 0$' outage.out || fail "requests failed in the outage"
+[ "$(fact client.local_serves outage.out)" -ge 200 ] ||
+  fail "decisions not served from the synced state (STALE)"
+if orders-demo check --sqlite orders.sqlite --rocksdb orders-rocksdb > outage-check.txt; then
+  fail "SQLite has orders placed at complete"
+fi
+cat outage-check.txt
+grep -q '^check.missing_in_new: 0$' outage-check.txt ||
+  fail "orders landed in SQLite only"
+rm cutoverd.ready
+cutoverd --config cutoverd.yaml --auth none 2>> cutoverd.log &
+DAEMON=$!
+pids+=("$DAEMON")
+wait_for 20 '[ -s cutoverd.ready ]'
+export CUTOVER_SERVER=127.0.0.1:$(cut -d' ' -f1 cutoverd.ready)
+
+step "13b. The kill switch caps everyone at the fallback: rampdown, old is stale"
+cutoverctl flags get orders | grep -E '^(fallback|currency)'
+cutoverctl flags get orders | grep -q '^fallback  *rampdown (computed)$' ||
+  fail "the fallback is not rampdown"
+cutoverctl flags disable orders -m "kill switch drill"
+[ "$(share rampdown)" = 100 ] || fail "the kill switch does not serve rampdown"
+cutoverctl flags enable orders
+[ "$(share complete)" = 100 ] || fail "not everyone is back at complete"
+
+step "13c. Rollback from complete is refused; the way back, for real"
+stale_refused old cutoverctl rollback orders
+cutoverctl rollback orders --to rampdown
+orders-demo --requests 200 --users 300 --seed 8 --sqlite orders.sqlite \
+  --rocksdb orders-rocksdb > rampdown.out
+grep -q '^decisions.rampdown: 200$' rampdown.out || fail "not all rampdown"
+orders-demo backfill --reverse --sqlite orders.sqlite --rocksdb orders-rocksdb
+cutoverctl rollback orders
+[ "$(share dualwrite)" = 100 ] || fail "the rollback did not land on dualwrite"
+orders-demo check --sqlite orders.sqlite --rocksdb orders-rocksdb ||
+  fail "the two databases differ after the way back"
+
+step "13d. Rollback to off makes new stale: shadow waits for a new backfill"
+cutoverctl stage orders shadow
+cutoverctl rollback orders --to off
+cutoverctl flags get orders | grep '^currency'
+cutoverctl flags get orders | grep -q '^currency  *new is stale since version' ||
+  fail "new is not marked stale"
+orders-demo --requests 200 --users 300 --seed 10 --sqlite orders.sqlite \
+  --rocksdb orders-rocksdb > off.out
+grep -q '^decisions.off: 200$' off.out || fail "not all off"
+cutoverctl stage orders dualwrite
+stale_refused new cutoverctl stage orders shadow
+cutoverctl backfill reset orders
+orders-demo backfill --sqlite orders.sqlite --rocksdb orders-rocksdb
+cutoverctl flags get orders | grep -q '^currency  *both databases current$' ||
+  fail "the backfill did not make new current"
+cutoverctl stage orders shadow
+orders-demo --requests 1000 --users 300 --seed 11 --sqlite orders.sqlite \
+  --rocksdb orders-rocksdb > shadow.out
+grep -q '^migrator.mismatches: 0$' shadow.out || fail "shadow reads differ"
+allowed cutoverctl stage orders live
+[ "$(share live)" = 100 ] || fail "not everyone is live"
+orders-demo check --sqlite orders.sqlite --rocksdb orders-rocksdb ||
+  fail "the two databases differ"
+
+step "14. Complete again, and retire the flag"
+cutoverctl stage orders rampdown
+cutoverctl stage orders complete
+cutoverctl flags archive orders --force -m "orders-demo no longer asks for it"
 cutoverctl history orders --limit 3
 
 step "The migration is complete"

@@ -123,6 +123,7 @@ int main(int argc, char** argv) {
   bool log_values = false;
   std::string metrics_listen;
   double metrics_linger_seconds = 0;
+  std::string snapshot_file;
   app.add_option("--server", server, "cutoverd address (env CUTOVER_SERVER)")
       ->envname("CUTOVER_SERVER")
       ->capture_default_str();
@@ -168,6 +169,11 @@ int main(int argc, char** argv) {
                  "a scrape sees the final counts")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
+  app.add_option("--snapshot-file", snapshot_file,
+                 "keep the client's synced flags in this file, so that a "
+                 "restart while cutoverd is down serves the flags' last "
+                 "known stages (reason STALE) instead of off; its folder "
+                 "must exist");
   bool until_signal = false;
   int pause_ms = 0;
   bool read_repair = false;
@@ -280,6 +286,7 @@ int main(int argc, char** argv) {
   cutover::ClientOptions client_options;
   client_options.server = server;
   client_options.decide_deadline = absl::Milliseconds(decide_deadline_ms);
+  client_options.snapshot_file = snapshot_file;
   auto client = cutover::Client::Create(client_options);
   if (!client.ok()) return Fail(2, client.status().ToString());
   cutover::TelemetryReporter::Options reporter_options;
@@ -422,6 +429,10 @@ int main(int argc, char** argv) {
   Print("client.cache_hits", decided.cache_hits);
   Print("client.cache_misses", decided.cache_misses);
   Print("client.errors", decided.errors);
+  // Decisions served while the daemon could not answer (reason STALE):
+  // evaluated from the synced state, or an expired cached decision.
+  Print("client.local_serves", decided.local_serves);
+  Print("client.stale_serves", decided.stale_serves);
   Print("telemetry.recorded", reported.recorded);
   Print("telemetry.batches_sent", reported.batches_sent);
   Print("telemetry.dropped", reported.dropped);
