@@ -70,6 +70,11 @@ void ClampServe(Serve& serve, Stage ceiling) {
     }
     if (!added) merged.push_back(split);
   }
+  if (merged.size() == 1) {  // everyone at one stage: say so plainly
+    serve.stage = merged[0].stage;
+    serve.rollout.reset();
+    return;
+  }
   serve.rollout->splits = std::move(merged);
 }
 
@@ -93,8 +98,9 @@ std::string WayBack(Origin origin) {
            "old receives writes again, run a reverse backfill (new -> old) "
            "and its verify pass, then roll back to dualwrite";
   }
-  return "to make new current, run a backfill (old -> new) and its verify "
-         "pass, started after new went stale";
+  return "the way back: serve no user off (dualwrite at least), then run a "
+         "new backfill (old -> new) and its verify pass (reset a job that is "
+         "done first)";
 }
 
 bool Verified(const BackfillFacts& facts) {
@@ -209,8 +215,16 @@ Currency NextCurrency(const Flag* before, const Flag& after, int64_t version,
     if (wrote_new && !off.empty() &&
         AdvancesTo(&served_after, served_before, Stage::kDualWrite)) {
       if (!currency.new_stale.has_value()) {
-        currency.new_stale = StaleMark{version, now, off, now};
+        currency.new_stale = StaleMark{version, now, off, std::nullopt};
       }
+    }
+  }
+  // While anyone is served off, writes keep skipping new: a backfill
+  // started before the flag stops serving off misses them.
+  if (currency.new_stale.has_value()) {
+    if (Serves(served_after, Stage::kOff)) {
+      currency.new_stale->skipped_until.reset();
+    } else if (!currency.new_stale->skipped_until.has_value()) {
       currency.new_stale->skipped_until = now;
     }
   }

@@ -8,8 +8,9 @@
 //         (their writes skip old), until a verified reverse backfill
 //         (new -> old) started after the flag last served `complete`;
 //   new   from the change that serves `off` to a share that was being
-//         dual-written, until a verified backfill (old -> new) started at
-//         or after that change.
+//         dual-written, until a verified backfill (old -> new) started
+//         after the flag last served `off` to anyone (while some users are
+//         at off their writes keep skipping new).
 // "Verified" is what the require_backfill gate asks: the job is done (copied
 // and verified) and repaired every mismatch its verify pass found. The
 // daemon keeps the marks on the flag (Flag::currency) and updates them on
@@ -52,7 +53,8 @@ Stage FallbackStage(const Flag& flag);
 
 // Lowers every stage above `ceiling` in the flag's serves (default and
 // rules) to `ceiling`, merging the splits of a rollout that then name the
-// same stage. Users at or below the ceiling keep their stage.
+// same stage (a rollout left with one becomes that stage). Users at or
+// below the ceiling keep their stage.
 void ClampServes(Flag& flag, Stage ceiling);
 
 // The flag as it serves users: a copy of `flag` if enabled; if disabled,

@@ -102,8 +102,7 @@ struct StaleMark {
   absl::Time since = absl::UnixEpoch();
   std::string why;  // e.g. "complete served to 100% (default serve)"
   // When the flag last stopped serving the stage that skips this database
-  // (old: complete; new: off to users who were dual-written); unset while
-  // it still serves it. Only a backfill started at or after this time can
+  // (old: complete; new: off, to anyone); unset while it still serves it. Only a backfill started at or after this time can
   // make the database current again.
   std::optional<absl::Time> skipped_until;
 };

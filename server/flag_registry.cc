@@ -435,8 +435,10 @@ absl::StatusOr<FlagRecord> FlagRegistry::CommitFlag(const FlagRecord* before,
   const Flag* previous = before ? &before->flag : nullptr;
   const absl::Time now = ChangeTime();
   // Which databases are current after the change; the compiled flag's
-  // fallback stage depends on it.
-  next.flag.currency = NextCurrency(previous, next.flag, version, now);
+  // fallback stage depends on it. Its times are exact (not whole seconds
+  // like the change time), as a backfill's start is compared with them.
+  next.flag.currency =
+      NextCurrency(previous, next.flag, version, absl::Now());
   ClearByBackfills(
       next.flag.currency, backfills_->Facts(next.flag.key),
       backfills_->Facts(next.flag.key, BackfillDirection::kReverse));
@@ -448,7 +450,7 @@ absl::StatusOr<FlagRecord> FlagRegistry::CommitFlag(const FlagRecord* before,
   }
 
   bool forced = false;
-  std::vector<std::string> overridden_gates;
+  std::vector<std::string> broken_gates;
   if (change.stage_check) {
     absl::Status move = CheckStageMove(previous, (*compiled)->flag());
     if (!move.ok()) {
@@ -458,34 +460,35 @@ absl::StatusOr<FlagRecord> FlagRegistry::CommitFlag(const FlagRecord* before,
     // Only a flag that declares gates pays for reading their facts (the
     // telemetry window is summed under its lock).
     if (DeclaresGates((*compiled)->flag().gates)) {
-      overridden_gates = BrokenGates(previous, (*compiled)->flag(),
-                                     FactsFor(next.flag.key));
-    }
-    if (!overridden_gates.empty()) {
-      if (!change.force) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "flag ", next.flag.key, " is held by its gates: gate ",
-            absl::StrJoin(overridden_gates, "; gate "),
-            " (force overrides, and the history records it)"));
-      }
-      forced = true;
+      broken_gates = BrokenGates(previous, (*compiled)->flag(),
+                                 FactsFor(next.flag.key));
     }
   }
+  std::vector<std::string> stale_reads;
   if (change.stale_check) {
-    std::vector<std::string> stale_reads =
-        StaleReads(previous, next.flag, next.flag.currency);
-    if (!stale_reads.empty()) {
-      if (!change.force) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("flag ", next.flag.key, ": ", change.action,
-                         " refused: ", absl::StrJoin(stale_reads, "; "),
-                         " (force overrides, and the history records it)"));
+    stale_reads = StaleReads(previous, next.flag, next.flag.currency);
+  }
+  if (!broken_gates.empty() || !stale_reads.empty()) {
+    if (!change.force) {
+      // Every reason at once, so one fix is not followed by another refusal.
+      std::string refusal = absl::StrCat("flag ", next.flag.key);
+      if (!broken_gates.empty()) {
+        absl::StrAppend(&refusal, " is held by its gates: gate ",
+                        absl::StrJoin(broken_gates, "; gate "));
       }
-      forced = true;
-      for (std::string& line : stale_reads) {
-        overridden_gates.push_back(absl::StrCat("stale read: ", line));
+      if (!stale_reads.empty()) {
+        absl::StrAppend(&refusal, broken_gates.empty() ? ": " : "; and ",
+                        change.action, " refused: ",
+                        absl::StrJoin(stale_reads, "; "));
       }
+      return absl::FailedPreconditionError(absl::StrCat(
+          refusal, " (force overrides, and the history records it)"));
     }
+    forced = true;
+  }
+  std::vector<std::string> overridden_gates = std::move(broken_gates);
+  for (const std::string& line : stale_reads) {
+    overridden_gates.push_back(absl::StrCat("stale read: ", line));
   }
 
   // Said first, in words: a database turned stale or current.

@@ -193,33 +193,58 @@ TEST_CASE("Old is current again only after a reverse backfill started once "
   CHECK(FallbackStage(m.flag) == Stage::kDualWrite);
 }
 
-TEST_CASE("New is current again only after a backfill started since it went "
-          "stale",
+TEST_CASE("New is current again only after a backfill started once nobody "
+          "was served off",
           "[currency]") {
   Migration m;
   m.forward = Migration::VerifiedJob(kStart);  // the migration's first one
   m.AdvanceTo(Stage::kShadow);
   REQUIRE(m.Rollback(Stage::kOff).empty());
   REQUIRE(m.flag.currency.new_stale.has_value());
-  const absl::Time stale_at = m.now;
   CHECK(m.flag.currency.new_stale->since_version == 3);
   CHECK(m.flag.currency.new_stale->why ==
         "off served to 100% by the default serve");
+  CHECK_FALSE(m.flag.currency.new_stale->skipped_until.has_value());
 
+  // A backfill run while users are still at off does not count: their
+  // writes keep skipping new after it.
+  m.forward = Migration::VerifiedJob(m.now + absl::Seconds(1));
   // Reading old stays allowed; reading new is refused.
   REQUIRE(m.Stage(Stage::kDualWrite).empty());
+  const absl::Time off_ended = m.now;
+  CHECK(m.flag.currency.new_stale->skipped_until == off_ended);
   REQUIRE(m.Stage(Stage::kShadow).empty());
   const std::vector<std::string> refused = m.Stage(Stage::kLive);
   REQUIRE(refused.size() == 1);
   CHECK_THAT(refused[0],
              Catch::Contains("would read new for 100% of its users, but new "
                              "is stale since version 3"));
+  CHECK_THAT(refused[0], Catch::Contains("serve no user off"));
 
-  // The first backfill predates the rollback and does not count.
-  CHECK_FALSE(m.Stage(Stage::kLive).empty());
-  m.forward = Migration::VerifiedJob(stale_at);
+  // One started once everyone was dual-written counts.
+  m.forward = Migration::VerifiedJob(off_ended);
   REQUIRE(m.Stage(Stage::kLive).empty());
   CHECK_FALSE(m.flag.currency.new_stale.has_value());
+}
+
+TEST_CASE("New stays skipped while any share is served off", "[currency]") {
+  Migration m;
+  m.AdvanceTo(Stage::kDualWrite);
+  Flag next = m.flag;
+  next.default_serve =
+      RolloutServe({{Stage::kDualWrite, 50000}, {Stage::kOff, 50000}});
+  REQUIRE(m.Change(next).empty());
+  REQUIRE(m.flag.currency.new_stale.has_value());
+  CHECK_FALSE(m.flag.currency.new_stale->skipped_until.has_value());
+  // Everyone dual-written again: the skip ends now.
+  REQUIRE(m.Stage(Stage::kDualWrite).empty());
+  CHECK(m.flag.currency.new_stale->skipped_until == m.now);
+  // Off again (a rule now serves it): skipped again.
+  next = m.flag;
+  next.rules.push_back(
+      FlagServing(StageServe(Stage::kOff), {StageServe(Stage::kOff)}).rules[0]);
+  REQUIRE(m.Change(next).empty());
+  CHECK_FALSE(m.flag.currency.new_stale->skipped_until.has_value());
 }
 
 TEST_CASE("New goes stale only when dual-written users are served off",
@@ -274,6 +299,12 @@ TEST_CASE("Clamping merges a rollout's shares", "[currency]") {
   CHECK(splits[1].weight == 50000);
   CHECK(*flag.rules[0].serve.stage == Stage::kDualWrite);
   CHECK(*flag.rules[1].serve.stage == Stage::kOff);
+  // A rollout left with one stage becomes that stage.
+  Flag merged = FlagServing(RolloutServe(
+      {{Stage::kLive, 50000}, {Stage::kShadow, 50000}}));
+  ClampServes(merged, Stage::kDualWrite);
+  CHECK_FALSE(merged.default_serve.rollout.has_value());
+  CHECK(merged.default_serve.stage == Stage::kDualWrite);
 }
 
 TEST_CASE("require_backfill does not count a job verified before new went "

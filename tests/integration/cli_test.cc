@@ -69,7 +69,7 @@ TEST_CASE_METHOD(CliFixture, "operator story: create, stage, ramp, rules, "
 
   const v1::Flag flag = GetFlag("orders");
   CHECK(flag.version() == 7);
-  CHECK(flag.default_serve().rollout().splits(0).stage() == v1::DUALWRITE);
+  CHECK(flag.default_serve().stage() == v1::DUALWRITE);
   REQUIRE(flag.rules_size() == 1);
   CHECK(flag.rules(0).serve().stage() == v1::DUALWRITE);
   CHECK_FALSE(flag.has_currency());

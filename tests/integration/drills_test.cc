@@ -86,13 +86,11 @@ void WaitForMoreOrders(OrdersWorld& world, const std::string& db,
 // Waits (at most 2 s) until the wall clock's whole second is past `second`.
 //
 // The daemon records change times in whole seconds and backfill start
-// times in nanoseconds, and counts a verified backfill started "at or
-// after" the change that made a database stale as making it current. So a
-// backfill started earlier within the same second as that change clears
-// the mark at once: the database is never shown stale, and nothing refuses
-// users reading it (the hidden [known-gap] case below). The drills wait
-// for the next second between a backfill and a change that makes a
-// database stale, so that they check the behaviour meant, not this race.
+// times in nanoseconds. The stale marks keep exact times, so a backfill
+// started earlier in the same second as the change that made a database
+// stale does not count; the test of that below starts at the top of a
+// second so that both fall in one, and the drills keep a second between a
+// backfill and such a change so that they never depend on it.
 void WaitPastSecond(int64_t second) {
   const absl::Time until = absl::Now() + absl::Seconds(2);
   while (absl::ToUnixSeconds(absl::Now()) <= second && absl::Now() < until) {
@@ -310,9 +308,11 @@ TEST_CASE("drill: after rollback --to off new is stale, shadow is allowed and "
   CHECK_THAT(refusal, Catch::Contains("stage refused: the default serve would "
                                       "read new for 100% of its users"));
   CHECK_THAT(refusal, Catch::Contains(stale));
-  CHECK_THAT(refusal, Catch::Contains("run a backfill (old -> new) and its "
-                                      "verify pass, started after new went "
-                                      "stale"));
+  CHECK_THAT(refusal, Catch::Contains("the way back: serve no user off "
+                                      "(dualwrite at least), then run a new "
+                                      "backfill (old -> new) and its verify "
+                                      "pass (reset a job that is done "
+                                      "first)"));
 
   // The first backfill is done; running it again copies nothing and does
   // not count: it started before new went stale.
@@ -332,13 +332,12 @@ TEST_CASE("drill: after rollback --to off new is stale, shadow is allowed and "
   Identical(world, "db");
 }
 
-// Known gaps, hidden from ctest (they fail today): run them with
-//   ./build/tests/drills_test "[known-gap]"
-// Each checks the data-safe behaviour; see the comments for what happens.
+// Two ways a database could once be taken for current too early, kept as
+// tests of the rule.
 
-TEST_CASE("known gap: a backfill started in the same whole second before a "
+TEST_CASE("a backfill started in the same whole second before a "
           "rollback to off does not clear new's stale mark",
-          "[.][known-gap]") {
+          "[drill][currency]") {
   OrdersWorld world;
   world.FillOld("db", 20, kUsers, /*amount_base=*/100);
   // Start at the top of a second, so that all below fits in it.
@@ -350,15 +349,14 @@ TEST_CASE("known gap: a backfill started in the same whole second before a "
   world.Ctl({"rollback", "orders", "--to", "off"});
   const bool same_second = absl::ToUnixSeconds(absl::Now()) == started;
   INFO("all in one second: " << same_second);
-  // Today: the change time (whole seconds) is not after the backfill's
-  // start (nanoseconds), so the backfill "started at or after" the change
-  // and clears the mark: new is never shown stale.
+  // The stale mark's times are exact, so a backfill started before the
+  // rollback (however close) does not clear it.
   CHECK(GetFlag(world).currency().has_new_stale());
 }
 
-TEST_CASE("known gap: a forward backfill run while users are still at off "
+TEST_CASE("a forward backfill run while users are still at off "
           "does not make new current",
-          "[.][known-gap]") {
+          "[drill][currency]") {
   OrdersWorld world;
   const int64_t backfilled = MigrateTo(world, "db", "shadow");
   WaitPastSecond(backfilled);
@@ -373,9 +371,8 @@ TEST_CASE("known gap: a forward backfill run while users are still at off "
   REQUIRE(off["orders_placed"] == kRequests);
   world.Ctl({"stage", "orders", "dualwrite"});
   world.Ctl({"stage", "orders", "shadow"});
-  // Today: the backfill cleared the mark (new's skipped_until is the time
-  // of the rollback, not of the end of off), so live is allowed and its
-  // users read a RocksDB that lacks every order placed at off since.
+  // The backfill ran while users were at off, so it does not count: live
+  // stays refused, as it must (RocksDB lacks every order placed at off).
   RunResult live = RunCli(world.daemon().address(),
                           {"stage", "orders", "live"});
   CHECK(live.exit_code == 2);

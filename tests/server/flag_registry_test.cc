@@ -877,10 +877,8 @@ TEST_CASE("FlagRegistry: a plain rollback moves users back to dualwrite, "
   request.set_comment("mismatches");
   v1::Flag back = Ok(f.registry->Rollback(request, kBob));
   CHECK(back.version() == 6);
-  // The rollout's live and shadow shares merge into one dualwrite split.
-  REQUIRE(back.default_serve().rollout().splits_size() == 1);
-  CHECK(back.default_serve().rollout().splits(0).stage() == v1::DUALWRITE);
-  CHECK(back.default_serve().rollout().splits(0).weight() == 100000);
+  // The rollout's live and shadow shares merge: everyone at dualwrite.
+  CHECK(back.default_serve().stage() == v1::DUALWRITE);
   REQUIRE(back.rules_size() == 1);
   CHECK(back.rules(0).serve().stage() == v1::DUALWRITE);
   CHECK(back.enabled());
@@ -903,7 +901,7 @@ TEST_CASE("FlagRegistry: a plain rollback moves users back to dualwrite, "
   request.set_to_stage(v1::OFF);
   v1::Flag off = Ok(f.registry->Rollback(request, kBob));
   CHECK(off.version() == 7);
-  CHECK(off.default_serve().rollout().splits(0).stage() == v1::OFF);
+  CHECK(off.default_serve().stage() == v1::OFF);
   REQUIRE(off.currency().has_new_stale());
   CHECK(off.currency().new_stale().since_version() == 7);
   CHECK(off.currency().new_stale().why() ==
