@@ -17,6 +17,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 #include "tests/server/backfill_pages.h"
+#include "tests/server/raw_db.h"
 #include "server/storage_codec.h"
 #include "server/store.h"
 #include "tests/integration/harness.h"
@@ -55,54 +56,6 @@ StartBackfillCommand StartOf(const std::string& flag,
   return command;
 }
 
-
-// The backfill family of a closed store, read and written with the raw
-// RocksDB API.
-class RawBackfill {
- public:
-  explicit RawBackfill(const std::string& dir) {
-    rocksdb::DBOptions options;
-    std::vector<std::string> names;
-    REQUIRE(rocksdb::DB::ListColumnFamilies(options, dir, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const auto& name : names) {
-      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    }
-    rocksdb::DB* db = nullptr;
-    REQUIRE(rocksdb::DB::Open(options, dir, families, &handles_, &db).ok());
-    db_.reset(db);
-    for (auto* handle : handles_) {
-      if (handle->GetName() == "backfill") backfill_ = handle;
-    }
-    REQUIRE(backfill_ != nullptr);
-  }
-  ~RawBackfill() {
-    for (auto* handle : handles_) {
-      db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
-    }
-    db_->Close().PermitUncheckedError();
-  }
-  RawBackfill(const RawBackfill&) = delete;
-  RawBackfill& operator=(const RawBackfill&) = delete;
-
-  std::vector<std::string> Keys() {
-    std::vector<std::string> keys;
-    std::unique_ptr<rocksdb::Iterator> it(
-        db_->NewIterator(rocksdb::ReadOptions(), backfill_));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      keys.push_back(it->key().ToString());
-    }
-    return keys;
-  }
-  void Put(const std::string& key, const std::string& value) {
-    REQUIRE(db_->Put(rocksdb::WriteOptions(), backfill_, key, value).ok());
-  }
-
- private:
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  rocksdb::ColumnFamilyHandle* backfill_ = nullptr;
-};
 
 TEST_CASE("BackfillJobs: a flag's forward and reverse jobs are apart",
           "[backfill_jobs]") {
@@ -242,9 +195,9 @@ TEST_CASE("Store: a flag's forward and reverse backfill jobs are kept apart "
     REQUIRE(store->PutBackfill(other).ok());
   }
   {
-    RawBackfill raw(dir.path());
-    CHECK(raw.Keys() == std::vector<std::string>{"orders", "orders.eu",
-                                                 "orders/reverse"});
+    RawDb raw(dir.path());
+    CHECK(raw.Keys("backfill") ==
+          std::vector<std::string>{"orders", "orders.eu", "orders/reverse"});
   }
   {
     auto store = OpenStore(dir.path());
@@ -268,8 +221,9 @@ TEST_CASE("Store: a flag's forward and reverse backfill jobs are kept apart "
     REQUIRE(store->DeleteBackfill("orders", BackfillDirection::kReverse).ok());
   }
   {
-    RawBackfill raw(dir.path());
-    CHECK(raw.Keys() == std::vector<std::string>{"orders", "orders.eu"});
+    RawDb raw(dir.path());
+    CHECK(raw.Keys("backfill") ==
+          std::vector<std::string>{"orders", "orders.eu"});
   }
   auto store = OpenStore(dir.path());
   CHECK(Ok(store->Load()).backfills.size() == 2);
@@ -293,8 +247,11 @@ TEST_CASE("Store: a backfill entry whose key and value disagree on the "
     TempDir dir;
     OpenStore(dir.path());
     {
-      RawBackfill raw(dir.path());
-      raw.Put(key, value);
+      RawDb raw(dir.path());
+      REQUIRE(raw.db()
+                  .Put(rocksdb::WriteOptions(), raw.family("backfill"), key,
+                       value)
+                  .ok());
     }
     auto store = OpenStore(dir.path());
     CHECK(store->Load().status().code() == absl::StatusCode::kDataLoss);

@@ -8,6 +8,7 @@
 #include "tests/integration/harness.h"
 #include "tests/printers.h"
 #include "tests/server/api_registry.h"
+#include "tests/server/raw_db.h"
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -161,48 +162,6 @@ std::string BigEndian64(uint64_t value) {
   }
   return out;
 }
-
-// The store's folder opened with the raw RocksDB API, every column family
-// included, to write what Store never would.
-class RawDb {
- public:
-  explicit RawDb(const std::string& dir) {
-    rocksdb::DBOptions options;
-    std::vector<std::string> names;
-    REQUIRE(rocksdb::DB::ListColumnFamilies(options, dir, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const auto& name : names) {
-      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    }
-    rocksdb::DB* db = nullptr;
-    rocksdb::Status s =
-        rocksdb::DB::Open(options, dir, families, &handles_, &db);
-    INFO(s.ToString());
-    REQUIRE(s.ok());
-    db_.reset(db);
-  }
-  ~RawDb() {
-    for (auto* handle : handles_) {
-      db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
-    }
-    db_->Close().PermitUncheckedError();
-  }
-  RawDb(const RawDb&) = delete;
-  RawDb& operator=(const RawDb&) = delete;
-
-  rocksdb::DB& db() { return *db_; }
-  rocksdb::ColumnFamilyHandle* family(const std::string& name) {
-    for (auto* handle : handles_) {
-      if (handle->GetName() == name) return handle;
-    }
-    FAIL("no column family " << name);
-    return nullptr;
-  }
-
- private:
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-};
 
 TEST_CASE("Store: a new store is empty at revision 0", "[store]") {
   TempDir dir;
