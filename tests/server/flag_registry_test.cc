@@ -1439,5 +1439,44 @@ TEST_CASE("FlagRegistry: a verified reverse backfill makes old current "
   CHECK_FALSE(reopened.has_currency());
 }
 
+TEST_CASE("FlagRegistry: a segment change that could move dual-written "
+          "users to off is refused and changes nothing",
+          "[flag_registry][currency]") {
+  Fixture f;
+  Create(*f.registry, OrdersFlag());  // default off
+  CreateSegment(*f.registry, "internal-testers");
+  Ok(f.registry->AddRule(
+      AddRuleRequest(SegmentRule("internal-testers", v1::DUALWRITE)), kAlice));
+  const int64_t revision = f.revision();
+
+  // Adding members moves them from off to dualwrite: fine.
+  v1::ReplaceSegmentRequest replace;
+  *replace.mutable_segment() = MakeSegment("internal-testers");
+  replace.mutable_segment()->add_included("user-3");
+  replace.set_expected_version(1);
+  Ok(f.registry->ReplaceSegment(replace, kBob));
+  CHECK(f.revision() == revision + 1);
+
+  // Removing one would send a dual-written user back to off.
+  *replace.mutable_segment() = MakeSegment("internal-testers");
+  replace.set_expected_version(2);
+  const absl::StatusOr<v1::Segment> refused =
+      f.registry->ReplaceSegment(replace, kBob);
+  REQUIRE(refused.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK_THAT(std::string(refused.status().message()),
+             Catch::Contains("flag orders dual-writes 100% of rule rule-1: "
+                             "users removed from segment internal-testers "
+                             "may get off"));
+  CHECK(f.revision() == revision + 1);
+  CHECK(Ok(f.registry->GetSegment("internal-testers")).version() == 2);
+  CHECK_FALSE(Ok(f.registry->GetFlag("orders")).has_currency());
+
+  // Moved on the flag instead, the history and the currency record it.
+  v1::RemoveRuleRequest remove;
+  remove.set_key("orders");
+  remove.set_rule_id("rule-1");
+  CHECK(Ok(f.registry->RemoveRule(remove, kAlice)).currency().has_new_stale());
+}
+
 }  // namespace
 }  // namespace cutover
