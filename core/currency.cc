@@ -155,6 +155,18 @@ void AddGrownReaders(const Flag* before, const Flag& after, Origin origin,
   }
 }
 
+// The flag as it serves users under `currency`, without a copy when it is
+// enabled (the common case): `flag` itself, or a clamped copy kept in
+// `storage`.
+const Flag& Served(const Flag& flag, const Currency& currency,
+                   std::optional<Flag>& storage) {
+  if (flag.enabled) return flag;
+  Flag with_currency = flag;
+  with_currency.currency = currency;
+  storage = ServedFlag(with_currency);
+  return *storage;
+}
+
 }  // namespace
 
 Stage RollbackStage(const Flag& flag) {
@@ -191,9 +203,8 @@ Currency NextCurrency(const Flag* before, const Flag& after, int64_t version,
   Currency currency = before != nullptr ? before->currency : Currency();
   // What each serves, judged with the currency before the change (a
   // disabled flag's computed fallback depends on it).
-  Flag after_with_currency = after;
-  after_with_currency.currency = currency;
-  const Flag served_after = ServedFlag(after_with_currency);
+  std::optional<Flag> after_storage;
+  const Flag& served_after = Served(after, currency, after_storage);
 
   const std::string complete = WhereServed(served_after, Stage::kComplete);
   if (!complete.empty()) {
@@ -207,7 +218,9 @@ Currency NextCurrency(const Flag* before, const Flag& after, int64_t version,
   }
 
   if (before != nullptr) {
-    const Flag served_before = ServedFlag(*before);
+    std::optional<Flag> before_storage;
+    const Flag& served_before =
+        Served(*before, before->currency, before_storage);
     // Users dual-written before (a share at dualwrite or later) whose share
     // shrank, while the flag now serves off somewhere: they moved to off.
     const bool wrote_new = Reach(served_before) >= Stage::kDualWrite;
@@ -277,18 +290,19 @@ std::vector<std::string> CurrencyChanges(const Currency& before,
 std::vector<std::string> StaleReads(const Flag* before, const Flag& after,
                                     const Currency& currency) {
   std::vector<std::string> problems;
-  Flag after_with_currency = after;
-  after_with_currency.currency = currency;
-  const Flag served_after = ServedFlag(after_with_currency);
-  std::optional<Flag> served_before;
-  if (before != nullptr) served_before = ServedFlag(*before);
+  std::optional<Flag> after_storage;
+  const Flag& served_after = Served(after, currency, after_storage);
+  std::optional<Flag> before_storage;
+  const Flag* served_before =
+      before != nullptr ? &Served(*before, before->currency, before_storage)
+                        : nullptr;
   for (const Origin origin : {Origin::kOld, Origin::kNew}) {
     const std::optional<StaleMark>& mark = MarkOf(currency, origin);
     if (!mark.has_value()) continue;
     const bool stale_before =
         before != nullptr && MarkOf(before->currency, origin).has_value();
     const std::string stale = MarkText(origin, *mark);
-    AddGrownReaders(stale_before ? &*served_before : nullptr, served_after,
+    AddGrownReaders(stale_before ? served_before : nullptr, served_after,
                     origin, stale, &problems);
     if (after.fallback_stage.has_value() &&
         ReadOrigin(*after.fallback_stage) == origin) {
@@ -343,7 +357,8 @@ MembershipMoves SegmentMoves(const Segment* before, const Segment& after) {
 std::vector<std::string> SegmentMovesOffDualWrites(
     const Flag& flag, const std::string& segment_key, MembershipMoves moves) {
   std::vector<std::string> lines;
-  const Flag served = ServedFlag(flag);
+  std::optional<Flag> storage;
+  const Flag& served = Served(flag, flag.currency, storage);
   if (Reach(served) < Stage::kDualWrite || !Serves(served, Stage::kOff)) {
     return lines;  // nobody dual-written, or nobody at off to move to
   }
