@@ -5,6 +5,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -61,7 +62,10 @@ absl::Status ApplyCommand::Apply() {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": ", file.status().message()));
   }
-  // Validate everything before changing anything.
+  // Check the file as a whole, then every entry, before changing anything.
+  if (absl::Status s = CheckFileShape(*file); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", s.message()));
+  }
   for (int i = 0; i < file->segments_size(); ++i) {
     absl::Status s = ValidateSegment(FromProto(file->segments(i)));
     if (!s.ok()) {
@@ -84,6 +88,54 @@ absl::Status ApplyCommand::Apply() {
     if (absl::Status s = ApplyFlag(flag); !s.ok()) return s;
   }
   if (options_.dry_run) context_.out << "dry run: nothing changed\n";
+  return absl::OkStatus();
+}
+
+absl::Status ApplyCommand::CheckFileShape(const v1::FlagFile& file) const {
+  // The same key twice is a mistake in the file, not "the last one wins".
+  absl::flat_hash_map<std::string, int> segments;
+  for (int i = 0; i < file.segments_size(); ++i) {
+    const auto [it, added] = segments.emplace(file.segments(i).key(), i);
+    if (!added) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "segments[", i, "].key: '", file.segments(i).key(),
+          "' is already the key of segments[", it->second, "]"));
+    }
+  }
+  absl::flat_hash_map<std::string, int> flags;
+  for (int i = 0; i < file.flags_size(); ++i) {
+    const auto [it, added] = flags.emplace(file.flags(i).key(), i);
+    if (!added) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "flags[", i, "].key: '", file.flags(i).key(),
+          "' is already the key of flags[", it->second, "]"));
+    }
+  }
+  // Every segment a rule names is in the file or in the store.
+  for (int f = 0; f < file.flags_size(); ++f) {
+    const v1::Flag& flag = file.flags(f);
+    for (int r = 0; r < flag.rules_size(); ++r) {
+      const v1::Rule& rule = flag.rules(r);
+      for (int c = 0; c < rule.clauses_size(); ++c) {
+        const v1::Clause& clause = rule.clauses(c);
+        if (clause.op() != v1::IN_SEGMENT) continue;
+        for (int v = 0; v < clause.values_size(); ++v) {
+          const std::string& key = clause.values(v);
+          if (segments.contains(key)) continue;
+          v1::GetSegmentRequest get;
+          get.set_key(key);
+          absl::Status found = context_.admin->GetSegment(get).status();
+          if (absl::IsNotFound(found)) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "flags[", f, "].rules[", r, "].clauses[", c, "].values[", v,
+                "]: segment '", key,
+                "' is neither in the file nor in the store"));
+          }
+          if (!found.ok()) return found;
+        }
+      }
+    }
+  }
   return absl::OkStatus();
 }
 

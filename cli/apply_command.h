@@ -35,6 +35,9 @@ class ApplyCommand {
 
  private:
   absl::Status Apply();
+  // The file as a whole: no key twice, every segment a rule names in the
+  // file or in the store. INVALID_ARGUMENT with the entry's path.
+  absl::Status CheckFileShape(const v1::FlagFile& file) const;
   absl::Status ApplySegment(const v1::Segment& desired);
   absl::Status ApplyFlag(const v1::Flag& desired);
   void PrintDiff(const std::string& what, const std::vector<std::string>& diff);

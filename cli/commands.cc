@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "cli/apply_command.h"
@@ -42,8 +43,18 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions* global) {
       ->envname("CUTOVER_SERVER");
   app.add_option("-o,--output", global->output, "table, json or yaml");
   app.add_option("--timeout", global->timeout_seconds,
-                 "seconds to wait for the server")
-      ->check(CLI::PositiveNumber);
+                 "seconds to wait for the server (above 0, at most 86400)")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            double seconds = 0;
+            if (!absl::SimpleAtod(text, &seconds) || !(seconds > 0) ||
+                seconds > 86400) {
+              return "must be a number of seconds above 0 and at most "
+                     "86400, got '" + text + "'";
+            }
+            return "";
+          },
+          "SECONDS"));
   app.add_option("--actor", global->actor,
                  "who is making the change, for the history when the daemon "
                  "runs without auth (env CUTOVER_ACTOR, default $USER); with "

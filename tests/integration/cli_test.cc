@@ -128,6 +128,14 @@ TEST_CASE_METHOD(CliFixture, "bad input exits 2 and changes nothing",
       {{"flags", "get"}, "is required"},
       {{"flags", "list", "--timeout", "abc"}, "--timeout"},
       {{"flags", "list", "--timeout", "-1"}, "--timeout"},
+      {{"flags", "list", "--timeout", "0"},
+       "--timeout: must be a number of seconds above 0 and at most 86400, "
+       "got '0'"},
+      {{"flags", "list", "--timeout", "1e400"}, "at most 86400"},
+      {{"rollback", "orders", "--to", "sideways"},
+       "--to: 'sideways' is not one of"},
+      {{"flags", "fallback", "orders", "sideways"},
+       "stage: 'sideways' is not one of"},
       {{"flags", "list", "-o"}, "--output"},
       {{"history", "orders", "--limit", "x"}, "--limit"},
       {{"rules", "add", "orders", "--if", "tenant in acme"},
@@ -345,6 +353,71 @@ TEST_CASE_METHOD(CliFixture, "apply --dry-run refuses a file that reads a "
     CHECK(absl::StrContains(result.err, "new is stale since version 3"));
   }
   CHECK(GetFlag("orders").version() == 5);
+}
+
+TEST_CASE_METHOD(CliFixture, "apply checks the file as a whole before "
+                             "changing anything",
+                 "[cli][apply]") {
+  struct Case {
+    const char* name;
+    const char* yaml;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {"the same segment twice",
+       "segments:\n"
+       "  - {key: dup, included: [u-1]}\n"
+       "  - {key: dup, included: [u-2]}\n",
+       "segments[1].key: 'dup' is already the key of segments[0]"},
+      {"the same flag twice",
+       "flags:\n"
+       "  - {key: skip, old_target: a, new_target: b, enabled: true, "
+       "default_serve: {stage: dualwrite}}\n"
+       "  - {key: skip, old_target: a, new_target: b, enabled: true, "
+       "default_serve: {stage: shadow}}\n",
+       "flags[1].key: 'skip' is already the key of flags[0]"},
+      {"a segment neither in the file nor in the store",
+       "segments:\n"
+       "  - {key: beta, included: [u-1]}\n"
+       "flags:\n"
+       "  - key: orders\n"
+       "    old_target: a\n"
+       "    new_target: b\n"
+       "    default_serve: {stage: off}\n"
+       "    rules:\n"
+       "      - clauses: [{op: IN_SEGMENT, values: [beta, gamma]}]\n"
+       "        serve: {stage: off}\n",
+       "flags[0].rules[0].clauses[0].values[1]: segment 'gamma' is neither "
+       "in the file nor in the store"},
+      {"a field no flag has",
+       "flags:\n"
+       "  - {key: orders, old_target: a, new_target: b, colour: red, "
+       "default_serve: {stage: off}}\n",
+       "colour"},
+  };
+  for (const Case& c : cases) {
+    DYNAMIC_SECTION(c.name) {
+      const std::string file = dir().path() + "/file.yaml";
+      {
+        std::ofstream out(file);
+        out << c.yaml;
+      }
+      for (const bool dry : {true, false}) {
+        std::vector<std::string> args = {"apply", "-f", file};
+        if (dry) args.push_back("--dry-run");
+        const RunResult result = Ctl(args);
+        INFO("dry run " << dry << "\nstderr: " << result.err);
+        CHECK(result.exit_code == 2);
+        CHECK(absl::StrContains(result.err, c.message));
+        CHECK(result.out.empty());  // refused before anything was tried
+      }
+      // Nothing was created.
+      CHECK(absl::StrContains(Ok({"flags", "list"}), "KEY"));
+      CHECK_FALSE(absl::StrContains(Ok({"flags", "list"}), "skip"));
+      CHECK(Ctl({"segments", "get", "dup"}).exit_code != 0);
+      CHECK(Ctl({"segments", "get", "beta"}).exit_code != 0);
+    }
+  }
 }
 
 }  // namespace
