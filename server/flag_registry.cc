@@ -1,6 +1,7 @@
 #include "server/flag_registry.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -66,6 +67,27 @@ absl::Status CheckSegmentsExist(const Flag& flag, const Snapshot& snapshot) {
   return absl::OkStatus();
 }
 
+// The currency of a flag last written before daemons kept it, worked out
+// by replaying its history (oldest first) as the daemon would have.
+// Whatever backfill made a database current since is applied at start
+// (ReconcileAllCurrencies).
+absl::StatusOr<Currency> CurrencyFromHistory(const Store& store,
+                                             const std::string& key) {
+  absl::StatusOr<std::vector<HistoryRecord>> history = store.History(key, 0);
+  if (!history.ok()) return history.status();
+  Currency currency;
+  std::optional<Flag> previous;
+  for (auto it = history->rbegin(); it != history->rend(); ++it) {
+    if (!it->flag_after.has_value()) continue;
+    if (previous.has_value()) previous->currency = currency;
+    const Flag& after = it->flag_after->flag;
+    currency = NextCurrency(previous.has_value() ? &*previous : nullptr,
+                            after, it->version, it->time);
+    previous = after;
+  }
+  return currency;
+}
+
 // The diff lines of a flag change, as the API shows the flag (nullptr
 // before: a new flag).
 std::vector<std::string> FlagDiff(const FlagRecord* before,
@@ -100,6 +122,13 @@ absl::StatusOr<std::unique_ptr<FlagRegistry>> FlagRegistry::Open(
   }
   absl::flat_hash_map<std::string, FlagTable::Entry> flags;
   for (FlagRecord& record : state->flags) {
+    if (!record.currency_kept) {
+      absl::StatusOr<Currency> currency =
+          CurrencyFromHistory(*store, record.flag.key);
+      if (!currency.ok()) return currency.status();
+      record.flag.currency = *std::move(currency);
+      record.currency_kept = true;
+    }
     auto compiled = CompileFlag(record.flag);
     if (!compiled.ok()) {
       return absl::DataLossError(absl::StrCat("stored flag '", record.flag.key,

@@ -34,6 +34,9 @@ struct FlagRecord {
   // flag reads back (and is compared for changes) as it was written.
   bool gates_given = false;
   LastChange last_change;
+  // Whether flag.currency was kept by the daemon that wrote the record
+  // (false: written before daemons kept it; see FlagRegistry::Open).
+  bool currency_kept = true;
 };
 
 struct SegmentRecord {

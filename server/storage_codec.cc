@@ -276,6 +276,7 @@ void ToDisk(const FlagRecord& record, disk::Flag* out) {
   out->set_archived(flag.archived);
   ToDisk(record.last_change, out->mutable_last_change());
   CurrencyToProto(flag.currency, out);
+  out->set_currency_kept(record.currency_kept);
 }
 
 FlagRecord FromDisk(const disk::Flag& flag) {
@@ -314,6 +315,7 @@ FlagRecord FromDisk(const disk::Flag& flag) {
   out.version = flag.version();
   out.archived = flag.archived();
   out.currency = CurrencyFromProto(flag);
+  record.currency_kept = flag.currency_kept();
   record.last_change = FromDisk(flag.last_change());
   return record;
 }

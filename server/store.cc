@@ -480,7 +480,9 @@ absl::Status Store::MigrateFromSchema1() {
       [](rocksdb::Slice value) -> absl::StatusOr<std::string> {
         auto flag = ParseSchema1<v1::Flag>(value, "flag");
         if (!flag.ok()) return flag.status();
-        return EncodeFlag(FromApi(*flag));
+        FlagRecord record = FromApi(*flag);
+        record.currency_kept = false;  // worked out from history at load
+        return EncodeFlag(record);
       },
       &batch);
   if (status.ok()) {

@@ -169,8 +169,18 @@ void CheckReadsAsTheOldDaemonServed(ApiRegistry& registry) {
   const std::vector<v1::Flag> listed = registry.ListFlags(true);
   REQUIRE(listed.size() == static_cast<size_t>(flags.flags_size()));
   for (int i = 0; i < flags.flags_size(); ++i) {
-    const v1::Flag& expected = flags.flags(i);
+    v1::Flag expected = flags.flags(i);
     INFO("flag " << expected.key());
+    // The old daemon kept no currency; the migrated one works it out from
+    // the history: carts and payments were rolled back to off after dual
+    // writes (the old rollback), so their new database is stale.
+    if (expected.key() == "carts" || expected.key() == "payments") {
+      REQUIRE(listed[i].currency().has_new_stale());
+      CHECK(listed[i].currency().new_stale().why() ==
+            "off served to 100% by the default serve");
+      CHECK_FALSE(listed[i].currency().has_old_stale());
+      *expected.mutable_currency() = listed[i].currency();
+    }
     CHECK_SAME_MESSAGE(expected, listed[i]);
     absl::StatusOr<v1::Flag> got = registry.GetFlag(expected.key());
     REQUIRE(got.ok());
