@@ -38,6 +38,7 @@
 #include "absl/strings/string_view.h"
 #include "convert/convert.h"
 #include "core/bucketing.h"
+#include "core/currency.h"
 #include "core/evaluate.h"
 #include "core/model.h"
 #include "core/stage.h"
@@ -117,7 +118,8 @@ void CheckDecision(const Flag& flag, const Context& context,
   FUZZ_CHECK(d.error.empty(), what);
 
   if (!flag.enabled) {
-    FUZZ_CHECK(d.stage == Stage::kOff, what);
+    // The kill switch caps every user at the data-safe fallback stage.
+    FUZZ_CHECK(d.stage <= FallbackStage(flag), what);
     FUZZ_CHECK(d.reason == Reason::kDisabled, what);
     FUZZ_CHECK(d.bucket == -1, what);
     FUZZ_CHECK(d.rule_id.empty(), what);
