@@ -1,15 +1,17 @@
 // cutoverctl apply: makes the daemon's flags and segments match a YAML or
-// JSON file (config/flags.example.yaml), printing each difference; with
-// --dry-run only prints them. Everything in the file is validated before
-// anything changes; segments go first (flags' rules may name them).
+// JSON file (config/flags.example.yaml) in one Admin.Apply call: the
+// daemon checks the whole file and commits all of it as one revision, or
+// nothing. Prints each entry's change (or "unchanged"); with --dry-run the
+// daemon checks the same and commits nothing, and the revision it checked
+// can be given back as --expected-revision.
 //
 // One per run; registers with CLI11 and must outlive the parse and the
 // chosen command.
 #ifndef CUTOVER_CLI_APPLY_COMMAND_H_
 #define CUTOVER_CLI_APPLY_COMMAND_H_
 
+#include <cstdint>
 #include <string>
-#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
@@ -21,7 +23,8 @@ namespace cutover::cli {
 struct ApplyOptions {
   std::string file;
   bool dry_run = false;
-  bool force = false;  // allow stage skips
+  bool force = false;  // allow stage skips, broken gates, stale reads
+  int64_t expected_revision = -1;  // -1: any
 };
 
 class ApplyCommand {
@@ -35,12 +38,7 @@ class ApplyCommand {
 
  private:
   absl::Status Apply();
-  // The file as a whole: no key twice, every segment a rule names in the
-  // file or in the store. INVALID_ARGUMENT with the entry's path.
-  absl::Status CheckFileShape(const v1::FlagFile& file) const;
-  absl::Status ApplySegment(const v1::Segment& desired);
-  absl::Status ApplyFlag(const v1::Flag& desired);
-  void PrintDiff(const std::string& what, const std::vector<std::string>& diff);
+  void PrintResults(const v1::ApplyResponse& response);
 
   CommandContext& context_;
   ApplyOptions options_;

@@ -145,6 +145,11 @@ absl::StatusOr<v1::GetHistoryResponse> AdminClient::GetHistory(
   return Call(*admin_, &v1::Admin::Stub::GetHistory, request);
 }
 
+absl::StatusOr<v1::ApplyResponse> AdminClient::Apply(
+    const v1::ApplyRequest& request) const {
+  return Call(*admin_, &v1::Admin::Stub::Apply, request);
+}
+
 absl::StatusOr<v1::Segment> AdminClient::CreateSegment(
     const v1::CreateSegmentRequest& request) const {
   return Call(*admin_, &v1::Admin::Stub::CreateSegment, request);

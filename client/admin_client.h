@@ -108,6 +108,8 @@ class AdminClient {
   absl::StatusOr<v1::Flag> Rollback(const v1::RollbackRequest& request) const;
   absl::StatusOr<v1::GetHistoryResponse> GetHistory(
       const v1::GetHistoryRequest& request) const;
+  absl::StatusOr<v1::ApplyResponse> Apply(
+      const v1::ApplyRequest& request) const;
   absl::StatusOr<v1::Segment> CreateSegment(
       const v1::CreateSegmentRequest& request) const;
   absl::StatusOr<v1::Segment> GetSegment(

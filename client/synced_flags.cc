@@ -73,7 +73,10 @@ int SyncedFlags::Load(const v1::ClientSnapshot& message) {
   return refused;
 }
 
-void SyncedFlags::BeginStream() { pending_ = CopyPublished(); }
+void SyncedFlags::BeginStream() {
+  pending_ = CopyPublished();
+  step_.reset();  // a step the broken stream cut short is replayed whole
+}
 
 bool SyncedFlags::Apply(const v1::WatchEvent& event) {
   switch (event.kind()) {
@@ -99,9 +102,14 @@ bool SyncedFlags::Apply(const v1::WatchEvent& event) {
     ApplyChange(event, *pending_);
     return false;
   }
-  // Synced: one change, one revision, published at once.
-  std::unique_ptr<SyncedState> next = CopyPublished();
+  // Synced: a revision's changes are published together, at its last.
+  std::unique_ptr<SyncedState> next =
+      step_ != nullptr ? std::move(step_) : CopyPublished();
   ApplyChange(event, *next);
+  if (event.more_in_revision()) {
+    step_ = std::move(next);
+    return false;
+  }
   next->revision_ = std::max(next->revision_, event.revision());
   resume_revision_ = next->revision_;
   Publish(std::move(next));

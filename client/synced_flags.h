@@ -22,7 +22,10 @@
 //     (the whole state follows); either way the events before the stream's
 //     SYNCED fill a pending state, published only at SYNCED, at SYNCED's
 //     revision, so that readers never see half a RESET or half a replay;
-//   - after SYNCED each change is one revision and is published at once;
+//   - after SYNCED each revision is published at once, whole: the events
+//     of a revision that changed several objects (an Apply; each but the
+//     last marked more_in_revision) are gathered and published at its
+//     last, so readers never see half a file;
 //   - FLAG_UPSERTED replaces a flag, FLAG_ARCHIVED keeps it as archived,
 //     SEGMENT_UPSERTED replaces a segment, SEGMENT_DELETED removes it;
 //     HEARTBEAT changes nothing.
@@ -140,6 +143,9 @@ class SyncedFlags {
   // Watch thread only: the state being built before the stream's SYNCED
   // (null once synced), and resume_revision().
   std::unique_ptr<SyncedState> pending_;
+  // Watch thread only: after SYNCED, a revision whose last event has not
+  // arrived yet (null otherwise).
+  std::unique_ptr<SyncedState> step_;
   int64_t resume_revision_ = 0;
 };
 

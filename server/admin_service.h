@@ -89,6 +89,9 @@ class AdminService final : public v1::Admin::Service {
   grpc::Status ReplaceSegment(grpc::ServerContext* context,
                               const v1::ReplaceSegmentRequest* request,
                               v1::Segment* response) override;
+  grpc::Status Apply(grpc::ServerContext* context,
+                     const v1::ApplyRequest* request,
+                     v1::ApplyResponse* response) override;
   grpc::Status DeleteSegment(grpc::ServerContext* context,
                              const v1::DeleteSegmentRequest* request,
                              v1::Segment* response) override;

@@ -296,6 +296,37 @@ DeleteSegmentCommand ToCommand(const v1::DeleteSegmentRequest& request) {
   return {request.key(), request.expected_version(), request.comment()};
 }
 
+ApplyFileCommand ToCommand(const v1::ApplyRequest& request) {
+  ApplyFileCommand command;
+  command.segments.reserve(request.segments_size());
+  for (const v1::Segment& segment : request.segments()) {
+    command.segments.push_back(FromProto(segment));
+  }
+  command.flags.reserve(request.flags_size());
+  for (const v1::Flag& flag : request.flags()) {
+    command.flags.push_back(FromApi(flag));
+  }
+  if (request.has_expected_revision()) {
+    command.expected_revision = request.expected_revision();
+  }
+  command.dry_run = request.dry_run();
+  command.force = request.force();
+  command.comment = request.comment();
+  return command;
+}
+
+void ToApi(const ApplyResult& result, v1::ApplyResponse* out) {
+  out->set_revision(result.revision);
+  out->set_committed(result.committed);
+  for (const ApplyEntry& entry : result.entries) {
+    v1::ApplyResult* item = out->add_results();
+    item->set_path(entry.path);
+    item->set_key(entry.key);
+    item->set_segment(entry.segment);
+    if (entry.change) ToApi(*entry.change, item->mutable_change());
+  }
+}
+
 StartBackfillCommand ToCommand(const v1::StartBackfillRequest& request) {
   return {request.flag_key(), request.rows_total_estimate(),
           request.verify_sample_rate(), FromApi(request.direction())};

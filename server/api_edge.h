@@ -25,6 +25,7 @@ void ToApi(const FlagRecord& flag, v1::Flag* out);
 void ToApi(const SegmentRecord& segment, v1::Segment* out);
 void ToApi(const HistoryRecord& entry, v1::HistoryEntry* out);
 void ToApi(const BackfillJob& job, v1::BackfillJob* out);
+void ToApi(const ApplyResult& result, v1::ApplyResponse* out);
 // The Watch event of a committed change: FLAG_UPSERTED or FLAG_ARCHIVED
 // (the flag is archived), SEGMENT_UPSERTED or SEGMENT_DELETED.
 v1::WatchEvent ToWatchEvent(const ChangeRecord& change);
@@ -59,6 +60,7 @@ RollbackCommand ToCommand(const v1::RollbackRequest& request);
 CreateSegmentCommand ToCommand(const v1::CreateSegmentRequest& request);
 ReplaceSegmentCommand ToCommand(const v1::ReplaceSegmentRequest& request);
 DeleteSegmentCommand ToCommand(const v1::DeleteSegmentRequest& request);
+ApplyFileCommand ToCommand(const v1::ApplyRequest& request);
 StartBackfillCommand ToCommand(const v1::StartBackfillRequest& request);
 CheckpointBackfillCommand ToCommand(
     const v1::CheckpointBackfillRequest& request);

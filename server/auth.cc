@@ -80,6 +80,7 @@ const std::vector<MethodRole>& MethodRoles() {
       {"Admin", "CreateSegment", Role::kAdmin},
       {"Admin", "ReplaceSegment", Role::kAdmin},
       {"Admin", "DeleteSegment", Role::kAdmin},
+      {"Admin", "Apply", Role::kAdmin},
       {"Admin", "ResetBackfill", Role::kAdmin},
   };
   return *table;

@@ -7,23 +7,48 @@
 
 namespace cutover {
 
+namespace {
+
+// Marks every event but the last of each revision as followed by more of
+// it (WatchEvent.more_in_revision).
+void MarkSteps(std::vector<v1::WatchEvent>& events) {
+  for (size_t i = 0; i < events.size(); ++i) {
+    events[i].set_more_in_revision(i + 1 < events.size() &&
+                                   events[i + 1].revision() ==
+                                       events[i].revision());
+  }
+}
+
+}  // namespace
+
 ChangeHub::ChangeHub(std::shared_ptr<const Snapshot> initial,
                      std::vector<v1::WatchEvent> recent, size_t ring_capacity)
     : snapshot_(std::move(initial)), ring_capacity_(ring_capacity) {
-  const size_t skip =
-      recent.size() > ring_capacity_ ? recent.size() - ring_capacity_ : 0;
-  for (size_t i = skip; i < recent.size(); ++i) {
-    ring_.push_back(std::move(recent[i]));
+  MarkSteps(recent);
+  for (v1::WatchEvent& event : recent) ring_.push_back(std::move(event));
+  TrimRingLocked();
+}
+
+void ChangeHub::TrimRingLocked() {
+  // Whole revisions only: a resumption replays all of a step or none.
+  while (ring_.size() > ring_capacity_) {
+    const int64_t dropped = ring_.front().revision();
+    while (!ring_.empty() && ring_.front().revision() == dropped) {
+      ring_.pop_front();
+    }
   }
 }
 
 void ChangeHub::Publish(std::shared_ptr<const Snapshot> next,
-                        v1::WatchEvent event) {
+                        std::vector<v1::WatchEvent> events) {
+  MarkSteps(events);
   absl::MutexLock lock(&mu_);
   std::atomic_store(&snapshot_, std::move(next));
-  for (Subscriber* subscriber : subscribers_) subscriber->Deliver(event);
-  ring_.push_back(std::move(event));
-  while (ring_.size() > ring_capacity_) ring_.pop_front();
+  for (v1::WatchEvent& event : events) {
+    for (Subscriber* subscriber : subscribers_) subscriber->Deliver(event);
+    ring_.push_back(std::move(event));
+  }
+  TrimRingLocked();
 }
 
 bool ChangeHub::Subscribe(Subscriber* subscriber, int64_t from_revision) {

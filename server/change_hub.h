@@ -4,7 +4,8 @@
 // Writers (FlagRegistry, one at a time) call Publish with the new snapshot
 // and the change event; readers call snapshot() on the hot path, which is
 // an atomic shared_ptr load and never waits for a writer's store I/O.
-// A bounded ring of recent events lets a Watch resume from a revision;
+// A bounded ring of recent events (whole revisions: an Apply's several
+// events are kept or dropped together) lets a Watch resume from a revision;
 // older resumptions get a RESET and the whole state. The hub is the Watch
 // stream's edge: it keeps and delivers API events (each change's event is
 // built once, by the writer, and shared by every subscriber), and turns
@@ -50,9 +51,11 @@ class ChangeHub {
     return std::atomic_load(&snapshot_);
   }
 
-  // Makes `next` current and sends `event` to every subscriber. Callers
-  // publish in revision order.
-  void Publish(std::shared_ptr<const Snapshot> next, v1::WatchEvent event);
+  // Makes `next` current and sends `events`, the changes of its revision
+  // in order, to every subscriber as one step (each but the last marked
+  // more_in_revision). Callers publish in revision order.
+  void Publish(std::shared_ptr<const Snapshot> next,
+               std::vector<v1::WatchEvent> events);
 
   // Registers `subscriber` and delivers, before any live event, what it
   // needs to catch up from `from_revision`: the kept events after it, or a
@@ -72,6 +75,8 @@ class ChangeHub {
  private:
   void DeliverStateLocked(Subscriber* subscriber, const Snapshot& snapshot)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops the oldest revisions, each whole, until the ring fits.
+  void TrimRingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::shared_ptr<const Snapshot> snapshot_;  // atomic_load/atomic_store
   mutable absl::Mutex mu_;

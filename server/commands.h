@@ -9,7 +9,9 @@
 #define CUTOVER_SERVER_COMMANDS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "core/model.h"
 #include "core/stage.h"
@@ -98,6 +100,21 @@ struct ReplaceSegmentCommand {
 struct DeleteSegmentCommand {
   std::string key;
   int64_t expected_version = 0;  // 0: any
+  std::string comment;
+};
+
+// A whole file's desired state (Admin.Apply): each segment and flag is
+// created, or replaced where it differs from the stored one; nothing else
+// changes. Each is checked as CreateFlag/ReplaceFlag/CreateSegment/
+// ReplaceSegment check it, all against the state the file makes, then all
+// are committed as one revision, or none.
+struct ApplyFileCommand {
+  std::vector<Segment> segments;  // "segments[i]" in refusals
+  std::vector<FlagRecord> flags;  // "flags[i]"; output-only fields ignored
+  // ABORTED unless the store is at this revision; nullopt: any.
+  std::optional<int64_t> expected_revision;
+  bool dry_run = false;           // check and report, commit nothing
+  bool force = false;  // allow stage skips, broken gates and stale reads
   std::string comment;
 };
 

@@ -20,33 +20,14 @@ namespace cutover {
 namespace {
 
 using registry_writes::Archived;
+using registry_writes::AssignRuleIds;
+using registry_writes::ClearOutputOnly;
 using registry_writes::ChangeTime;
 using registry_writes::CopyOf;
 using registry_writes::FlagNotFound;
 using registry_writes::RequireKey;
 using registry_writes::SegmentNotFound;
 using registry_writes::StaleVersion;
-
-// Drops what the server owns, so input cannot set it.
-void ClearOutputOnly(FlagRecord& flag) {
-  flag.flag.version = 0;
-  flag.flag.archived = false;
-  flag.flag.currency = Currency();
-  flag.last_change = LastChange();
-}
-
-// Gives every rule without an id the first free "rule-N".
-void AssignRuleIds(Flag& flag) {
-  absl::flat_hash_set<std::string> taken;
-  for (const Rule& rule : flag.rules) taken.insert(rule.id);
-  int next = 1;
-  for (Rule& rule : flag.rules) {
-    if (!rule.id.empty()) continue;
-    while (taken.contains(absl::StrCat("rule-", next))) ++next;
-    rule.id = absl::StrCat("rule-", next);
-    taken.insert(rule.id);
-  }
-}
 
 // INVALID_ARGUMENT naming the first IN_SEGMENT value that is not a segment.
 absl::Status CheckSegmentsExist(const Flag& flag, const Snapshot& snapshot) {
@@ -180,17 +161,6 @@ GateFacts FlagRegistry::FactsFor(const std::string& flag_key) const {
     facts.window.mismatches = figures.mismatches;
   }
   return facts;
-}
-
-absl::Status FlagRegistry::CommitTimed(const Mutation& mutation,
-                                       absl::string_view flag_key,
-                                       absl::string_view action) {
-  const absl::Time start = absl::Now();
-  absl::Status status = store_->Commit(mutation);
-  if (status.ok()) {
-    metrics_->CountAdminChange(flag_key, action, absl::Now() - start);
-  }
-  return status;
 }
 
 // --- reads -----------------------------------------------------------------
@@ -458,11 +428,27 @@ absl::StatusOr<FlagRecord> FlagRegistry::CommitFlag(const FlagRecord* before,
                                                     const FlagChange& change,
                                                     const Caller& caller) {
   const auto snapshot = hub_->snapshot();
-  const int64_t revision = store_->revision() + 1;
+  const StageAt at{store_->revision() + 1, ChangeTime()};
+  absl::StatusOr<std::optional<Staged>> staged =
+      StageFlag(*snapshot, before, std::move(next), change, caller, at);
+  if (!staged.ok()) return staged.status();
+  if (!staged->has_value()) return *before;  // nothing to do
+  FlagRecord after = *(*staged)->change.flag;
+  std::vector<Staged> one;
+  one.push_back(**std::move(staged));
+  if (absl::Status s = CommitStaged(*snapshot, at.revision, std::move(one));
+      !s.ok()) {
+    return s;
+  }
+  return after;
+}
+
+absl::StatusOr<std::optional<FlagRegistry::Staged>> FlagRegistry::StageFlag(
+    const Snapshot& working, const FlagRecord* before, FlagRecord next,
+    const FlagChange& change, const Caller& caller, StageAt at) const {
   const int64_t version = before ? before->flag.version + 1 : 1;
   next.flag.version = version;
   const Flag* previous = before ? &before->flag : nullptr;
-  const absl::Time now = ChangeTime();
   // Which databases are current after the change; the compiled flag's
   // fallback stage depends on it. Its times are exact (not whole seconds
   // like the change time), as a backfill's start is compared with them.
@@ -474,7 +460,7 @@ absl::StatusOr<FlagRecord> FlagRegistry::CommitFlag(const FlagRecord* before,
 
   auto compiled = CompileFlag(next.flag);
   if (!compiled.ok()) return compiled.status();
-  if (absl::Status s = CheckSegmentsExist(next.flag, *snapshot); !s.ok()) {
+  if (absl::Status s = CheckSegmentsExist(next.flag, working); !s.ok()) {
     return s;
   }
 
@@ -526,43 +512,31 @@ absl::StatusOr<FlagRecord> FlagRegistry::CommitFlag(const FlagRecord* before,
                       next.flag.currency);
   std::vector<std::string> config_diff = FlagDiff(before, next);
   if (before != nullptr && diff.empty() && config_diff.empty()) {
-    return *before;  // nothing to do
+    return std::nullopt;
   }
   diff.insert(diff.end(), config_diff.begin(), config_diff.end());
 
-  next.last_change = LastChange{revision, now, caller.actor};
+  next.last_change = LastChange{at.revision, at.time, caller.actor};
 
-  Mutation mutation;
-  mutation.revision = revision;
-  mutation.put_flag = next;
-  HistoryRecord& entry = mutation.history.emplace();
+  Staged staged;
+  HistoryRecord& entry = staged.history;
   entry.flag_key = next.flag.key;
   entry.version = version;
-  entry.revision = revision;
+  entry.revision = at.revision;
   entry.action = change.action;
   entry.actor = caller.actor;
   entry.peer = caller.peer;
-  entry.time = now;
+  entry.time = at.time;
   if (before) entry.flag_before = *before;
   entry.flag_after = next;
   entry.diff = std::move(diff);
   entry.forced = forced;
   entry.overridden_gates = std::move(overridden_gates);
   entry.comment = change.comment;
-  mutation.change.revision = revision;
-  mutation.change.flag = next;
-
-  if (absl::Status s = CommitTimed(mutation, next.flag.key, change.action);
-      !s.ok()) {
-    return s;
-  }
-
-  auto published = CopyOf(*snapshot, revision);
-  published->flags = published->flags.With(
-      next.flag.key,
-      std::make_shared<const FlagEntry>(FlagEntry{next, *std::move(compiled)}));
-  hub_->Publish(std::move(published), ToWatchEvent(mutation.change));
-  return next;
+  staged.change.revision = at.revision;
+  staged.change.flag = std::move(next);
+  staged.compiled_flag = *std::move(compiled);
+  return std::optional<Staged>(std::move(staged));
 }
 
 }  // namespace cutover

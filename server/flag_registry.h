@@ -22,6 +22,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,16 @@ class FlagRegistry {
   absl::StatusOr<FlagRecord> Rollback(const RollbackCommand& command,
                                       const Caller& caller);
 
+  // A whole file at once (see ApplyFileCommand): every entry checked with
+  // the rules of the single writes, against the state the file makes
+  // (its segments are there for its flags), then one revision for all of
+  // it: each object its own version and history entry, one Watch step.
+  // Refused as a whole, naming every refused entry by its path, with
+  // nothing stored changed; a dry run returns what the real run would
+  // commit, at the revision it checked.
+  absl::StatusOr<ApplyResult> Apply(const ApplyFileCommand& command,
+                                    const Caller& caller);
+
   // Backfill jobs (see BackfillJobs) -----------------------------------------
   // NOT_FOUND for an unknown flag, FAILED_PRECONDITION for an archived one.
   absl::StatusOr<BackfillJob> StartBackfill(
@@ -125,6 +136,19 @@ class FlagRegistry {
   };
   using FlagEdit = std::function<absl::Status(FlagRecord& flag)>;
 
+  // One object's change, checked and ready to commit.
+  struct Staged {
+    ChangeRecord change;  // the flag or segment after the change
+    HistoryRecord history;
+    std::shared_ptr<const CompiledFlag> compiled_flag;
+    std::shared_ptr<const CompiledSegment> compiled_segment;  // null: deleted
+  };
+  // Where staged changes are committed: the revision and its time.
+  struct StageAt {
+    int64_t revision = 0;
+    absl::Time time;
+  };
+
   FlagRegistry(std::unique_ptr<Store> store, std::unique_ptr<ChangeHub> hub,
                ServerMetrics* metrics, const OpAggregator* window,
                std::vector<BackfillJob> backfills);
@@ -138,23 +162,34 @@ class FlagRegistry {
   absl::Status ReconcileAllCurrencies();
   // What the gates of `flag_key` are checked against now.
   GateFacts FactsFor(const std::string& flag_key) const;
-  // store_->Commit, timed and counted as a change of `flag_key` (empty for
-  // a segment) by `action`.
-  absl::Status CommitTimed(const Mutation& mutation,
-                           absl::string_view flag_key,
-                           absl::string_view action);
 
   absl::StatusOr<FlagRecord> ChangeFlag(const FlagChange& change,
                                         const Caller& caller,
                                         const FlagEdit& edit);
-  // Validates `next` against `before` (nullptr on create), commits and
-  // publishes it. Requires write_mu_.
+  // Checks `next` against `before` (nullptr on create) and `working` (the
+  // segments its rules may name), as every flag write does. nullopt if
+  // nothing would change.
+  absl::StatusOr<std::optional<Staged>> StageFlag(
+      const Snapshot& working, const FlagRecord* before, FlagRecord next,
+      const FlagChange& change, const Caller& caller, StageAt at) const;
+  // The same for a segment: `next` nullptr deletes `before`.
+  absl::StatusOr<std::optional<Staged>> StageSegment(
+      const SegmentRecord* before, const Segment* next,
+      const std::string& action, const std::string& comment,
+      const Caller& caller, StageAt at) const;
+  // Commits `staged` (at least one) as revision at.revision on top of
+  // `base` and publishes the result as one Watch step. Requires write_mu_.
+  absl::Status CommitStaged(const Snapshot& base, int64_t revision,
+                            std::vector<Staged> staged)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // StageFlag then CommitStaged for a single flag write. Requires
+  // write_mu_.
   absl::StatusOr<FlagRecord> CommitFlag(const FlagRecord* before,
                                         FlagRecord next,
                                         const FlagChange& change,
                                         const Caller& caller)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // `next` nullptr deletes `before`. Requires write_mu_.
+  // The same for a segment: `next` nullptr deletes `before`.
   absl::StatusOr<SegmentRecord> CommitSegment(const SegmentRecord* before,
                                               const Segment* next,
                                               const std::string& action,

@@ -17,6 +17,7 @@ namespace cutover {
 namespace {
 
 using registry_writes::ChangeTime;
+using registry_writes::CheckMembershipMoves;
 using registry_writes::CopyOf;
 using registry_writes::RequireKey;
 using registry_writes::SegmentNotFound;
@@ -73,24 +74,10 @@ absl::StatusOr<SegmentRecord> FlagRegistry::ReplaceSegment(
     return StaleVersion("segment", segment.key, current,
                         command.expected_version);
   }
-  // A membership change must not move dual-written users to off behind
-  // a flag's back (that would make its new database stale unrecorded).
-  const MembershipMoves moves = SegmentMoves(&it->second->segment, segment);
-  std::vector<std::string> refusals;
-  for (const auto& [key, entry] : snapshot->flags) {
-    if (entry->record.flag.archived) continue;
-    std::vector<std::string> lines =
-        SegmentMovesOffDualWrites(entry->record.flag, segment.key, moves);
-    refusals.insert(refusals.end(), lines.begin(), lines.end());
-  }
-  if (!refusals.empty()) {
-    std::sort(refusals.begin(), refusals.end());
-    return absl::FailedPreconditionError(absl::StrCat(
-        "segment ", segment.key, ": replace refused: ",
-        absl::StrJoin(refusals, "; "),
-        "; moving users from dual writes to off makes the new database "
-        "stale, so move them on the flag (a rule or rollback --to off), "
-        "where the history and the flag's currency record it"));
+  if (absl::Status s = CheckMembershipMoves(*snapshot, it->second->segment,
+                                            segment);
+      !s.ok()) {
+    return s;
   }
   return CommitSegment(it->second.get(), &segment, "segment-replace",
                        command.comment, caller);
@@ -138,63 +125,65 @@ absl::StatusOr<SegmentRecord> FlagRegistry::CommitSegment(
     const std::string& action, const std::string& comment,
     const Caller& caller) {
   const auto snapshot = hub_->snapshot();
-  const int64_t revision = store_->revision() + 1;
-  const int64_t version = before ? before->segment.version + 1 : 1;
-  const absl::Time now = ChangeTime();
+  const StageAt at{store_->revision() + 1, ChangeTime()};
+  absl::StatusOr<std::optional<Staged>> staged =
+      StageSegment(before, next, action, comment, caller, at);
+  if (!staged.ok()) return staged.status();
+  if (!staged->has_value()) return *before;  // nothing to do
+  SegmentRecord after = *(*staged)->change.segment;
+  std::vector<Staged> one;
+  one.push_back(**std::move(staged));
+  if (absl::Status s = CommitStaged(*snapshot, at.revision, std::move(one));
+      !s.ok()) {
+    return s;
+  }
+  return after;
+}
 
-  std::shared_ptr<const CompiledSegment> compiled;
+absl::StatusOr<std::optional<FlagRegistry::Staged>>
+FlagRegistry::StageSegment(const SegmentRecord* before, const Segment* next,
+                           const std::string& action,
+                           const std::string& comment, const Caller& caller,
+                           StageAt at) const {
+  const int64_t version = before ? before->segment.version + 1 : 1;
+  Staged staged;
   SegmentRecord after;
   if (next != nullptr) {
     after.segment = *next;
     after.segment.version = version;
     auto result = CompileSegment(after.segment);
     if (!result.ok()) return result.status();
-    compiled = *std::move(result);
+    staged.compiled_segment = *std::move(result);
   }
   std::vector<std::string> diff =
       SegmentDiff(before, next != nullptr ? &after : nullptr);
-  if (before != nullptr && next != nullptr && diff.empty()) return *before;
+  if (before != nullptr && next != nullptr && diff.empty()) {
+    return std::nullopt;
+  }
   if (next != nullptr) {
-    after.last_change = LastChange{revision, now, caller.actor};
+    after.last_change = LastChange{at.revision, at.time, caller.actor};
   }
 
-  Mutation mutation;
-  mutation.revision = revision;
-  HistoryRecord& entry = mutation.history.emplace();
+  HistoryRecord& entry = staged.history;
   entry.segment_key = before ? before->segment.key : after.segment.key;
   entry.version = version;
-  entry.revision = revision;
+  entry.revision = at.revision;
   entry.action = action;
   entry.actor = caller.actor;
   entry.peer = caller.peer;
-  entry.time = now;
+  entry.time = at.time;
   if (before) entry.segment_before = *before;
   if (next) entry.segment_after = after;
   entry.diff = std::move(diff);
   entry.comment = comment;
-  mutation.change.revision = revision;
+  staged.change.revision = at.revision;
   if (next != nullptr) {
-    mutation.put_segment = after;
-    mutation.change.segment = after;
+    staged.change.segment = std::move(after);
   } else {
-    mutation.delete_segment = before->segment.key;
-    mutation.change.segment = *before;
-    mutation.change.segment_deleted = true;
+    staged.change.segment = *before;
+    staged.change.segment_deleted = true;
   }
-
-  if (absl::Status s = CommitTimed(mutation, "", action); !s.ok()) return s;
-
-  auto published = CopyOf(*snapshot, revision);
-  if (next != nullptr) {
-    published->segment_records[after.segment.key] =
-        std::make_shared<const SegmentRecord>(after);
-    published->segments[after.segment.key] = std::move(compiled);
-  } else {
-    published->segment_records.erase(before->segment.key);
-    published->segments.erase(before->segment.key);
-  }
-  hub_->Publish(std::move(published), ToWatchEvent(mutation.change));
-  return next != nullptr ? after : *before;
+  return std::optional<Staged>(std::move(staged));
 }
 
 }  // namespace cutover

@@ -518,11 +518,13 @@ void PrometheusMetrics::CountWatchEventSent(v1::WatchEvent::Kind kind) {
 }
 
 void PrometheusMetrics::CountAdminChange(absl::string_view flag_key,
-                                         absl::string_view action,
-                                         absl::Duration write) {
+                                         absl::string_view action) {
   admin_changes_
       ->Add({{"flag", std::string(flag_key)}, {"action", std::string(action)}})
       .Increment();
+}
+
+void PrometheusMetrics::ObserveStoreWrite(absl::Duration write) {
   store_write_->Observe(absl::ToDoubleSeconds(write));
 }
 

@@ -66,8 +66,9 @@ class PrometheusMetrics final : public ServerMetrics {
   void ObserveBatchSize(int items) override;
   void CountWatchOpened(bool from_revision, bool reset) override;
   void CountWatchEventSent(v1::WatchEvent::Kind kind) override;
-  void CountAdminChange(absl::string_view flag_key, absl::string_view action,
-                        absl::Duration write) override;
+  void CountAdminChange(absl::string_view flag_key,
+                        absl::string_view action) override;
+  void ObserveStoreWrite(absl::Duration write) override;
   void CountAdminRejected(absl::string_view method,
                           absl::StatusCode code) override;
   void CountMigrationOps(const OpCount& count) override;

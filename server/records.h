@@ -73,6 +73,25 @@ struct ChangeRecord {
   bool segment_deleted = false;
 };
 
+// What an Apply did (or, dry, would do) with one entry of the file.
+struct ApplyEntry {
+  std::string path;  // "segments[0]", "flags[2]"
+  std::string key;
+  bool segment = false;
+  // The change as its history entry says it (action "create", "replace",
+  // "segment-create" or "segment-replace"); unset if the entry equals
+  // what is stored.
+  std::optional<HistoryRecord> change;
+};
+
+struct ApplyResult {
+  // The revision committed; for a dry run or a file that changes nothing,
+  // the revision checked against.
+  int64_t revision = 0;
+  bool committed = false;
+  std::vector<ApplyEntry> entries;  // segments, then flags, in file order
+};
+
 // Where a backfill job is: COPYING -> VERIFYING -> DONE.
 enum class BackfillPhase { kUnspecified, kCopying, kVerifying, kDone };
 // The phases a job goes through, in order.

@@ -1,7 +1,8 @@
 // Small pieces FlagRegistry's writes share between its source files
 // (server/flag_registry.cc: flags, server/flag_registry_segments.cc:
-// segments): the errors they return, the time a change is stamped with,
-// and the copy of a snapshot a write publishes.
+// segments, server/flag_registry_apply.cc: whole files): the errors they
+// return, the time a change is stamped with, how input is normalised and
+// checked, and the copy of a snapshot a write publishes.
 //
 // Pure functions; thread-safe.
 #ifndef CUTOVER_SERVER_REGISTRY_WRITES_H_
@@ -49,6 +50,20 @@ inline absl::Status RequireKey(absl::string_view key) {
   if (key.empty()) return absl::InvalidArgumentError("key: required");
   return absl::OkStatus();
 }
+
+// Drops what the server owns from a flag given as input (version,
+// archived, currency, last change), so input cannot set it.
+void ClearOutputOnly(FlagRecord& flag);
+
+// Gives every rule without an id the first free "rule-N".
+void AssignRuleIds(Flag& flag);
+
+// FAILED_PRECONDITION if replacing segment `before` by `after` moves users
+// of a flag in `snapshot` from dual writes to off: a membership change
+// must not do that behind a flag's back (it would make the flag's new
+// database stale, unrecorded).
+absl::Status CheckMembershipMoves(const Snapshot& snapshot,
+                                  const Segment& before, const Segment& after);
 
 // The snapshot a write publishes: `snapshot` at `revision`, sharing what
 // the write does not change.

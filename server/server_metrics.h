@@ -60,12 +60,13 @@ class ServerMetrics {
   virtual void CountWatchEventSent(v1::WatchEvent::Kind /*kind*/) {}
 
   // Admin -------------------------------------------------------------------
-  // A change committed to the store: `action` as in HistoryEntry.action;
-  // `flag_key` empty for a segment change. `write` is the store commit's
-  // duration (synced).
+  // A change of one object committed to the store: `action` as in
+  // HistoryEntry.action; `flag_key` empty for a segment change. An Apply
+  // counts one per object.
   virtual void CountAdminChange(absl::string_view /*flag_key*/,
-                                absl::string_view /*action*/,
-                                absl::Duration /*write*/) {}
+                                absl::string_view /*action*/) {}
+  // One store commit (one revision, synced) took `write`.
+  virtual void ObserveStoreWrite(absl::Duration /*write*/) {}
   // An admin call refused or failed, by method ("SetStage") and code.
   virtual void CountAdminRejected(absl::string_view /*method*/,
                                   absl::StatusCode /*code*/) {}

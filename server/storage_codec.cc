@@ -440,37 +440,62 @@ absl::StatusOr<HistoryRecord> DecodeHistory(absl::string_view value) {
   return entry;
 }
 
-std::string EncodeChange(const ChangeRecord& change) {
-  disk::Change message;
+namespace {
+
+void ToDisk(const ChangeRecord& change, disk::Change* message) {
   if (change.flag) {
-    ToDisk(*change.flag, message.mutable_flag());
+    ToDisk(*change.flag, message->mutable_flag());
   } else if (change.segment) {
     ToDisk(*change.segment, change.segment_deleted
-                                ? message.mutable_deleted_segment()
-                                : message.mutable_segment());
+                                ? message->mutable_deleted_segment()
+                                : message->mutable_segment());
   }
-  return message.SerializeAsString();
 }
 
-absl::StatusOr<ChangeRecord> DecodeChange(absl::string_view value) {
-  absl::StatusOr<disk::Change> message = Parse<disk::Change>(value, "change");
-  if (!message.ok()) return message.status();
+absl::StatusOr<ChangeRecord> FromDisk(const disk::Change& message) {
   ChangeRecord change;
-  switch (message->object_case()) {
+  switch (message.object_case()) {
     case disk::Change::kFlag:
-      change.flag = FromDisk(message->flag());
+      change.flag = FromDisk(message.flag());
       break;
     case disk::Change::kSegment:
-      change.segment = FromDisk(message->segment());
+      change.segment = FromDisk(message.segment());
       break;
     case disk::Change::kDeletedSegment:
-      change.segment = FromDisk(message->deleted_segment());
+      change.segment = FromDisk(message.deleted_segment());
       change.segment_deleted = true;
       break;
     case disk::Change::OBJECT_NOT_SET:
       return absl::DataLossError("store: a change names no flag or segment");
   }
   return change;
+}
+
+}  // namespace
+
+std::string EncodeChanges(const std::vector<ChangeRecord>& changes) {
+  disk::Change message;
+  for (size_t i = 0; i < changes.size(); ++i) {
+    ToDisk(changes[i], i == 0 ? &message : message.add_more_objects());
+  }
+  return message.SerializeAsString();
+}
+
+absl::StatusOr<std::vector<ChangeRecord>> DecodeChanges(
+    absl::string_view value) {
+  absl::StatusOr<disk::Change> message = Parse<disk::Change>(value, "change");
+  if (!message.ok()) return message.status();
+  std::vector<ChangeRecord> changes;
+  changes.reserve(1 + message->more_objects_size());
+  absl::StatusOr<ChangeRecord> first = FromDisk(*message);
+  if (!first.ok()) return first.status();
+  changes.push_back(*std::move(first));
+  for (const disk::Change& more : message->more_objects()) {
+    absl::StatusOr<ChangeRecord> change = FromDisk(more);
+    if (!change.ok()) return change.status();
+    changes.push_back(*std::move(change));
+  }
+  return changes;
 }
 
 std::string EncodeBackfillJob(const BackfillJob& job) {

@@ -16,6 +16,7 @@
 #define CUTOVER_SERVER_STORAGE_CODEC_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -37,10 +38,12 @@ absl::StatusOr<SegmentRecord> DecodeSegment(absl::string_view value);
 std::string EncodeHistory(const HistoryRecord& entry);
 absl::StatusOr<HistoryRecord> DecodeHistory(absl::string_view value);
 
-// The `changes` family's value; the revision is the key's (0 after
-// DecodeChange).
-std::string EncodeChange(const ChangeRecord& change);
-absl::StatusOr<ChangeRecord> DecodeChange(absl::string_view value);
+// The `changes` family's value: every object one revision changed, in
+// the order Watch delivers them (never none); the revision is the key's
+// (0 after DecodeChanges).
+std::string EncodeChanges(const std::vector<ChangeRecord>& changes);
+absl::StatusOr<std::vector<ChangeRecord>> DecodeChanges(
+    absl::string_view value);
 
 // The `backfill` family's value; the flag key is the key's (empty after
 // DecodeBackfillJob). The direction is kept in the value too (unset reads

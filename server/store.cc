@@ -301,16 +301,25 @@ absl::StatusOr<StoredState> Store::Load() const {
                         &state.segments);
   }
   if (status.ok()) {
+    std::vector<std::vector<ChangeRecord>> revisions;
     status = ScanFamily(
         *db_, changes_, "change",
         [](rocksdb::Slice key, absl::string_view value) {
-          absl::StatusOr<ChangeRecord> change = DecodeChange(value);
-          if (change.ok()) {
-            change->revision = static_cast<int64_t>(FromBigEndian64(key));
+          absl::StatusOr<std::vector<ChangeRecord>> changes =
+              DecodeChanges(value);
+          if (changes.ok()) {
+            for (ChangeRecord& change : *changes) {
+              change.revision = static_cast<int64_t>(FromBigEndian64(key));
+            }
           }
-          return change;
+          return changes;
         },
-        &state.recent_changes);
+        &revisions);
+    for (std::vector<ChangeRecord>& changes : revisions) {
+      for (ChangeRecord& change : changes) {
+        state.recent_changes.push_back(std::move(change));
+      }
+    }
   }
   if (status.ok()) {
     status = ScanFamily(
@@ -368,21 +377,25 @@ absl::Status Store::Commit(const Mutation& mutation) {
         absl::StrCat("store: commit of revision ", mutation.revision,
                      " after revision ", revision_.load()));
   }
+  if (mutation.changes.empty()) {
+    return absl::InternalError(absl::StrCat(
+        "store: commit of revision ", mutation.revision, " changes nothing"));
+  }
   rocksdb::WriteBatch batch;
   rocksdb::Status s;
-  if (mutation.put_flag) {
-    s = batch.Put(flags_, mutation.put_flag->flag.key,
-                  EncodeFlag(*mutation.put_flag));
+  for (const ChangeRecord& change : mutation.changes) {
+    if (!s.ok()) break;
+    if (change.flag) {
+      s = batch.Put(flags_, change.flag->flag.key, EncodeFlag(*change.flag));
+    } else if (change.segment && change.segment_deleted) {
+      s = batch.Delete(segments_, change.segment->segment.key);
+    } else if (change.segment) {
+      s = batch.Put(segments_, change.segment->segment.key,
+                    EncodeSegment(*change.segment));
+    }
   }
-  if (s.ok() && mutation.put_segment) {
-    s = batch.Put(segments_, mutation.put_segment->segment.key,
-                  EncodeSegment(*mutation.put_segment));
-  }
-  if (s.ok() && mutation.delete_segment) {
-    s = batch.Delete(segments_, *mutation.delete_segment);
-  }
-  if (s.ok() && mutation.history) {
-    const HistoryRecord& entry = *mutation.history;
+  for (const HistoryRecord& entry : mutation.history) {
+    if (!s.ok()) break;
     const std::string subject = entry.flag_key.empty()
                                     ? SegmentHistorySubject(entry.segment_key)
                                     : entry.flag_key;
@@ -392,7 +405,7 @@ absl::Status Store::Commit(const Mutation& mutation) {
   const uint64_t revision = static_cast<uint64_t>(mutation.revision);
   if (s.ok()) {
     s = batch.Put(changes_, BigEndian64(revision),
-                  EncodeChange(mutation.change));
+                  EncodeChanges(mutation.changes));
   }
   if (s.ok() && revision > static_cast<uint64_t>(kChangesKept)) {
     // Keep the latest kChangesKept changes for Watch resumption: each
@@ -517,7 +530,7 @@ absl::Status Store::MigrateFromSchema1() {
                 "store: migrate: a schema-1 change of kind ",
                 v1::WatchEvent::Kind_Name(event->kind())));
           }
-          return EncodeChange(change);
+          return EncodeChanges({change});
         },
         &batch);
   }

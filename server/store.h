@@ -67,22 +67,23 @@ struct StoredState {
   int64_t revision = 0;
   std::vector<FlagRecord> flags;        // by key, archived included
   std::vector<SegmentRecord> segments;  // by key
-  std::vector<ChangeRecord> recent_changes;  // oldest first
+  // Oldest first; the objects of one revision in their order.
+  std::vector<ChangeRecord> recent_changes;
   std::vector<BackfillJob> backfills;  // in key order (BackfillStoreKey)
 };
 
 // One atomic change: a new revision with what it writes.
 struct Mutation {
   int64_t revision = 0;  // must be revision() + 1
-  std::optional<FlagRecord> put_flag;
-  std::optional<SegmentRecord> put_segment;
-  std::optional<std::string> delete_segment;
-  // Kept under its subject (flag_key, or segment_key when that is empty)
-  // and version.
-  std::optional<HistoryRecord> history;
-  // The change as Watch replays it, kept under `revision` (its own
-  // revision field is not read).
-  ChangeRecord change;
+  // The objects the revision changes, in the order Watch delivers them
+  // (at least one): each flag and segment is written (a deleted segment
+  // removed), and the list is kept under `revision` as the revision's
+  // change, so Watch can replay it (the records' own revision fields are
+  // not read).
+  std::vector<ChangeRecord> changes;
+  // One entry per object changed, each kept under its subject (flag_key,
+  // or segment_key when that is empty) and version.
+  std::vector<HistoryRecord> history;
 };
 
 class Store {
@@ -104,8 +105,9 @@ class Store {
   [[nodiscard]] absl::StatusOr<std::vector<HistoryRecord>> History(
       const std::string& subject, int limit) const;
 
-  // Writes `mutation` atomically and durably (fsync) and advances revision.
-  // INTERNAL if the revision is not the next one.
+  // Writes `mutation` atomically and durably (fsync) and advances revision:
+  // all of it or, on any error, none. INTERNAL if the revision is not the
+  // next one or the mutation changes nothing.
   [[nodiscard]] absl::Status Commit(const Mutation& mutation);
 
   int64_t revision() const { return revision_.load(); }

@@ -134,6 +134,40 @@ TEST_CASE("events before SYNCED are published only at SYNCED",
   CHECK(synced.Decide("orders", User("u-1"))->flag_version == 2);
 }
 
+TEST_CASE("a revision of several changes is published whole, at its last "
+          "event",
+          "[synced_flags]") {
+  SyncedFlags synced;
+  synced.BeginStream();
+  CHECK(synced.Apply(Event(v1::WatchEvent::SYNCED, 7)));
+  // An Apply: a new segment and the flag that names it, one revision.
+  v1::WatchEvent segment =
+      SegmentEvent(v1::WatchEvent::SEGMENT_UPSERTED, 8, InternalSegment("u-1"));
+  segment.set_more_in_revision(true);
+  v1::WatchEvent flag =
+      FlagEvent(v1::WatchEvent::FLAG_UPSERTED, 8, RolloutFlag("orders"));
+  CHECK_FALSE(synced.Apply(segment));
+  CHECK(synced.snapshot()->revision() == 7);
+  CHECK(synced.snapshot()->segment_count() == 0);
+  CHECK(synced.resume_revision() == 7);
+
+  // The stream breaks mid-step: the new stream resumes from 7, and what
+  // the broken one gathered is dropped (the daemon replays the step whole;
+  // here it has nothing to replay, so nothing changes).
+  synced.BeginStream();
+  CHECK(synced.Apply(Event(v1::WatchEvent::SYNCED, 7)));
+  CHECK(synced.snapshot()->segment_count() == 0);
+  CHECK_FALSE(synced.Apply(segment));
+  CHECK(synced.snapshot()->segment_count() == 0);
+  CHECK(synced.Apply(flag));
+  CHECK(synced.snapshot()->revision() == 8);
+  CHECK(synced.resume_revision() == 8);
+  CHECK(synced.snapshot()->segment_count() == 1);
+  const auto member = synced.Decide("orders", User("u-1"));
+  REQUIRE(member.has_value());
+  CHECK(member->stage == Stage::kShadow);
+}
+
 TEST_CASE("rules, segments and a rollout decide as the core does",
           "[synced_flags]") {
   SyncedFlags synced;

@@ -387,8 +387,31 @@ TEST_CASE_METHOD(CliFixture, "apply checks the file as a whole before "
        "    rules:\n"
        "      - clauses: [{op: IN_SEGMENT, values: [beta, gamma]}]\n"
        "        serve: {stage: off}\n",
-       "flags[0].rules[0].clauses[0].values[1]: segment 'gamma' is neither "
-       "in the file nor in the store"},
+       "flags[0].rules[0].clauses[0].values[1]: segment 'gamma' does not "
+       "exist"},
+      {"one stage skip spelled as five entries",
+       "flags:\n"
+       "  - {key: skip, old_target: a, new_target: b, enabled: true, "
+       "default_serve: {stage: dualwrite}}\n"
+       "  - {key: skip, old_target: a, new_target: b, enabled: true, "
+       "default_serve: {stage: shadow}}\n"
+       "  - {key: skip, old_target: a, new_target: b, enabled: true, "
+       "default_serve: {stage: live}}\n"
+       "  - {key: skip, old_target: a, new_target: b, enabled: true, "
+       "default_serve: {stage: rampdown}}\n"
+       "  - {key: skip, old_target: a, new_target: b, enabled: true, "
+       "default_serve: {stage: complete}}\n",
+       "flags[4].key: 'skip' is already the key of flags[0]"},
+      {"a third entry the daemon refuses (a stage skip) after two good ones",
+       "segments:\n"
+       "  - {key: beta, included: [u-1]}\n"
+       "flags:\n"
+       "  - {key: first, old_target: a, new_target: b, enabled: true, "
+       "default_serve: {stage: dualwrite}}\n"
+       "  - {key: third, old_target: a, new_target: b, enabled: true, "
+       "default_serve: {stage: live}}\n",
+       "apply refused, nothing changed: flags[1] (third): stage move from "
+       "off to live skips dualwrite, shadow"},
       {"a field no flag has",
        "flags:\n"
        "  - {key: orders, old_target: a, new_target: b, colour: red, "
@@ -409,15 +432,51 @@ TEST_CASE_METHOD(CliFixture, "apply checks the file as a whole before "
         INFO("dry run " << dry << "\nstderr: " << result.err);
         CHECK(result.exit_code == 2);
         CHECK(absl::StrContains(result.err, c.message));
-        CHECK(result.out.empty());  // refused before anything was tried
+        CHECK(result.out.empty());  // refused as a whole
       }
       // Nothing was created.
       CHECK(absl::StrContains(Ok({"flags", "list"}), "KEY"));
-      CHECK_FALSE(absl::StrContains(Ok({"flags", "list"}), "skip"));
+      for (const char* key : {"skip", "first", "third"}) {
+        CHECK_FALSE(absl::StrContains(Ok({"flags", "list"}), key));
+      }
       CHECK(Ctl({"segments", "get", "dup"}).exit_code != 0);
       CHECK(Ctl({"segments", "get", "beta"}).exit_code != 0);
     }
   }
+}
+
+TEST_CASE_METHOD(CliFixture, "apply --expected-revision commits only if "
+                             "nothing changed since the dry run",
+                 "[cli][apply]") {
+  const std::string file = dir().path() + "/file.yaml";
+  {
+    std::ofstream out(file);
+    out << "flags:\n"
+           "  - {key: orders, old_target: a, new_target: b, enabled: true, "
+           "default_serve: {stage: dualwrite}}\n";
+  }
+  // A fresh store is at revision 0, which is a revision like any other.
+  const std::string dry = Ok({"apply", "-f", file, "--dry-run"});
+  CHECK(absl::StrContains(dry, "flag orders: create"));
+  CHECK(absl::StrContains(dry, "checked at revision 0"));
+  Ok({"flags", "create", "carts", "--old", "a", "--new", "b"});
+  const RunResult moved =
+      Ctl({"apply", "-f", file, "--expected-revision", "0"});
+  CHECK(moved.exit_code == 2);
+  CHECK(absl::StrContains(moved.err, "ABORTED"));
+  CHECK(absl::StrContains(moved.err, "the store is at revision 1, not 0"));
+  CHECK(Ctl({"flags", "get", "orders"}).exit_code == 2);
+
+  const std::string applied =
+      Ok({"apply", "-f", file, "--expected-revision", "1"});
+  CHECK(absl::StrContains(applied, "applied: 1 change at revision 2"));
+  CHECK(GetFlag("orders").version() == 1);
+
+  const RunResult negative =
+      Ctl({"apply", "-f", file, "--expected-revision", "-1"});
+  CHECK(negative.exit_code == 2);
+  CHECK(absl::StrContains(negative.err, "--expected-revision: must be a "
+                                        "store revision"));
 }
 
 }  // namespace

@@ -102,6 +102,7 @@ class ApiRegistry {
   CUTOVER_API_REGISTRY_WRITE(CreateSegment, CreateSegmentRequest, Segment)
   CUTOVER_API_REGISTRY_WRITE(ReplaceSegment, ReplaceSegmentRequest, Segment)
   CUTOVER_API_REGISTRY_WRITE(DeleteSegment, DeleteSegmentRequest, Segment)
+  CUTOVER_API_REGISTRY_WRITE(Apply, ApplyRequest, ApplyResponse)
   CUTOVER_API_REGISTRY_WRITE(StartBackfill, StartBackfillRequest, BackfillJob)
   CUTOVER_API_REGISTRY_WRITE(CheckpointBackfill, CheckpointBackfillRequest,
                              BackfillJob)

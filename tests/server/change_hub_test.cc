@@ -228,7 +228,7 @@ TEST_CASE("ChangeHub: Publish swaps the snapshot and delivers to every "
   auto next = std::make_shared<Snapshot>(*before);
   next->revision = 8;
   AddFlag(*next, MakeFlag("carts", 8, false));
-  hub.Publish(next, FlagEvent(8, "carts"));
+  hub.Publish(next, {FlagEvent(8, "carts")});
 
   CHECK(hub.snapshot() == next);
   CHECK(hub.snapshot()->revision == 8);
@@ -261,6 +261,58 @@ TEST_CASE("ChangeHub: Publish swaps the snapshot and delivers to every "
   for (auto* s : {&a, &b, &late, &older}) hub.Unsubscribe(s);
 }
 
+TEST_CASE("ChangeHub: a revision of several changes is delivered, kept and "
+          "dropped as one step",
+          "[change_hub]") {
+  ChangeHub hub(StateAt7(), ChangesThrough7(), kRing);
+  RecordingSubscriber live;
+  REQUIRE_FALSE(hub.Subscribe(&live, 7));
+  auto next = std::make_shared<Snapshot>(*hub.snapshot());
+  next->revision = 8;
+  hub.Publish(next, {FlagEvent(8, "a"), FlagEvent(8, "b")});
+  REQUIRE(live.events.size() == 3);
+  CHECK(live.events[1].more_in_revision());
+  CHECK_FALSE(live.events[2].more_in_revision());
+  hub.Unsubscribe(&live);
+
+  // The ring (3 events) holds 7, 8, 8: resuming from 7 replays the step
+  // whole; from 6 the revision 7's event is there, so that replays too.
+  RecordingSubscriber from7;
+  CHECK_FALSE(hub.Subscribe(&from7, 7));
+  CHECK(from7.seen == std::vector<Seen>{
+                          {v1::WatchEvent::FLAG_UPSERTED, 8, "a"},
+                          {v1::WatchEvent::FLAG_UPSERTED, 8, "b"},
+                          {v1::WatchEvent::SYNCED, 8, ""}});
+  CHECK(from7.events[0].more_in_revision());
+  hub.Unsubscribe(&from7);
+
+  // A step of three makes room by dropping whole revisions: the ring keeps
+  // only revision 9, never the tail of 8.
+  auto after = std::make_shared<Snapshot>(*hub.snapshot());
+  after->revision = 9;
+  hub.Publish(after,
+              {FlagEvent(9, "c"), FlagEvent(9, "d"), FlagEvent(9, "e")});
+  RecordingSubscriber from8;
+  CHECK_FALSE(hub.Subscribe(&from8, 8));
+  CHECK(from8.seen.size() == 4);  // 9 three times, SYNCED
+  RecordingSubscriber from7again;
+  CHECK(hub.Subscribe(&from7again, 7));  // 8 is gone: a RESET
+  for (auto* s : {&from8, &from7again}) hub.Unsubscribe(s);
+
+  // A step larger than the ring is not kept at all: resuming from before
+  // it resets, from it replays nothing.
+  auto big = std::make_shared<Snapshot>(*hub.snapshot());
+  big->revision = 10;
+  hub.Publish(big, {FlagEvent(10, "f"), FlagEvent(10, "g"),
+                    FlagEvent(10, "h"), FlagEvent(10, "i")});
+  RecordingSubscriber from9;
+  CHECK(hub.Subscribe(&from9, 9));
+  RecordingSubscriber from10;
+  CHECK_FALSE(hub.Subscribe(&from10, 10));
+  CHECK(from10.seen == std::vector<Seen>{{v1::WatchEvent::SYNCED, 10, ""}});
+  for (auto* s : {&from9, &from10}) hub.Unsubscribe(s);
+}
+
 TEST_CASE("ChangeHub: Unsubscribe stops delivery", "[change_hub]") {
   ChangeHub hub(StateAt7(), ChangesThrough7(), kRing);
   RecordingSubscriber stays;
@@ -274,7 +326,7 @@ TEST_CASE("ChangeHub: Unsubscribe stops delivery", "[change_hub]") {
 
   auto next = std::make_shared<Snapshot>(*hub.snapshot());
   next->revision = 8;
-  hub.Publish(next, FlagEvent(8, "orders"));
+  hub.Publish(next, {FlagEvent(8, "orders")});
   hub.Heartbeat();
 
   CHECK(leaves.seen == std::vector<Seen>{{v1::WatchEvent::SYNCED, 7, ""}});
@@ -307,7 +359,7 @@ TEST_CASE("ChangeHub: Heartbeat sends the current revision to every "
 
   auto next = std::make_shared<Snapshot>(*hub.snapshot());
   next->revision = 9;
-  hub.Publish(next, FlagEvent(9, "orders"));
+  hub.Publish(next, {FlagEvent(9, "orders")});
   hub.Heartbeat();
   CHECK(a.seen.back() == Seen{v1::WatchEvent::HEARTBEAT, 9, ""});
   CHECK(a.seen.size() == 3);
@@ -332,7 +384,7 @@ TEST_CASE("ChangeHub: CloseAll closes every subscriber and refuses "
   // Closed subscribers hear nothing more.
   auto next = std::make_shared<Snapshot>(*hub.snapshot());
   next->revision = 8;
-  hub.Publish(next, FlagEvent(8, "orders"));
+  hub.Publish(next, {FlagEvent(8, "orders")});
   hub.Heartbeat();
   CHECK(a.seen == std::vector<Seen>{{v1::WatchEvent::SYNCED, 7, ""}});
   CHECK(b.seen == a.seen);

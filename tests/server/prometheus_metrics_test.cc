@@ -53,7 +53,8 @@ void CountOnce(PrometheusMetrics& metrics) {
   metrics.CountWatchOpened(true, false);
   metrics.CountWatchOpened(true, true);
   metrics.CountWatchEventSent(v1::WatchEvent::HEARTBEAT);
-  metrics.CountAdminChange("orders", "stage", absl::Milliseconds(3));
+  metrics.CountAdminChange("orders", "stage");
+  metrics.ObserveStoreWrite(absl::Milliseconds(3));
   metrics.CountAdminRejected("SetStage", absl::StatusCode::kFailedPrecondition);
 
   v1::MigrationOpCount ok;

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,6 +53,21 @@ class RawDb {
       keys.push_back(it->key().ToString());
     }
     return keys;
+  }
+  // Every family's keys and values, by family name: the whole store, to
+  // compare byte for byte.
+  std::map<std::string, std::map<std::string, std::string>> Contents() {
+    std::map<std::string, std::map<std::string, std::string>> contents;
+    for (auto* handle : handles_) {
+      auto& family = contents[handle->GetName()];
+      std::unique_ptr<rocksdb::Iterator> it(
+          db_->NewIterator(rocksdb::ReadOptions(), handle));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        family[it->key().ToString()] = it->value().ToString();
+      }
+      REQUIRE(it->status().ok());
+    }
+    return contents;
   }
   rocksdb::ColumnFamilyHandle* family(const std::string& name) {
     for (auto* handle : handles_) {

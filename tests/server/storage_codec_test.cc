@@ -135,7 +135,9 @@ TEST_CASE("StorageCodec: changes keep what they changed, and a deletion",
   ChangeRecord flag_change;
   flag_change.revision = 29;
   flag_change.flag = FullFlag();
-  ChangeRecord read = Ok(DecodeChange(EncodeChange(flag_change)));
+  std::vector<ChangeRecord> reads = Ok(DecodeChanges(EncodeChanges({flag_change})));
+  REQUIRE(reads.size() == 1);
+  ChangeRecord read = reads.front();
   CHECK(read.revision == 0);  // the key's
   read.revision = flag_change.revision;
   CHECK(MessageDifferencer::Equals(ToWatchEvent(read),
@@ -147,7 +149,10 @@ TEST_CASE("StorageCodec: changes keep what they changed, and a deletion",
     ChangeRecord segment_change;
     segment_change.segment.emplace().segment.key = "old-cohort";
     segment_change.segment_deleted = deleted;
-    const ChangeRecord back = Ok(DecodeChange(EncodeChange(segment_change)));
+    const std::vector<ChangeRecord> backs =
+        Ok(DecodeChanges(EncodeChanges({segment_change})));
+    REQUIRE(backs.size() == 1);
+    const ChangeRecord& back = backs.front();
     REQUIRE(back.segment.has_value());
     CHECK_FALSE(back.flag.has_value());
     CHECK(back.segment->segment.key == "old-cohort");
@@ -155,7 +160,21 @@ TEST_CASE("StorageCodec: changes keep what they changed, and a deletion",
   }
 
   // A change of nothing is no change.
-  CHECK(DecodeChange("").status().code() == absl::StatusCode::kDataLoss);
+  CHECK(DecodeChanges("").status().code() == absl::StatusCode::kDataLoss);
+}
+
+TEST_CASE("StorageCodec: one revision's several changes keep their order",
+          "[storage_codec]") {
+  std::vector<ChangeRecord> changes(3);
+  changes[0].segment.emplace().segment.key = "beta";
+  changes[1].flag.emplace().flag.key = "orders";
+  changes[2].flag.emplace().flag.key = "carts";
+  const std::vector<ChangeRecord> read =
+      Ok(DecodeChanges(EncodeChanges(changes)));
+  REQUIRE(read.size() == 3);
+  CHECK(read[0].segment->segment.key == "beta");
+  CHECK(read[1].flag->flag.key == "orders");
+  CHECK(read[2].flag->flag.key == "carts");
 }
 
 TEST_CASE("StorageCodec: a backfill job reads back; its ETA is computed",
@@ -204,7 +223,8 @@ TEST_CASE("StorageCodec: a value that is not the message is DATA_LOSS",
         absl::StatusCode::kDataLoss);
   CHECK(DecodeHistory(garbage).status().code() ==
         absl::StatusCode::kDataLoss);
-  CHECK(DecodeChange(garbage).status().code() == absl::StatusCode::kDataLoss);
+  CHECK(DecodeChanges(garbage).status().code() ==
+        absl::StatusCode::kDataLoss);
   CHECK(DecodeBackfillJob(garbage).status().code() ==
         absl::StatusCode::kDataLoss);
   CHECK_THAT(std::string(DecodeFlag(garbage).status().message()),

@@ -76,16 +76,16 @@ Mutation FlagMutation(int64_t revision, const v1::Flag& flag,
   mutation.revision = revision;
   v1::Flag stored = flag;
   stored.set_revision(revision);
-  mutation.put_flag = FromApi(stored);
-  HistoryRecord& entry = mutation.history.emplace();
+  ChangeRecord& change = mutation.changes.emplace_back();
+  change.revision = revision;
+  change.flag = FromApi(stored);
+  HistoryRecord& entry = mutation.history.emplace_back();
   entry.flag_key = flag.key();
   entry.version = flag.version();
   entry.revision = revision;
   entry.action = action;
   entry.actor = "alice";
-  entry.flag_after = *mutation.put_flag;
-  mutation.change.revision = revision;
-  mutation.change.flag = *mutation.put_flag;
+  entry.flag_after = *change.flag;
   return mutation;
 }
 
@@ -95,16 +95,16 @@ Mutation SegmentMutation(int64_t revision, const v1::Segment& segment,
   mutation.revision = revision;
   v1::Segment stored = segment;
   stored.set_revision(revision);
-  mutation.put_segment = FromApi(stored);
-  HistoryRecord& entry = mutation.history.emplace();
+  ChangeRecord& change = mutation.changes.emplace_back();
+  change.revision = revision;
+  change.segment = FromApi(stored);
+  HistoryRecord& entry = mutation.history.emplace_back();
   entry.segment_key = segment.key();
   entry.version = segment.version();
   entry.revision = revision;
   entry.action = action;
   entry.actor = "bob";
-  entry.segment_after = *mutation.put_segment;
-  mutation.change.revision = revision;
-  mutation.change.segment = *mutation.put_segment;
+  entry.segment_after = *change.segment;
   return mutation;
 }
 
@@ -201,7 +201,8 @@ TEST_CASE("Store: Commit of a revision other than the next is INTERNAL and "
       }
       Mutation bad = FlagMutation(
           c.bad_revision, MakeFlag("payments", 1, v1::OFF), "create");
-      bad.put_segment = FromApi(MakeSegment("testers", 1));
+      ChangeRecord& segment = bad.changes.emplace_back();
+      segment.segment = FromApi(MakeSegment("testers", 1));
       absl::Status status = store->Commit(bad);
       INFO(status.ToString());
       CHECK(status.code() == absl::StatusCode::kInternal);
@@ -249,32 +250,32 @@ TEST_CASE("Store: reopening keeps flags, segments, revision, history and "
 
   // Flags by key, each at its latest write.
   REQUIRE(state.flags.size() == 2);
-  CHECK(MessageDifferencer::Equals(state.flags[0], AsApi(*written[2].put_flag)));
-  CHECK(MessageDifferencer::Equals(state.flags[1], AsApi(*written[3].put_flag)));
+  CHECK(MessageDifferencer::Equals(state.flags[0], AsApi(*written[2].changes[0].flag)));
+  CHECK(MessageDifferencer::Equals(state.flags[1], AsApi(*written[3].changes[0].flag)));
   CHECK(state.flags[0].default_serve().stage() == v1::DUALWRITE);
   CHECK(state.flags[0].version() == 2);
   CHECK(state.flags[0].revision() == 3);
 
   REQUIRE(state.segments.size() == 1);
   CHECK(MessageDifferencer::Equals(state.segments[0],
-                                   AsApi(*written[1].put_segment)));
+                                   AsApi(*written[1].changes[0].segment)));
 
   // Every change, oldest first, as written.
   REQUIRE(state.recent_changes.size() == written.size());
   for (size_t i = 0; i < written.size(); ++i) {
     INFO("change " << i);
     CHECK(MessageDifferencer::Equals(state.recent_changes[i],
-                                     AsApi(written[i].change)));
+                                     AsApi(written[i].changes[0])));
   }
 
   std::vector<v1::HistoryEntry> orders = HistoryOk(*store, "orders", 0);
   REQUIRE(orders.size() == 2);
-  CHECK(MessageDifferencer::Equals(orders[0], AsApi(*written[2].history)));
-  CHECK(MessageDifferencer::Equals(orders[1], AsApi(*written[0].history)));
+  CHECK(MessageDifferencer::Equals(orders[0], AsApi(written[2].history[0])));
+  CHECK(MessageDifferencer::Equals(orders[1], AsApi(written[0].history[0])));
   std::vector<v1::HistoryEntry> testers =
       HistoryOk(*store, SegmentHistorySubject("testers"), 0);
   REQUIRE(testers.size() == 1);
-  CHECK(MessageDifferencer::Equals(testers[0], AsApi(*written[1].history)));
+  CHECK(MessageDifferencer::Equals(testers[0], AsApi(written[1].history[0])));
 
   // And the reopened store goes on from there.
   CommitOk(*store,
@@ -364,7 +365,7 @@ TEST_CASE("Store: a segment's history is a subject apart from a flag's",
   }
 }
 
-TEST_CASE("Store: delete_segment removes the segment", "[store]") {
+TEST_CASE("Store: a deleted segment's change removes the segment", "[store]") {
   TempDir dir;
   {
     auto store = OpenStore(dir.path());
@@ -376,15 +377,15 @@ TEST_CASE("Store: delete_segment removes the segment", "[store]") {
 
     Mutation deletion;
     deletion.revision = 3;
-    deletion.delete_segment = "testers";
-    HistoryRecord& entry = deletion.history.emplace();
+    HistoryRecord& entry = deletion.history.emplace_back();
     entry.segment_key = "testers";
     entry.version = 2;
     entry.revision = 3;
     entry.action = "segment-delete";
-    deletion.change.revision = 3;
-    deletion.change.segment = FromApi(MakeSegment("testers", 1));
-    deletion.change.segment_deleted = true;
+    ChangeRecord& change = deletion.changes.emplace_back();
+    change.revision = 3;
+    change.segment = FromApi(MakeSegment("testers", 1));
+    change.segment_deleted = true;
     CommitOk(*store, deletion);
 
     ApiState state = LoadOk(*store);
@@ -494,7 +495,7 @@ TEST_CASE("Store: the changes family keeps the latest kChangesKept revisions",
       REQUIRE(batch
                   .Put(raw.family("changes"),
                        BigEndian64(static_cast<uint64_t>(r)),
-                       EncodeChange(change))
+                       EncodeChanges({change}))
                   .ok());
     }
     REQUIRE(batch
