@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/internal/shares.h"
 #include "core/stage_moves.h"
 
 namespace cutover {
@@ -122,19 +123,6 @@ uint32_t ShareReading(const Serve& serve, Origin origin) {
   return origin == Origin::kNew ? new_readers : kTotalWeight - new_readers;
 }
 
-// The share of `rule` (matched by id and clauses) in `before` that read
-// `origin`; 0 if `before` has no such rule.
-uint32_t PreviousShareReading(const Flag* before, const Rule& rule,
-                              Origin origin) {
-  if (before == nullptr) return 0;
-  for (const Rule& old : before->rules) {
-    if (old.id == rule.id && SameClauses(old.clauses, rule.clauses)) {
-      return ShareReading(old.serve, origin);
-    }
-  }
-  return 0;
-}
-
 // A line for each serve of `after` whose share reading `origin` grew past
 // what it was in `before` (nullptr: every share counts).
 void AddGrownReaders(const Flag* before, const Flag& after, Origin origin,
@@ -150,8 +138,10 @@ void AddGrownReaders(const Flag* before, const Flag& after, Origin origin,
   add("the default serve", after.default_serve,
       before != nullptr ? ShareReading(before->default_serve, origin) : 0);
   for (const Rule& rule : after.rules) {
+    // A new or re-targeted rule: all of its share counts.
+    const Rule* old = internal::SameRuleIn(before, rule);
     add(absl::StrCat("rule ", rule.id), rule.serve,
-        PreviousShareReading(before, rule, origin));
+        old != nullptr ? ShareReading(old->serve, origin) : 0);
   }
 }
 
