@@ -23,36 +23,41 @@ std::string Percent(uint32_t share) {
 
 // The share of users a serve gives exactly `stage`.
 uint32_t ShareAt(const Serve& serve, Stage stage) {
-  if (serve.stage.has_value()) return *serve.stage == stage ? kTotalWeight : 0;
-  uint32_t share = 0;
-  if (serve.rollout.has_value()) {
-    for (const Split& split : serve.rollout->splits) {
-      if (split.stage == stage) share += split.weight;
-    }
-  }
-  return share;
+  return internal::ShareWhere(
+      serve, [stage](Stage served) { return served == stage; });
 }
 
-// Where `flag` serves `stage` first (default serve, then rules in order):
-// e.g. "complete served to 5% by the default serve". Empty if nowhere.
-std::string WhereServed(const Flag& flag, Stage stage) {
+// The first serve of `flag` that gives `stage` to anyone (default serve,
+// then rules in order), and the share it gives.
+struct FirstServe {
+  const Rule* rule = nullptr;  // nullptr: the default serve
+  uint32_t share = 0;          // 0: no serve gives `stage`
+};
+FirstServe FirstServing(const Flag& flag, Stage stage) {
   const uint32_t by_default = ShareAt(flag.default_serve, stage);
-  if (by_default > 0) {
-    return absl::StrCat(StageName(stage), " served to ", Percent(by_default),
-                        " by the default serve");
-  }
+  if (by_default > 0) return {nullptr, by_default};
   for (const Rule& rule : flag.rules) {
     const uint32_t share = ShareAt(rule.serve, stage);
-    if (share > 0) {
-      return absl::StrCat(StageName(stage), " served to ", Percent(share),
-                          " of rule ", rule.id);
-    }
+    if (share > 0) return {&rule, share};
   }
-  return "";
+  return {};
+}
+
+// Where `flag` serves `stage` first: e.g. "complete served to 5% by the
+// default serve". Empty if nowhere.
+std::string WhereServed(const Flag& flag, Stage stage) {
+  const FirstServe first = FirstServing(flag, stage);
+  if (first.share == 0) return "";
+  if (first.rule == nullptr) {
+    return absl::StrCat(StageName(stage), " served to ", Percent(first.share),
+                        " by the default serve");
+  }
+  return absl::StrCat(StageName(stage), " served to ", Percent(first.share),
+                      " of rule ", first.rule->id);
 }
 
 bool Serves(const Flag& flag, Stage stage) {
-  return !WhereServed(flag, stage).empty();
+  return FirstServing(flag, stage).share > 0;
 }
 
 void ClampServe(Serve& serve, Stage ceiling) {

@@ -44,16 +44,8 @@ std::string BackfillRefusal(const std::string& flag_key,
 }  // namespace
 
 uint32_t ShareAtOrBeyond(const Serve& serve, Stage stage) {
-  if (serve.stage.has_value()) {
-    return *serve.stage >= stage ? kTotalWeight : 0;
-  }
-  uint32_t share = 0;
-  if (serve.rollout.has_value()) {
-    for (const Split& split : serve.rollout->splits) {
-      if (split.stage >= stage) share += split.weight;
-    }
-  }
-  return share;
+  return internal::ShareWhere(
+      serve, [stage](Stage served) { return served >= stage; });
 }
 
 bool AdvancesTo(const Flag* before, const Flag& after, Stage stage) {
