@@ -150,18 +150,6 @@ void AddGrownReaders(const Flag* before, const Flag& after, Origin origin,
   }
 }
 
-// The flag as it serves users under `currency`, without a copy when it is
-// enabled (the common case): `flag` itself, or a clamped copy kept in
-// `storage`.
-const Flag& Served(const Flag& flag, const Currency& currency,
-                   std::optional<Flag>& storage) {
-  if (flag.enabled) return flag;
-  Flag with_currency = flag;
-  with_currency.currency = currency;
-  storage = ServedFlag(with_currency);
-  return *storage;
-}
-
 }  // namespace
 
 Stage RollbackStage(const Flag& flag) {
@@ -191,6 +179,16 @@ Flag ServedFlag(const Flag& flag) {
     served.enabled = true;
   }
   return served;
+}
+
+const Flag& Served(const Flag& flag, const Currency& currency,
+                   std::optional<Flag>& storage) {
+  if (flag.enabled) return flag;
+  storage = flag;
+  storage->currency = currency;
+  ClampServes(*storage, FallbackStage(*storage));
+  storage->enabled = true;
+  return *storage;
 }
 
 Currency NextCurrency(const Flag* before, const Flag& after, int64_t version,
