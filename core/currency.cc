@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/internal/shares.h"
 #include "core/stage_moves.h"
 
 namespace cutover {
@@ -22,36 +23,41 @@ std::string Percent(uint32_t share) {
 
 // The share of users a serve gives exactly `stage`.
 uint32_t ShareAt(const Serve& serve, Stage stage) {
-  if (serve.stage.has_value()) return *serve.stage == stage ? kTotalWeight : 0;
-  uint32_t share = 0;
-  if (serve.rollout.has_value()) {
-    for (const Split& split : serve.rollout->splits) {
-      if (split.stage == stage) share += split.weight;
-    }
-  }
-  return share;
+  return internal::ShareWhere(
+      serve, [stage](Stage served) { return served == stage; });
 }
 
-// Where `flag` serves `stage` first (default serve, then rules in order):
-// e.g. "complete served to 5% by the default serve". Empty if nowhere.
-std::string WhereServed(const Flag& flag, Stage stage) {
+// The first serve of `flag` that gives `stage` to anyone (default serve,
+// then rules in order), and the share it gives.
+struct FirstServe {
+  const Rule* rule = nullptr;  // nullptr: the default serve
+  uint32_t share = 0;          // 0: no serve gives `stage`
+};
+FirstServe FirstServing(const Flag& flag, Stage stage) {
   const uint32_t by_default = ShareAt(flag.default_serve, stage);
-  if (by_default > 0) {
-    return absl::StrCat(StageName(stage), " served to ", Percent(by_default),
-                        " by the default serve");
-  }
+  if (by_default > 0) return {nullptr, by_default};
   for (const Rule& rule : flag.rules) {
     const uint32_t share = ShareAt(rule.serve, stage);
-    if (share > 0) {
-      return absl::StrCat(StageName(stage), " served to ", Percent(share),
-                          " of rule ", rule.id);
-    }
+    if (share > 0) return {&rule, share};
   }
-  return "";
+  return {};
+}
+
+// Where `flag` serves `stage` first: e.g. "complete served to 5% by the
+// default serve". Empty if nowhere.
+std::string WhereServed(const Flag& flag, Stage stage) {
+  const FirstServe first = FirstServing(flag, stage);
+  if (first.share == 0) return "";
+  if (first.rule == nullptr) {
+    return absl::StrCat(StageName(stage), " served to ", Percent(first.share),
+                        " by the default serve");
+  }
+  return absl::StrCat(StageName(stage), " served to ", Percent(first.share),
+                      " of rule ", first.rule->id);
 }
 
 bool Serves(const Flag& flag, Stage stage) {
-  return !WhereServed(flag, stage).empty();
+  return FirstServing(flag, stage).share > 0;
 }
 
 void ClampServe(Serve& serve, Stage ceiling) {
@@ -122,19 +128,6 @@ uint32_t ShareReading(const Serve& serve, Origin origin) {
   return origin == Origin::kNew ? new_readers : kTotalWeight - new_readers;
 }
 
-// The share of `rule` (matched by id and clauses) in `before` that read
-// `origin`; 0 if `before` has no such rule.
-uint32_t PreviousShareReading(const Flag* before, const Rule& rule,
-                              Origin origin) {
-  if (before == nullptr) return 0;
-  for (const Rule& old : before->rules) {
-    if (old.id == rule.id && SameClauses(old.clauses, rule.clauses)) {
-      return ShareReading(old.serve, origin);
-    }
-  }
-  return 0;
-}
-
 // A line for each serve of `after` whose share reading `origin` grew past
 // what it was in `before` (nullptr: every share counts).
 void AddGrownReaders(const Flag* before, const Flag& after, Origin origin,
@@ -150,21 +143,11 @@ void AddGrownReaders(const Flag* before, const Flag& after, Origin origin,
   add("the default serve", after.default_serve,
       before != nullptr ? ShareReading(before->default_serve, origin) : 0);
   for (const Rule& rule : after.rules) {
+    // A new or re-targeted rule: all of its share counts.
+    const Rule* old = internal::SameRuleIn(before, rule);
     add(absl::StrCat("rule ", rule.id), rule.serve,
-        PreviousShareReading(before, rule, origin));
+        old != nullptr ? ShareReading(old->serve, origin) : 0);
   }
-}
-
-// The flag as it serves users under `currency`, without a copy when it is
-// enabled (the common case): `flag` itself, or a clamped copy kept in
-// `storage`.
-const Flag& Served(const Flag& flag, const Currency& currency,
-                   std::optional<Flag>& storage) {
-  if (flag.enabled) return flag;
-  Flag with_currency = flag;
-  with_currency.currency = currency;
-  storage = ServedFlag(with_currency);
-  return *storage;
 }
 
 }  // namespace
@@ -196,6 +179,16 @@ Flag ServedFlag(const Flag& flag) {
     served.enabled = true;
   }
   return served;
+}
+
+const Flag& Served(const Flag& flag, const Currency& currency,
+                   std::optional<Flag>& storage) {
+  if (flag.enabled) return flag;
+  storage = flag;
+  storage->currency = currency;
+  ClampServes(*storage, FallbackStage(*storage));
+  storage->enabled = true;
+  return *storage;
 }
 
 Currency NextCurrency(const Flag* before, const Flag& after, int64_t version,

@@ -28,6 +28,7 @@
 #ifndef CUTOVER_CORE_CURRENCY_H_
 #define CUTOVER_CORE_CURRENCY_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,13 @@ void ClampServes(Flag& flag, Stage ceiling);
 // The flag as it serves users: a copy of `flag` if enabled; if disabled,
 // enabled with every serve clamped to FallbackStage(flag).
 Flag ServedFlag(const Flag& flag);
+
+// The same without copying an enabled flag (the common case): `flag`
+// itself when enabled; else the clamped copy, judged with `currency` (e.g.
+// `flag.currency`, or the currency a change is checked with) and kept in
+// `storage`, which must outlive the reference.
+const Flag& Served(const Flag& flag, const Currency& currency,
+                   std::optional<Flag>& storage);
 
 // The currency after a change from `before` (nullptr: a new flag) to
 // `after`, made as flag version `version` at `now`. Starts from

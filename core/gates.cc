@@ -6,21 +6,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/internal/shares.h"
 
 namespace cutover {
 namespace {
 
-// The share `rule` had before the change, for comparison: its share if
-// `before` has a rule with the same id and the same clauses, else 0 (a new
-// or re-targeted rule moves all of its users).
+// The share `rule` had at `stage` or beyond before the change, for
+// comparison; 0 if it is new (internal::SameRuleIn).
 uint32_t PreviousRuleShare(const Flag* before, const Rule& rule, Stage stage) {
-  if (before == nullptr) return 0;
-  for (const Rule& old : before->rules) {
-    if (old.id == rule.id && SameClauses(old.clauses, rule.clauses)) {
-      return ShareAtOrBeyond(old.serve, stage);
-    }
-  }
-  return 0;
+  const Rule* old = internal::SameRuleIn(before, rule);
+  return old != nullptr ? ShareAtOrBeyond(old->serve, stage) : 0;
 }
 
 std::string BackfillRefusal(const std::string& flag_key,
@@ -49,16 +44,8 @@ std::string BackfillRefusal(const std::string& flag_key,
 }  // namespace
 
 uint32_t ShareAtOrBeyond(const Serve& serve, Stage stage) {
-  if (serve.stage.has_value()) {
-    return *serve.stage >= stage ? kTotalWeight : 0;
-  }
-  uint32_t share = 0;
-  if (serve.rollout.has_value()) {
-    for (const Split& split : serve.rollout->splits) {
-      if (split.stage >= stage) share += split.weight;
-    }
-  }
-  return share;
+  return internal::ShareWhere(
+      serve, [stage](Stage served) { return served >= stage; });
 }
 
 bool AdvancesTo(const Flag* before, const Flag& after, Stage stage) {

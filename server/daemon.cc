@@ -1,8 +1,10 @@
 #include "server/daemon.h"
 
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "credentials/token_hash.h"
@@ -21,6 +23,7 @@
 #include "server/server_metrics.h"
 #include "server/store.h"
 #include "server/telemetry_service.h"
+#include "server/unparsable_requests.h"
 
 namespace cutover {
 namespace {
@@ -101,6 +104,13 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   builder.RegisterService(daemon->evaluation_.get());
   builder.RegisterService(daemon->admin_.get());
   builder.RegisterService(daemon->telemetry_.get());
+  // Request bytes that do not parse: INVALID_ARGUMENT naming the message,
+  // for every method (server/unparsable_requests.h).
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(std::make_unique<UnparsableRequests>());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   daemon->server_ = builder.BuildAndStart();
   if (daemon->server_ == nullptr || daemon->grpc_port_ == 0) {
     return absl::UnavailableError(

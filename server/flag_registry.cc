@@ -266,7 +266,8 @@ absl::StatusOr<FlagRecord> FlagRegistry::ArchiveFlag(
                     command.options.force, false, command.options.comment,
                     false};
   return ChangeFlag(change, caller, [&](FlagRecord& flag) -> absl::Status {
-    const Stage reach = Reach(ServedFlag(flag.flag));
+    std::optional<Flag> storage;
+    const Stage reach = Reach(Served(flag.flag, flag.flag.currency, storage));
     if (reach != Stage::kOff && !command.options.force) {
       return absl::FailedPreconditionError(absl::StrCat(
           "flag ", flag.flag.key, " serves users up to ", StageName(reach),

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cmath>
 #include <exception>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -87,7 +88,8 @@ void AddSample(prometheus::MetricFamily& family, const Labels& labels,
 // stage as it serves them (a disabled flag's capped at its fallback),
 // indexed by the Stage's numeric value.
 std::array<double, 7> ServeShares(const Flag& configured) {
-  const Flag flag = ServedFlag(configured);
+  std::optional<Flag> storage;
+  const Flag& flag = Served(configured, configured.currency, storage);
   std::array<double, 7> shares{};
   if (flag.default_serve.stage.has_value()) {
     shares[static_cast<int>(*flag.default_serve.stage)] = 1;

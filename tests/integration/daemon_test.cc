@@ -1,7 +1,8 @@
 // The gRPC API of the real cutoverd on loopback: Decide and DecideBatch
-// outcomes, the monotonic ramp end to end, request limits, the kill switch,
-// health, the data-folder lock, config errors, graceful shutdown with
-// persistence across a restart, and the Prometheus endpoint.
+// outcomes, the monotonic ramp end to end, request limits, request bytes
+// that do not parse (every rpc), the kill switch, health, the data-folder
+// lock, config errors, graceful shutdown with persistence across a
+// restart, and the Prometheus endpoint.
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -14,12 +15,14 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/bucketing.h"
 #include "absl/time/time.h"
 #include "client/admin_client.h"
 #include "cutover/v1/cutover.pb.h"
+#include "google/protobuf/descriptor.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/byte_buffer.h"
@@ -264,6 +267,66 @@ TEST_CASE("Decide: malformed requests are INVALID_ARGUMENT",
         server.Decide("orders", std::string(256, 'u'));
     CHECK(response.decision().reason() == v1::FLAG_NOT_FOUND);
   }
+}
+
+// Bytes that are no message of any type.
+grpc::ByteBuffer Garbage(const std::string& bytes) {
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+TEST_CASE("request bytes that do not parse are INVALID_ARGUMENT naming the "
+          "message, on every rpc of every service",
+          "[daemon][bad-input]") {
+  Server server;
+  server.CreateOrders();
+  grpc::GenericStub stub(server.admin().channel());
+  const std::vector<std::pair<const char*, std::string>> garbage = {
+      // Field 1, length-delimited, 16 bytes announced and 7 sent.
+      {"a truncated field", std::string("\x0a\x10garbage")},
+      // Field 1 of wire type 7, which does not exist.
+      {"an unknown wire type", std::string("\x0f")},
+  };
+  // Every method from the descriptors, so that a method added later is
+  // swept too. Each takes one request message (no client streaming).
+  std::vector<std::string> swept;
+  for (const char* service_name :
+       {"cutover.v1.Evaluation", "cutover.v1.Admin", "cutover.v1.Telemetry"}) {
+    const google::protobuf::ServiceDescriptor* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+            service_name);
+    REQUIRE(service != nullptr);
+    for (int m = 0; m < service->method_count(); ++m) {
+      const google::protobuf::MethodDescriptor* method = service->method(m);
+      REQUIRE_FALSE(method->client_streaming());
+      const std::string path =
+          "/" + std::string(service_name) + "/" + method->name();
+      swept.push_back(path);
+      for (const auto& [what, bytes] : garbage) {
+        const grpc::Status status =
+            method->server_streaming()
+                ? testing::StreamByName(stub, path, Garbage(bytes),
+                                        kCallSeconds)
+                : testing::CallByName(stub, path, Garbage(bytes), nullptr,
+                                      kCallSeconds);
+        INFO(path << " with " << what << ": " << status.error_code() << " "
+                  << status.error_message());
+        CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+        CHECK(status.error_message() ==
+              "request does not parse as " +
+                  method->input_type()->full_name());
+      }
+    }
+  }
+  for (const char* path :
+       {"/cutover.v1.Evaluation/Decide", "/cutover.v1.Evaluation/Watch",
+        "/cutover.v1.Telemetry/ReportMigrationOps",
+        "/cutover.v1.Admin/SetStage"}) {
+    INFO(path);
+    CHECK(std::count(swept.begin(), swept.end(), path) == 1);
+  }
+  // The daemon goes on serving, and nothing changed.
+  CHECK(server.Decide("orders", "u-1").decision().flag_version() == 1);
 }
 
 TEST_CASE("DecideBatch: a 5% live ramp, then 10%, never moves a user back",

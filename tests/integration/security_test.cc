@@ -3,7 +3,8 @@
 // table, MethodRoles); TLS and mutual TLS with certificates made by openssl
 // in the test (a wrong CA, an expired certificate and no certificate
 // refused); the actor in history is the token's name; auth: none only where
-// it is safe.
+// it is safe; request bytes that do not parse are refused before the role
+// check.
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -188,6 +189,33 @@ TEST_CASE("every rpc, without a token and with each role, as the role "
   REQUIRE(history.entries_size() == 1);
   CHECK(history.entries(0).actor() == "admin-bot");
   CHECK(history.entries(0).peer().find("127.0.0.1") != std::string::npos);
+}
+
+TEST_CASE("request bytes that do not parse are refused before the caller "
+          "is checked",
+          "[security][bad-input]") {
+  // No handler runs for a request that does not parse, so the role check
+  // (in the handlers) never comes: INVALID_ARGUMENT with a token or without
+  // (server/unparsable_requests.h). It names a public message type only.
+  TempDir dir;
+  Tokens tokens(dir.path());
+  DaemonProcess daemon(dir.path() + "/data",
+                       {"--auth", "tokens", "--token-file", tokens.file});
+  const bool started = daemon.Start();
+  INFO("cutoverd stderr:\n" << daemon.last_stderr());
+  REQUIRE(started);
+  grpc::Slice truncated(std::string("\x0a\x10garbage"));
+  const grpc::ByteBuffer garbage(&truncated, 1);
+  for (const std::string& token : {std::string(), NewToken(),
+                                   tokens.by_role[Role::kReader]}) {
+    grpc::GenericStub stub(Channel(daemon.address(), token));
+    const grpc::Status status = testing::CallByName(
+        stub, "/cutover.v1.Admin/SetStage", garbage, nullptr, kCallSeconds);
+    INFO(status.error_code() << " " << status.error_message());
+    CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(status.error_message() ==
+          "request does not parse as cutover.v1.SetStageRequest");
+  }
 }
 
 TEST_CASE("the CLI sends CUTOVER_TOKEN and names the refusal in one line",

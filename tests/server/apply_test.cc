@@ -100,7 +100,7 @@ struct Fixture {
     registry.reset();
     std::map<std::string, std::map<std::string, std::string>> contents;
     {
-      RawDb raw(dir.path());
+      RawDb raw(dir.path(), RawDb::Access::kReadOnly);
       contents = raw.Contents();
     }
     registry = OpenRegistry(dir.path());

@@ -16,10 +16,13 @@
 namespace cutover {
 
 // The store's folder opened with the raw RocksDB API, every column family
-// included, to write what Store never would.
+// included, to write what Store never would, or (kReadOnly) to read what
+// it wrote without touching the folder.
 class RawDb {
  public:
-  explicit RawDb(const std::string& dir) {
+  enum class Access { kReadWrite, kReadOnly };
+
+  explicit RawDb(const std::string& dir, Access access = Access::kReadWrite) {
     rocksdb::DBOptions options;
     std::vector<std::string> names;
     REQUIRE(rocksdb::DB::ListColumnFamilies(options, dir, &names).ok());
@@ -29,7 +32,10 @@ class RawDb {
     }
     rocksdb::DB* db = nullptr;
     rocksdb::Status s =
-        rocksdb::DB::Open(options, dir, families, &handles_, &db);
+        access == Access::kReadOnly
+            ? rocksdb::DB::OpenForReadOnly(options, dir, families, &handles_,
+                                           &db)
+            : rocksdb::DB::Open(options, dir, families, &handles_, &db);
     INFO(s.ToString());
     REQUIRE(s.ok());
     db_.reset(db);
@@ -54,18 +60,29 @@ class RawDb {
     }
     return keys;
   }
+  // Every key of a column family with its value.
+  std::map<std::string, std::string> Entries(const std::string& family_name) {
+    std::map<std::string, std::string> entries;
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions(), family(family_name)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      entries[it->key().ToString()] = it->value().ToString();
+    }
+    REQUIRE(it->status().ok());
+    return entries;
+  }
+  // The names of the column families, "default" included.
+  std::vector<std::string> FamilyNames() const {
+    std::vector<std::string> names;
+    for (const auto* handle : handles_) names.push_back(handle->GetName());
+    return names;
+  }
   // Every family's keys and values, by family name: the whole store, to
   // compare byte for byte.
   std::map<std::string, std::map<std::string, std::string>> Contents() {
     std::map<std::string, std::map<std::string, std::string>> contents;
-    for (auto* handle : handles_) {
-      auto& family = contents[handle->GetName()];
-      std::unique_ptr<rocksdb::Iterator> it(
-          db_->NewIterator(rocksdb::ReadOptions(), handle));
-      for (it->SeekToFirst(); it->Valid(); it->Next()) {
-        family[it->key().ToString()] = it->value().ToString();
-      }
-      REQUIRE(it->status().ok());
+    for (const std::string& name : FamilyNames()) {
+      contents[name] = Entries(name);
     }
     return contents;
   }

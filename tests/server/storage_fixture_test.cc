@@ -20,13 +20,12 @@
 #include "cutover/v1/cutover.pb.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "rocksdb/db.h"
-#include "rocksdb/options.h"
 #include "server/api_edge.h"
 #include "server/flag_registry.h"
 #include "server/store.h"
 #include "tests/integration/harness.h"
 #include "tests/server/api_registry.h"
+#include "tests/server/raw_db.h"
 
 namespace cutover {
 namespace {
@@ -101,33 +100,7 @@ std::string CopyFixture(const TempDir& dir) {
 // Every key and value of every column family, read without writing.
 using Contents = std::map<std::string, std::map<std::string, std::string>>;
 Contents ReadAll(const std::string& dir) {
-  rocksdb::DBOptions options;
-  std::vector<std::string> names;
-  REQUIRE(rocksdb::DB::ListColumnFamilies(options, dir, &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  for (const auto& name : names) {
-    families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-  }
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  REQUIRE(rocksdb::DB::OpenForReadOnly(options, dir, families, &handles, &raw)
-              .ok());
-  std::unique_ptr<rocksdb::DB> db(raw);
-  Contents contents;
-  for (auto* handle : handles) {
-    auto& family = contents[handle->GetName()];
-    std::unique_ptr<rocksdb::Iterator> it(
-        db->NewIterator(rocksdb::ReadOptions(), handle));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      family[it->key().ToString()] = it->value().ToString();
-    }
-    REQUIRE(it->status().ok());
-  }
-  for (auto* handle : handles) {
-    REQUIRE(db->DestroyColumnFamilyHandle(handle).ok());
-  }
-  REQUIRE(db->Close().ok());
-  return contents;
+  return RawDb(dir, RawDb::Access::kReadOnly).Contents();
 }
 
 std::unique_ptr<ApiRegistry> OpenRegistry(const std::string& dir) {
