@@ -2,7 +2,7 @@
 // admin writes from several clients: after every restart the store opens,
 // every write the daemon acknowledged is there, the toggled flag's history
 // is whole (one entry per version, no gap), and the store revision has not
-// gone back.
+// gone back. And kill -9 during a large Apply: all of the file or none.
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -203,6 +203,102 @@ TEST_CASE("50 kill -9 at random moments of concurrent admin writes lose "
   CHECK(acked.segments.size() > 10);
   CHECK(acked.toggle_version > 10);
   CHECK(rounds_with_writes > kRounds / 5);
+  REQUIRE(daemon.Stop(SIGTERM) == 0);
+}
+
+// A file of `flags` new flags keyed "<prefix>-<i>", each with a rule on
+// the file's own segment "<prefix>-members".
+v1::ApplyRequest LargeFile(const std::string& prefix, int flags) {
+  v1::ApplyRequest request;
+  v1::Segment* segment = request.add_segments();
+  segment->set_key(prefix + "-members");
+  segment->add_included("u-1");
+  for (int i = 0; i < flags; ++i) {
+    v1::Flag* flag = request.add_flags();
+    *flag = OffFlag(prefix + "-" + std::to_string(i));
+    v1::Rule* rule = flag->add_rules();
+    v1::Clause* clause = rule->add_clauses();
+    clause->set_op(v1::IN_SEGMENT);
+    clause->add_values(segment->key());
+    rule->mutable_serve()->set_stage(v1::DUALWRITE);
+  }
+  return request;
+}
+
+// How many of a file's flags (and its segment) the store holds.
+int StoredOf(const AdminClient& admin, const std::string& prefix,
+             bool* segment_stored) {
+  std::set<std::string> keys;
+  REQUIRE(ListFlagKeys(admin, &keys));
+  v1::GetSegmentRequest get;
+  get.set_key(prefix + "-members");
+  *segment_stored = admin.GetSegment(get).ok();
+  return static_cast<int>(std::count_if(
+      keys.begin(), keys.end(),
+      [&](const std::string& key) { return key.rfind(prefix + "-", 0) == 0; }));
+}
+
+TEST_CASE("kill -9 during a large apply leaves all of the file or none of it",
+          "[crash][apply]") {
+  TempDir dir;
+  DaemonProcess daemon(dir.path() + "/data");
+  REQUIRE(daemon.Start());
+  constexpr int kFlags = 2000;
+
+  // An apply left alone: how long one takes on this machine and build, so
+  // that the kills fall before, during and after the commit.
+  absl::Duration whole;
+  {
+    auto admin = ConnectAdmin(daemon.address(), absl::Seconds(60));
+    const absl::Time start = absl::Now();
+    const absl::StatusOr<v1::ApplyResponse> response =
+        admin->Apply(LargeFile("warm", kFlags));
+    whole = absl::Now() - start;
+    INFO(response.status().ToString());
+    REQUIRE(response.ok());
+    CHECK(response->revision() == 1);
+  }
+  const int64_t whole_ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(whole));
+
+  constexpr int kRounds = 12;
+  std::mt19937 random(20261206);
+  int all = 0;
+  int none = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string prefix = "r" + std::to_string(round);
+    INFO("round " << round << ", an apply takes ~" << whole_ms << " ms");
+    const int64_t revision = ServedRevision(daemon.address());
+    std::atomic<bool> acknowledged{false};
+    std::thread caller([&] {
+      auto admin = ConnectAdmin(daemon.address(), absl::Seconds(60));
+      acknowledged = admin->Apply(LargeFile(prefix, kFlags)).ok();
+    });
+    // Anywhere from the request's arrival to a little after the commit.
+    std::this_thread::sleep_for(std::chrono::milliseconds(
+        random() % static_cast<uint64_t>(whole_ms * 3 / 2 + 1)));
+    REQUIRE(daemon.Stop(SIGKILL) == -SIGKILL);
+    caller.join();
+
+    const bool started = daemon.Start();
+    INFO("cutoverd stderr:\n" << daemon.last_stderr());
+    REQUIRE(started);
+    auto admin = ConnectAdmin(daemon.address(), absl::Seconds(20));
+    bool segment_stored = false;
+    const int stored = StoredOf(*admin, prefix, &segment_stored);
+    const int64_t restarted_at = ServedRevision(daemon.address());
+    INFO(stored << " of " << kFlags << " flags stored, acknowledged "
+                << acknowledged.load());
+    CHECK((stored == 0 || stored == kFlags));
+    CHECK(segment_stored == (stored == kFlags));
+    // One revision for the whole file, or none.
+    CHECK(restarted_at == revision + (stored == kFlags ? 1 : 0));
+    if (acknowledged) CHECK(stored == kFlags);
+    (stored == kFlags ? all : none) += 1;
+  }
+  // The kills fell on both sides of the commit.
+  INFO(all << " rounds stored all, " << none << " none");
+  CHECK(all > 0);
+  CHECK(none > 0);
   REQUIRE(daemon.Stop(SIGTERM) == 0);
 }
 
