@@ -1113,6 +1113,24 @@ LimitCase Refused(std::string name, Code code, std::string message, Send send) {
   return c;
 }
 
+// An Apply of `segments` and `flags` (each flag at `stage` by default
+// unless it is given whole).
+v1::ApplyRequest ApplyOf(std::vector<v1::Segment> segments,
+                         std::vector<v1::Flag> flags) {
+  v1::ApplyRequest request;
+  for (v1::Segment& segment : segments) {
+    *request.add_segments() = std::move(segment);
+  }
+  for (v1::Flag& flag : flags) *request.add_flags() = std::move(flag);
+  return request;
+}
+
+v1::Flag AtStage(const std::string& key, v1::Stage stage) {
+  v1::Flag flag = ValidFlag(key);
+  flag.mutable_default_serve()->set_stage(stage);
+  return flag;
+}
+
 v1::Flag WithoutKey() {
   v1::Flag flag = ValidFlag(kBaseFlag);
   flag.clear_key();
@@ -1522,6 +1540,60 @@ TEST_CASE("every Admin and Evaluation rpc refuses malformed, empty and "
               AdminRpc(&A::CreateSegment, SegmentRequest([](v1::Segment& g) {
                          g.set_key(kBaseSegment);
                        }))),
+      // Apply: each case has good entries before the bad one; none lands.
+      Refused("Apply the same segment twice", kInvalid,
+              "segments[1].key: 'dup' is already the key of segments[0]",
+              AdminRpc(&A::Apply, ApplyOf({ValidSegment("dup"),
+                                           ValidSegment("dup")},
+                                          {}))),
+      Refused("Apply one stage skip spelled as five entries", kInvalid,
+              "flags[4].key: 'five' is already the key of flags[0]",
+              AdminRpc(&A::Apply,
+                       ApplyOf({}, {AtStage("five", v1::DUALWRITE),
+                                    AtStage("five", v1::SHADOW),
+                                    AtStage("five", v1::LIVE),
+                                    AtStage("five", v1::RAMPDOWN),
+                                    AtStage("five", v1::COMPLETE)}))),
+      Refused("Apply a stage skip in the third entry",
+              Code::FAILED_PRECONDITION,
+              "flags[1] (skipper): stage move from off to live skips",
+              AdminRpc(&A::Apply,
+                       ApplyOf({ValidSegment("fresh")},
+                               {AtStage("first", v1::DUALWRITE),
+                                AtStage("skipper", v1::LIVE)}))),
+      Refused("Apply a flag without a key", kInvalid, "flags[1].key: required",
+              AdminRpc(&A::Apply,
+                       ApplyOf({}, {ValidFlag("fine"), WithoutKey()}))),
+      Refused("Apply a bad field in the second flag", kInvalid,
+              "flags[1].new_target",
+              AdminRpc(&A::Apply, ApplyOf({}, {ValidFlag("fine"), [] {
+                                             v1::Flag f = ValidFlag("bad");
+                                             f.set_new_target(f.old_target());
+                                             return f;
+                                           }()}))),
+      Refused("Apply a rule naming a segment no one defines", kInvalid,
+              "flags[0].rules[0].clauses[0].values[0]: segment 'nobody' does "
+              "not exist",
+              AdminRpc(&A::Apply, ApplyOf({ValidSegment("fresh")}, {[] {
+                                             v1::Flag f = ValidFlag("named");
+                                             v1::Clause* c = f.mutable_rules(0)
+                                                                 ->mutable_clauses(0);
+                                             c->set_op(v1::IN_SEGMENT);
+                                             c->clear_values();
+                                             c->add_values("nobody");
+                                             return f;
+                                           }()}))),
+      Refused("Apply an archived flag", Code::FAILED_PRECONDITION,
+              "flags[0] (retired): flag 'retired' is archived",
+              AdminRpc(&A::Apply, ApplyOf({}, {ValidFlag("retired")}))),
+      Refused("Apply at a revision the store has left", Code::ABORTED,
+              "expected_revision: the store is at revision",
+              AdminRpc(&A::Apply, [] {
+                v1::ApplyRequest request =
+                    ApplyOf({ValidSegment("fresh")}, {});
+                request.set_expected_revision(1);
+                return request;
+              }())),
       // GetSegment
       Refused("GetSegment empty key", kInvalid, "key: required",
               AdminRpc(&A::GetSegment, v1::GetSegmentRequest())),
