@@ -435,8 +435,7 @@ absl::StatusOr<FlagRecord> FlagRegistry::CommitFlag(const FlagRecord* before,
   if (!staged.ok()) return staged.status();
   if (!staged->has_value()) return *before;  // nothing to do
   FlagRecord after = *(*staged)->change.flag;
-  std::vector<Staged> one;
-  one.push_back(**std::move(staged));
+  std::vector<Staged> one(1, **std::move(staged));
   if (absl::Status s = CommitStaged(*snapshot, at.revision, std::move(one));
       !s.ok()) {
     return s;

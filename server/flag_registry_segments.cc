@@ -131,8 +131,7 @@ absl::StatusOr<SegmentRecord> FlagRegistry::CommitSegment(
   if (!staged.ok()) return staged.status();
   if (!staged->has_value()) return *before;  // nothing to do
   SegmentRecord after = *(*staged)->change.segment;
-  std::vector<Staged> one;
-  one.push_back(**std::move(staged));
+  std::vector<Staged> one(1, **std::move(staged));
   if (absl::Status s = CommitStaged(*snapshot, at.revision, std::move(one));
       !s.ok()) {
     return s;

@@ -12,10 +12,13 @@
 #include <utility>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
 #include "absl/status/statusor.h"
 #include "cutover/v1/cutover.pb.h"
 #include "server/api_edge.h"
 #include "server/flag_registry.h"
+#include "server/store.h"
 
 namespace cutover::testing {
 
@@ -112,6 +115,19 @@ class ApiRegistry {
  private:
   std::unique_ptr<FlagRegistry> registry_;
 };
+
+// A registry over the store in `dir` (created if new); the test fails if
+// either does not open.
+inline std::unique_ptr<ApiRegistry> OpenRegistry(const std::string& dir) {
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir);
+  INFO(store.status().ToString());
+  REQUIRE(store.ok());
+  absl::StatusOr<std::unique_ptr<FlagRegistry>> registry =
+      FlagRegistry::Open(*std::move(store));
+  INFO(registry.status().ToString());
+  REQUIRE(registry.ok());
+  return std::make_unique<ApiRegistry>(*std::move(registry));
+}
 
 }  // namespace cutover::testing
 

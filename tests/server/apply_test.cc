@@ -24,20 +24,10 @@ namespace {
 
 using google::protobuf::util::MessageDifferencer;
 using testing::ApiRegistry;
+using testing::OpenRegistry;
 using testing::TempDir;
 
 const Caller kAlice{"alice", "10.0.0.1:50000"};
-
-std::unique_ptr<ApiRegistry> OpenRegistry(const std::string& dir) {
-  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir);
-  INFO(store.status().ToString());
-  REQUIRE(store.ok());
-  absl::StatusOr<std::unique_ptr<FlagRegistry>> registry =
-      FlagRegistry::Open(*std::move(store));
-  INFO(registry.status().ToString());
-  REQUIRE(registry.ok());
-  return std::make_unique<ApiRegistry>(*std::move(registry));
-}
 
 template <typename T>
 T Ok(absl::StatusOr<T> result) {

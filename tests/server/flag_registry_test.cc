@@ -32,22 +32,12 @@ namespace {
 using google::protobuf::util::MessageDifferencer;
 
 using testing::ApiRegistry;
+using testing::OpenRegistry;
 using testing::AsApi;
 using testing::TempDir;
 
 const Caller kAlice{"alice", "10.0.0.1:50000"};
 const Caller kBob{"bob", "10.0.0.2:50000"};
-
-std::unique_ptr<ApiRegistry> OpenRegistry(const std::string& dir) {
-  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir);
-  INFO(store.status().ToString());
-  REQUIRE(store.ok());
-  absl::StatusOr<std::unique_ptr<FlagRegistry>> registry =
-      FlagRegistry::Open(*std::move(store));
-  INFO(registry.status().ToString());
-  REQUIRE(registry.ok());
-  return std::make_unique<ApiRegistry>(*std::move(registry));
-}
 
 // A registry in its own temporary folder.
 struct Fixture {

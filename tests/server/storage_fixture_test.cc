@@ -33,6 +33,7 @@ namespace {
 namespace fs = std::filesystem;
 using google::protobuf::util::MessageDifferencer;
 using testing::ApiRegistry;
+using testing::OpenRegistry;
 using testing::AsApi;
 using testing::TempDir;
 
@@ -101,17 +102,6 @@ std::string CopyFixture(const TempDir& dir) {
 using Contents = std::map<std::string, std::map<std::string, std::string>>;
 Contents ReadAll(const std::string& dir) {
   return RawDb(dir, RawDb::Access::kReadOnly).Contents();
-}
-
-std::unique_ptr<ApiRegistry> OpenRegistry(const std::string& dir) {
-  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(dir);
-  INFO(store.status().ToString());
-  REQUIRE(store.ok());
-  absl::StatusOr<std::unique_ptr<FlagRegistry>> registry =
-      FlagRegistry::Open(*std::move(store));
-  INFO(registry.status().ToString());
-  REQUIRE(registry.ok());
-  return std::make_unique<ApiRegistry>(*std::move(registry));
 }
 
 // Records every event a Watch stream would be sent.
