@@ -3,19 +3,16 @@
 #include <chrono>
 #include <cstdio>
 #include <random>
-#include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "client/channel.h"
-#include "client/per_thread_counter.h"
+#include "client/client_counters.h"
 #include "client/snapshot_file.h"
 #include "client/synced_flags.h"
 #include "convert/convert.h"
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
-#include "prometheus/counter.h"
-#include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 
 namespace cutover {
@@ -64,83 +61,6 @@ class Client::Stubs {
   explicit Stubs(const std::shared_ptr<grpc::Channel>& channel)
       : evaluation(v1::Evaluation::NewStub(channel)) {}
   std::unique_ptr<v1::Evaluation::Stub> evaluation;
-};
-
-// Prometheus counters, set once by RegisterMetrics.
-class Client::Metrics {
- public:
-  explicit Metrics(prometheus::Registry& registry) {
-    auto& lookups = prometheus::BuildCounter()
-                        .Name("cutover_client_decisions_total")
-                        .Help("Client decisions by how they were served.")
-                        .Register(registry);
-    hits = &lookups.Add({{"source", "cache"}});
-    misses = &lookups.Add({{"source", "daemon"}});
-    stale = &lookups.Add({{"source", "stale"}});
-    local = &lookups.Add({{"source", "synced"}});
-    errors = &lookups.Add({{"source", "default"}});
-    reconnects = &prometheus::BuildCounter()
-                      .Name("cutover_client_stream_reconnects_total")
-                      .Help("Watch stream reconnections.")
-                      .Register(registry)
-                      .Add({});
-    idle_timeouts =
-        &prometheus::BuildCounter()
-             .Name("cutover_client_stream_idle_timeouts_total")
-             .Help("Watch streams cancelled for silence past the idle timeout.")
-             .Register(registry)
-             .Add({});
-    invalidations = &prometheus::BuildCounter()
-                         .Name("cutover_client_invalidations_total")
-                         .Help("Cache invalidations applied from Watch.")
-                         .Register(registry)
-                         .Add({});
-    auto& snapshots =
-        prometheus::BuildCounter()
-            .Name("cutover_client_snapshot_writes_total")
-            .Help("Writes of the client's snapshot file, by result.")
-            .Register(registry);
-    snapshot_writes = &snapshots.Add({{"result", "ok"}});
-    snapshot_failures = &snapshots.Add({{"result", "failed"}});
-    entries = &prometheus::BuildGauge()
-                   .Name("cutover_client_cache_entries")
-                   .Help("Decisions in the cache (updated on misses).")
-                   .Register(registry)
-                   .Add({});
-  }
-  prometheus::Counter* hits;
-  prometheus::Counter* misses;
-  prometheus::Counter* stale;
-  prometheus::Counter* local;
-  prometheus::Counter* errors;
-  prometheus::Counter* reconnects;
-  prometheus::Counter* idle_timeouts;
-  prometheus::Counter* invalidations;
-  prometheus::Counter* snapshot_writes;
-  prometheus::Counter* snapshot_failures;
-  prometheus::Gauge* entries;
-};
-
-struct Client::Counters {
-  // Cache hits are counted per thread: no locked instruction on the hit
-  // path (tests/bench/client_bench).
-  PerThreadCounter hits;
-  std::atomic<uint64_t> misses{0}, stale{0}, local{0}, errors{0},
-      reconnects{0}, idle_timeouts{0}, invalidations{0}, snapshot_writes{0},
-      snapshot_failures{0};
-  std::atomic<Metrics*> metrics{nullptr};
-
-  template <typename Counter>
-  void Add(Counter& counter, prometheus::Counter* Metrics::*exported) {
-    if constexpr (std::is_same_v<Counter, PerThreadCounter>) {
-      counter.Add();
-    } else {
-      counter.fetch_add(1, std::memory_order_relaxed);
-    }
-    if (Metrics* m = metrics.load(std::memory_order_acquire)) {
-      (m->*exported)->Increment();
-    }
-  }
 };
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
@@ -284,6 +204,16 @@ bool Client::ServableFresh(const DecisionCache::Hit& hit) const noexcept {
 Decision Client::DecideUncaught(std::string_view flag_key,
                                 const Context& context, Stage default_stage) {
   Decision decision;
+  if (options_.evaluation == ClientOptions::Evaluation::kLocal &&
+      watch_synced_.load(std::memory_order_acquire)) {
+    // Synced: the daemon's answer at the state's revision, made here.
+    if (const SyncedState* state = synced_->current()) {
+      if (state->DecideInto(flag_key, context, decision)) {
+        counters_->Add(counters_->evaluated, &Metrics::evaluated);
+        return decision;
+      }
+    }
+  }
   const DecisionCache::Hit cached = cache_.Get(flag_key, context, decision);
   if (ServableFresh(cached)) {
     counters_->Add(counters_->hits, &Metrics::hits);
@@ -415,6 +345,7 @@ std::vector<Decision> Client::Prefetch(
 
 ClientStats Client::stats() const noexcept {
   ClientStats stats;
+  stats.local_decisions = counters_->evaluated.Load();
   stats.cache_hits = counters_->hits.Load();
   stats.cache_misses = counters_->misses.load();
   stats.stale_serves = counters_->stale.load();

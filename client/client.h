@@ -7,6 +7,16 @@
 //   Decision d = (*client)->Decide("orders", {"u-42", {{"tenant", "acme"}}});
 //   if (d.plan.read_authoritative == Origin::kNew) { ... }
 //
+// Where a decision is made (ClientOptions::evaluation). In local mode,
+// while the Watch stream is synced, Decide evaluates the flag
+// itself against the synced state (below): the same core as the daemon's,
+// so the same stage, reason, rule_id, bucket and flag_version as the
+// daemon's Decide at that revision, with no RPC and no lock (the state is
+// read through SyncedFlags::current()). A flag the synced state does not
+// have gets what the daemon answers for it: off, FLAG_NOT_FOUND. In remote
+// mode, and in local mode while the stream is not synced, the rest of
+// this comment applies.
+//
 // Decide answers from an in-process DecisionCache when it can and from the
 // daemon (Decide RPC, bounded by decide_deadline) when it must. One Watch
 // stream per Client invalidates a flag's cached decisions as soon as the
@@ -88,6 +98,16 @@ namespace cutover {
 struct ClientOptions {
   // The daemon, host:port.
   std::string server = "127.0.0.1:7400";
+  // kRemote (the default): a decision not in the cache is the daemon's.
+  // kLocal: while the Watch stream is synced, decisions are evaluated in
+  // this process from the synced flags, with no RPC per decision (the
+  // client holds every flag and segment; needs `watch`). The daemon's
+  // decision metrics do not count local decisions yet: a dashboard or
+  // gate that reads cutover_decisions_total sees only a remote client's
+  // misses. Both modes serve the same fallbacks when the daemon cannot
+  // answer.
+  enum class Evaluation { kLocal, kRemote };
+  Evaluation evaluation = Evaluation::kRemote;
   // TLS: the PEM CA of the daemon's certificate (empty: plaintext, for
   // loopback or a mesh that provides TLS), and a client certificate and
   // key for mutual TLS (see client/channel.h).
@@ -145,6 +165,9 @@ struct ClientOptions {
 
 // Counters of a Client (monotonic, except cache_entries).
 struct ClientStats {
+  // Evaluated in this process from the synced state while synced (local
+  // mode), with the daemon's reasons.
+  uint64_t local_decisions = 0;
   uint64_t cache_hits = 0;
   uint64_t cache_misses = 0;   // asked the daemon
   uint64_t stale_serves = 0;   // expired entry served, daemon unreachable

@@ -11,16 +11,25 @@ namespace cutover {
 
 std::optional<Decision> SyncedState::Decide(std::string_view flag_key,
                                             const Context& context) const {
+  if (!Contains(flag_key)) return std::nullopt;
+  Decision decision;
+  if (!DecideInto(flag_key, context, decision)) return std::nullopt;
+  return decision;
+}
+
+bool SyncedState::DecideInto(std::string_view flag_key, const Context& context,
+                             Decision& out) const {
   auto found =
       flags_.find(absl::string_view(flag_key.data(), flag_key.size()));
-  if (found == flags_.end()) return std::nullopt;
-  const FlagEntry& entry = *found->second;
-  // As the daemon's EvaluationService: an archived flag is not found.
-  if (entry.message.archived()) {
-    return SafeDecision(std::string(flag_key), Reason::kFlagNotFound);
+  // As the daemon's EvaluationService: a flag it does not have, or an
+  // archived one, is not found.
+  if (found == flags_.end() || found->second->message.archived()) {
+    out = SafeDecision(std::string(flag_key), Reason::kFlagNotFound);
+    return true;
   }
-  if (entry.compiled == nullptr) return std::nullopt;
-  return cutover::Decide(*entry.compiled, segments_, context);
+  if (found->second->compiled == nullptr) return false;
+  out = cutover::Decide(*found->second->compiled, segments_, context);
+  return true;
 }
 
 bool SyncedState::Contains(std::string_view flag_key) const {
@@ -173,6 +182,34 @@ std::unique_ptr<SyncedState> SyncedFlags::CopyPublished() const {
 void SyncedFlags::Publish(std::unique_ptr<SyncedState> state) {
   std::shared_ptr<const SyncedState> next(std::move(state));
   std::atomic_store(&published_, std::move(next));
+  // After the store: a reader that sees the new generation loads (at
+  // least) the new state.
+  generation_.fetch_add(1, std::memory_order_release);
+}
+
+uint64_t SyncedFlags::NextId() noexcept {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+const SyncedState* SyncedFlags::current() const noexcept {
+  // This thread's copies of published states, one per SyncedFlags (by id,
+  // never reused; direct-mapped, so two objects on one slot only cost
+  // each other the slow path).
+  struct Slot {
+    uint64_t owner = 0;
+    uint64_t generation = 0;
+    std::shared_ptr<const SyncedState> state;
+  };
+  static thread_local Slot slots[4];
+  Slot& slot = slots[id_ % 4];
+  const uint64_t generation = generation_.load(std::memory_order_acquire);
+  if (slot.owner != id_ || slot.generation != generation) {
+    slot.state = snapshot();  // the slow path: once per thread and change
+    slot.owner = id_;
+    slot.generation = generation;
+  }
+  return slot.state.get();
 }
 
 }  // namespace cutover

@@ -40,12 +40,13 @@
 // Publishing copies the maps of pointers (not the flags): O(flags +
 // segments) per change, on the Watch thread.
 //
-// Thread-safety: snapshot(), Decide() and Contains() from any thread; the
-// event methods (BeginStream, Apply, Load) from one thread at a time (the
-// Watch thread; Load before it starts).
+// Thread-safety: snapshot(), current(), Decide() and Contains() from any
+// thread; the event methods (BeginStream, Apply, Load) from one thread at a
+// time (the Watch thread; Load before it starts).
 #ifndef CUTOVER_CLIENT_SYNCED_FLAGS_H_
 #define CUTOVER_CLIENT_SYNCED_FLAGS_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -80,6 +81,12 @@ class SyncedState {
   // state does not have, or cannot evaluate.
   std::optional<Decision> Decide(std::string_view flag_key,
                                  const Context& context) const;
+  // The daemon's Decide at revision() into `out`, as Decide, except that a
+  // flag this state does not have gets what the daemon answers for one it
+  // does not have (off, FLAG_NOT_FOUND). False (out untouched) only for a
+  // flag this state cannot evaluate.
+  bool DecideInto(std::string_view flag_key, const Context& context,
+                  Decision& out) const;
   // Whether the flag is in this state (archived or not, evaluable or not).
   bool Contains(std::string_view flag_key) const;
 
@@ -107,6 +114,16 @@ class SyncedFlags {
   std::shared_ptr<const SyncedState> snapshot() const {
     return std::atomic_load(&published_);
   }
+  // The published state for the hot path, null before anything was
+  // published. Readers write nothing another thread reads while nothing is
+  // published: each thread keeps its own reference to the state with the
+  // generation it was published at, and checks one atomic counter (read
+  // only) per call; after a publish, a thread's next call takes the new
+  // state once (the slow path, snapshot()). The pointer is valid until
+  // this thread's next current() on this object. An old state lives until
+  // every thread that read it has called again or exited: at most one old
+  // state per idle thread (docs/architecture.md).
+  const SyncedState* current() const noexcept;
   // snapshot()->Decide, nullopt without a state.
   std::optional<Decision> Decide(std::string_view flag_key,
                                  const Context& context) const;
@@ -139,7 +156,12 @@ class SyncedFlags {
   std::unique_ptr<SyncedState> CopyPublished() const;
   void Publish(std::unique_ptr<SyncedState> state);
 
+  static uint64_t NextId() noexcept;
+
   std::shared_ptr<const SyncedState> published_;  // atomic_load/atomic_store
+  // Publishes so far; current()'s readers compare it with their copy's.
+  std::atomic<uint64_t> generation_{0};
+  const uint64_t id_ = NextId();  // current()'s key, unique in the process
   // Watch thread only: the state being built before the stream's SYNCED
   // (null once synced), and resume_revision().
   std::unique_ptr<SyncedState> pending_;

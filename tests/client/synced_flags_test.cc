@@ -12,6 +12,9 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
+#include <vector>
+#include <atomic>
 
 #include "client/snapshot_file.h"
 #include "convert/convert.h"
@@ -166,6 +169,54 @@ TEST_CASE("a revision of several changes is published whole, at its last "
   const auto member = synced.Decide("orders", User("u-1"));
   REQUIRE(member.has_value());
   CHECK(member->stage == Stage::kShadow);
+}
+
+TEST_CASE("current(): readers on many threads see each published state, "
+          "in order, while the Watch thread publishes",
+          "[synced_flags]") {
+  SyncedFlags synced;
+  CHECK(synced.current() == nullptr);
+  synced.BeginStream();
+  REQUIRE(synced.Apply(Event(v1::WatchEvent::SYNCED, 1)));
+  constexpr int kChanges = 300;
+  std::atomic<bool> done{false};
+  std::vector<std::thread> readers;
+  std::atomic<int> regressions{0};
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&] {
+      int64_t last = 0;
+      // Bounded: at most 10^7 reads.
+      for (int n = 0; n < 10000000 && !done.load(); ++n) {
+        const SyncedState* state = synced.current();
+        if (state == nullptr || state->revision() < last) ++regressions;
+        if (state == nullptr) continue;
+        last = state->revision();
+        // The flag's version is its revision here; a decision made from
+        // the state pointer matches the state it came from.
+        Decision decision;
+        if (state->DecideInto("orders", User("u-1"), decision) &&
+            decision.reason != Reason::kFlagNotFound &&
+            decision.flag_version != state->revision()) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (int r = 2; r <= kChanges; ++r) {
+    synced.Apply(FlagEvent(v1::WatchEvent::FLAG_UPSERTED, r,
+                           StageFlag("orders", Stage::kDualWrite, r)));
+  }
+  done = true;
+  for (std::thread& reader : readers) reader.join();
+  CHECK(regressions == 0);
+  CHECK(wrong == 0);
+  REQUIRE(synced.current() != nullptr);
+  CHECK(synced.current()->revision() == kChanges);
+  // Another object on the same thread has its own state.
+  SyncedFlags other;
+  CHECK(other.current() == nullptr);
+  CHECK(synced.current()->revision() == kChanges);
 }
 
 TEST_CASE("rules, segments and a rollout decide as the core does",

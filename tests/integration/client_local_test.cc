@@ -1,0 +1,224 @@
+// The client's local evaluation mode against the real daemon: while synced,
+// decisions are made in the process, exactly as the daemon's Decide makes
+// them at the same revision, with no RPC; changes reach them through Watch.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client/admin_client.h"
+#include "client/client.h"
+#include "client/synced_flags.h"
+#include "convert/convert.h"
+#include "tests/integration/client_helpers.h"
+#include "tests/integration/harness.h"
+#include "tests/printers.h"
+
+namespace cutover::testing {
+namespace {
+
+constexpr int kUsers = 100000;
+
+ClientOptions LocalOptionsFor(const DaemonProcess& daemon) {
+  ClientOptions options = OptionsFor(daemon);
+  options.evaluation = ClientOptions::Evaluation::kLocal;
+  return options;
+}
+
+v1::Clause MakeClause(const std::string& attribute, v1::Operator op,
+                      std::vector<std::string> values) {
+  v1::Clause clause;
+  clause.set_attribute(attribute);
+  clause.set_op(op);
+  for (const std::string& value : values) clause.add_values(value);
+  return clause;
+}
+
+v1::Rule MakeRule(const std::string& id, std::vector<v1::Clause> clauses,
+                  v1::Stage stage) {
+  v1::Rule rule;
+  rule.set_id(id);
+  for (v1::Clause& clause : clauses) *rule.add_clauses() = std::move(clause);
+  rule.mutable_serve()->set_stage(stage);
+  return rule;
+}
+
+void SetRollout(v1::Serve* serve,
+                std::vector<std::pair<v1::Stage, uint32_t>> splits) {
+  for (const auto& [stage, weight] : splits) {
+    v1::Split* split = serve->mutable_rollout()->add_splits();
+    split->set_stage(stage);
+    split->set_weight(weight);
+  }
+}
+
+// Flags with rules on attributes and segments, bucket attributes and
+// rollouts, applied as one file.
+v1::ApplyRequest World() {
+  v1::ApplyRequest request;
+  v1::Segment* internal = request.add_segments();
+  internal->set_key("internal");
+  for (int i = 0; i < 500; ++i) internal->add_included(absl::StrCat("u-", i * 7));
+  internal->add_excluded("u-7");
+  v1::Segment* acme = request.add_segments();
+  acme->set_key("big-tenants");
+  *acme->add_clauses() = MakeClause("tenant", v1::IN, {"t-1", "t-2", "t-3"});
+
+  v1::Flag* orders = request.add_flags();
+  orders->set_key("orders");
+  orders->set_old_target("postgres-orders");
+  orders->set_new_target("dynamodb-orders");
+  orders->set_enabled(true);
+  orders->set_bucket_by("tenant");
+  *orders->add_rules() = MakeRule(
+      "internal-first", {MakeClause("", v1::IN_SEGMENT, {"internal"})},
+      v1::DUALWRITE);
+  *orders->add_rules() = MakeRule(
+      "eu", {MakeClause("country", v1::IN, {"de", "fr"})}, v1::OFF);
+  SetRollout(orders->mutable_default_serve(),
+             {{v1::DUALWRITE, 40000}, {v1::OFF, 60000}});
+
+  v1::Flag* carts = request.add_flags();
+  carts->set_key("carts");
+  carts->set_old_target("postgres-carts");
+  carts->set_new_target("dynamodb-carts");
+  carts->set_enabled(true);
+  *carts->add_rules() = MakeRule(
+      "big", {MakeClause("", v1::IN_SEGMENT, {"big-tenants"})}, v1::OFF);
+  SetRollout(carts->mutable_default_serve(),
+             {{v1::OFF, 20000}, {v1::DUALWRITE, 80000}});
+
+  v1::Flag* users = request.add_flags();
+  users->set_key("users");
+  users->set_old_target("postgres-users");
+  users->set_new_target("dynamodb-users");
+  users->set_enabled(true);
+  users->mutable_default_serve()->set_stage(v1::DUALWRITE);
+  return request;
+}
+
+Context UserContext(int i) {
+  Context context{absl::StrCat("u-", i), {}};
+  context.attributes["tenant"] = absl::StrCat("t-", i % 37);
+  if (i % 5 == 0) context.attributes["country"] = i % 10 == 0 ? "de" : "us";
+  return context;
+}
+
+TEST_CASE("local mode: 100,000 decisions equal the daemon's Decide at the "
+          "same revision, with no RPC",
+          "[client][local]") {
+  TempDir dir;
+  DaemonProcess daemon(dir.path() + "/data");
+  REQUIRE(daemon.Start());
+  auto admin = ConnectAdmin(daemon.address(), absl::Seconds(20));
+  REQUIRE(admin->Apply(World()).ok());
+  auto client = Client::Create(LocalOptionsFor(daemon));
+  REQUIRE(client.ok());
+  REQUIRE((*client)->watch_synced());
+  const int64_t revision = (*client)->watched_revision();
+
+  const char* flags[] = {"orders", "carts", "users"};
+  int compared = 0;
+  std::set<int> reasons;
+  std::set<int> stages;
+  std::set<std::string> rules;
+  for (int start = 0; start < kUsers; start += 1000) {
+    const std::string flag = flags[(start / 1000) % 3];
+    v1::DecideBatchRequest request;
+    for (int i = start; i < start + 1000; ++i) {
+      v1::DecideRequest* item = request.add_items();
+      item->set_flag_key(flag);
+      const Context context = UserContext(i);
+      item->mutable_context()->set_targeting_key(context.targeting_key);
+      for (const auto& [name, value] : context.attributes) {
+        (*item->mutable_context()->mutable_attributes())[name] = value;
+      }
+    }
+    const absl::StatusOr<v1::DecideBatchResponse> daemon_answers =
+        admin->DecideBatch(request);
+    REQUIRE(daemon_answers.ok());
+    REQUIRE(daemon_answers->revision() == revision);
+    for (int i = start; i < start + 1000; ++i) {
+      const Decision expected =
+          FromProto(daemon_answers->decisions(i - start));
+      const Decision local = (*client)->Decide(flag, UserContext(i));
+      INFO(flag << " user " << i);
+      REQUIRE(local.stage == expected.stage);
+      REQUIRE(local.reason == expected.reason);
+      REQUIRE(local.rule_id == expected.rule_id);
+      REQUIRE(local.bucket == expected.bucket);
+      REQUIRE(local.flag_version == expected.flag_version);
+      REQUIRE(local.old_target == expected.old_target);
+      REQUIRE(local.new_target == expected.new_target);
+      ++compared;
+      reasons.insert(static_cast<int>(local.reason));
+      rules.insert(local.rule_id);
+      stages.insert(static_cast<int>(local.stage));
+    }
+  }
+  CHECK(compared == kUsers);
+  // Every way to a decision was taken: rules (both kinds of clause, both
+  // segments), splits and a plain default.
+  CHECK(reasons == std::set<int>{static_cast<int>(Reason::kRuleMatch),
+                                 static_cast<int>(Reason::kSplit),
+                                 static_cast<int>(Reason::kDefault)});
+  CHECK(rules == std::set<std::string>{"", "internal-first", "eu", "big"});
+  CHECK(stages.size() == 2);
+  const ClientStats stats = (*client)->stats();
+  CHECK(stats.local_decisions == static_cast<uint64_t>(kUsers));
+  CHECK(stats.cache_misses == 0);  // no Decide RPC
+  CHECK(stats.cache_hits == 0);
+  CHECK((*client)->watched_revision() == revision);
+
+  // A flag the daemon does not have: its answer, made here.
+  const Decision unknown = (*client)->Decide("nope", UserContext(1));
+  CHECK(unknown.stage == Stage::kOff);
+  CHECK(unknown.reason == Reason::kFlagNotFound);
+  CHECK((*client)->stats().cache_misses == 0);
+}
+
+TEST_CASE("local mode: a change reaches the next decision through Watch; "
+          "before the first sync the daemon is asked",
+          "[client][local]") {
+  TempDir dir;
+  DaemonProcess daemon(dir.path() + "/data");
+  REQUIRE(daemon.Start());
+  Cli(daemon, {"flags", "create", "orders", "--old", "pg", "--new", "ddb"});
+
+  // Not synced yet (no waiting at Create): the daemon answers.
+  ClientOptions options = LocalOptionsFor(daemon);
+  options.initial_sync_wait = absl::ZeroDuration();
+  auto client = Client::Create(options);
+  REQUIRE(client.ok());
+  const Decision early = (*client)->Decide("orders", UserContext(1));
+  CHECK(early.stage == Stage::kOff);
+  REQUIRE(Eventually([&] { return (*client)->watch_synced(); }));
+  const uint64_t misses = (*client)->stats().cache_misses;
+
+  Cli(daemon, {"stage", "orders", "dualwrite"});
+  REQUIRE(Eventually([&] {
+    return (*client)->Decide("orders", UserContext(1)).stage ==
+           Stage::kDualWrite;
+  }));
+  const Decision after = (*client)->Decide("orders", UserContext(1));
+  CHECK(after.flag_version == 2);
+  CHECK(after.reason == Reason::kDefault);
+  CHECK((*client)->stats().cache_misses == misses);
+  CHECK((*client)->stats().local_decisions > 0);
+
+  // The daemon stops: the stream is no longer synced, and the synced
+  // state answers as STALE (the fallbacks of both modes).
+  REQUIRE(daemon.Stop(SIGTERM) == 0);
+  REQUIRE(Eventually([&] { return !(*client)->watch_synced(); }));
+  const Decision away = (*client)->Decide("orders", UserContext(1));
+  CHECK(away.stage == Stage::kDualWrite);
+  CHECK(away.reason == Reason::kStale);
+}
+
+}  // namespace
+}  // namespace cutover::testing
