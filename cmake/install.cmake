@@ -115,11 +115,8 @@ if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
   set(CUTOVER_CONFIG_DIR /etc/cutover)
   set(CUTOVER_SYSTEMD_UNIT_DIR /lib/systemd/system)
   # The unit's StateDirectory= makes it too; the package's postinst gives
-  # it to the cutover user.
-  install(DIRECTORY DESTINATION /var/lib/cutover
-          DIRECTORY_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE
-                                GROUP_READ GROUP_EXECUTE
-          COMPONENT cutoverd)
+  # it to the cutover user, mode 0750.
+  install(DIRECTORY DESTINATION /var/lib/cutover COMPONENT cutoverd)
 else()
   set(CUTOVER_CONFIG_DIR ${CMAKE_INSTALL_SYSCONFDIR}/cutover)
   set(CUTOVER_SYSTEMD_UNIT_DIR lib/systemd/system)
