@@ -22,6 +22,7 @@ set(CUTOVER_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/cutover)
 # What `#include "client/client.h"` reaches, and nothing more: the test
 # tests/consumer/ compiles every one of them with only the install prefix.
 set(CUTOVER_PUBLIC_HEADERS
+  client/backfill.h
   client/channel.h
   client/client.h
   client/decision_cache.h

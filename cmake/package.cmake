@@ -77,7 +77,8 @@ set(CPACK_DEBIAN_DEV_DESCRIPTION
 The static client library of cutover: cutover::Client (cached decisions
 kept current over a Watch stream, served from the last synced state when
 the daemon cannot answer), cutover::Migrator (dual write, shadow read,
-compare) and cutover::TelemetryReporter, with their headers, a CMake
+compare), cutover::TelemetryReporter and cutover::BackfillDriver
+(resumable, verified copy of the old rows), with their headers, a CMake
 package (find_package(cutover)), a pkg-config file (cutover-client) and
 the API's .proto files for clients in other languages.")
 

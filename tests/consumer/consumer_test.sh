@@ -4,8 +4,8 @@
 # builds tests/consumer/ against it with find_package(cutover CONFIG
 # REQUIRED) and again with pkg-config (cutover-client), and runs both
 # programs against a real cutoverd on a free loopback port with a
-# temporary data folder: a decision from the daemon, a Migrator read,
-# cutover::Version() equal to the project's version.
+# temporary data folder: a decision from the daemon, a Migrator read, a
+# BackfillDriver run, cutover::Version() equal to the project's version.
 #
 # Usage: consumer_test.sh SOURCE_DIR BUILD_DIR VERSION (ctest passes them).
 # About 40 s on 2 cores, mostly compiling and linking the two programs.
@@ -54,9 +54,12 @@ done
 [ -s "$TMP/ready" ] || { echo "cutoverd not ready in 20 s"; exit 1; }
 SERVER="127.0.0.1:$(cut -d' ' -f1 "$TMP/ready")"
 ctl() { "$BUILD/cutoverctl" --server "$SERVER" "$@" > /dev/null; }
-ctl flags create orders --old postgres-orders --new dynamodb-orders
-ctl stage orders dualwrite
-ctl stage orders shadow
+# One flag per build of the program (each backfills its flag's job once).
+for flag in orders-cmake orders-pkgconfig; do
+  ctl flags create "$flag" --old postgres-orders --new dynamodb-orders
+  ctl stage "$flag" dualwrite
+  ctl stage "$flag" shadow
+done
 
 # The compiler launcher of this build (ccache), if any, for speed only.
 LAUNCHER=$(sed -n 's/^CMAKE_CXX_COMPILER_LAUNCHER:[A-Z]*=//p' \
@@ -69,7 +72,7 @@ cmake -S "$SRC/tests/consumer" -B "$TMP/cmake-build" \
   > "$TMP/configure.log" 2>&1 || { cat "$TMP/configure.log"; exit 1; }
 cmake --build "$TMP/cmake-build" -j "$JOBS" > "$TMP/build.log" 2>&1 \
   || { cat "$TMP/build.log"; exit 1; }
-"$TMP/cmake-build/consumer" "$SERVER" orders shadow "$VERSION"
+"$TMP/cmake-build/consumer" "$SERVER" orders-cmake shadow "$VERSION"
 
 step "pkg-config cutover-client"
 export PKG_CONFIG_PATH
@@ -79,6 +82,6 @@ PKG_CONFIG_PATH=$(dirname "$(find "$TMP/prefix" -name cutover-client.pc)")
 ${LAUNCHER:+"$LAUNCHER"} c++ -std=c++17 -Wall -Wextra -Werror \
   "$SRC/tests/consumer/consumer.cc" -o "$TMP/consumer-pc" \
   $(pkg-config --cflags --libs cutover-client)
-"$TMP/consumer-pc" "$SERVER" orders shadow "$VERSION"
+"$TMP/consumer-pc" "$SERVER" orders-pkgconfig shadow "$VERSION"
 
 echo "consumer: find_package and pkg-config builds passed"
