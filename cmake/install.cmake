@@ -54,6 +54,17 @@ set_target_properties(cutover_client PROPERTIES EXPORT_NAME client)
 install(TARGETS ${CUTOVER_CLIENT_LIBRARIES}
         EXPORT cutoverTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
+# `cmake --install --strip` and cpack (CPACK_STRIP_FILES) strip the
+# programs; the archives lose their debug information only, as Debian's
+# dh_strip does for static libraries (their symbols are what links).
+foreach(library IN LISTS CUTOVER_CLIENT_LIBRARIES)
+  install(CODE "
+    if(CMAKE_INSTALL_DO_STRIP)
+      execute_process(COMMAND \"${CMAKE_STRIP}\" --strip-debug
+        \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/lib${library}.a\"
+        COMMAND_ERROR_IS_FATAL ANY)
+    endif()" COMPONENT dev)
+endforeach()
 install(EXPORT cutoverTargets
         NAMESPACE cutover::
         DESTINATION ${CUTOVER_CMAKE_DIR}

@@ -6,9 +6,10 @@
 # throwaway root (--instdir/--admindir and --force-script-chrootless: the
 # maintainer scripts run with DPKG_ROOT set and touch nothing outside it),
 # runs the installed cutoverd as the package's user with the installed
-# config and token, drives it with the installed cutoverctl, checks that a
-# changed conffile survives a reinstall, verifies the systemd unit, and
-# purges.
+# config and token, drives it with the installed cutoverctl and with
+# tests/consumer built against the installed libcutover-client-dev, checks
+# that a changed conffile survives a reinstall, verifies the systemd unit,
+# and purges.
 #
 # Usage: deb_test.sh SOURCE_DIR BUILD_DIR VERSION (ctest passes them).
 # Exits 77 (skipped) when the build's prefix is not /usr, or, after the
@@ -212,6 +213,25 @@ ctl flags create orders --old postgres-orders --new dynamodb-orders > /dev/null
 ctl stage orders dualwrite > /dev/null
 ctl decide orders --user u-42 -o json | tee "$TMP/decide.json"
 grep -q '"stage": *"DUALWRITE"' "$TMP/decide.json" || fail "decide"
+
+step "tests/consumer built against the installed libcutover-client-dev"
+# The package's CMake package, headers and (debug-stripped) archives, found
+# under the root's /usr; the program asks the installed daemon, with the
+# admin token (CUTOVER_TOKEN).
+ctl flags create orders-deb --old postgres-orders --new dynamodb-orders > /dev/null
+ctl stage orders-deb dualwrite > /dev/null
+LAUNCHER=$(sed -n 's/^CMAKE_CXX_COMPILER_LAUNCHER:[A-Z]*=//p' \
+  "$BUILD/CMakeCache.txt")
+cmake -S "$SRC/tests/consumer" -B "$TMP/consumer" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$ROOT/usr" \
+  ${LAUNCHER:+-DCMAKE_CXX_COMPILER_LAUNCHER="$LAUNCHER"} \
+  > "$TMP/consumer.log" 2>&1 || { cat "$TMP/consumer.log"; fail "configure"; }
+grep -q "cutover_DIR:PATH=$ROOT/usr/lib/$MULTIARCH/cmake/cutover" \
+  "$TMP/consumer/CMakeCache.txt" || fail "found another cutover package"
+cmake --build "$TMP/consumer" -j "${CUTOVER_JOBS:-2}" >> "$TMP/consumer.log" 2>&1 ||
+  { cat "$TMP/consumer.log"; fail "consumer build"; }
+"$TMP/consumer/consumer" "127.0.0.1:$GRPC_PORT" orders-deb dualwrite "$VERSION"
+
 curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" |
   grep -F "cutover_build_info{version=\"$VERSION\"} 1" ||
   fail "cutover_build_info"
