@@ -145,6 +145,7 @@ dpkg_root() {
     --log="$TMP/dpkg.log" --force-script-chrootless --force-depends \
     --force-confold "$@"
 }
+HOST_USERS=$(cat /etc/passwd /etc/group | sha256sum)
 dpkg_root -i "$D_DEB" "$C_DEB" "$L_DEB" > "$TMP/dpkg.out" 2>&1 ||
   { cat "$TMP/dpkg.out"; fail "dpkg -i"; }
 installed=$(dpkg-query --admindir="$ROOT/var/lib/dpkg" -W \
@@ -167,7 +168,8 @@ CUTOVER_GID=$(cut -d: -f4 <<<"$USER_LINE")
   fail "tokens owner or mode"
 [ "$(stat -c '%u %a' "$ROOT/etc/cutover/admin.token")" = "0 600" ] ||
   fail "admin.token owner or mode"
-grep -q /etc/cutover/ /etc/passwd 2>/dev/null && fail "host touched"
+[ "$(cat /etc/passwd /etc/group | sha256sum)" = "$HOST_USERS" ] ||
+  fail "the postinst changed the host's users or groups"
 
 step "the installed programs report the version"
 [ "$("$ROOT/usr/bin/cutoverd" --version)" = "cutoverd $VERSION" ] ||
