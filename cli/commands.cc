@@ -21,6 +21,7 @@
 #include "cli/token_commands.h"
 #include "client/admin_client.h"
 #include "client/channel.h"
+#include "client/version.h"
 
 namespace cutover::cli {
 namespace {
@@ -128,6 +129,8 @@ int Run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   GlobalOptions global;
   global.actor = DefaultActor();
   AddGlobalOptions(app, &global);
+  app.set_version_flag("--version",
+                       "cutoverctl " + std::string(cutover::Version()));
 
   CommandContext context(out);
   TokenCommands tokens(context);
@@ -154,6 +157,8 @@ int Run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e, out, err);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e, out, err);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e, out, err);
   } catch (const CLI::ParseError& e) {
     err << "cutoverctl: " << e.what() << " (see --help)\n";

@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/bucketing.h"
+#include "cutover/v1/cutover.grpc.pb.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "rpc/grpc_status.h"
@@ -27,7 +29,40 @@ bool Retryable(absl::StatusCode code) {
          code == absl::StatusCode::kDeadlineExceeded;
 }
 
+v1::BackfillDirection ToProto(BackfillOptions::Direction direction) {
+  return direction == BackfillOptions::Direction::kReverse ? v1::REVERSE
+                                                           : v1::FORWARD;
+}
+
 }  // namespace
+
+class BackfillDriver::Job {
+ public:
+  explicit Job(std::shared_ptr<grpc::Channel> channel)
+      : admin(v1::Admin::NewStub(std::move(channel))) {}
+
+  std::unique_ptr<v1::Admin::Stub> admin;
+  v1::BackfillJob job;
+};
+
+const char* BackfillDirectionName(BackfillOptions::Direction direction) {
+  return direction == BackfillOptions::Direction::kReverse ? "reverse"
+                                                           : "forward";
+}
+
+const char* BackfillPhaseName(BackfillProgress::Phase phase) {
+  switch (phase) {
+    case BackfillProgress::Phase::kCopying:
+      return "copying";
+    case BackfillProgress::Phase::kVerifying:
+      return "verifying";
+    case BackfillProgress::Phase::kDone:
+      return "done";
+    case BackfillProgress::Phase::kUnspecified:
+      break;
+  }
+  return "unspecified";
+}
 
 absl::StatusOr<std::unique_ptr<BackfillDriver>> BackfillDriver::Create(
     std::shared_ptr<grpc::Channel> channel, BackfillOptions options) {
@@ -45,12 +80,10 @@ absl::StatusOr<std::unique_ptr<BackfillDriver>> BackfillDriver::Create(
   if (!(options.verify_sample_rate > 0 && options.verify_sample_rate <= 1)) {
     return absl::InvalidArgumentError("verify_sample_rate: must be in (0, 1]");
   }
-  if (options.direction == v1::BACKFILL_DIRECTION_UNSPECIFIED) {
-    options.direction = v1::FORWARD;
-  }
-  if (options.direction != v1::FORWARD && options.direction != v1::REVERSE) {
+  if (options.direction != BackfillOptions::Direction::kForward &&
+      options.direction != BackfillOptions::Direction::kReverse) {
     return absl::InvalidArgumentError(
-        "direction: must be FORWARD or REVERSE");
+        "direction: must be kForward or kReverse");
   }
   if (options.checkpoint_attempts < 1) {
     return absl::InvalidArgumentError("checkpoint_attempts: must be >= 1");
@@ -61,19 +94,22 @@ absl::StatusOr<std::unique_ptr<BackfillDriver>> BackfillDriver::Create(
 
 BackfillDriver::BackfillDriver(std::shared_ptr<grpc::Channel> channel,
                                BackfillOptions options)
-    : admin_(v1::Admin::NewStub(std::move(channel))),
+    : job_(std::make_unique<Job>(std::move(channel))),
       options_(std::move(options)) {}
+
+BackfillDriver::~BackfillDriver() = default;
 
 absl::Status BackfillDriver::Begin() {
   v1::StartBackfillRequest request;
   request.set_flag_key(options_.flag_key);
-  request.set_direction(options_.direction);
+  request.set_direction(ToProto(options_.direction));
   request.set_rows_total_estimate(options_.rows_total_estimate);
   request.set_verify_sample_rate(options_.verify_sample_rate);
   grpc::ClientContext context;
   Prepare(context, options_);
   absl::Status s =
-      FromGrpcStatus(admin_->StartBackfill(&context, request, &job_));
+      FromGrpcStatus(job_->admin->StartBackfill(&context, request,
+                                                &job_->job));
   if (!s.ok()) {
     return absl::Status(s.code(),
                         absl::StrCat("backfill: start: ", s.message()));
@@ -87,10 +123,10 @@ absl::Status BackfillDriver::Begin() {
 absl::Status BackfillDriver::Record(const PageReport& page) {
   v1::CheckpointBackfillRequest request;
   request.set_flag_key(options_.flag_key);
-  request.set_direction(options_.direction);
-  request.set_run_id(job_.run_id());
-  request.set_sequence(job_.sequence());
-  request.set_phase(job_.phase());
+  request.set_direction(ToProto(options_.direction));
+  request.set_run_id(job_->job.run_id());
+  request.set_sequence(job_->job.sequence());
+  request.set_phase(job_->job.phase());
   request.set_cursor(page.cursor);
   request.set_pass_done(page.done);
   request.set_rows_copied(page.copied);
@@ -103,9 +139,10 @@ absl::Status BackfillDriver::Record(const PageReport& page) {
     v1::BackfillJob answer;
     grpc::ClientContext context;
     Prepare(context, options_);
-    s = FromGrpcStatus(admin_->CheckpointBackfill(&context, request, &answer));
+    s = FromGrpcStatus(
+        job_->admin->CheckpointBackfill(&context, request, &answer));
     if (s.ok()) {
-      job_ = std::move(answer);
+      job_->job = std::move(answer);
       ++pages_;
       return s;
     }
@@ -113,13 +150,13 @@ absl::Status BackfillDriver::Record(const PageReport& page) {
     // The answer may be what was lost: ask whether the page was recorded.
     v1::GetBackfillRequest get;
     get.set_flag_key(options_.flag_key);
-    get.set_direction(options_.direction);
+    get.set_direction(ToProto(options_.direction));
     grpc::ClientContext get_context;
     Prepare(get_context, options_);
-    if (admin_->GetBackfill(&get_context, get, &answer).ok() &&
-        answer.run_id() == job_.run_id() &&
-        answer.sequence() == job_.sequence() + 1) {
-      job_ = std::move(answer);
+    if (job_->admin->GetBackfill(&get_context, get, &answer).ok() &&
+        answer.run_id() == job_->job.run_id() &&
+        answer.sequence() == job_->job.sequence() + 1) {
+      job_->job = std::move(answer);
       ++pages_;
       return absl::OkStatus();
     }
@@ -142,21 +179,22 @@ void BackfillDriver::Pace(int64_t rows) {
 }
 
 bool BackfillDriver::Sampled(const std::string& cursor) const {
-  const double rate = job_.verify_sample_rate();
+  const double rate = job_->job.verify_sample_rate();
   if (rate >= 1 || rate <= 0) return true;
   const uint64_t hash = MurmurHash3_x86_32(options_.flag_key + cursor, 0);
   return static_cast<double>(hash) < rate * 4294967296.0;
 }
 
 const std::string& BackfillDriver::Cursor() const {
-  return job_.phase() == v1::COPYING ? job_.cursor() : job_.verify_cursor();
+  const v1::BackfillJob& job = job_->job;
+  return job.phase() == v1::COPYING ? job.cursor() : job.verify_cursor();
 }
 
 absl::Status BackfillDriver::CheckRunnable(bool has_verifier) const {
   if (stopped_.load()) {
     return absl::CancelledError("backfill: stopped");
   }
-  if (job_.phase() == v1::VERIFYING && !has_verifier) {
+  if (job_->job.phase() == v1::VERIFYING && !has_verifier) {
     return absl::FailedPreconditionError(
         "backfill: the copy is done; the verify pass needs a "
         "find_mismatched function");
@@ -166,13 +204,26 @@ absl::Status BackfillDriver::CheckRunnable(bool has_verifier) const {
 
 BackfillProgress BackfillDriver::Progress() const {
   BackfillProgress progress;
-  progress.phase = job_.phase();
-  progress.rows_copied = job_.rows_copied();
-  progress.rows_verified = job_.rows_verified();
-  progress.rows_mismatched = job_.rows_mismatched();
-  progress.rows_repaired = job_.rows_repaired();
+  progress.phase = JobPhase();
+  progress.rows_copied = job_->job.rows_copied();
+  progress.rows_verified = job_->job.rows_verified();
+  progress.rows_mismatched = job_->job.rows_mismatched();
+  progress.rows_repaired = job_->job.rows_repaired();
   progress.pages_this_run = pages_;
   return progress;
+}
+
+BackfillProgress::Phase BackfillDriver::JobPhase() const {
+  switch (job_->job.phase()) {
+    case v1::COPYING:
+      return BackfillProgress::Phase::kCopying;
+    case v1::VERIFYING:
+      return BackfillProgress::Phase::kVerifying;
+    case v1::DONE:
+      return BackfillProgress::Phase::kDone;
+    default:
+      return BackfillProgress::Phase::kUnspecified;
+  }
 }
 
 }  // namespace cutover

@@ -64,6 +64,11 @@
 // beside them) would break or duplicate every existing caller's setup for
 // no change in behaviour.
 //
+// The header names no generated protobuf type (it is installed with the
+// client library, docs/install.md): Direction and Phase stand for the API's
+// cutover.v1.BackfillDirection and BackfillPhase, and the Admin stub and the
+// job's messages live in client/backfill.cc.
+//
 // Thread-safety: Run from one thread at a time; Stop from any thread.
 #ifndef CUTOVER_CLIENT_BACKFILL_H_
 #define CUTOVER_CLIENT_BACKFILL_H_
@@ -81,7 +86,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "cutover/v1/cutover.grpc.pb.h"
 
 namespace grpc {
 class Channel;
@@ -92,9 +96,10 @@ namespace cutover {
 struct BackfillOptions {
   // The migration flag the job belongs to. Required.
   std::string flag_key;
-  // Which of the flag's jobs to run: FORWARD (old -> new) or REVERSE (new
-  // -> old; see "Direction" above). UNSPECIFIED is taken as FORWARD.
-  v1::BackfillDirection direction = v1::FORWARD;
+  // Which of the flag's jobs to run (the API's FORWARD and REVERSE):
+  // old -> new, or new -> old (see "Direction" above).
+  enum class Direction { kForward, kReverse };
+  Direction direction = Direction::kForward;
   // Rows asked of read_old_page per page.
   size_t page_size = 500;
   // Throttle: at most this many rows per second (copied or verified), on
@@ -143,9 +148,15 @@ struct BackfillSource {
       find_mismatched;
 };
 
+// "forward" or "reverse", as cutoverctl prints a job's direction.
+const char* BackfillDirectionName(BackfillOptions::Direction direction);
+
 // Where a job stands (from the daemon's last answer).
 struct BackfillProgress {
-  v1::BackfillPhase phase = v1::COPYING;
+  // The API's COPYING, VERIFYING, DONE; kUnspecified for a phase this
+  // library does not know (a newer daemon's), which ends Run.
+  enum class Phase { kUnspecified, kCopying, kVerifying, kDone };
+  Phase phase = Phase::kCopying;
   int64_t rows_copied = 0;
   int64_t rows_verified = 0;
   int64_t rows_mismatched = 0;
@@ -153,12 +164,16 @@ struct BackfillProgress {
   int64_t pages_this_run = 0;
 };
 
+// "copying", "verifying", "done" ("unspecified"), as cutoverctl prints them.
+const char* BackfillPhaseName(BackfillProgress::Phase phase);
+
 class BackfillDriver {
  public:
   // INVALID_ARGUMENT for bad options. `channel` as from MakeChannel.
   static absl::StatusOr<std::unique_ptr<BackfillDriver>> Create(
       std::shared_ptr<grpc::Channel> channel, BackfillOptions options);
 
+  ~BackfillDriver();
   BackfillDriver(const BackfillDriver&) = delete;
   BackfillDriver& operator=(const BackfillDriver&) = delete;
 
@@ -181,6 +196,10 @@ class BackfillDriver {
     int64_t repaired = 0;
   };
 
+  // The daemon's side: the Admin stub and the job as the daemon last
+  // answered (client/backfill.cc).
+  class Job;
+
   BackfillDriver(std::shared_ptr<grpc::Channel> channel,
                  BackfillOptions options);
 
@@ -196,11 +215,12 @@ class BackfillDriver {
   const std::string& Cursor() const;
   absl::Status CheckRunnable(bool has_verifier) const;
   BackfillProgress Progress() const;
+  // The job's phase.
+  BackfillProgress::Phase JobPhase() const;
 
-  std::unique_ptr<v1::Admin::Stub> admin_;
+  std::unique_ptr<Job> job_;
   const BackfillOptions options_;
   std::atomic<bool> stopped_{false};
-  v1::BackfillJob job_;
   int64_t pages_ = 0;
   absl::Time pace_start_;
   int64_t paced_rows_ = 0;
@@ -232,11 +252,12 @@ absl::StatusOr<BackfillProgress> BackfillDriver::Run(
         "source: read_old_page and write_new are required");
   }
   if (absl::Status s = Begin(); !s.ok()) return s;
-  while (job_.phase() == v1::COPYING || job_.phase() == v1::VERIFYING) {
+  using Phase = BackfillProgress::Phase;
+  while (JobPhase() == Phase::kCopying || JobPhase() == Phase::kVerifying) {
     if (absl::Status s = CheckRunnable(bool(source.find_mismatched)); !s.ok()) {
       return s;
     }
-    const bool copying = job_.phase() == v1::COPYING;
+    const bool copying = JobPhase() == Phase::kCopying;
     const std::string cursor = Cursor();
     absl::StatusOr<BackfillPage<Row>> page = CallUserFunction(
         "read_old_page", [&] { return source.read_old_page(cursor,

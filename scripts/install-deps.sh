@@ -11,6 +11,7 @@ PACKAGES=(
   prometheus openssl python3 curl procps jq
   clang libclang-rt-14-dev
   valgrind
+  file lintian systemd     # cpack -G DEB (dpkg-shlibdeps), package checks, systemd-analyze
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

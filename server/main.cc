@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   // --data-dir, --listen, --metrics-listen, ... : the config keys that have
   // a command-line option (proto/cutover/config/v1/daemon_config.proto).
   cutover::ConfigFlags config_flags(&app);
+  // project(VERSION ...) in CMakeLists.txt, as the metric cutover_build_info.
+  app.set_version_flag("--version", "cutoverd " CUTOVER_VERSION);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -251,7 +251,8 @@ int main(int argc, char** argv) {
   backfill.flag_key = flag;
   backfill.page_size = static_cast<size_t>(page_size);
   backfill.actor = "orders-demo-backfill";
-  backfill.direction = reverse ? cutover::v1::REVERSE : cutover::v1::FORWARD;
+  backfill.direction = reverse ? cutover::BackfillOptions::Direction::kReverse
+                               : cutover::BackfillOptions::Direction::kForward;
   // The job's source and destination: SQLite -> RocksDB, or back. The
   // backfill writes RocksDB directly: it does not share the service's
   // (possibly buggy, --corrupt-new-every) write path.

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Checks the source tree's shape: includes point only down the floors of
 docs/architecture.md, the core includes nothing but Abseil, RE2, the C++
-library and itself, core/internal/ is included only from core/, and no
-source file outside tests/ is over 600 lines.
+library and itself, core/internal/ is included only from core/, no
+source file outside tests/ is over 600 lines, and the installed public
+headers (CUTOVER_PUBLIC_HEADERS in cmake/install.cmake) include of the
+project only each other: no generated protobuf, server or internal header.
 
 Usage: check_layout.py SOURCE_DIR. Prints one line per breach and exits 1
 if there is any; prints a one-line summary and exits 0 otherwise.
@@ -34,6 +36,27 @@ CORE_EXTERNAL = ("absl/", "re2/")
 MAX_LINES = 600
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+PUBLIC_HEADERS = re.compile(r"set\(CUTOVER_PUBLIC_HEADERS\s+([^)]*)\)")
+
+
+def public_header_breaches(root):
+    """Project includes of installed headers that are not installed."""
+    with open(os.path.join(root, "cmake", "install.cmake"),
+              encoding="utf-8") as f:
+        m = PUBLIC_HEADERS.search(f.read())
+    if not m:
+        return ["cmake/install.cmake: no set(CUTOVER_PUBLIC_HEADERS ...)"]
+    public = set(m.group(1).split())
+    breaches = []
+    for header in sorted(public):
+        with open(os.path.join(root, header), encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                inc = INCLUDE.match(line)
+                if inc and owner(inc.group(1)) and inc.group(1) not in public:
+                    breaches.append(
+                        f"{header}:{number}: includes \"{inc.group(1)}\", "
+                        "which is not installed (CUTOVER_PUBLIC_HEADERS)")
+    return breaches
 
 
 def owner(include):
@@ -84,13 +107,14 @@ def main():
                                         "only from " + (", ".join(
                                             sorted(ALLOWED[folder]))
                                             or "itself"))
+    breaches += public_header_breaches(root)
     for breach in breaches:
         print(breach)
     if breaches:
         print(f"{len(breaches)} breaches in {files} files")
         return 1
     print(f"layout: {files} files, every include points down, none over "
-          f"{MAX_LINES} lines")
+          f"{MAX_LINES} lines, installed headers include only installed ones")
     return 0
 
 
