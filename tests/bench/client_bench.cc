@@ -1,4 +1,5 @@
-// The client library's cache-hit Decide next to a bare absl::flat_hash_map
+// The client library's cache-hit Decide, and its local evaluation of a
+// flag with 10 rules and a rollout, next to a bare absl::flat_hash_map
 // lookup of the same key, in the same run (Google Benchmark).
 //
 //   ./build/tests/bench/client_bench --benchmark_min_time=1
@@ -8,12 +9,16 @@
 // machine they came from go to docs/performance.md.
 #include <benchmark/benchmark.h>
 
+#include <signal.h>
+
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "client/client.h"
+#include "client/admin_client.h"
 #include "client/decision_cache.h"
 #include "tests/integration/harness.h"
 
@@ -44,7 +49,7 @@ struct World {
              {"stage", "orders", "dualwrite"},
              {"stage", "orders", "shadow"},
              {"rollout", "orders", "live=5", "shadow=95"}}) {
-      if (RunCli(daemon.address(), args).exit_code != 0) std::abort();
+      if (RunCli(daemon.address(), args).exit_code != 0) Fail("cutoverctl");
     }
     ClientOptions options;
     options.server = daemon.address();
@@ -53,10 +58,48 @@ struct World {
     client = *Client::Create(options);
     users = Users();
     client->Prefetch("orders", users);
+    // A flag with 10 rules none of the users match, and a rollout, for
+    // the local client to evaluate in full.
+    v1::ApplyRequest file;
+    v1::Flag* local = file.add_flags();
+    local->set_key("ten-rules");
+    local->set_old_target("postgres-orders");
+    local->set_new_target("dynamodb-orders");
+    local->set_enabled(true);
+    local->set_bucket_by("tenant");
+    for (int r = 0; r < 10; ++r) {
+      v1::Rule* rule = local->add_rules();
+      v1::Clause* clause = rule->add_clauses();
+      clause->set_attribute("tenant");
+      clause->set_op(v1::IN);
+      clause->add_values("tenant-" + std::to_string(r));
+      rule->mutable_serve()->set_stage(v1::DUALWRITE);
+    }
+    for (const auto& [stage, weight] :
+         {std::pair{v1::DUALWRITE, 95000u}, std::pair{v1::OFF, 5000u}}) {
+      v1::Split* split =
+          local->mutable_default_serve()->mutable_rollout()->add_splits();
+      split->set_stage(stage);
+      split->set_weight(weight);
+    }
+    const absl::Status applied =
+        testing::ConnectAdmin(daemon.address())->Apply(file).status();
+    if (!applied.ok()) Fail(applied.ToString());
+    options.evaluation = ClientOptions::Evaluation::kLocal;
+    local_client = *Client::Create(options);
+    if (!local_client->watch_synced()) Fail("the local client did not sync");
   }
+  // Ends the daemon (abort runs no destructors), then the process.
+  [[noreturn]] void Fail(const std::string& why) {
+    std::fprintf(stderr, "client_bench: %s\n", why.c_str());
+    daemon.Stop(SIGTERM);
+    std::abort();
+  }
+
   TempDir dir;
   DaemonProcess daemon;
   std::unique_ptr<Client> client;
+  std::unique_ptr<Client> local_client;  // kLocal, synced
   std::vector<Context> users;
 };
 
@@ -134,6 +177,24 @@ void BM_ClientDecideCacheHit(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ClientDecideCacheHit)->Threads(1)->Threads(2)->Threads(8)->UseRealTime();
+
+// Client::Decide in local mode: the flag with 10 rules and a rollout
+// evaluated from the synced state (no cache, no RPC).
+void BM_ClientDecideLocal(benchmark::State& state) {
+  World& world = TheWorld();
+  size_t i = state.thread_index() * 7919;
+  for (auto _ : state) {
+    Decision d =
+        world.local_client->Decide("ten-rules", world.users[i++ % kUsers]);
+    benchmark::DoNotOptimize(d.stage);
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    const ClientStats stats = world.local_client->stats();
+    state.counters["rpcs"] = static_cast<double>(stats.cache_misses);
+  }
+}
+BENCHMARK(BM_ClientDecideLocal)->Threads(1)->Threads(2)->Threads(8)->UseRealTime();
 
 }  // namespace
 }  // namespace cutover
