@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "cutover/v1/cutover.pb.h"
 #include "server/api_edge.h"
+#include "server/change_hub.h"
 #include "server/flag_registry.h"
 #include "server/store.h"
 
@@ -114,6 +115,17 @@ class ApiRegistry {
 
  private:
   std::unique_ptr<FlagRegistry> registry_;
+};
+
+// Keeps every event the hub delivers to it, as a Watch stream would be
+// sent them.
+class RecordingSubscriber : public ChangeHub::Subscriber {
+ public:
+  void Deliver(const v1::WatchEvent& event) override {
+    events.push_back(event);
+  }
+  void Close() override {}
+  std::vector<v1::WatchEvent> events;
 };
 
 // A registry over the store in `dir` (created if new); the test fails if

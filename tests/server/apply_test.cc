@@ -25,6 +25,7 @@ namespace {
 using google::protobuf::util::MessageDifferencer;
 using testing::ApiRegistry;
 using testing::OpenRegistry;
+using testing::RecordingSubscriber;
 using testing::TempDir;
 
 const Caller kAlice{"alice", "10.0.0.1:50000"};
@@ -69,16 +70,6 @@ v1::Flag FlagWithSegmentRule(const std::string& key, v1::Stage stage,
   return flag;
 }
 
-// Records what the hub delivers.
-class Recorder : public ChangeHub::Subscriber {
- public:
-  void Deliver(const v1::WatchEvent& event) override {
-    events.push_back(event);
-  }
-  void Close() override {}
-  std::vector<v1::WatchEvent> events;
-};
-
 struct Fixture {
   TempDir dir;
   std::unique_ptr<ApiRegistry> registry = OpenRegistry(dir.path());
@@ -117,7 +108,7 @@ TEST_CASE("Apply: a whole file is one revision, each object its own version "
   *existing.mutable_flag() = MakeFlag("carts", v1::OFF);
   Ok(f.registry->CreateFlag(existing, kAlice));
   REQUIRE(f.revision() == 1);
-  Recorder recorder;
+  RecordingSubscriber recorder;
   f.registry->hub().Subscribe(&recorder, 1);
   recorder.events.clear();  // the catch-up's SYNCED
 
@@ -170,7 +161,7 @@ TEST_CASE("Apply: a whole file is one revision, each object its own version "
   // After a restart the step is replayed whole, as it was delivered.
   f.registry.reset();
   f.registry = OpenRegistry(f.dir.path());
-  Recorder resumed;
+  RecordingSubscriber resumed;
   f.registry->hub().Subscribe(&resumed, 1);
   REQUIRE(resumed.events.size() == 4);  // the step, then SYNCED
   for (size_t i = 0; i < 3; ++i) {

@@ -33,6 +33,7 @@ using google::protobuf::util::MessageDifferencer;
 
 using testing::ApiRegistry;
 using testing::OpenRegistry;
+using testing::RecordingSubscriber;
 using testing::AsApi;
 using testing::TempDir;
 
@@ -1198,16 +1199,6 @@ TEST_CASE("FlagRegistry: history is complete and ordered", "[flag_registry]") {
   CHECK(f.registry->History("carts", true, 0).status().code() ==
         absl::StatusCode::kNotFound);
 }
-
-// Whatever the subscriber receives.
-class RecordingSubscriber : public ChangeHub::Subscriber {
- public:
-  void Deliver(const v1::WatchEvent& event) override {
-    events.push_back(event);
-  }
-  void Close() override {}
-  std::vector<v1::WatchEvent> events;
-};
 
 TEST_CASE("FlagRegistry: reopening from the same folder restores everything",
           "[flag_registry]") {

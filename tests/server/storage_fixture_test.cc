@@ -34,6 +34,7 @@ namespace fs = std::filesystem;
 using google::protobuf::util::MessageDifferencer;
 using testing::ApiRegistry;
 using testing::OpenRegistry;
+using testing::RecordingSubscriber;
 using testing::AsApi;
 using testing::TempDir;
 
@@ -103,16 +104,6 @@ using Contents = std::map<std::string, std::map<std::string, std::string>>;
 Contents ReadAll(const std::string& dir) {
   return RawDb(dir, RawDb::Access::kReadOnly).Contents();
 }
-
-// Records every event a Watch stream would be sent.
-class RecordingSubscriber : public ChangeHub::Subscriber {
- public:
-  void Deliver(const v1::WatchEvent& event) override {
-    events.push_back(event);
-  }
-  void Close() override {}
-  std::vector<v1::WatchEvent> events;
-};
 
 std::vector<v1::WatchEvent> WatchFrom(ApiRegistry& registry,
                                       int64_t from_revision) {
