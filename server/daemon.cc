@@ -18,6 +18,7 @@
 #include "server/auth.h"
 #include "server/evaluation_service.h"
 #include "server/flag_registry.h"
+#include "server/flagd_service.h"
 #include "server/op_aggregator.h"
 #include "server/prometheus_metrics.h"
 #include "server/server_metrics.h"
@@ -90,6 +91,12 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   const Authorizer* auth = daemon->authorizer_.get();
   daemon->evaluation_ = std::make_unique<EvaluationService>(
       &daemon->registry_->hub(), limits, metrics, auth);
+  daemon->flagd_resolver_ = std::make_unique<FlagdResolver>(
+      &daemon->registry_->hub(), limits, metrics, auth);
+  daemon->flagd_v1_ =
+      std::make_unique<FlagdEvaluationV1>(daemon->flagd_resolver_.get());
+  daemon->flagd_v2_ =
+      std::make_unique<FlagdEvaluationV2>(daemon->flagd_resolver_.get());
   daemon->admin_ = std::make_unique<AdminService>(
       daemon->registry_.get(), daemon->aggregator_.get(), metrics, auth);
   daemon->telemetry_ = std::make_unique<TelemetryService>(
@@ -104,6 +111,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   builder.RegisterService(daemon->evaluation_.get());
   builder.RegisterService(daemon->admin_.get());
   builder.RegisterService(daemon->telemetry_.get());
+  builder.RegisterService(daemon->flagd_v1_.get());
+  builder.RegisterService(daemon->flagd_v2_.get());
   // Request bytes that do not parse: INVALID_ARGUMENT naming the message,
   // for every method (server/unparsable_requests.h).
   std::vector<
@@ -192,6 +201,9 @@ void Daemon::Shutdown() {
   admin_.reset();
   aggregator_.reset();
   evaluation_.reset();
+  flagd_v2_.reset();
+  flagd_v1_.reset();
+  flagd_resolver_.reset();
   registry_.reset();  // closes the store
 }
 
