@@ -71,6 +71,9 @@ const std::vector<MethodRole>& MethodRoles() {
       {"flagd.evaluation.v2.Service", "ResolveInt", Role::kReader},
       {"flagd.evaluation.v2.Service", "ResolveObject", Role::kReader},
       {"flagd.evaluation.v2.Service", "EventStream", Role::kReader},
+      {"flagd.sync.v1.FlagSyncService", "SyncFlags", Role::kReader},
+      {"flagd.sync.v1.FlagSyncService", "FetchAllFlags", Role::kReader},
+      {"flagd.sync.v1.FlagSyncService", "GetMetadata", Role::kReader},
       {"Telemetry", "ReportMigrationOps", Role::kReader},
       {"Admin", "GetFlag", Role::kReader},
       {"Admin", "ListFlags", Role::kReader},
@@ -245,6 +248,8 @@ bool Authorizer::IsOpen(absl::string_view method) const {
   return config_.open_evaluation &&
          (method == "Decide" || method == "DecideBatch" || method == "Watch" ||
           absl::StartsWith(method, "Resolve") || method == "EventStream" ||
+          method == "SyncFlags" || method == "FetchAllFlags" ||
+          method == "GetMetadata" ||
           method == "ReportMigrationOps");
 }
 

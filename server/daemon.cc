@@ -19,6 +19,7 @@
 #include "server/evaluation_service.h"
 #include "server/flag_registry.h"
 #include "server/flagd_service.h"
+#include "server/flagd_sync_service.h"
 #include "server/op_aggregator.h"
 #include "server/prometheus_metrics.h"
 #include "server/server_metrics.h"
@@ -97,6 +98,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       std::make_unique<FlagdEvaluationV1>(daemon->flagd_resolver_.get());
   daemon->flagd_v2_ =
       std::make_unique<FlagdEvaluationV2>(daemon->flagd_resolver_.get());
+  daemon->flagd_sync_ = std::make_unique<FlagdSync>(
+      &daemon->registry_->hub(), limits, metrics, auth);
   daemon->admin_ = std::make_unique<AdminService>(
       daemon->registry_.get(), daemon->aggregator_.get(), metrics, auth);
   daemon->telemetry_ = std::make_unique<TelemetryService>(
@@ -113,6 +116,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   builder.RegisterService(daemon->telemetry_.get());
   builder.RegisterService(daemon->flagd_v1_.get());
   builder.RegisterService(daemon->flagd_v2_.get());
+  builder.RegisterService(daemon->flagd_sync_.get());
   // Request bytes that do not parse: INVALID_ARGUMENT naming the message,
   // for every method (server/unparsable_requests.h).
   std::vector<
@@ -201,6 +205,7 @@ void Daemon::Shutdown() {
   admin_.reset();
   aggregator_.reset();
   evaluation_.reset();
+  flagd_sync_.reset();
   flagd_v2_.reset();
   flagd_v1_.reset();
   flagd_resolver_.reset();

@@ -34,16 +34,35 @@ void Put(google::protobuf::Struct* out, const char* key, double value) {
 }  // namespace
 
 std::string CanonicalNumber(double value) {
-  if (std::isfinite(value) && value == std::trunc(value) &&
-      std::fabs(value) < 9007199254740992.0) {  // 2^53: exact as an integer
-    return absl::StrCat(static_cast<int64_t>(value));
-  }
-  char buffer[32];
-  for (int precision = 15; precision <= 17; ++precision) {
-    std::snprintf(buffer, sizeof(buffer), "%.*g", precision, value);
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value < 0 ? "-Infinity" : "Infinity";
+  if (value == 0) return "0";  // -0 too
+  if (value < 0) return "-" + CanonicalNumber(-value);
+  // The fewest significant digits that read back as `value` (correctly
+  // rounded, so the closest such), and the decimal exponent.
+  char buffer[40];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buffer, sizeof(buffer), "%.*e", precision - 1, value);
     if (std::strtod(buffer, nullptr) == value) break;
   }
-  return buffer;
+  const std::string text = buffer;
+  const size_t e = text.find('e');
+  std::string digits;
+  for (size_t i = 0; i < e; ++i) {
+    if (text[i] != '.') digits += text[i];
+  }
+  while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
+  const int k = static_cast<int>(digits.size());
+  const int n = std::atoi(text.c_str() + e + 1) + 1;  // value = 0.digits * 10^n
+  // ECMAScript's Number::toString layout.
+  if (k <= n && n <= 21) return digits + std::string(n - k, '0');
+  if (0 < n && n <= 21) return digits.substr(0, n) + "." + digits.substr(n);
+  if (-6 < n && n <= 0) return "0." + std::string(-n, '0') + digits;
+  const int exponent = n - 1;
+  std::string mantissa =
+      k == 1 ? digits : digits.substr(0, 1) + "." + digits.substr(1);
+  return absl::StrCat(mantissa, "e", exponent < 0 ? "-" : "+",
+                      exponent < 0 ? -exponent : exponent);
 }
 
 absl::Status ContextFromFlagd(const google::protobuf::Struct& context,

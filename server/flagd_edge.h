@@ -32,9 +32,11 @@ inline constexpr char kFlagdTargetingKey[] = "targetingKey";
 absl::Status ContextFromFlagd(const google::protobuf::Struct& context,
                               const EvaluationLimits& limits, Context* out);
 
-// A number as cutover's clauses compare it: an integer without a decimal
-// point ("42", "-3"), otherwise the shortest text that reads back the same
-// double ("0.5", "1e+21").
+// A number as cutover's clauses compare it: JavaScript's (ECMAScript
+// Number::toString) text for it, the shortest that reads back the same
+// double ("42", "-3", "0.5", "1e+21", "1e-7"), so that a flagd provider
+// evaluating in-process (whose JsonLogic turns numbers into strings that
+// way) and Decide see the same attribute.
 std::string CanonicalNumber(double value);
 
 // flagd's reason for a decision of `flag`: STATIC (its one default stage, no

@@ -14,6 +14,8 @@
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "flagd/evaluation/v1/evaluation.pb.h"
 #include "flagd/evaluation/v2/evaluation.pb.h"
+#include "flagd/sync/v1/sync.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "tests/integration/flagd_calls.h"
@@ -26,8 +28,8 @@ namespace fv1 = flagd::evaluation::v1;
 namespace fv2 = flagd::evaluation::v2;
 using google::protobuf::Struct;
 
-const char* const kFlags[] = {"orders", "payments", "invoices", "ledger",
-                              "audit"};
+const char* const kFlags[] = {"orders", "payments", "invoices",
+                              "ledger", "audit",    "sessions"};
 constexpr int kUsers = 2000;
 
 // A started daemon with the fixture's flags applied.
@@ -160,7 +162,7 @@ TEST_CASE("ResolveString (v1 and v2) equals Decide, user by user") {
       }
     }
   }
-  CHECK(compared == kUsers * 5);
+  CHECK(compared == kUsers * 6);
 }
 
 TEST_CASE("ResolveObject carries the whole decision, ResolveAll every flag") {
@@ -193,7 +195,7 @@ TEST_CASE("ResolveObject carries the whole decision, ResolveAll every flag") {
   *all_request.mutable_context() = flagd_context;
   fv1::ResolveAllResponse all;
   REQUIRE(caller.Call("ResolveAll", all_request, &all).ok());
-  REQUIRE(all.flags_size() == 5);
+  REQUIRE(all.flags_size() == 6);
   for (const char* flag : kFlags) {
     const v1::Decision d = world.Decide(flag, context).decision();
     INFO(flag);
@@ -298,6 +300,74 @@ TEST_CASE("EventStream: provider_ready, then a change made with cutoverctl") {
     CHECK(response.value() ==
           (std::string(version) == "v1" ? "live" : "rampdown"));
   }
+}
+
+// The sync payload as JSON, parsed into a Struct.
+Struct Payload(const std::string& json) {
+  Struct out;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(json, &out).ok());
+  return out;
+}
+
+TEST_CASE("flagd sync: the flags it can express, a selector, a change") {
+  FlagdWorld world;
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    flagd::sync::v1::FetchAllFlagsResponse response;
+    REQUIRE(grpc::internal::BlockingUnaryCall(
+                world.channel().get(),
+                grpc::internal::RpcMethod(
+                    "/flagd.sync.v1.FlagSyncService/FetchAllFlags",
+                    grpc::internal::RpcMethod::NORMAL_RPC, world.channel()),
+                &context, flagd::sync::v1::FetchAllFlagsRequest(), &response)
+                .ok());
+    const Struct payload = Payload(response.flag_configuration());
+    const auto& flags = payload.fields().at("flags").struct_value().fields();
+    CHECK(flags.count("orders") == 1);
+    CHECK(flags.count("payments") == 1);
+    CHECK(flags.count("invoices") == 1);
+    CHECK(flags.count("ledger") == 1);
+    CHECK(flags.count("sessions") == 0);  // number and RE2 clauses
+    CHECK(flags.count("audit") == 0);     // disabled
+    const auto& ledger = flags.at("ledger").struct_value().fields();
+    CHECK(ledger.at("defaultVariant").string_value() == "shadow");
+    CHECK(ledger.count("targeting") == 0);
+    CHECK(ledger.at("variants").struct_value().fields().size() == 6);
+  }
+  // SyncFlags with a selector header: the selected flag, then again after
+  // a change made with cutoverctl.
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(20));
+  context.AddMetadata("flagd-selector", "ledger, payments");
+  auto channel = world.channel();
+  std::unique_ptr<grpc::ClientReader<flagd::sync::v1::SyncFlagsResponse>>
+      reader(grpc::internal::ClientReaderFactory<
+             flagd::sync::v1::SyncFlagsResponse>::
+                 Create(channel.get(),
+                        grpc::internal::RpcMethod(
+                            "/flagd.sync.v1.FlagSyncService/SyncFlags",
+                            grpc::internal::RpcMethod::SERVER_STREAMING,
+                            channel),
+                        &context, flagd::sync::v1::SyncFlagsRequest()));
+  flagd::sync::v1::SyncFlagsResponse payload;
+  REQUIRE(reader->Read(&payload));
+  auto flags = Payload(payload.flag_configuration())
+                   .fields().at("flags").struct_value().fields();
+  CHECK(flags.size() == 2);
+  CHECK(flags.count("ledger") == 1);
+  const RunResult moved =
+      RunCli(world.daemon().address(), {"stage", "ledger", "live"});
+  REQUIRE(moved.exit_code == 0);
+  REQUIRE(reader->Read(&payload));
+  flags = Payload(payload.flag_configuration())
+              .fields().at("flags").struct_value().fields();
+  CHECK(flags.at("ledger").struct_value().fields().at("defaultVariant")
+            .string_value() == "live");
+  context.TryCancel();
+  reader->Finish();
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The real OpenFeature flagd provider for Node against a real cutoverd.
+# The real OpenFeature flagd provider for Node against a real cutoverd, in
+# RPC mode and in in-process mode.
 #
 #   tests/openfeature/run.sh [BUILD_DIR]     # default: ./build
 #
@@ -8,7 +9,8 @@
 # into a temporary folder, starts cutoverd from BUILD_DIR on a free loopback
 # port with a temporary data folder (tokens on, the evaluation rpcs open:
 # the Node provider cannot send a token, docs/openfeature.md), applies
-# tests/fixtures/flagd_world.yaml and runs rpc_test.js. Everything it
+# tests/fixtures/flagd_world.yaml and runs provider_test.js in each mode
+# (each on a fresh daemon, since each moves a flag). Everything it
 # started is ended on exit. Fails (exit 1) if npm or the registry is not
 # reachable: this test is never skipped silently.
 set -euo pipefail
@@ -26,13 +28,17 @@ command -v node >/dev/null && command -v npm >/dev/null ||
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/cutover-openfeature.XXXXXX")"
 daemon_pid=""
-cleanup() {
+stop_daemon() {
   if [[ -n "$daemon_pid" ]] && kill -0 "$daemon_pid" 2>/dev/null; then
     kill -TERM "$daemon_pid" 2>/dev/null || true
     for _ in $(seq 1 100); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$daemon_pid" 2>/dev/null || true
     wait "$daemon_pid" 2>/dev/null || true
   fi
+  daemon_pid=""
+}
+cleanup() {
+  stop_daemon
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -46,8 +52,11 @@ if ! (cd "$work" && timeout 300 npm ci --no-audit --no-fund --ignore-scripts \
   exit 1
 fi
 
-token="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-cat > "$work/cutoverd.yaml" <<YAML
+run_mode() {
+  local mode="$1"
+  rm -rf "$work/data" "$work/ready"
+  token="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  cat > "$work/cutoverd.yaml" <<YAML
 auth: tokens
 open_evaluation: true
 tokens:
@@ -55,20 +64,26 @@ tokens:
     role: admin
     env: CUTOVER_OPENFEATURE_TEST_TOKEN
 YAML
-CUTOVER_OPENFEATURE_TEST_TOKEN="$token" "$cutoverd" --config "$work/cutoverd.yaml" \
-  --data-dir "$work/data" --listen 127.0.0.1:0 --metrics-listen off \
-  --ready-file "$work/ready" > "$work/cutoverd.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 1 200); do
-  [[ -s "$work/ready" ]] && break
-  kill -0 "$daemon_pid" 2>/dev/null || break
-  sleep 0.1
-done
-[[ -s "$work/ready" ]] || { cat "$work/cutoverd.log" >&2; echo "openfeature: FAIL: cutoverd did not start" >&2; exit 1; }
-address="127.0.0.1:$(cut -d' ' -f1 "$work/ready")"
+  echo "openfeature: $mode mode"
+  CUTOVER_OPENFEATURE_TEST_TOKEN="$token" "$cutoverd" --config "$work/cutoverd.yaml" \
+    --data-dir "$work/data" --listen 127.0.0.1:0 --metrics-listen off \
+    --ready-file "$work/ready" > "$work/cutoverd.log" 2>&1 &
+  daemon_pid=$!
+  for _ in $(seq 1 200); do
+    [[ -s "$work/ready" ]] && break
+    kill -0 "$daemon_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [[ -s "$work/ready" ]] || { cat "$work/cutoverd.log" >&2; echo "openfeature: FAIL: cutoverd did not start" >&2; exit 1; }
+  address="127.0.0.1:$(cut -d' ' -f1 "$work/ready")"
 
-export CUTOVER_TOKEN="$token"
-"$cutoverctl" --server "$address" apply --force -f "$source_dir/tests/fixtures/flagd_world.yaml" > /dev/null
+  export CUTOVER_TOKEN="$token"
+  "$cutoverctl" --server "$address" apply --force -f "$source_dir/tests/fixtures/flagd_world.yaml" > /dev/null
 
-CUTOVER_ADDRESS="$address" CUTOVER_SOURCE_DIR="$source_dir" CUTOVERCTL="$cutoverctl" \
-  NODE_PATH="$work/node_modules" timeout 600 node "$here/rpc_test.js"
+  MODE="$mode" CUTOVER_ADDRESS="$address" CUTOVER_SOURCE_DIR="$source_dir" CUTOVERCTL="$cutoverctl" \
+    NODE_PATH="$work/node_modules" timeout 600 node "$here/provider_test.js"
+  stop_daemon
+}
+
+run_mode rpc
+run_mode in-process
