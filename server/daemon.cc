@@ -110,6 +110,12 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, *credentials, &daemon->grpc_port_);
+  // flagd's default ports, for providers configured with a host only
+  // (docs/openfeature.md): every service, the same credentials.
+  for (const std::string* extra :
+       {&config.flagd_evaluation_listen, &config.flagd_sync_listen}) {
+    if (!extra->empty()) builder.AddListeningPort(*extra, *credentials);
+  }
   builder.SetMaxReceiveMessageSize(config.max_request_bytes);
   builder.RegisterService(daemon->evaluation_.get());
   builder.RegisterService(daemon->admin_.get());
@@ -128,6 +134,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   if (daemon->server_ == nullptr || daemon->grpc_port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config.listen,
+                     config.flagd_evaluation_listen.empty() ? "" : ", ",
+                     config.flagd_evaluation_listen,
+                     config.flagd_sync_listen.empty() ? "" : ", ",
+                     config.flagd_sync_listen,
                      " (address in use or not valid?)"));
   }
 

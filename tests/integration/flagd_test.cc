@@ -302,6 +302,37 @@ TEST_CASE("EventStream: provider_ready, then a change made with cutoverctl") {
   }
 }
 
+TEST_CASE("flagd's default ports as extra addresses: a provider needs a host") {
+  TempDir dir;
+  const int evaluation_port = FreeLoopbackPort();
+  const int sync_port = FreeLoopbackPort();
+  DaemonProcess daemon(
+      dir.path() + "/data",
+      {"--flagd-evaluation-listen", absl::StrCat("127.0.0.1:", evaluation_port),
+       "--flagd-sync-listen", absl::StrCat("127.0.0.1:", sync_port)});
+  const bool started = daemon.Start();
+  INFO(daemon.last_stderr());
+  REQUIRE(started);
+  REQUIRE(RunCli(daemon.address(),
+                 {"flags", "create", "ledger", "--old", "a", "--new", "b"})
+              .exit_code == 0);
+  for (int port : {evaluation_port, sync_port}) {
+    INFO(port);
+    FlagdCaller caller(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                            grpc::InsecureChannelCredentials()),
+        "v2");
+    fv2::ResolveStringRequest request;
+    request.set_flag_key("ledger");
+    fv2::ResolveStringResponse response;
+    const grpc::Status status = caller.Call("ResolveString", request, &response);
+    INFO(status.error_message());
+    REQUIRE(status.ok());
+    CHECK(response.value() == "off");
+    CHECK(response.reason() == "STATIC");
+  }
+}
+
 // The sync payload as JSON, parsed into a Struct.
 Struct Payload(const std::string& json) {
   Struct out;
