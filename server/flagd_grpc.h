@@ -11,6 +11,8 @@
 #define CUTOVER_SERVER_FLAGD_GRPC_H_
 
 #include <functional>
+#include <memory>
+#include <vector>
 
 #include "grpcpp/impl/rpc_method.h"
 #include "grpcpp/impl/rpc_service_method.h"
@@ -18,12 +20,15 @@
 #include "grpcpp/support/server_callback.h"
 #include "grpcpp/support/callback_common.h"
 #include "grpcpp/server_context.h"
+#include "server/arena_messages.h"
 
 namespace cutover {
 
 class PathService : public grpc::Service {
  protected:
-  // `path` must outlive the service (a string literal).
+  // `path` must outlive the service (a string literal). Each call's
+  // request and response live on one arena (server/arena_messages.h), as
+  // Decide's do.
   template <class Request, class Response>
   void AddUnary(const char* path,
                 std::function<grpc::ServerUnaryReactor*(
@@ -31,10 +36,13 @@ class PathService : public grpc::Service {
                     handler) {
     AddMethod(new grpc::internal::RpcServiceMethod(
         path, grpc::internal::RpcMethod::NORMAL_RPC, nullptr));
-    MarkMethodCallback(
-        next_++,
-        new grpc::internal::CallbackUnaryHandler<Request, Response>(
-            std::move(handler)));
+    auto* unary = new grpc::internal::CallbackUnaryHandler<Request, Response>(
+        std::move(handler));
+    auto allocator =
+        std::make_shared<ArenaMessageAllocator<Request, Response>>(false);
+    unary->SetMessageAllocator(allocator.get());
+    allocators_.push_back(std::move(allocator));
+    MarkMethodCallback(next_++, unary);
   }
 
   template <class Request, class Response>
@@ -52,6 +60,7 @@ class PathService : public grpc::Service {
 
  private:
   size_t next_ = 0;
+  std::vector<std::shared_ptr<void>> allocators_;  // outlive the handlers
 };
 
 }  // namespace cutover
