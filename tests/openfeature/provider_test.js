@@ -111,6 +111,7 @@ async function main() {
   const users = [];
   for (let i = 0; i < USERS; ++i) users.push(user(i));
   let compared = 0;
+  let absent = 0;
   const reasons = {};
   const t0 = Date.now();
   for (const flag of FLAGS) {
@@ -127,6 +128,7 @@ async function main() {
             mismatches.push(`${flag} u-${start + j}: in the sync payload: ${JSON.stringify(got)}`);
           }
           ++compared;
+          ++absent;
           return;
         }
         const reason = expectedReason(flag, want.reason);
@@ -149,7 +151,9 @@ async function main() {
     }
   }
   console.log(`${compared} answers (${USERS} users x ${FLAGS.length} flags) ` +
-      `equal Decide's, in ${Date.now() - t0} ms; reasons ${JSON.stringify(reasons)}`);
+      `checked in ${Date.now() - t0} ms: ${compared - absent} equal Decide's, ` +
+      `${absent} FLAG_NOT_FOUND for flags the sync leaves out; ` +
+      `reasons ${JSON.stringify(reasons)}`);
 
   // Refusals as the provider reports them.
   const unknown = await client.getStringDetails('no-such-flag', 'fallback', { targetingKey: 'u-1' });
