@@ -78,8 +78,8 @@ absl::Status ContextFromFlagd(const google::protobuf::Struct& context,
       }
       if (static_cast<int>(value.string_value().size()) >
           limits.max_key_length) {
-        return Refuse(key, absl::StrCat("longer than ", limits.max_key_length,
-                                        " bytes"));
+        return Refuse(
+            key, absl::StrCat("longer than ", limits.max_key_length, " bytes"));
       }
       out->targeting_key = value.string_value();
       continue;
@@ -99,18 +99,20 @@ absl::Status ContextFromFlagd(const google::protobuf::Struct& context,
         text = value.bool_value() ? "true" : "false";
         break;
       case Value::kStructValue:
-        return Refuse(key, "a nested object; cutover compares flat string, "
-                           "number and bool attributes only");
+        return Refuse(key,
+                      "a nested object; cutover compares flat string, "
+                      "number and bool attributes only");
       case Value::kListValue:
-        return Refuse(key, "a list; cutover compares flat string, number and "
-                           "bool attributes only");
+        return Refuse(key,
+                      "a list; cutover compares flat string, number and "
+                      "bool attributes only");
     }
     if (key.empty() ||
         static_cast<int>(key.size()) > limits.max_attribute_length ||
         static_cast<int>(text.size()) > limits.max_attribute_length) {
-      return Refuse(key, absl::StrCat("name must be 1 to ",
-                                      limits.max_attribute_length,
-                                      " bytes, value at most as long"));
+      return Refuse(
+          key, absl::StrCat("name must be 1 to ", limits.max_attribute_length,
+                            " bytes, value at most as long"));
     }
     out->attributes.emplace(key, std::move(text));
   }
@@ -141,19 +143,21 @@ void FlagdMetadata(const Decision& decision, int64_t revision,
   Put(out, "revision", static_cast<double>(revision));
   Put(out, "oldTarget", decision.old_target);
   Put(out, "newTarget", decision.new_target);
-  Put(out, "reads", PlanText(decision.plan.read_authoritative,
-                             decision.plan.read_shadow));
-  Put(out, "writes", PlanText(decision.plan.write_authoritative,
-                              decision.plan.write_secondary));
+  Put(out, "reads",
+      PlanText(decision.plan.read_authoritative, decision.plan.read_shadow));
+  Put(out, "writes",
+      PlanText(decision.plan.write_authoritative,
+               decision.plan.write_secondary));
 }
 
 void DecisionStruct(const Decision& decision, int64_t revision,
                     google::protobuf::Struct* out) {
   Put(out, "stage", StageName(decision.stage));
-  Put(out, "reads", PlanText(decision.plan.read_authoritative,
-                             decision.plan.read_shadow));
-  Put(out, "writes", PlanText(decision.plan.write_authoritative,
-                              decision.plan.write_secondary));
+  Put(out, "reads",
+      PlanText(decision.plan.read_authoritative, decision.plan.read_shadow));
+  Put(out, "writes",
+      PlanText(decision.plan.write_authoritative,
+               decision.plan.write_secondary));
   Put(out, "oldTarget", decision.old_target);
   Put(out, "newTarget", decision.new_target);
   Put(out, "reason", ReasonName(decision.reason));

@@ -17,9 +17,9 @@
 #include "grpcpp/impl/rpc_method.h"
 #include "grpcpp/impl/rpc_service_method.h"
 #include "grpcpp/impl/service_type.h"
-#include "grpcpp/support/server_callback.h"
-#include "grpcpp/support/callback_common.h"
 #include "grpcpp/server_context.h"
+#include "grpcpp/support/callback_common.h"
+#include "grpcpp/support/server_callback.h"
 #include "server/arena_messages.h"
 
 namespace cutover {

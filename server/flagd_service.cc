@@ -35,8 +35,7 @@ void FillString(const FlagdResolver::Resolved& r, Response* response) {
   response->set_value(stage);
   response->set_variant(stage);
   response->set_reason(FlagdReason(*r.flag, r.decision));
-  FlagdMetadata(r.decision, r.snapshot->revision,
-                response->mutable_metadata());
+  FlagdMetadata(r.decision, r.snapshot->revision, response->mutable_metadata());
 }
 
 template <class Response>
@@ -44,8 +43,7 @@ void FillObject(const FlagdResolver::Resolved& r, Response* response) {
   DecisionStruct(r.decision, r.snapshot->revision, response->mutable_value());
   response->set_variant(StageName(r.decision.stage));
   response->set_reason(FlagdReason(*r.flag, r.decision));
-  FlagdMetadata(r.decision, r.snapshot->revision,
-                response->mutable_metadata());
+  FlagdMetadata(r.decision, r.snapshot->revision, response->mutable_metadata());
 }
 
 // A unary call: `fill` runs only when `status` is OK.
@@ -235,8 +233,8 @@ absl::Status FlagdResolver::Resolve(const grpc::ServerContextBase& call,
   }
   const FlagEntry& entry = *slot->second;
   out->flag = &entry.record.flag;
-  out->decision = cutover::Decide(*entry.compiled, out->snapshot->segments,
-                                  core_context);
+  out->decision =
+      cutover::Decide(*entry.compiled, out->snapshot->segments, core_context);
   metrics_->CountDecisions(slot->first, out->decision.stage,
                            out->decision.reason, 1);
   return absl::OkStatus();
@@ -260,8 +258,8 @@ absl::Status FlagdResolver::ResolveAll(
   for (const auto& slot : (*snapshot)->flags) {
     const FlagEntry& entry = *slot.second;
     if (entry.record.flag.archived) continue;
-    const Decision decision = cutover::Decide(
-        *entry.compiled, (*snapshot)->segments, core_context);
+    const Decision decision =
+        cutover::Decide(*entry.compiled, (*snapshot)->segments, core_context);
     tally.Add(slot.first, decision.stage, decision.reason);
     each(entry.record.flag, decision);
   }
@@ -278,10 +276,10 @@ absl::Status FlagdResolver::AdmitStream(const grpc::ServerContextBase& call,
   int& open = streams_[peer];
   if (open >= limits_.max_watch_streams_per_peer) {
     if (open == 0) streams_.erase(peer);
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "event stream: ", limits_.max_watch_streams_per_peer,
-        " streams already open from this address "
-        "(max_watch_streams_per_peer)"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("event stream: ", limits_.max_watch_streams_per_peer,
+                     " streams already open from this address "
+                     "(max_watch_streams_per_peer)"));
   }
   open += 1;
   return absl::OkStatus();
@@ -303,8 +301,9 @@ FlagdEvaluationV1::FlagdEvaluationV1(FlagdResolver* resolver)
              fv1::ResolveAllResponse* r) { return ResolveAll(c, q, r); });
   AddUnary<fv1::ResolveBooleanRequest, fv1::ResolveBooleanResponse>(
       "/flagd.evaluation.v1.Service/ResolveBoolean",
-      [this](grpc::CallbackServerContext* c, const fv1::ResolveBooleanRequest* q,
-             fv1::ResolveBooleanResponse* r) { return ResolveBoolean(c, q, r); });
+      [this](
+          grpc::CallbackServerContext* c, const fv1::ResolveBooleanRequest* q,
+          fv1::ResolveBooleanResponse* r) { return ResolveBoolean(c, q, r); });
   AddUnary<fv1::ResolveStringRequest, fv1::ResolveStringResponse>(
       "/flagd.evaluation.v1.Service/ResolveString",
       [this](grpc::CallbackServerContext* c, const fv1::ResolveStringRequest* q,
@@ -323,10 +322,10 @@ FlagdEvaluationV1::FlagdEvaluationV1(FlagdResolver* resolver)
              fv1::ResolveObjectResponse* r) { return ResolveObject(c, q, r); });
   AddServerStream<fv1::EventStreamRequest, fv1::EventStreamResponse>(
       "/flagd.evaluation.v1.Service/EventStream",
-      [this](grpc::CallbackServerContext* c,
-             const fv1::EventStreamRequest* q) { return EventStream(c, q); });
+      [this](grpc::CallbackServerContext* c, const fv1::EventStreamRequest* q) {
+        return EventStream(c, q);
+      });
 }
-
 
 grpc::ServerUnaryReactor* FlagdEvaluationV1::ResolveAll(
     grpc::CallbackServerContext* context, const fv1::ResolveAllRequest* request,
@@ -350,16 +349,16 @@ grpc::ServerUnaryReactor* FlagdEvaluationV1::ResolveAll(
 
 // Each typed Resolve of each version: the role, the lookup, the type check,
 // the context, Decide, then `Fill` writes the response.
-#define CUTOVER_FLAGD_RESOLVE(Version, ns, Name, TypeMatches, Fill)          \
-  grpc::ServerUnaryReactor* FlagdEvaluation##Version::Resolve##Name(         \
-      grpc::CallbackServerContext* context,                                 \
-      const ns::Resolve##Name##Request* request,                            \
-      ns::Resolve##Name##Response* response) {                              \
-    FlagdResolver::Resolved resolved;                                       \
-    const absl::Status status =                                             \
-        resolver_->Resolve(*context, "Resolve" #Name, request->flag_key(),   \
-                           request->context(), TypeMatches, &resolved);     \
-    return Answer(context, status, [&] { Fill(resolved, response); });      \
+#define CUTOVER_FLAGD_RESOLVE(Version, ns, Name, TypeMatches, Fill)        \
+  grpc::ServerUnaryReactor* FlagdEvaluation##Version::Resolve##Name(       \
+      grpc::CallbackServerContext* context,                                \
+      const ns::Resolve##Name##Request* request,                           \
+      ns::Resolve##Name##Response* response) {                             \
+    FlagdResolver::Resolved resolved;                                      \
+    const absl::Status status =                                            \
+        resolver_->Resolve(*context, "Resolve" #Name, request->flag_key(), \
+                           request->context(), TypeMatches, &resolved);    \
+    return Answer(context, status, [&] { Fill(resolved, response); });     \
   }
 
 namespace {
@@ -386,8 +385,9 @@ FlagdEvaluationV2::FlagdEvaluationV2(FlagdResolver* resolver)
     : resolver_(resolver) {
   AddUnary<fv2::ResolveBooleanRequest, fv2::ResolveBooleanResponse>(
       "/flagd.evaluation.v2.Service/ResolveBoolean",
-      [this](grpc::CallbackServerContext* c, const fv2::ResolveBooleanRequest* q,
-             fv2::ResolveBooleanResponse* r) { return ResolveBoolean(c, q, r); });
+      [this](
+          grpc::CallbackServerContext* c, const fv2::ResolveBooleanRequest* q,
+          fv2::ResolveBooleanResponse* r) { return ResolveBoolean(c, q, r); });
   AddUnary<fv2::ResolveStringRequest, fv2::ResolveStringResponse>(
       "/flagd.evaluation.v2.Service/ResolveString",
       [this](grpc::CallbackServerContext* c, const fv2::ResolveStringRequest* q,
@@ -406,10 +406,10 @@ FlagdEvaluationV2::FlagdEvaluationV2(FlagdResolver* resolver)
              fv2::ResolveObjectResponse* r) { return ResolveObject(c, q, r); });
   AddServerStream<fv2::EventStreamRequest, fv2::EventStreamResponse>(
       "/flagd.evaluation.v2.Service/EventStream",
-      [this](grpc::CallbackServerContext* c,
-             const fv2::EventStreamRequest* q) { return EventStream(c, q); });
+      [this](grpc::CallbackServerContext* c, const fv2::EventStreamRequest* q) {
+        return EventStream(c, q);
+      });
 }
-
 
 CUTOVER_FLAGD_RESOLVE(V2, fv2, String, true, FillString)
 CUTOVER_FLAGD_RESOLVE(V2, fv2, Object, true, FillObject)

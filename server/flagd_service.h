@@ -22,10 +22,10 @@
 #include "flagd/evaluation/v1/evaluation.pb.h"
 #include "flagd/evaluation/v2/evaluation.pb.h"
 #include "grpcpp/support/server_callback.h"
-#include "server/flagd_grpc.h"
 #include "server/auth.h"
 #include "server/change_hub.h"
 #include "server/evaluation_service.h"
+#include "server/flagd_grpc.h"
 #include "server/server_metrics.h"
 
 namespace cutover {
@@ -36,8 +36,8 @@ namespace cutover {
 class FlagdResolver {
  public:
   // `metrics` and `authorizer` as for EvaluationService (nullptr: none).
-  FlagdResolver(ChangeHub* hub, EvaluationLimits limits,
-                ServerMetrics* metrics, const Authorizer* authorizer);
+  FlagdResolver(ChangeHub* hub, EvaluationLimits limits, ServerMetrics* metrics,
+                const Authorizer* authorizer);
 
   // One decision, with what the response needs.
   struct Resolved {

@@ -79,8 +79,7 @@ class SyncReactor final
         return;
     }
     // The revision is published: the hub's snapshot is the one after it.
-    PushLocked(
-        service_->Payload(*service_->hub()->snapshot(), selected_).json);
+    PushLocked(service_->Payload(*service_->hub()->snapshot(), selected_).json);
   }
 
   void Close() override {
@@ -94,8 +93,8 @@ class SyncReactor final
     writing_ = false;
     queue_.pop_front();
     if (!ok) {
-      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                "sync: write failed"));
+      FinishLocked(
+          grpc::Status(grpc::StatusCode::UNAVAILABLE, "sync: write failed"));
       return;
     }
     if (!queue_.empty() && !done_) WriteNextLocked();
@@ -178,7 +177,8 @@ FlagdSync::FlagdSync(ChangeHub* hub, EvaluationLimits limits,
 }
 
 FlagdPayload FlagdSync::Payload(
-    const Snapshot& snapshot, const absl::flat_hash_set<std::string>& selected) {
+    const Snapshot& snapshot,
+    const absl::flat_hash_set<std::string>& selected) {
   std::vector<const Flag*> flags;
   for (const auto& slot : snapshot.flags) {
     if (selected.empty() || selected.contains(slot.first)) {
@@ -217,10 +217,10 @@ absl::Status FlagdSync::AdmitStream(const grpc::ServerContextBase& call,
   int& open = streams_[peer];
   if (open >= limits_.max_watch_streams_per_peer) {
     if (open == 0) streams_.erase(peer);
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "sync: ", limits_.max_watch_streams_per_peer,
-        " streams already open from this address "
-        "(max_watch_streams_per_peer)"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("sync: ", limits_.max_watch_streams_per_peer,
+                     " streams already open from this address "
+                     "(max_watch_streams_per_peer)"));
   }
   open += 1;
   return absl::OkStatus();

@@ -61,8 +61,8 @@ Value Var(absl::string_view name) { return Op("var", Str(name)); }
 
 // The targeting key is present when it is neither missing nor empty.
 Value TargetingKeyPresent() {
-  return Op("!", Op("in", List({Var("targetingKey"),
-                                List({Null(), Str("")})})));
+  return Op("!",
+            Op("in", List({Var("targetingKey"), List({Null(), Str("")})})));
 }
 
 // Cutover's attribute: the targeting key for "key", else the attribute;
@@ -97,13 +97,14 @@ absl::StatusOr<Value> SegmentContains(
     clauses = *std::move(translated);
   }
   const Value key = Var("targetingKey");
-  return Op("if",
-            List({Op("and", List({TargetingKeyPresent(),
-                                  Op("in", List({key, Strings(segment.excluded)}))})),
-                  Bool(false),
-                  Op("and", List({TargetingKeyPresent(),
-                                  Op("in", List({key, Strings(segment.included)}))})),
-                  Bool(true), clauses}));
+  return Op(
+      "if",
+      List({Op("and", List({TargetingKeyPresent(),
+                            Op("in", List({key, Strings(segment.excluded)}))})),
+            Bool(false),
+            Op("and", List({TargetingKeyPresent(),
+                            Op("in", List({key, Strings(segment.included)}))})),
+            Bool(true), clauses}));
 }
 
 absl::StatusOr<Value> ClauseOf(
@@ -136,9 +137,9 @@ absl::StatusOr<Value> ClauseOf(
     case Operator::kEndsWith: {
       std::vector<Value> any;
       for (const std::string& value : clause.values) {
-        any.push_back(Op(clause.op == Operator::kStartsWith ? "starts_with"
-                                                             : "ends_with",
-                         List({attribute.text, Str(value)})));
+        any.push_back(
+            Op(clause.op == Operator::kStartsWith ? "starts_with" : "ends_with",
+               List({attribute.text, Str(value)})));
       }
       test = Op("or", List(std::move(any)));
       break;
@@ -184,8 +185,8 @@ Value ServeOf(const Flag& flag, const Serve& serve) {
   std::vector<Value> fractional = {
       Op("cat", List({Var("$flagd.flagKey"), value}))};
   for (const Split& split : splits) {
-    fractional.push_back(List({Str(StageName(split.stage)),
-                               Num(static_cast<double>(split.weight))}));
+    fractional.push_back(List(
+        {Str(StageName(split.stage)), Num(static_cast<double>(split.weight))}));
   }
   return Op("if", List({Op("in", List({value, List({Null(), Str("")})})),
                         Str(StageName(least)),

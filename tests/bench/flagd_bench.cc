@@ -65,8 +65,10 @@ int Main(int argc, char** argv) {
 
   RunClosedLoop(stub, kResolveStringMethod, resolve_request, 4, 0.3);  // warm
   RunClosedLoop(stub, kDecideMethod, decide_request, 4, 0.3);
-  std::printf("== closed loop: empty RPC, Decide, flagd ResolveString; same "
-              "daemon, %d alternating rounds\n", rounds);
+  std::printf(
+      "== closed loop: empty RPC, Decide, flagd ResolveString; same "
+      "daemon, %d alternating rounds\n",
+      rounds);
   for (int callers : callers_list) {
     auto r = RunRounds({health, decide, resolve_string}, callers, 0, seconds,
                        rounds);

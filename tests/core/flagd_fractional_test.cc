@@ -5,7 +5,6 @@
 // of its test flags, the variant it expects), recomputed here with cutover's
 // hash; the flagd sync (server/flagd_translate.h) relies on this.
 #include <catch2/catch.hpp>
-
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -17,9 +16,9 @@ namespace cutover {
 namespace {
 
 // The variant flagd's fractional picks for `hash_input`.
-std::string Fractional(const std::string& hash_input,
-                       const std::vector<std::pair<std::string, uint64_t>>&
-                           variants) {
+std::string Fractional(
+    const std::string& hash_input,
+    const std::vector<std::pair<std::string, uint64_t>>& variants) {
   uint64_t total = 0;
   for (const auto& [name, weight] : variants) total += weight;
   const uint64_t bucket =
@@ -42,8 +41,8 @@ TEST_CASE("flagd's conformance vectors for fractional, with cutover's hash") {
   };
   const std::vector<std::pair<std::string, uint64_t>> coin = {{"heads", 1},
                                                               {"tails", 1}};
-  const std::vector<std::pair<std::string, uint64_t>> halves = {
-      {"lower", 50}, {"upper", 50}};
+  const std::vector<std::pair<std::string, uint64_t>> halves = {{"lower", 50},
+                                                                {"upper", 50}};
   const Case cases[] = {
       // "fractional-flag": flag key + user.name.
       {"fractional-flagjack", &suits, "hearts"},
@@ -76,8 +75,7 @@ TEST_CASE("BucketFor is fractional's bucket with a total weight of 100000") {
   for (const char* user : {"alice", "bob", "u-1", "t-42", ""}) {
     const std::string input = std::string("orders") + user;
     CHECK(BucketFor("orders", user) ==
-          (static_cast<uint64_t>(MurmurHash3_x86_32(input, 0)) * 100000) >>
-              32);
+          (static_cast<uint64_t>(MurmurHash3_x86_32(input, 0)) * 100000) >> 32);
   }
 }
 

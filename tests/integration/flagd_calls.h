@@ -37,9 +37,8 @@ class FlagdCaller {
     const std::string path = prefix_ + method;
     return grpc::internal::BlockingUnaryCall(
         channel_.get(),
-        grpc::internal::RpcMethod(path.c_str(),
-                                  grpc::internal::RpcMethod::NORMAL_RPC,
-                                  channel_),
+        grpc::internal::RpcMethod(
+            path.c_str(), grpc::internal::RpcMethod::NORMAL_RPC, channel_),
         &context, request, response);
   }
 

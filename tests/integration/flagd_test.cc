@@ -4,7 +4,6 @@
 // and rollouts (tests/fixtures/flagd_world.yaml); reasons, metadata,
 // ResolveObject, ResolveAll, the refusals, and EventStream.
 #include <catch2/catch.hpp>
-
 #include <chrono>
 #include <memory>
 #include <string>
@@ -130,8 +129,10 @@ TEST_CASE("ResolveString (v1 and v2) equals Decide, user by user") {
       v1::Context context;
       UserContext(i, &flagd_context, &context);
       const v1::DecideResponse decided = world.Decide(flag, context);
-      const std::string stage = Lower(v1::Stage_Name(decided.decision().stage()));
-      const std::string reason = ExpectedReason(flag, decided.decision().reason());
+      const std::string stage =
+          Lower(v1::Stage_Name(decided.decision().stage()));
+      const std::string reason =
+          ExpectedReason(flag, decided.decision().reason());
 
       fv2::ResolveStringRequest request;
       request.set_flag_key(flag);
@@ -265,9 +266,8 @@ TEST_CASE("EventStream: provider_ready, then a change made with cutoverctl") {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::seconds(20));
-    auto reader =
-        caller.Events<fv2::EventStreamResponse>(&context,
-                                                fv2::EventStreamRequest());
+    auto reader = caller.Events<fv2::EventStreamResponse>(
+        &context, fv2::EventStreamRequest());
     fv2::EventStreamResponse event;
     REQUIRE(reader->Read(&event));
     CHECK(event.type() == "provider_ready");
@@ -285,7 +285,10 @@ TEST_CASE("EventStream: provider_ready, then a change made with cutoverctl") {
       const auto& flags =
           event.data().fields().at("flags").struct_value().fields();
       REQUIRE(flags.count("ledger") == 1);
-      CHECK(flags.at("ledger").struct_value().fields().at("type")
+      CHECK(flags.at("ledger")
+                .struct_value()
+                .fields()
+                .at("type")
                 .string_value() == "update");
       changed = true;
     }
@@ -318,14 +321,14 @@ TEST_CASE("flagd's default ports as extra addresses: a provider needs a host") {
               .exit_code == 0);
   for (int port : {evaluation_port, sync_port}) {
     INFO(port);
-    FlagdCaller caller(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                            grpc::InsecureChannelCredentials()),
-        "v2");
+    FlagdCaller caller(grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                           grpc::InsecureChannelCredentials()),
+                       "v2");
     fv2::ResolveStringRequest request;
     request.set_flag_key("ledger");
     fv2::ResolveStringResponse response;
-    const grpc::Status status = caller.Call("ResolveString", request, &response);
+    const grpc::Status status =
+        caller.Call("ResolveString", request, &response);
     INFO(status.error_message());
     REQUIRE(status.ok());
     CHECK(response.value() == "off");
@@ -375,18 +378,21 @@ TEST_CASE("flagd sync: the flags it can express, a selector, a change") {
   context.AddMetadata("flagd-selector", "ledger, payments");
   auto channel = world.channel();
   std::unique_ptr<grpc::ClientReader<flagd::sync::v1::SyncFlagsResponse>>
-      reader(grpc::internal::ClientReaderFactory<
-             flagd::sync::v1::SyncFlagsResponse>::
-                 Create(channel.get(),
-                        grpc::internal::RpcMethod(
-                            "/flagd.sync.v1.FlagSyncService/SyncFlags",
-                            grpc::internal::RpcMethod::SERVER_STREAMING,
-                            channel),
-                        &context, flagd::sync::v1::SyncFlagsRequest()));
+      reader(
+          grpc::internal::
+              ClientReaderFactory<flagd::sync::v1::SyncFlagsResponse>::Create(
+                  channel.get(),
+                  grpc::internal::RpcMethod(
+                      "/flagd.sync.v1.FlagSyncService/SyncFlags",
+                      grpc::internal::RpcMethod::SERVER_STREAMING, channel),
+                  &context, flagd::sync::v1::SyncFlagsRequest()));
   flagd::sync::v1::SyncFlagsResponse payload;
   REQUIRE(reader->Read(&payload));
   auto flags = Payload(payload.flag_configuration())
-                   .fields().at("flags").struct_value().fields();
+                   .fields()
+                   .at("flags")
+                   .struct_value()
+                   .fields();
   CHECK(flags.size() == 2);
   CHECK(flags.count("ledger") == 1);
   const RunResult moved =
@@ -394,8 +400,14 @@ TEST_CASE("flagd sync: the flags it can express, a selector, a change") {
   REQUIRE(moved.exit_code == 0);
   REQUIRE(reader->Read(&payload));
   flags = Payload(payload.flag_configuration())
-              .fields().at("flags").struct_value().fields();
-  CHECK(flags.at("ledger").struct_value().fields().at("defaultVariant")
+              .fields()
+              .at("flags")
+              .struct_value()
+              .fields();
+  CHECK(flags.at("ledger")
+            .struct_value()
+            .fields()
+            .at("defaultVariant")
             .string_value() == "live");
   context.TryCancel();
   reader->Finish();

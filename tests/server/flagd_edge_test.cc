@@ -3,7 +3,6 @@
 #include "server/flagd_edge.h"
 
 #include <catch2/catch.hpp>
-
 #include <string>
 
 namespace cutover {
@@ -15,13 +14,22 @@ TEST_CASE("numbers become the strings cutover's clauses compare") {
     const char* text;
   };
   const Case cases[] = {
-      {0, "0"},          {42, "42"},       {-3, "-3"},
-      {0.5, "0.5"},      {0.1, "0.1"},     {1e21, "1e+21"},
-      {123456789012.0, "123456789012"},    {2.25, "2.25"},
-      {1e16, "10000000000000000"},         {1e-7, "1e-7"},
-      {0.000001, "0.000001"},              {-0.0, "0"},
-      {1.5e300, "1.5e+300"},               {123.456, "123.456"},
-      {5e-324, "5e-324"},                  {0.30000000000000004, "0.30000000000000004"},
+      {0, "0"},
+      {42, "42"},
+      {-3, "-3"},
+      {0.5, "0.5"},
+      {0.1, "0.1"},
+      {1e21, "1e+21"},
+      {123456789012.0, "123456789012"},
+      {2.25, "2.25"},
+      {1e16, "10000000000000000"},
+      {1e-7, "1e-7"},
+      {0.000001, "0.000001"},
+      {-0.0, "0"},
+      {1.5e300, "1.5e+300"},
+      {123.456, "123.456"},
+      {5e-324, "5e-324"},
+      {0.30000000000000004, "0.30000000000000004"},
   };
   for (const Case& c : cases) {
     INFO(c.text);
@@ -41,11 +49,10 @@ TEST_CASE("a flagd context becomes cutover's Context") {
   Context out;
   REQUIRE(ContextFromFlagd(context, EvaluationLimits(), &out).ok());
   CHECK(out.targeting_key == "u-42");
-  CHECK(out.attributes == std::map<std::string, std::string>{
-                              {"tenant", "acme"},
-                              {"seats", "500"},
-                              {"ratio", "0.25"},
-                              {"beta", "true"}});
+  CHECK(out.attributes == std::map<std::string, std::string>{{"tenant", "acme"},
+                                                             {"seats", "500"},
+                                                             {"ratio", "0.25"},
+                                                             {"beta", "true"}});
 }
 
 TEST_CASE("nested objects, lists and a non-string targetingKey are refused") {
@@ -54,15 +61,13 @@ TEST_CASE("nested objects, lists and a non-string targetingKey are refused") {
     google::protobuf::Value value;
   };
   google::protobuf::Value nested;
-  (*nested.mutable_struct_value()->mutable_fields())["a"].set_string_value(
-      "b");
+  (*nested.mutable_struct_value()->mutable_fields())["a"].set_string_value("b");
   google::protobuf::Value list;
   list.mutable_list_value()->add_values()->set_number_value(1);
   google::protobuf::Value number;
   number.set_number_value(7);
-  const Case cases[] = {{"address", nested},
-                        {"groups", list},
-                        {"targetingKey", number}};
+  const Case cases[] = {
+      {"address", nested}, {"groups", list}, {"targetingKey", number}};
   for (const Case& c : cases) {
     INFO(c.key);
     google::protobuf::Struct context;

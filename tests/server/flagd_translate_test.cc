@@ -4,7 +4,6 @@
 #include "server/flagd_translate.h"
 
 #include <catch2/catch.hpp>
-
 #include <string>
 
 #include "google/protobuf/struct.pb.h"
@@ -35,25 +34,34 @@ TEST_CASE("one stage and no rules: defaultVariant, no targeting (STATIC)") {
   const FlagdPayload payload = TranslateForFlagd({&flag}, {});
   REQUIRE(payload.left_out.empty());
   const Struct root = Parse(payload.json);
-  const auto& f =
-      root.fields().at("flags").struct_value().fields().at("ledger")
-          .struct_value().fields();
+  const auto& f = root.fields()
+                      .at("flags")
+                      .struct_value()
+                      .fields()
+                      .at("ledger")
+                      .struct_value()
+                      .fields();
   CHECK(f.at("state").string_value() == "ENABLED");
   CHECK(f.at("defaultVariant").string_value() == "shadow");
   CHECK(f.count("targeting") == 0);
-  CHECK(f.at("variants").struct_value().fields().at("rampdown")
-            .string_value() == "rampdown");
-  CHECK(f.at("metadata").struct_value().fields().at("flagVersion")
+  CHECK(
+      f.at("variants").struct_value().fields().at("rampdown").string_value() ==
+      "rampdown");
+  CHECK(f.at("metadata")
+            .struct_value()
+            .fields()
+            .at("flagVersion")
             .number_value() == 3);
 }
 
-TEST_CASE("a rollout: fractional on flag key + bucket value, most advanced "
-          "stage first, cutover's weights") {
+TEST_CASE(
+    "a rollout: fractional on flag key + bucket value, most advanced "
+    "stage first, cutover's weights") {
   Flag flag = Plain("orders");
   flag.bucket_by = "tenant";
   flag.default_serve.stage.reset();
-  flag.default_serve.rollout = Rollout{
-      {{Stage::kShadow, 70000}, {Stage::kLive, 30000}}};
+  flag.default_serve.rollout =
+      Rollout{{{Stage::kShadow, 70000}, {Stage::kLive, 30000}}};
   const FlagdPayload payload = TranslateForFlagd({&flag}, {});
   REQUIRE(payload.left_out.empty());
   // No bucket value: the least advanced stage with weight; else fractional.
