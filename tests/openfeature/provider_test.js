@@ -155,6 +155,21 @@ async function main() {
       `${absent} FLAG_NOT_FOUND for flags the sync leaves out; ` +
       `reasons ${JSON.stringify(reasons)}`);
 
+  // In-process: the provider's cost per evaluation (orders: rules, a
+  // segment, a rollout on a bucket attribute), sequential awaits, after a
+  // warm-up; next to the C++ client's cache hit in docs/performance.md.
+  if (MODE === 'in-process') {
+    for (let i = 0; i < 5000; ++i) await client.getStringValue('orders', 'off', users[i].flagd);
+    const n = 100000;
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < n; ++i) {
+      await client.getStringValue('orders', 'off', users[i % USERS].flagd);
+    }
+    const ns = Number(process.hrtime.bigint() - start) / n;
+    console.log(`in-process evaluation cost: ${(ns / 1000).toFixed(2)} us per ` +
+        `getStringValue('orders') over ${n} calls (one thread, awaited one by one)`);
+  }
+
   // Refusals as the provider reports them.
   const unknown = await client.getStringDetails('no-such-flag', 'fallback', { targetingKey: 'u-1' });
   if (unknown.errorCode !== 'FLAG_NOT_FOUND' || unknown.value !== 'fallback') {
