@@ -69,6 +69,11 @@ absl::Status ContextFromFlagd(const google::protobuf::Struct& context,
                               const EvaluationLimits& limits, Context* out) {
   out->targeting_key.clear();
   out->attributes.clear();
+  // Refused before any work: at most the attributes and the targeting key.
+  if (context.fields_size() > limits.max_attributes + 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "context: more than ", limits.max_attributes, " attributes"));
+  }
   using google::protobuf::Value;
   for (const auto& [key, value] : context.fields()) {
     if (key == kFlagdTargetingKey) {

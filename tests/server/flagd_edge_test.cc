@@ -81,6 +81,27 @@ TEST_CASE("nested objects, lists and a non-string targetingKey are refused") {
   }
 }
 
+TEST_CASE("a context past the limits is refused") {
+  EvaluationLimits limits;
+  limits.max_attributes = 2;
+  limits.max_attribute_length = 8;
+  google::protobuf::Struct context;
+  auto& f = *context.mutable_fields();
+  f["targetingKey"].set_string_value("u-1");
+  f["a"].set_string_value("1");
+  f["b"].set_string_value("2");
+  Context out;
+  CHECK(ContextFromFlagd(context, limits, &out).ok());
+  f["c"].set_string_value("3");
+  CHECK(ContextFromFlagd(context, limits, &out).code() ==
+        absl::StatusCode::kInvalidArgument);
+  f.erase("c");
+  f["b"].set_string_value("123456789");
+  const absl::Status long_value = ContextFromFlagd(context, limits, &out);
+  CHECK(long_value.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(long_value.message().find("\"b\"") != std::string::npos);
+}
+
 TEST_CASE("reasons: STATIC, DEFAULT, TARGETING_MATCH, DISABLED, ERROR") {
   Flag plain;
   Flag with_rules;
