@@ -16,6 +16,8 @@ echo "== decide_bench (Decide vs empty RPC, server APIs, DecideBatch)"
 echo "== decide_bench on 1 core, then 2 cores (taskset: daemon and callers)"
 taskset -c 0 "$B/decide_bench" --phases=closed --callers=64 --seconds=3
 taskset -c 0,1 "$B/decide_bench" --phases=closed --callers=64 --seconds=3
+echo "== flagd_bench (flagd ResolveString vs Decide vs empty RPC)"
+"$B/flagd_bench" --seconds=3
 echo "== admin_bench (synced writes vs write+fsync and GetFlag, Decide during writes)"
 "$B/admin_bench" --writes=300 --seconds=3 --write-rates=0,100
 echo "== invalidation_bench (ack to the last watching stream)"

@@ -56,6 +56,24 @@ const std::vector<MethodRole>& MethodRoles() {
       {"Evaluation", "Decide", Role::kReader},
       {"Evaluation", "DecideBatch", Role::kReader},
       {"Evaluation", "Watch", Role::kReader},
+      // The flagd evaluation protocol (server/flagd_service.h), v1 and v2
+      // alike: method names are looked up without the service.
+      {"flagd.evaluation.v1.Service", "ResolveAll", Role::kReader},
+      {"flagd.evaluation.v1.Service", "ResolveBoolean", Role::kReader},
+      {"flagd.evaluation.v1.Service", "ResolveString", Role::kReader},
+      {"flagd.evaluation.v1.Service", "ResolveFloat", Role::kReader},
+      {"flagd.evaluation.v1.Service", "ResolveInt", Role::kReader},
+      {"flagd.evaluation.v1.Service", "ResolveObject", Role::kReader},
+      {"flagd.evaluation.v1.Service", "EventStream", Role::kReader},
+      {"flagd.evaluation.v2.Service", "ResolveBoolean", Role::kReader},
+      {"flagd.evaluation.v2.Service", "ResolveString", Role::kReader},
+      {"flagd.evaluation.v2.Service", "ResolveFloat", Role::kReader},
+      {"flagd.evaluation.v2.Service", "ResolveInt", Role::kReader},
+      {"flagd.evaluation.v2.Service", "ResolveObject", Role::kReader},
+      {"flagd.evaluation.v2.Service", "EventStream", Role::kReader},
+      {"flagd.sync.v1.FlagSyncService", "SyncFlags", Role::kReader},
+      {"flagd.sync.v1.FlagSyncService", "FetchAllFlags", Role::kReader},
+      {"flagd.sync.v1.FlagSyncService", "GetMetadata", Role::kReader},
       {"Telemetry", "ReportMigrationOps", Role::kReader},
       {"Admin", "GetFlag", Role::kReader},
       {"Admin", "ListFlags", Role::kReader},
@@ -229,6 +247,9 @@ absl::StatusOr<Principal> Authorizer::Identify(
 bool Authorizer::IsOpen(absl::string_view method) const {
   return config_.open_evaluation &&
          (method == "Decide" || method == "DecideBatch" || method == "Watch" ||
+          absl::StartsWith(method, "Resolve") || method == "EventStream" ||
+          method == "SyncFlags" || method == "FetchAllFlags" ||
+          method == "GetMetadata" ||
           method == "ReportMigrationOps");
 }
 

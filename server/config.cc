@@ -175,6 +175,8 @@ Role ToRole(pb::Role role) {
 void Fill(const pb::DaemonConfig& from, DaemonConfig* to) {
   to->data_dir = from.data_dir();
   to->listen = from.listen();
+  to->flagd_evaluation_listen = from.flagd_evaluation_listen();
+  to->flagd_sync_listen = from.flagd_sync_listen();
   to->metrics_listen = from.metrics_listen();
   to->ready_file = from.ready_file();
   to->heartbeat_interval = absl::Seconds(from.heartbeat_seconds());
@@ -247,11 +249,17 @@ absl::Status ValidateConfig(const pb::DaemonConfig& config) {
   if (config.cert_roles_size() > 0 && tls.client_ca_file().empty()) {
     return Broken("cert_roles", "need tls.client_ca_file (mutual TLS)");
   }
-  if (config.auth() == pb::NONE && !config.insecure_listen() &&
-      !IsLoopbackAddress(config.listen())) {
+  for (const auto& [name, address] :
+       {std::pair<const char*, const std::string*>{"listen", &config.listen()},
+        {"flagd_evaluation_listen", &config.flagd_evaluation_listen()},
+        {"flagd_sync_listen", &config.flagd_sync_listen()}}) {
+    if (config.auth() != pb::NONE || config.insecure_listen() ||
+        address->empty() || IsLoopbackAddress(*address)) {
+      continue;
+    }
     return Broken(
-        "listen",
-        absl::StrCat(config.listen(),
+        name,
+        absl::StrCat(*address,
                      " is not a loopback address and auth is none: anyone "
                      "who can reach it could change every flag; configure "
                      "tokens, or add --insecure-listen if this is really "

@@ -48,6 +48,8 @@ struct DaemonConfig {
 
   std::string data_dir;
   std::string listen;
+  std::string flagd_evaluation_listen;  // empty: none
+  std::string flagd_sync_listen;        // empty: none
   std::string metrics_listen;  // empty: no /metrics endpoint
   std::string ready_file;      // empty: none
   absl::Duration heartbeat_interval;

@@ -18,6 +18,8 @@
 #include "server/auth.h"
 #include "server/evaluation_service.h"
 #include "server/flag_registry.h"
+#include "server/flagd_service.h"
+#include "server/flagd_sync_service.h"
 #include "server/op_aggregator.h"
 #include "server/prometheus_metrics.h"
 #include "server/server_metrics.h"
@@ -90,6 +92,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   const Authorizer* auth = daemon->authorizer_.get();
   daemon->evaluation_ = std::make_unique<EvaluationService>(
       &daemon->registry_->hub(), limits, metrics, auth);
+  daemon->flagd_resolver_ = std::make_unique<FlagdResolver>(
+      &daemon->registry_->hub(), limits, metrics, auth);
+  daemon->flagd_v1_ =
+      std::make_unique<FlagdEvaluationV1>(daemon->flagd_resolver_.get());
+  daemon->flagd_v2_ =
+      std::make_unique<FlagdEvaluationV2>(daemon->flagd_resolver_.get());
+  daemon->flagd_sync_ = std::make_unique<FlagdSync>(
+      &daemon->registry_->hub(), limits, metrics, auth);
   daemon->admin_ = std::make_unique<AdminService>(
       daemon->registry_.get(), daemon->aggregator_.get(), metrics, auth);
   daemon->telemetry_ = std::make_unique<TelemetryService>(
@@ -100,10 +110,19 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, *credentials, &daemon->grpc_port_);
+  // flagd's default ports, for providers configured with a host only
+  // (docs/openfeature.md): every service, the same credentials.
+  for (const std::string* extra :
+       {&config.flagd_evaluation_listen, &config.flagd_sync_listen}) {
+    if (!extra->empty()) builder.AddListeningPort(*extra, *credentials);
+  }
   builder.SetMaxReceiveMessageSize(config.max_request_bytes);
   builder.RegisterService(daemon->evaluation_.get());
   builder.RegisterService(daemon->admin_.get());
   builder.RegisterService(daemon->telemetry_.get());
+  builder.RegisterService(daemon->flagd_v1_.get());
+  builder.RegisterService(daemon->flagd_v2_.get());
+  builder.RegisterService(daemon->flagd_sync_.get());
   // Request bytes that do not parse: INVALID_ARGUMENT naming the message,
   // for every method (server/unparsable_requests.h).
   std::vector<
@@ -115,6 +134,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   if (daemon->server_ == nullptr || daemon->grpc_port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config.listen,
+                     config.flagd_evaluation_listen.empty() ? "" : ", ",
+                     config.flagd_evaluation_listen,
+                     config.flagd_sync_listen.empty() ? "" : ", ",
+                     config.flagd_sync_listen,
                      " (address in use or not valid?)"));
   }
 
@@ -192,6 +215,10 @@ void Daemon::Shutdown() {
   admin_.reset();
   aggregator_.reset();
   evaluation_.reset();
+  flagd_sync_.reset();
+  flagd_v2_.reset();
+  flagd_v1_.reset();
+  flagd_resolver_.reset();
   registry_.reset();  // closes the store
 }
 

@@ -27,6 +27,10 @@ namespace cutover {
 class AdminService;
 class Authorizer;
 class EvaluationService;
+class FlagdEvaluationV1;
+class FlagdEvaluationV2;
+class FlagdResolver;
+class FlagdSync;
 class FlagRegistry;
 class OpAggregator;
 class PrometheusMetrics;
@@ -67,6 +71,10 @@ class Daemon {
   std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<FlagRegistry> registry_;
   std::unique_ptr<EvaluationService> evaluation_;
+  std::unique_ptr<FlagdResolver> flagd_resolver_;
+  std::unique_ptr<FlagdEvaluationV1> flagd_v1_;
+  std::unique_ptr<FlagdEvaluationV2> flagd_v2_;
+  std::unique_ptr<FlagdSync> flagd_sync_;
   std::unique_ptr<OpAggregator> aggregator_;
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<TelemetryService> telemetry_;

@@ -410,6 +410,9 @@ PrometheusMetrics::PrometheusMetrics()
                                "report (queue full, daemon unreachable).")
                          .Register(r)
                          .Add({});
+  flagd_left_out_ = &prometheus::BuildCounter()
+                         .Name("cutover_flagd_sync_flags_left_out_total")
+                         .Help("Flags flagd sync left out").Register(r).Add({});
 }
 
 PrometheusMetrics::~PrometheusMetrics() { StopServing(); }
@@ -588,6 +591,10 @@ void PrometheusMetrics::CountTelemetryRejected(uint64_t entries) {
 
 void PrometheusMetrics::CountClientDropped(uint64_t operations) {
   client_dropped_->Increment(static_cast<double>(operations));
+}
+
+void PrometheusMetrics::CountFlagdLeftOut(uint64_t flags) {
+  flagd_left_out_->Increment(static_cast<double>(flags));
 }
 
 }  // namespace cutover

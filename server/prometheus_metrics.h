@@ -74,6 +74,7 @@ class PrometheusMetrics final : public ServerMetrics {
   void CountMigrationOps(const OpCount& count) override;
   void CountTelemetryRejected(uint64_t entries) override;
   void CountClientDropped(uint64_t operations) override;
+  void CountFlagdLeftOut(uint64_t flags) override;
 
  private:
   // Stage values 0..6 times Reason values 0..8.
@@ -112,6 +113,7 @@ class PrometheusMetrics final : public ServerMetrics {
   prometheus::Family<prometheus::Histogram>* migration_latency_;
   prometheus::Counter* telemetry_rejected_;
   prometheus::Counter* client_dropped_;
+  prometheus::Counter* flagd_left_out_;
 
   mutable absl::Mutex decisions_mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<FlagDecisionCounters>>

@@ -78,6 +78,9 @@ class ServerMetrics {
   virtual void CountTelemetryRejected(uint64_t /*entries*/) {}
   // Operations clients said they dropped.
   virtual void CountClientDropped(uint64_t /*operations*/) {}
+  // Flags the flagd sync left out of a payload (untranslatable), counted
+  // once per snapshot revision that has them (server/flagd_sync_service.h).
+  virtual void CountFlagdLeftOut(uint64_t /*flags*/) {}
 };
 
 // Decisions of one call counted by kind, so that a DecideBatch of many

@@ -284,6 +284,18 @@ TEST_CASE("every rule refuses with its message", "[config]") {
       {[](auto* c) { c->set_listen("0.0.0.0:7400"); }, ""},  // tokens
       {[](auto* c) {
          c->set_auth(pb::NONE);
+         c->set_flagd_sync_listen("0.0.0.0:8015");
+       },
+       "flagd_sync_listen: 0.0.0.0:8015 is not a loopback address and auth "
+       "is none: anyone who can reach it could change every flag; configure "
+       "tokens, or add --insecure-listen if this is really wanted"},
+      {[](auto* c) {
+         c->set_auth(pb::NONE);
+         c->set_flagd_evaluation_listen("127.0.0.1:8013");
+       },
+       ""},
+      {[](auto* c) {
+         c->set_auth(pb::NONE);
          c->set_listen("[::1]:0");
        },
        ""},

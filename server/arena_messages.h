@@ -1,0 +1,106 @@
+// ArenaMessageAllocator: a gRPC callback MessageAllocator that puts one
+// call's request and response on one protobuf arena, freed whole when the
+// call is done instead of every string and message one at a time (see
+// docs/performance.md). With `pooled`, arenas start in large blocks kept
+// for reuse (for large messages such as DecideBatch's). Used by the
+// evaluation services (Decide, DecideBatch, flagd's Resolve calls).
+//
+// The allocator is thread-safe; each holder belongs to one call.
+#ifndef CUTOVER_SERVER_ARENA_MESSAGES_H_
+#define CUTOVER_SERVER_ARENA_MESSAGES_H_
+
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "google/protobuf/arena.h"
+#include "grpcpp/support/message_allocator.h"
+
+namespace cutover {
+
+// First blocks for the arenas of DecideBatch calls, kept for reuse. A
+// batch's messages fill a few hundred KiB; handing that much back to malloc
+// at once lets it return the memory to the system and the next batch fault
+// it in again (~70 page faults per 1000-user batch, measured).
+class BlockPool {
+ public:
+  static constexpr size_t kBlockSize = 512 << 10;  // a 1000-user batch fits
+  static constexpr size_t kMaxKept = 8;
+
+  std::unique_ptr<char[]> Take() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!free_.empty()) {
+        std::unique_ptr<char[]> block = std::move(free_.back());
+        free_.pop_back();
+        return block;
+      }
+    }
+    return std::unique_ptr<char[]>(new char[kBlockSize]);
+  }
+  void Give(std::unique_ptr<char[]> block) {
+    absl::MutexLock lock(&mu_);
+    if (free_.size() < kMaxKept) free_.push_back(std::move(block));
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<char[]>> free_ ABSL_GUARDED_BY(mu_);
+};
+
+// One call's request and response on one arena: parsing the request and
+// building the response allocate from it, and releasing the call frees it
+// whole instead of every string and message one at a time. With a pool,
+// the arena starts in a block taken from it and given back after.
+template <class Request, class Response>
+class ArenaMessageHolder final
+    : public grpc::MessageHolder<Request, Response> {
+ public:
+  explicit ArenaMessageHolder(BlockPool* pool) : pool_(pool) {
+    google::protobuf::ArenaOptions options;
+    options.start_block_size = 4096;  // a Decide call fits
+    options.max_block_size = 65536;
+    if (pool_ != nullptr) {
+      block_ = pool_->Take();
+      options.initial_block = block_.get();
+      options.initial_block_size = BlockPool::kBlockSize;
+    }
+    arena_.emplace(options);
+    this->set_request(
+        google::protobuf::Arena::CreateMessage<Request>(&*arena_));
+    this->set_response(
+        google::protobuf::Arena::CreateMessage<Response>(&*arena_));
+  }
+  void Release() override {
+    arena_.reset();  // it keeps its bookkeeping in the block: first
+    if (pool_ != nullptr) pool_->Give(std::move(block_));
+    delete this;
+  }
+
+ private:
+  BlockPool* const pool_;
+  std::unique_ptr<char[]> block_;
+  std::optional<google::protobuf::Arena> arena_;
+};
+
+template <class Request, class Response>
+class ArenaMessageAllocator final
+    : public grpc::MessageAllocator<Request, Response> {
+ public:
+  // `pooled`: arenas start in reused blocks (for large messages).
+  explicit ArenaMessageAllocator(bool pooled)
+      : pool_(pooled ? std::make_unique<BlockPool>() : nullptr) {}
+  grpc::MessageHolder<Request, Response>* AllocateMessages() override {
+    return new ArenaMessageHolder<Request, Response>(pool_.get());
+  }
+
+ private:
+  const std::unique_ptr<BlockPool> pool_;
+};
+
+}  // namespace cutover
+
+#endif  // CUTOVER_SERVER_ARENA_MESSAGES_H_

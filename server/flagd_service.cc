@@ -1,0 +1,428 @@
+#include "server/flagd_service.h"
+
+#include <deque>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/btree_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "rpc/grpc_status.h"
+#include "server/flagd_edge.h"
+
+namespace cutover {
+namespace {
+
+namespace fv1 = flagd::evaluation::v1;
+namespace fv2 = flagd::evaluation::v2;
+
+// How often an idle event stream gets a keep_alive (flagd's interval). The
+// check runs at each hub heartbeat, so the gap is up to one heartbeat more.
+constexpr absl::Duration kKeepAliveInterval = absl::Seconds(20);
+
+// The address part of a gRPC peer ("ipv4:127.0.0.1:5000" -> "ipv4:127.0.0.1").
+std::string PeerHost(const std::string& peer) {
+  const size_t colon = peer.rfind(':');
+  return colon == std::string::npos ? peer : peer.substr(0, colon);
+}
+
+// Fills a ResolveString response (either version) from a decision.
+template <class Response>
+void FillString(const FlagdResolver::Resolved& r, Response* response) {
+  const char* stage = StageName(r.decision.stage);
+  response->set_value(stage);
+  response->set_variant(stage);
+  response->set_reason(FlagdReason(*r.flag, r.decision));
+  FlagdMetadata(r.decision, r.snapshot->revision, response->mutable_metadata());
+}
+
+template <class Response>
+void FillObject(const FlagdResolver::Resolved& r, Response* response) {
+  DecisionStruct(r.decision, r.snapshot->revision, response->mutable_value());
+  response->set_variant(StageName(r.decision.stage));
+  response->set_reason(FlagdReason(*r.flag, r.decision));
+  FlagdMetadata(r.decision, r.snapshot->revision, response->mutable_metadata());
+}
+
+// A unary call: `fill` runs only when `status` is OK.
+template <class Fill>
+grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context,
+                                 const absl::Status& status, Fill fill) {
+  auto* reactor = context->DefaultReactor();
+  if (status.ok()) fill();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+// One EventStream: provider_ready at once, a configuration_change per
+// revision after it (the changed flag keys; a segment change names every
+// flag, as any of them may use it), keep_alive every kKeepAliveInterval.
+// Events queue and are written one at a time; a consumer more than
+// kMaxQueued behind is ended with RESOURCE_EXHAUSTED, as Watch does.
+template <class Event>
+class EventStreamReactor final : public grpc::ServerWriteReactor<Event>,
+                                 public ChangeHub::Subscriber {
+ public:
+  static constexpr size_t kMaxQueued = 10000;
+
+  EventStreamReactor(ChangeHub* hub, std::function<void()> on_done)
+      : hub_(hub), on_done_(std::move(on_done)) {
+    {
+      absl::MutexLock lock(&mu_);
+      Event ready;
+      ready.set_type("provider_ready");
+      ready.mutable_data();
+      PushLocked(std::move(ready));
+    }
+    // Catch-up events before SYNCED are what the provider has not seen
+    // yet only in name: it resolves afresh after provider_ready.
+    hub_->Subscribe(this, hub_->snapshot()->revision);
+  }
+
+  void Deliver(const v1::WatchEvent& event) override {
+    absl::MutexLock lock(&mu_);
+    if (done_) return;
+    switch (event.kind()) {
+      case v1::WatchEvent::SYNCED:
+        synced_ = true;
+        return;
+      case v1::WatchEvent::HEARTBEAT:
+        if (absl::Now() - last_sent_ >= kKeepAliveInterval) {
+          Event keep_alive;
+          keep_alive.set_type("keep_alive");
+          keep_alive.mutable_data();
+          PushLocked(std::move(keep_alive));
+        }
+        return;
+      case v1::WatchEvent::FLAG_UPSERTED:
+      case v1::WatchEvent::FLAG_ARCHIVED:
+        if (!synced_) return;
+        changed_.insert(event.flag().key());
+        break;
+      case v1::WatchEvent::SEGMENT_UPSERTED:
+      case v1::WatchEvent::SEGMENT_DELETED:
+        if (!synced_) return;
+        for (const auto& slot : hub_->snapshot()->flags) {
+          changed_.insert(slot.first);
+        }
+        break;
+      default:
+        return;
+    }
+    if (event.more_in_revision() || changed_.empty()) return;
+    Event change;
+    change.set_type("configuration_change");
+    auto& flags = *(*change.mutable_data()->mutable_fields())["flags"]
+                       .mutable_struct_value()
+                       ->mutable_fields();
+    for (const std::string& key : changed_) {
+      (*flags[key].mutable_struct_value()->mutable_fields())["type"]
+          .set_string_value("update");
+    }
+    changed_.clear();
+    PushLocked(std::move(change));
+  }
+
+  void Close() override {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              "event stream: cutoverd is shutting down"));
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    queue_.pop_front();
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                "event stream: write failed"));
+      return;
+    }
+    if (!queue_.empty() && !done_) WriteNextLocked();
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    hub_->Unsubscribe(this);
+    on_done_();
+    delete this;
+  }
+
+ private:
+  void PushLocked(Event event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (queue_.size() >= kMaxQueued) {
+      FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                "event stream: fell too far behind"));
+      return;
+    }
+    last_sent_ = absl::Now();
+    queue_.push_back(std::move(event));
+    if (!writing_) WriteNextLocked();
+  }
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    writing_ = true;
+    this->StartWrite(&queue_.front());
+  }
+  void FinishLocked(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (done_) return;
+    done_ = true;
+    this->Finish(status);
+  }
+
+  ChangeHub* const hub_;
+  const std::function<void()> on_done_;
+  absl::Mutex mu_;
+  std::deque<Event> queue_ ABSL_GUARDED_BY(mu_);
+  absl::btree_set<std::string> changed_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_sent_ ABSL_GUARDED_BY(mu_) = absl::Now();
+  bool synced_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+template <class Event>
+class RefusedStream final : public grpc::ServerWriteReactor<Event> {
+ public:
+  explicit RefusedStream(const grpc::Status& status) { this->Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+template <class Event>
+grpc::ServerWriteReactor<Event>* OpenEventStream(
+    FlagdResolver* resolver, grpc::CallbackServerContext* context) {
+  const std::string peer = PeerHost(context->peer());
+  absl::Status status = resolver->AdmitStream(*context, peer);
+  if (!status.ok()) return new RefusedStream<Event>(ToGrpcStatus(status));
+  return new EventStreamReactor<Event>(
+      resolver->hub(), [resolver, peer] { resolver->ReleaseStream(peer); });
+}
+
+}  // namespace
+
+FlagdResolver::FlagdResolver(ChangeHub* hub, EvaluationLimits limits,
+                             ServerMetrics* metrics,
+                             const Authorizer* authorizer)
+    : hub_(hub),
+      limits_(limits),
+      metrics_(OrNoMetrics(metrics)),
+      authorizer_(Authorizer::OrAllowAll(authorizer)) {}
+
+absl::Status FlagdResolver::Resolve(const grpc::ServerContextBase& call,
+                                    absl::string_view method,
+                                    const std::string& flag_key,
+                                    const google::protobuf::Struct& context,
+                                    bool type_matches, Resolved* out) const {
+  if (absl::Status s = authorizer_->Allow(call, method); !s.ok()) return s;
+  out->snapshot = hub_->snapshot();
+  const FlagTable::Slot* slot = out->snapshot->flags.Find(flag_key);
+  if (slot == nullptr || slot->second->record.flag.archived) {
+    return absl::NotFoundError(kFlagdFlagNotFound);
+  }
+  if (!type_matches) return absl::InvalidArgumentError(kFlagdTypeMismatch);
+  Context core_context;
+  if (absl::Status s = ContextFromFlagd(context, limits_, &core_context);
+      !s.ok()) {
+    return s;
+  }
+  const FlagEntry& entry = *slot->second;
+  out->flag = &entry.record.flag;
+  out->decision =
+      cutover::Decide(*entry.compiled, out->snapshot->segments, core_context);
+  metrics_->CountDecisions(slot->first, out->decision.stage,
+                           out->decision.reason, 1);
+  return absl::OkStatus();
+}
+
+absl::Status FlagdResolver::ResolveAll(
+    const grpc::ServerContextBase& call,
+    const google::protobuf::Struct& context,
+    std::shared_ptr<const Snapshot>* snapshot,
+    const std::function<void(const Flag&, const Decision&)>& each) const {
+  if (absl::Status s = authorizer_->Allow(call, "ResolveAll"); !s.ok()) {
+    return s;
+  }
+  Context core_context;
+  if (absl::Status s = ContextFromFlagd(context, limits_, &core_context);
+      !s.ok()) {
+    return s;
+  }
+  *snapshot = hub_->snapshot();
+  DecisionTally tally;
+  for (const auto& slot : (*snapshot)->flags) {
+    const FlagEntry& entry = *slot.second;
+    if (entry.record.flag.archived) continue;
+    const Decision decision =
+        cutover::Decide(*entry.compiled, (*snapshot)->segments, core_context);
+    tally.Add(slot.first, decision.stage, decision.reason);
+    each(entry.record.flag, decision);
+  }
+  tally.Flush(*metrics_);
+  return absl::OkStatus();
+}
+
+absl::Status FlagdResolver::AdmitStream(const grpc::ServerContextBase& call,
+                                        const std::string& peer) {
+  if (absl::Status s = authorizer_->Allow(call, "EventStream"); !s.ok()) {
+    return s;
+  }
+  absl::MutexLock lock(&mu_);
+  int& open = streams_[peer];
+  if (open >= limits_.max_watch_streams_per_peer) {
+    if (open == 0) streams_.erase(peer);
+    return absl::ResourceExhaustedError(
+        absl::StrCat("event stream: ", limits_.max_watch_streams_per_peer,
+                     " streams already open from this address "
+                     "(max_watch_streams_per_peer)"));
+  }
+  open += 1;
+  return absl::OkStatus();
+}
+
+void FlagdResolver::ReleaseStream(const std::string& peer) {
+  absl::MutexLock lock(&mu_);
+  auto it = streams_.find(peer);
+  if (it != streams_.end() && --it->second <= 0) streams_.erase(it);
+}
+
+// --- v1 ---------------------------------------------------------------------
+
+FlagdEvaluationV1::FlagdEvaluationV1(FlagdResolver* resolver)
+    : resolver_(resolver) {
+  AddUnary<fv1::ResolveAllRequest, fv1::ResolveAllResponse>(
+      "/flagd.evaluation.v1.Service/ResolveAll",
+      [this](grpc::CallbackServerContext* c, const fv1::ResolveAllRequest* q,
+             fv1::ResolveAllResponse* r) { return ResolveAll(c, q, r); });
+  AddUnary<fv1::ResolveBooleanRequest, fv1::ResolveBooleanResponse>(
+      "/flagd.evaluation.v1.Service/ResolveBoolean",
+      [this](
+          grpc::CallbackServerContext* c, const fv1::ResolveBooleanRequest* q,
+          fv1::ResolveBooleanResponse* r) { return ResolveBoolean(c, q, r); });
+  AddUnary<fv1::ResolveStringRequest, fv1::ResolveStringResponse>(
+      "/flagd.evaluation.v1.Service/ResolveString",
+      [this](grpc::CallbackServerContext* c, const fv1::ResolveStringRequest* q,
+             fv1::ResolveStringResponse* r) { return ResolveString(c, q, r); });
+  AddUnary<fv1::ResolveFloatRequest, fv1::ResolveFloatResponse>(
+      "/flagd.evaluation.v1.Service/ResolveFloat",
+      [this](grpc::CallbackServerContext* c, const fv1::ResolveFloatRequest* q,
+             fv1::ResolveFloatResponse* r) { return ResolveFloat(c, q, r); });
+  AddUnary<fv1::ResolveIntRequest, fv1::ResolveIntResponse>(
+      "/flagd.evaluation.v1.Service/ResolveInt",
+      [this](grpc::CallbackServerContext* c, const fv1::ResolveIntRequest* q,
+             fv1::ResolveIntResponse* r) { return ResolveInt(c, q, r); });
+  AddUnary<fv1::ResolveObjectRequest, fv1::ResolveObjectResponse>(
+      "/flagd.evaluation.v1.Service/ResolveObject",
+      [this](grpc::CallbackServerContext* c, const fv1::ResolveObjectRequest* q,
+             fv1::ResolveObjectResponse* r) { return ResolveObject(c, q, r); });
+  AddServerStream<fv1::EventStreamRequest, fv1::EventStreamResponse>(
+      "/flagd.evaluation.v1.Service/EventStream",
+      [this](grpc::CallbackServerContext* c, const fv1::EventStreamRequest* q) {
+        return EventStream(c, q);
+      });
+}
+
+grpc::ServerUnaryReactor* FlagdEvaluationV1::ResolveAll(
+    grpc::CallbackServerContext* context, const fv1::ResolveAllRequest* request,
+    fv1::ResolveAllResponse* response) {
+  std::shared_ptr<const Snapshot> snapshot;
+  const absl::Status status = resolver_->ResolveAll(
+      *context, request->context(), &snapshot,
+      [response, &snapshot](const Flag& flag, const Decision& decision) {
+        fv1::AnyFlag& any = (*response->mutable_flags())[flag.key];
+        const char* stage = StageName(decision.stage);
+        any.set_string_value(stage);
+        any.set_variant(stage);
+        any.set_reason(FlagdReason(flag, decision));
+        FlagdMetadata(decision, snapshot->revision, any.mutable_metadata());
+      });
+  return Answer(context, status, [&] {
+    (*response->mutable_metadata()->mutable_fields())["revision"]
+        .set_number_value(static_cast<double>(snapshot->revision));
+  });
+}
+
+// Each typed Resolve of each version: the role, the lookup, the type check,
+// the context, Decide, then `Fill` writes the response.
+#define CUTOVER_FLAGD_RESOLVE(Version, ns, Name, TypeMatches, Fill)        \
+  grpc::ServerUnaryReactor* FlagdEvaluation##Version::Resolve##Name(       \
+      grpc::CallbackServerContext* context,                                \
+      const ns::Resolve##Name##Request* request,                           \
+      ns::Resolve##Name##Response* response) {                             \
+    FlagdResolver::Resolved resolved;                                      \
+    const absl::Status status =                                            \
+        resolver_->Resolve(*context, "Resolve" #Name, request->flag_key(), \
+                           request->context(), TypeMatches, &resolved);    \
+    return Answer(context, status, [&] { Fill(resolved, response); });     \
+  }
+
+namespace {
+// Typed calls on a migration flag never get past the type check.
+template <class Response>
+void NoFill(const FlagdResolver::Resolved&, Response*) {}
+}  // namespace
+
+CUTOVER_FLAGD_RESOLVE(V1, fv1, String, true, FillString)
+CUTOVER_FLAGD_RESOLVE(V1, fv1, Object, true, FillObject)
+CUTOVER_FLAGD_RESOLVE(V1, fv1, Boolean, false, NoFill)
+CUTOVER_FLAGD_RESOLVE(V1, fv1, Int, false, NoFill)
+CUTOVER_FLAGD_RESOLVE(V1, fv1, Float, false, NoFill)
+
+grpc::ServerWriteReactor<fv1::EventStreamResponse>*
+FlagdEvaluationV1::EventStream(grpc::CallbackServerContext* context,
+                               const fv1::EventStreamRequest* /*request*/) {
+  return OpenEventStream<fv1::EventStreamResponse>(resolver_, context);
+}
+
+// --- v2 ---------------------------------------------------------------------
+
+FlagdEvaluationV2::FlagdEvaluationV2(FlagdResolver* resolver)
+    : resolver_(resolver) {
+  AddUnary<fv2::ResolveBooleanRequest, fv2::ResolveBooleanResponse>(
+      "/flagd.evaluation.v2.Service/ResolveBoolean",
+      [this](
+          grpc::CallbackServerContext* c, const fv2::ResolveBooleanRequest* q,
+          fv2::ResolveBooleanResponse* r) { return ResolveBoolean(c, q, r); });
+  AddUnary<fv2::ResolveStringRequest, fv2::ResolveStringResponse>(
+      "/flagd.evaluation.v2.Service/ResolveString",
+      [this](grpc::CallbackServerContext* c, const fv2::ResolveStringRequest* q,
+             fv2::ResolveStringResponse* r) { return ResolveString(c, q, r); });
+  AddUnary<fv2::ResolveFloatRequest, fv2::ResolveFloatResponse>(
+      "/flagd.evaluation.v2.Service/ResolveFloat",
+      [this](grpc::CallbackServerContext* c, const fv2::ResolveFloatRequest* q,
+             fv2::ResolveFloatResponse* r) { return ResolveFloat(c, q, r); });
+  AddUnary<fv2::ResolveIntRequest, fv2::ResolveIntResponse>(
+      "/flagd.evaluation.v2.Service/ResolveInt",
+      [this](grpc::CallbackServerContext* c, const fv2::ResolveIntRequest* q,
+             fv2::ResolveIntResponse* r) { return ResolveInt(c, q, r); });
+  AddUnary<fv2::ResolveObjectRequest, fv2::ResolveObjectResponse>(
+      "/flagd.evaluation.v2.Service/ResolveObject",
+      [this](grpc::CallbackServerContext* c, const fv2::ResolveObjectRequest* q,
+             fv2::ResolveObjectResponse* r) { return ResolveObject(c, q, r); });
+  AddServerStream<fv2::EventStreamRequest, fv2::EventStreamResponse>(
+      "/flagd.evaluation.v2.Service/EventStream",
+      [this](grpc::CallbackServerContext* c, const fv2::EventStreamRequest* q) {
+        return EventStream(c, q);
+      });
+}
+
+CUTOVER_FLAGD_RESOLVE(V2, fv2, String, true, FillString)
+CUTOVER_FLAGD_RESOLVE(V2, fv2, Object, true, FillObject)
+CUTOVER_FLAGD_RESOLVE(V2, fv2, Boolean, false, NoFill)
+CUTOVER_FLAGD_RESOLVE(V2, fv2, Int, false, NoFill)
+CUTOVER_FLAGD_RESOLVE(V2, fv2, Float, false, NoFill)
+
+#undef CUTOVER_FLAGD_RESOLVE
+
+grpc::ServerWriteReactor<fv2::EventStreamResponse>*
+FlagdEvaluationV2::EventStream(grpc::CallbackServerContext* context,
+                               const fv2::EventStreamRequest* /*request*/) {
+  return OpenEventStream<fv2::EventStreamResponse>(resolver_, context);
+}
+
+}  // namespace cutover
