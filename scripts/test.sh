@@ -4,9 +4,10 @@
 # target (./build-fuzz, clang), then every test again under
 # AddressSanitizer and UndefinedBehaviorSanitizer (./build-asan), then the
 # client library's tests under ThreadSanitizer (./build-tsan,
-# scripts/tsan.sh). After the normal build's tests, the stock OpenFeature
-# flagd provider for Node against cutoverd (tests/openfeature/run.sh): it
-# installs pinned packages from the npm registry and fails if it cannot.
+# scripts/tsan.sh). The normal build's tests include the stock OpenFeature
+# flagd provider for Node against cutoverd (ctest's
+# openfeature:node_provider, tests/openfeature/run.sh): it installs pinned
+# packages from the npm registry and fails if it cannot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -16,8 +17,6 @@ echo "== build (RelWithDebInfo)"
 ./scripts/build.sh build
 echo "== test (RelWithDebInfo)"
 ctest --test-dir build --output-on-failure -j "$JOBS"
-echo "== OpenFeature flagd provider, Node, RPC mode (npm ci, pinned versions)"
-./tests/openfeature/run.sh build
 
 if [ "${CUTOVER_SKIP_FUZZ:-0}" != 1 ]; then
   echo "== fuzz (libFuzzer, ${CUTOVER_FUZZ_SECONDS:=30} s per target)"
