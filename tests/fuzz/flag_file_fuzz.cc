@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "convert/convert.h"
+#include "core/currency.h"
 #include "core/evaluate.h"
 #include "core/model.h"
 #include "core/stage.h"
@@ -57,7 +58,9 @@ void CheckDecision(const Flag& flag, const Decision& d) {
                  d.plan.write_secondary == plan.write_secondary,
              what);
   if (!flag.enabled) {
-    FUZZ_CHECK(d.stage == Stage::kOff && d.reason == Reason::kDisabled, what);
+    // The kill switch caps every user at the data-safe fallback stage.
+    FUZZ_CHECK(d.stage <= FallbackStage(flag) && d.reason == Reason::kDisabled,
+               what);
   } else {
     FUZZ_CHECK(d.reason == Reason::kRuleMatch || d.reason == Reason::kSplit ||
                    d.reason == Reason::kDefault,
