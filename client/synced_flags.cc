@@ -28,7 +28,7 @@ bool SyncedState::DecideInto(std::string_view flag_key, const Context& context,
     return true;
   }
   if (found->second->compiled == nullptr) return false;
-  out = cutover::Decide(*found->second->compiled, segments_, context);
+  cutover::DecideInto(*found->second->compiled, segments_, context, out);
   return true;
 }
 

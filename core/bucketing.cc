@@ -17,68 +17,57 @@ inline uint32_t LoadLittleEndian32(const unsigned char* p) {
          (static_cast<uint32_t>(p[3]) << 24);
 }
 
-// MurmurHash3_x86_32 fed in pieces, so that BucketFor can hash
-// flag_key + bucket_value without building the concatenated string (Decide
-// must not allocate). Hashing pieces gives exactly the hash of their
-// concatenation.
-class StreamingMurmur3 {
- public:
-  explicit StreamingMurmur3(uint32_t seed) : h_(seed) {}
-
-  void Update(std::string_view data) {
-    const auto* p = reinterpret_cast<const unsigned char*>(data.data());
-    size_t n = data.size();
-    length_ += static_cast<uint32_t>(n);
-    // Complete a block the previous piece left unfinished.
-    while (pending_size_ > 0 && n > 0) {
-      pending_ |= static_cast<uint32_t>(*p++) << (8 * pending_size_);
-      --n;
-      if (++pending_size_ == 4) {
-        MixBlock(pending_);
-        pending_ = 0;
-        pending_size_ = 0;
-      }
-    }
-    for (; n >= 4; p += 4, n -= 4) MixBlock(LoadLittleEndian32(p));
-    for (; n > 0; --n) {
-      pending_ |= static_cast<uint32_t>(*p++) << (8 * pending_size_++);
-    }
-  }
-
-  uint32_t Finish() const {
-    uint32_t h = h_;
-    if (pending_size_ > 0) h ^= ScrambleBlock(pending_);  // the tail
-    h ^= length_;
-    // fmix32: forces all bits of the hash to avalanche.
-    h ^= h >> 16;
-    h *= 0x85ebca6b;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35;
-    h ^= h >> 16;
-    return h;
-  }
-
- private:
-  static uint32_t ScrambleBlock(uint32_t k) {
-    k *= 0xcc9e2d51;
-    k = RotateLeft(k, 15);
-    k *= 0x1b873593;
-    return k;
-  }
-
-  void MixBlock(uint32_t k) {
-    h_ ^= ScrambleBlock(k);
-    h_ = RotateLeft(h_, 13);
-    h_ = h_ * 5 + 0xe6546b64;
-  }
-
-  uint32_t h_;
-  uint32_t length_ = 0;   // modulo 2^32, as the reference implementation
-  uint32_t pending_ = 0;  // up to 3 bytes not yet forming a block
-  int pending_size_ = 0;
-};
+uint32_t ScrambleBlock(uint32_t k) {
+  k *= 0xcc9e2d51;
+  k = RotateLeft(k, 15);
+  k *= 0x1b873593;
+  return k;
+}
 
 }  // namespace
+
+void StreamingMurmur3::Update(std::string_view data) {
+  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+  size_t n = data.size();
+  length_ += static_cast<uint32_t>(n);
+  // Complete a block the previous piece left unfinished.
+  while (pending_size_ > 0 && n > 0) {
+    pending_ |= static_cast<uint32_t>(*p++) << (8 * pending_size_);
+    --n;
+    if (++pending_size_ == 4) {
+      MixBlock(pending_);
+      pending_ = 0;
+      pending_size_ = 0;
+    }
+  }
+  for (; n >= 4; p += 4, n -= 4) MixBlock(LoadLittleEndian32(p));
+  for (; n > 0; --n) {
+    pending_ |= static_cast<uint32_t>(*p++) << (8 * pending_size_++);
+  }
+}
+
+uint32_t StreamingMurmur3::Finish() const {
+  uint32_t h = h_;
+  if (pending_size_ > 0) h ^= ScrambleBlock(pending_);  // the tail
+  h ^= length_;
+  // fmix32: forces all bits of the hash to avalanche.
+  h ^= h >> 16;
+  h *= 0x85ebca6b;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35;
+  h ^= h >> 16;
+  return h;
+}
+
+void StreamingMurmur3::MixBlock(uint32_t k) {
+  h_ ^= ScrambleBlock(k);
+  h_ = RotateLeft(h_, 13);
+  h_ = h_ * 5 + 0xe6546b64;
+}
+
+FlagBucketer::FlagBucketer(std::string_view flag_key) {
+  after_flag_key_.Update(flag_key);
+}
 
 uint32_t MurmurHash3_x86_32(std::string_view data, uint32_t seed) {
   StreamingMurmur3 hash(seed);
@@ -87,8 +76,11 @@ uint32_t MurmurHash3_x86_32(std::string_view data, uint32_t seed) {
 }
 
 uint32_t BucketFor(std::string_view flag_key, std::string_view bucket_value) {
-  StreamingMurmur3 hash(/*seed=*/0);
-  hash.Update(flag_key);
+  return FlagBucketer(flag_key).BucketFor(bucket_value);
+}
+
+uint32_t FlagBucketer::BucketFor(std::string_view bucket_value) const {
+  StreamingMurmur3 hash = after_flag_key_;
   hash.Update(bucket_value);
   // Multiply-shift maps [0, 2^32) onto [0, kTotalWeight) without the bias of
   // a modulo and without floating point, so every language gets the same

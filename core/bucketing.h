@@ -23,7 +23,38 @@ namespace cutover {
 // MurmurHash3_x86_32 by Austin Appleby (public domain), little-endian reads.
 uint32_t MurmurHash3_x86_32(std::string_view data, uint32_t seed);
 
-// The user's bucket for a flag, in [0, kTotalWeight).
+// MurmurHash3_x86_32 fed in pieces: the hash of their
+// concatenation, without building it. Copyable: a copy continues from the
+// same point.
+class StreamingMurmur3 {
+ public:
+  explicit StreamingMurmur3(uint32_t seed = 0) : h_(seed) {}
+  void Update(std::string_view data);
+  uint32_t Finish() const;
+
+ private:
+  void MixBlock(uint32_t k);
+
+  uint32_t h_;            // the seed, then the running state
+  uint32_t length_ = 0;   // modulo 2^32, as the reference implementation
+  uint32_t pending_ = 0;  // up to 3 bytes not yet forming a block
+  int pending_size_ = 0;
+};
+
+// A flag's bucketing with its key hashed once: a compiled flag keeps one,
+// so a decision hashes only the user's bucket value. Immutable.
+class FlagBucketer {
+ public:
+  explicit FlagBucketer(std::string_view flag_key = {});
+  // The user's bucket for the flag, in [0, kTotalWeight).
+  uint32_t BucketFor(std::string_view bucket_value) const;
+
+ private:
+  StreamingMurmur3 after_flag_key_;
+};
+
+// The user's bucket for a flag, in [0, kTotalWeight):
+// FlagBucketer(flag_key).BucketFor(bucket_value).
 uint32_t BucketFor(std::string_view flag_key, std::string_view bucket_value);
 
 // The stage a bucket gets in a rollout whose weights sum to kTotalWeight.

@@ -178,6 +178,7 @@ absl::StatusOr<std::shared_ptr<const CompiledFlag::Internal>> CompileFlagData(
         "bucket_by", absl::StrCat("must be empty or match ", AttributePattern(),
                                   ", got ", Quote(flag.bucket_by)));
   }
+  internal->bucketer = FlagBucketer(flag.key);
   internal->buckets_by_targeting_key =
       flag.bucket_by.empty() || flag.bucket_by == kTargetingKeyAttribute;
   if (!internal->buckets_by_targeting_key) {
@@ -204,6 +205,8 @@ absl::StatusOr<std::shared_ptr<const CompiledFlag::Internal>> CompileFlagData(
                                         Quote(flag.rules[i].id), it->second));
     }
   }
+
+  internal->membership.Build(internal->rules);
 
   if (absl::Status s = CompileServe(flag.default_serve, "default_serve",
                                     &internal->default_serve);

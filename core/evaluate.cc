@@ -32,7 +32,7 @@ struct Resolved {
   int32_t bucket = -1;
 };
 
-Resolved ResolveServe(const CompiledServe& serve, const Flag& flag,
+Resolved ResolveServe(const CompiledServe& serve,
                       const CompiledFlag::Internal& internal,
                       const Context& context) {
   if (!serve.is_rollout) return {serve.stage, -1};
@@ -40,9 +40,19 @@ Resolved ResolveServe(const CompiledServe& serve, const Flag& flag,
   // Without a bucket value every such user would share one bucket and move
   // together; serve them the rollout's least advanced (safest) stage instead.
   if (value.empty()) return {serve.unbucketed_stage, -1};
-  const uint32_t bucket =
-      BucketFor(flag.key, std::string_view(value.data(), value.size()));
-  return {StageForBucket(serve.rollout, bucket), static_cast<int32_t>(bucket)};
+  const uint32_t bucket = internal.bucketer.BucketFor(
+      std::string_view(value.data(), value.size()));
+  // StageForBucket, for splits compiled most advanced first with each stage
+  // once: the first whose running sum passes the bucket (the fuzz target
+  // checks the two agree).
+  uint64_t running_sum = 0;
+  for (const Split& split : serve.rollout.splits) {
+    running_sum += split.weight;
+    if (bucket < running_sum) {
+      return {split.stage, static_cast<int32_t>(bucket)};
+    }
+  }
+  return {serve.unbucketed_stage, static_cast<int32_t>(bucket)};
 }
 
 }  // namespace
@@ -83,28 +93,45 @@ Decision SafeDecision(std::string flag_key, Reason reason, std::string error) {
 
 Decision Decide(const CompiledFlag& compiled, const SegmentIndex& segments,
                 const Context& context) {
+  Decision decision;
+  DecideInto(compiled, segments, context, decision);
+  return decision;
+}
+
+void DecideInto(const CompiledFlag& compiled, const SegmentIndex& segments,
+                const Context& context, Decision& decision) {
   const Flag& flag = compiled.flag();
   const CompiledFlag::Internal& internal = compiled.internal();
 
-  Decision decision;
   decision.flag_key = flag.key;
   decision.old_target = flag.old_target;
   decision.new_target = flag.new_target;
   decision.flag_version = flag.version;
   decision.compare_sample_rate = internal.compare_sample_rate;
+  decision.rule_id.clear();
+  decision.bucket = -1;
+  decision.error.clear();
 
   // Rules in order; the first whose clauses all match decides.
   const CompiledServe* serve = &internal.default_serve;
   const Rule* matched_rule = nullptr;
+  // The rules' in / not_in clauses first, all at once (MembershipIndex).
+  const internal::ClauseBits bits = internal.membership.Probe(context);
   for (size_t i = 0; i < internal.rules.size(); ++i) {
-    if (AllClausesMatch(internal.rules[i].clauses, &segments, context)) {
-      serve = &internal.rules[i].serve;
+    const internal::CompiledRule& rule = internal.rules[i];
+    if ((bits.contains & rule.must_list) != rule.must_list ||
+        (bits.present & rule.must_have_attribute) != rule.must_have_attribute ||
+        (bits.contains & rule.must_not_list) != 0) {
+      continue;
+    }
+    if (AllClausesMatch(rule.clauses, &segments, context)) {
+      serve = &rule.serve;
       matched_rule = &flag.rules[i];
       break;
     }
   }
 
-  const Resolved resolved = ResolveServe(*serve, flag, internal, context);
+  const Resolved resolved = ResolveServe(*serve, internal, context);
   if (!flag.enabled) {
     // The kill switch: no user is served past the data-safe fallback stage;
     // users below it keep their stage (nobody is moved forward).
@@ -113,7 +140,7 @@ Decision Decide(const CompiledFlag& compiled, const SegmentIndex& segments,
                          : resolved.stage;
     decision.plan = PlanFor(decision.stage);
     decision.reason = Reason::kDisabled;
-    return decision;
+    return;
   }
   decision.stage = resolved.stage;
   decision.bucket = resolved.bucket;
@@ -124,7 +151,6 @@ Decision Decide(const CompiledFlag& compiled, const SegmentIndex& segments,
   } else {
     decision.reason = serve->is_rollout ? Reason::kSplit : Reason::kDefault;
   }
-  return decision;
 }
 
 }  // namespace cutover

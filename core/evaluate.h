@@ -83,6 +83,11 @@ absl::Status ValidateSegment(const Segment& segment);
 // rollout's least advanced stage or, for broken input, off with kError.
 Decision Decide(const CompiledFlag& flag, const SegmentIndex& segments,
                 const Context& context);
+// Decide into `out`, every field of which it sets: for a caller that
+// builds the Decision in place (the client's local evaluation returns it
+// without a move).
+void DecideInto(const CompiledFlag& flag, const SegmentIndex& segments,
+                const Context& context, Decision& out);
 
 // A flag after validation, ready to evaluate. Immutable.
 class CompiledFlag {

@@ -10,12 +10,15 @@
 #ifndef CUTOVER_CORE_INTERNAL_COMPILED_H_
 #define CUTOVER_CORE_INTERNAL_COMPILED_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "core/bucketing.h"
 #include "core/evaluate.h"
+#include "core/internal/membership_index.h"
 #include "core/internal/semver.h"
 #include "core/model.h"
 #include "re2/re2.h"
@@ -53,9 +56,16 @@ struct CompiledServe {
   Stage unbucketed_stage = Stage::kOff;
 };
 
-// A rule ready to match; its id is the flag's rules[i].id.
+// A rule ready to match; its id is the flag's rules[i].id. It matches when
+// the user's ClauseBits (the flag's MembershipIndex) satisfy the masks and
+// every clause left in `clauses` matches.
 struct CompiledRule {
+  // The clauses the flag's MembershipIndex did not take (not in / not_in,
+  // or past its 64th), in their order.
   std::vector<CompiledClause> clauses;
+  uint64_t must_list = 0;            // indexed in clauses
+  uint64_t must_have_attribute = 0;  // indexed not_in clauses ...
+  uint64_t must_not_list = 0;        // ... whose values must not list the user's
   CompiledServe serve;
 };
 
@@ -65,7 +75,11 @@ struct CompiledRule {
 // compiled form, and how to find the user's bucket value.
 struct CompiledFlag::Internal {
   std::vector<internal::CompiledRule> rules;  // parallel to Flag::rules
+  // The rules' in / not_in clauses, looked up once per decision.
+  internal::MembershipIndex membership;
   internal::CompiledServe default_serve;
+  // BucketFor(flag key, ...) with the key hashed once.
+  FlagBucketer bucketer;
   // bucket_by empty or "key": bucket by Context::targeting_key.
   bool buckets_by_targeting_key = true;
   std::string bucket_attribute;
