@@ -199,21 +199,27 @@ bool Client::ServableFresh(const DecisionCache::Hit& hit) const noexcept {
            hit.age <= options_.unsynced_max_age));
 }
 
+bool Client::DecideLocally(std::string_view flag_key, const Context& context,
+                           Decision& decision) {
+  if (options_.evaluation != ClientOptions::Evaluation::kLocal ||
+      !watch_synced_.load(std::memory_order_acquire)) {
+    return false;
+  }
+  // Synced: the daemon's answer at the state's revision, made here.
+  const SyncedState* state = synced_->current();
+  if (state == nullptr || !state->DecideInto(flag_key, context, decision)) {
+    return false;
+  }
+  counters_->Add(counters_->evaluated, &Metrics::evaluated);
+  return true;
+}
+
 // Every path returns `decision`, so that it is built in the caller's
 // Decision (no copy or move on a cache hit).
 Decision Client::DecideUncaught(std::string_view flag_key,
                                 const Context& context, Stage default_stage) {
   Decision decision;
-  if (options_.evaluation == ClientOptions::Evaluation::kLocal &&
-      watch_synced_.load(std::memory_order_acquire)) {
-    // Synced: the daemon's answer at the state's revision, made here.
-    if (const SyncedState* state = synced_->current()) {
-      if (state->DecideInto(flag_key, context, decision)) {
-        counters_->Add(counters_->evaluated, &Metrics::evaluated);
-        return decision;
-      }
-    }
-  }
+  if (DecideLocally(flag_key, context, decision)) return decision;
   const DecisionCache::Hit cached = cache_.Get(flag_key, context, decision);
   if (ServableFresh(cached)) {
     counters_->Add(counters_->hits, &Metrics::hits);
@@ -284,6 +290,16 @@ std::vector<Decision> Client::Prefetch(
     std::string_view flag_key, const std::vector<Context>& contexts) noexcept {
   std::vector<Decision> decisions;
   try {
+    // Local mode, synced: every decision made here (no cache to fill). A
+    // flag this library cannot evaluate fails on the first context.
+    decisions.resize(contexts.size());
+    size_t local = 0;
+    while (local < contexts.size() &&
+           DecideLocally(flag_key, contexts[local], decisions[local])) {
+      ++local;
+    }
+    if (local == contexts.size()) return decisions;
+    decisions.clear();
     decisions.reserve(contexts.size());
     for (size_t start = 0; start < contexts.size(); start += kBatchLimit) {
       const size_t end = std::min(contexts.size(), start + kBatchLimit);

@@ -98,8 +98,8 @@ namespace cutover {
 struct ClientOptions {
   // The daemon, host:port.
   std::string server = "127.0.0.1:7400";
-  // kRemote (the default): a decision not in the cache is the daemon's.
-  // kLocal: while the Watch stream is synced, decisions are evaluated in
+  // kRemote: a decision not in the cache is the daemon's.
+  // kLocal (the default): while the Watch stream is synced, decisions are evaluated in
   // this process from the synced flags, with no RPC per decision (the
   // client holds every flag and segment; needs `watch`). The daemon's
   // decision metrics do not count local decisions yet: a dashboard or
@@ -107,7 +107,7 @@ struct ClientOptions {
   // misses. Both modes serve the same fallbacks when the daemon cannot
   // answer.
   enum class Evaluation { kLocal, kRemote };
-  Evaluation evaluation = Evaluation::kRemote;
+  Evaluation evaluation = Evaluation::kLocal;
   // TLS: the PEM CA of the daemon's certificate (empty: plaintext, for
   // loopback or a mesh that provides TLS), and a client certificate and
   // key for mutual TLS (see client/channel.h).
@@ -206,9 +206,10 @@ class Client final : public DecisionSource {
   Decision Decide(std::string_view flag_key, const Context& context,
                   Stage default_stage) noexcept;
 
-  // Fills the cache for many users of one flag with DecideBatch calls (at
-  // most 1000 users each), e.g. for a page of users about to be served.
-  // Returns the decisions in order. Where the daemon could not answer: the
+  // The decisions for many users of one flag, in order, e.g. for a page of
+  // users about to be served. In local mode while synced, each is made
+  // here as Decide makes it (no RPC, no cache). Otherwise fills the cache
+  // with DecideBatch calls (at most 1000 users each). Where the daemon could not answer: the
   // cached decision if Decide would serve it as fresh (CACHED), else what
   // Decide would serve (synced state or cached decision, STALE; off with
   // ERROR for a flag never seen). Counted as Decide counts: each answer
@@ -248,6 +249,11 @@ class Client final : public DecisionSource {
   Client(ClientOptions options, std::shared_ptr<grpc::Channel> channel);
   Decision DecideUncaught(std::string_view flag_key, const Context& context,
                           Stage default_stage);
+  // In local mode while synced: the decision made here from the synced
+  // state into `decision`, counted; false (nothing counted) otherwise, or
+  // for a flag this library cannot evaluate.
+  bool DecideLocally(std::string_view flag_key, const Context& context,
+                     Decision& decision);
   // Whether a kFresh lookup may be served as CACHED without asking the
   // daemon (see unsynced_max_age).
   bool ServableFresh(const DecisionCache::Hit& hit) const noexcept;

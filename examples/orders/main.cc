@@ -120,6 +120,7 @@ int main(int argc, char** argv) {
   TrafficOptions traffic;
   uint64_t corrupt_new_every = 0;
   int decide_deadline_ms = 5;
+  std::string evaluation = "local";
   bool log_values = false;
   std::string metrics_listen;
   double metrics_linger_seconds = 0;
@@ -158,6 +159,12 @@ int main(int argc, char** argv) {
   app.add_option("--decide-deadline-ms", decide_deadline_ms,
                  "longest a decision waits for cutoverd on a cache miss")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--evaluation", evaluation,
+                 "where decisions are made: local (from the flags the client "
+                 "keeps in sync, no RPC per decision) or remote (cutoverd "
+                 "decides; the client caches)")
+      ->check(CLI::IsMember({"local", "remote"}))
       ->capture_default_str();
   app.add_flag("--log-values", log_values,
                "show the two lists in mismatch logs (row data)");
@@ -288,6 +295,9 @@ int main(int argc, char** argv) {
   client_options.server = server;
   client_options.decide_deadline = absl::Milliseconds(decide_deadline_ms);
   client_options.snapshot_file = snapshot_file;
+  client_options.evaluation = evaluation == "local"
+                                  ? cutover::ClientOptions::Evaluation::kLocal
+                                  : cutover::ClientOptions::Evaluation::kRemote;
   auto client = cutover::Client::Create(client_options);
   if (!client.ok()) return Fail(2, client.status().ToString());
   cutover::TelemetryReporter::Options reporter_options;
@@ -334,12 +344,16 @@ int main(int argc, char** argv) {
                               &new_db, flag);
   repository.set_read_repair(read_repair);
 
-  // Warm the decision cache for every user in one round trip or a few.
-  std::vector<cutover::Context> contexts;
-  for (int u = 0; u < traffic.users; ++u) {
-    contexts.push_back({"u-" + std::to_string(u), {}});
+  // Remote evaluation: warm the decision cache for every user in one round
+  // trip or a few. (Local evaluation has nothing to warm.)
+  if (client_options.evaluation ==
+      cutover::ClientOptions::Evaluation::kRemote) {
+    std::vector<cutover::Context> contexts;
+    for (int u = 0; u < traffic.users; ++u) {
+      contexts.push_back({"u-" + std::to_string(u), {}});
+    }
+    (*client)->Prefetch(flag, contexts);
   }
-  (*client)->Prefetch(flag, contexts);
 
   traffic.pause = absl::Milliseconds(pause_ms);
   std::atomic<bool> stop{false};

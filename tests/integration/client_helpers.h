@@ -28,6 +28,14 @@ inline ClientOptions OptionsFor(const DaemonProcess& daemon) {
   return options;
 }
 
+// OptionsFor with remote evaluation: every decision not cached is the
+// daemon's (Decide RPC), for the tests of the decision cache.
+inline ClientOptions RemoteOptionsFor(const DaemonProcess& daemon) {
+  ClientOptions options = OptionsFor(daemon);
+  options.evaluation = ClientOptions::Evaluation::kRemote;
+  return options;
+}
+
 // Runs a cutoverctl command against `daemon` that must succeed.
 inline void Cli(const DaemonProcess& daemon,
                 const std::vector<std::string>& args) {

@@ -175,6 +175,23 @@ TEST_CASE("local mode: 100,000 decisions equal the daemon's Decide at the "
   CHECK(stats.cache_hits == 0);
   CHECK((*client)->watched_revision() == revision);
 
+  // Prefetch decides here too: Decide's answers, no DecideBatch.
+  std::vector<Context> page;
+  for (int i = 0; i < 1000; ++i) page.push_back(UserContext(i));
+  const std::vector<Decision> prefetched = (*client)->Prefetch("orders", page);
+  REQUIRE(prefetched.size() == page.size());
+  for (size_t i = 0; i < page.size(); ++i) {
+    const Decision one = (*client)->Decide("orders", page[i]);
+    INFO("prefetched user " << i);
+    REQUIRE(prefetched[i].stage == one.stage);
+    REQUIRE(prefetched[i].reason == one.reason);
+    REQUIRE(prefetched[i].rule_id == one.rule_id);
+    REQUIRE(prefetched[i].bucket == one.bucket);
+  }
+  CHECK((*client)->stats().local_decisions ==
+        static_cast<uint64_t>(kUsers + 2000));
+  CHECK((*client)->stats().cache_misses == 0);
+
   // A flag the daemon does not have: its answer, made here.
   const Decision unknown = (*client)->Decide("nope", UserContext(1));
   CHECK(unknown.stage == Stage::kOff);

@@ -223,7 +223,7 @@ TEST_CASE("decisions are cached and a change is seen by the next Decide",
   REQUIRE(daemon.Start());
   Cli(daemon, {"flags", "create", "orders", "--old", "pg", "--new", "ddb"});
 
-  auto client = Client::Create(OptionsFor(daemon));
+  auto client = Client::Create(RemoteOptionsFor(daemon));
   REQUIRE(client.ok());
   REQUIRE((*client)->watch_synced());
 
@@ -451,7 +451,7 @@ TEST_CASE("prefetch fills the cache, and counters export to prometheus",
   Cli(daemon, {"stage", "orders", "dualwrite"});
   Cli(daemon, {"stage", "orders", "shadow"});
   Cli(daemon, {"rollout", "orders", "live=25", "shadow=75"});
-  auto client = Client::Create(OptionsFor(daemon));
+  auto client = Client::Create(RemoteOptionsFor(daemon));
   REQUIRE(client.ok());
   prometheus::Registry registry;
   (*client)->RegisterMetrics(registry);
@@ -489,7 +489,7 @@ TEST_CASE("prefetch counts misses, hits, local serves and errors as Decide "
   REQUIRE(daemon.Start());
   Cli(daemon, {"flags", "create", "orders", "--old", "pg", "--new", "ddb"});
   Cli(daemon, {"stage", "orders", "dualwrite"});
-  ClientOptions options = OptionsFor(daemon);
+  ClientOptions options = RemoteOptionsFor(daemon);
   options.decide_deadline = absl::Milliseconds(200);
   options.unsynced_max_age = absl::Seconds(2);
   auto client = Client::Create(options);
@@ -665,7 +665,7 @@ TEST_CASE("the daemon restarted on its data: the stream resumes without a "
   daemon.KeepPort();
   Cli(daemon, {"flags", "create", "orders", "--old", "pg", "--new", "ddb"});
   Cli(daemon, {"flags", "create", "billing", "--old", "pg", "--new", "ddb"});
-  auto client = Client::Create(OptionsFor(daemon));
+  auto client = Client::Create(RemoteOptionsFor(daemon));
   REQUIRE(client.ok());
   REQUIRE((*client)->watch_synced());
   // Changes while the client is connected.
@@ -728,7 +728,7 @@ TEST_CASE("a daemon that cannot replay the client's revision (fresh store on "
   Cli(daemon, {"flags", "create", "orders", "--old", "pg", "--new", "ddb"});
   Cli(daemon, {"flags", "create", "billing", "--old", "pg", "--new", "ddb"});
   Cli(daemon, {"stage", "orders", "dualwrite"});
-  auto client = Client::Create(OptionsFor(daemon));
+  auto client = Client::Create(RemoteOptionsFor(daemon));
   REQUIRE(client.ok());
   REQUIRE((*client)->watch_synced());
   for (const char* user : {"u-1", "u-2"}) {

@@ -210,6 +210,11 @@ TEST_CASE("orders-demo without a daemon serves off and fails no request",
 
 TEST_CASE("orders-demo serves the client library's metrics to Prometheus",
           "[example]") {
+  // Local evaluation (the default) decides each request in the process;
+  // remote asks the daemon once per user (the prefetch) and serves the
+  // rest from the cache.
+  const bool local = GENERATE(true, false);
+  INFO((local ? "--evaluation local" : "--evaluation remote"));
   OrdersWorld world;
   world.Ctl({"stage", "orders", "dualwrite"});
   TempDir dir;
@@ -219,8 +224,8 @@ TEST_CASE("orders-demo serves the client library's metrics to Prometheus",
       {ORDERS_DEMO_PATH, "--server", world.daemon().address(), "--sqlite",
        dir.path() + "/orders.sqlite", "--rocksdb", dir.path() + "/rocksdb",
        "--users", "5", "--requests", "50", "--decide-deadline-ms", "2000",
-       "--metrics-listen", absl::StrCat("127.0.0.1:", port),
-       "--metrics-linger", "60"},
+       "--evaluation", local ? "local" : "remote", "--metrics-listen",
+       absl::StrCat("127.0.0.1:", port), "--metrics-linger", "60"},
       dir.path() + "/demo.log"));
   // Once the run is over (its facts printed, the reporter flushed), one
   // scrape while it lingers.
@@ -239,11 +244,12 @@ TEST_CASE("orders-demo serves the client library's metrics to Prometheus",
   Exposition metrics;
   std::string bad_line;
   REQUIRE(ParseExposition(scrape.out, &metrics, &bad_line));
-  // 5 users prefetched from the daemon, then 50 requests from the cache.
   CHECK(metrics.Value("cutover_client_decisions_total",
-                      {{"source", "daemon"}}) == 5);
+                      {{"source", "evaluated"}}) == (local ? 50 : 0));
   CHECK(metrics.Value("cutover_client_decisions_total",
-                      {{"source", "cache"}}) == 50);
+                      {{"source", "daemon"}}) == (local ? 0 : 5));
+  CHECK(metrics.Value("cutover_client_decisions_total",
+                      {{"source", "cache"}}) == (local ? 0 : 50));
   CHECK(metrics.Value("cutover_client_decisions_total",
                       {{"source", "default"}}) == 0);
   // Every operation the Migrator ran was recorded and sent.

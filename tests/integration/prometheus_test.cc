@@ -209,6 +209,8 @@ TEST_CASE("Prometheus scrapes the decisions and the mismatch rate driven") {
   ClientOptions options;
   options.server = server;
   options.decide_deadline = absl::Seconds(5);  // a loaded CI machine
+  // Remote evaluation: every user is a Decide the daemon counts itself.
+  options.evaluation = ClientOptions::Evaluation::kRemote;
   auto client = Client::Create(options);
   REQUIRE(client.ok());
   (*client)->RegisterMetrics(*service_metrics);
