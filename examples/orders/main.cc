@@ -441,6 +441,7 @@ int main(int argc, char** argv) {
   Print("migrator.repairs", migrated.repairs);
   Print("migrator.repair_errors", migrated.repair_errors);
   Print("corrupted_new_writes", new_db.corrupted());
+  Print("client.local_decisions", decided.local_decisions);
   Print("client.cache_hits", decided.cache_hits);
   Print("client.cache_misses", decided.cache_misses);
   Print("client.errors", decided.errors);
