@@ -73,14 +73,20 @@ std::string FirstMatchingRule(const Flag& flag, const Context& context) {
   return "";
 }
 
-Flag RandomFlag(std::mt19937& random, int rules, int min_clauses,
-                int max_clauses) {
+// An enabled flag serving off, without rules.
+Flag EmptyFlag() {
   Flag flag;
   flag.key = "membership";
   flag.old_target = "old-db";
   flag.new_target = "new-db";
   flag.enabled = true;
   flag.default_serve.stage = Stage::kOff;
+  return flag;
+}
+
+Flag RandomFlag(std::mt19937& random, int rules, int min_clauses,
+                int max_clauses) {
+  Flag flag = EmptyFlag();
   auto pick = [&random](size_t n) {
     return std::uniform_int_distribution<size_t>(0, n - 1)(random);
   };
@@ -174,12 +180,7 @@ TEST_CASE("flags with more than 64 in/not_in clauses: the rest match as "
 }
 
 TEST_CASE("a not_in clause does not match a user without the attribute") {
-  Flag flag;
-  flag.key = "membership";
-  flag.old_target = "old-db";
-  flag.new_target = "new-db";
-  flag.enabled = true;
-  flag.default_serve.stage = Stage::kOff;
+  Flag flag = EmptyFlag();
   Rule rule;
   rule.id = "outsiders";
   rule.clauses.push_back(Clause{"tenant", Operator::kNotIn, {"acme"}});
