@@ -215,6 +215,10 @@ ctl flags create orders --old postgres-orders --new dynamodb-orders > /dev/null
 ctl stage orders dualwrite > /dev/null
 ctl decide orders --user u-42 -o json | tee "$TMP/decide.json"
 grep -q '"stage": *"DUALWRITE"' "$TMP/decide.json" || fail "decide"
+ctl version | tee "$TMP/version.txt"
+grep -qx "Client Version: $VERSION" "$TMP/version.txt" &&
+  grep -qx "Server Version: $VERSION" "$TMP/version.txt" ||
+  fail "cutoverctl version"
 
 step "tests/consumer built against the installed libcutover-client-dev"
 # The package's CMake package, headers and (debug-stripped) archives, found
