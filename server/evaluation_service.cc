@@ -135,10 +135,12 @@ class WatchReactor final : public QueuedStreamReactor<v1::WatchEvent> {
   }
 
  private:
-  void OnEventLocked(const v1::WatchEvent& event) override {
+  void OnEventLocked(const v1::WatchEvent& event) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     PushLocked(event);
   }
-  void OnWrittenLocked(const v1::WatchEvent& event) override {
+  void OnWrittenLocked(const v1::WatchEvent& event) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     metrics_->CountWatchEventSent(event.kind());
   }
 

@@ -77,7 +77,8 @@ class EventStreamReactor final : public QueuedStreamReactor<Event> {
   }
 
  private:
-  void OnEventLocked(const v1::WatchEvent& event) override {
+  void OnEventLocked(const v1::WatchEvent& event) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(this->mu_) {
     switch (event.kind()) {
       case v1::WatchEvent::SYNCED:
         synced_ = true;

@@ -56,7 +56,8 @@ class SyncReactor final : public QueuedStreamReactor<fs::SyncFlagsResponse> {
   }
 
  private:
-  void OnEventLocked(const v1::WatchEvent& event) override {
+  void OnEventLocked(const v1::WatchEvent& event) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (event.kind() == v1::WatchEvent::SYNCED) {
       synced_ = true;
       return;
