@@ -2,7 +2,8 @@
 // daemon, the output stream and format, and the command the command line
 // chose. The command groups (cli/*_commands.h) register their subcommands
 // with CLI11; the chosen subcommand's callback sets `command`, which
-// cli::Run calls once the connection is made.
+// cli::Run calls once the connection is made (or lets the command make it:
+// `connect_first`).
 //
 // Also the options that several groups' writes share (--force,
 // --expected-version, -m/--comment).
@@ -38,10 +39,18 @@ struct CommandContext {
 
   std::ostream& out;
   Format format = Format::kTable;
-  // Made after parsing, before `command` runs.
+  // Made after parsing, before `command` runs (unless connect_first is
+  // false: then by `connect`, when the command calls it).
   std::unique_ptr<AdminClient> admin;
   // The chosen subcommand; set by its CLI11 callback.
   std::function<absl::Status()> command;
+  // Whether cli::Run makes `admin` before running `command`. A command
+  // that does without the daemon, or prints something before it needs it
+  // (`version`), sets it false in its callback and calls `connect`.
+  bool connect_first = true;
+  // Makes `admin` from the global options (token, TLS, deadline); set by
+  // cli::Run before `command` runs.
+  std::function<absl::Status()> connect;
 };
 
 // Options of commands that change a flag or a segment.

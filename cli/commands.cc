@@ -19,6 +19,7 @@
 #include "cli/segment_commands.h"
 #include "cli/serve_commands.h"
 #include "cli/token_commands.h"
+#include "cli/version_command.h"
 #include "client/admin_client.h"
 #include "client/channel.h"
 #include "client/version.h"
@@ -141,6 +142,7 @@ int Run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   DecideCommands decide(context);
   HistoryCommands history(context);
   ApplyCommand apply(context);
+  VersionCommand version(context);
   // In the order --help lists them.
   tokens.Register(app);
   flags.Register(app);
@@ -151,6 +153,7 @@ int Run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   decide.Register(app);
   history.Register(app);
   apply.Register(app);
+  version.Register(app);
 
   try {
     app.parse(argc, argv);
@@ -170,13 +173,15 @@ int Run(int argc, char** argv, std::ostream& out, std::ostream& err) {
     return 2;
   }
   context.format = *format;
-  absl::Status status;
-  if (auto admin = Connect(global); admin.ok()) {
+  context.connect = [&context, &global]() -> absl::Status {
+    absl::StatusOr<std::unique_ptr<AdminClient>> admin = Connect(global);
+    if (!admin.ok()) return admin.status();
     context.admin = *std::move(admin);
-    status = context.command();
-  } else {
-    status = admin.status();
-  }
+    return absl::OkStatus();
+  };
+  absl::Status status =
+      context.connect_first ? context.connect() : absl::OkStatus();
+  if (status.ok()) status = context.command();
   if (status.ok()) return 0;
   err << "cutoverctl: " << absl::StatusCodeToString(status.code()) << ": "
       << status.message() << "\n";

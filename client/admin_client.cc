@@ -210,6 +210,11 @@ absl::StatusOr<v1::BackfillJob> AdminClient::ResetBackfill(
   return Call(*admin_, &v1::Admin::Stub::ResetBackfill, request);
 }
 
+absl::StatusOr<v1::ServerInfo> AdminClient::GetServerInfo(
+    const v1::GetServerInfoRequest& request) const {
+  return Call(*admin_, &v1::Admin::Stub::GetServerInfo, request);
+}
+
 // --- Evaluation -------------------------------------------------------------
 
 absl::StatusOr<v1::DecideResponse> AdminClient::Decide(

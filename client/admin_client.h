@@ -134,6 +134,8 @@ class AdminClient {
       const v1::ListBackfillsRequest& request) const;
   absl::StatusOr<v1::BackfillJob> ResetBackfill(
       const v1::ResetBackfillRequest& request) const;
+  absl::StatusOr<v1::ServerInfo> GetServerInfo(
+      const v1::GetServerInfoRequest& request) const;
 
   // Evaluation.
   absl::StatusOr<v1::DecideResponse> Decide(

@@ -4,8 +4,10 @@
 #
 # Three components, one Debian package each (cmake/package.cmake):
 #   cutoverd    the daemon, its systemd unit, its default config (/etc for
-#               the prefix /usr), its state folder, the config's .proto
-#   cutoverctl  the admin CLI and the example flags file
+#               the prefix /usr), its state folder, the config's .proto,
+#               its manual page cutoverd(8)
+#   cutoverctl  the admin CLI, the example flags file, its manual page
+#               cutoverctl(1)
 #   dev         libcutover-client-dev: the client library's public headers
 #               and static libraries, the CMake package, the pkg-config
 #               file and the API's .proto files (for other languages)
@@ -99,6 +101,32 @@ install(FILES ${CMAKE_BINARY_DIR}/cmake/cutover-client.pc
 install(FILES ${PROTO_SRC} ${CLIENT_SNAPSHOT_PROTO}
         DESTINATION ${CMAKE_INSTALL_DATADIR}/cutover/proto/cutover/v1
         COMPONENT dev)
+
+# --- manual pages ---------------------------------------------------------------
+# Written by hand in docs/man/; the build puts the project's version in
+# (@PROJECT_VERSION@) and compresses them as Debian installs manual pages
+# (gzip -9n: no name or time in the header, the same bytes every build).
+# tests/man/check_man_pages.sh renders the configured pages.
+set(CUTOVER_MAN_PAGES cutoverd.8 cutoverctl.1)
+set(CUTOVER_MAN_GZ)
+foreach(page IN LISTS CUTOVER_MAN_PAGES)
+  configure_file(${CMAKE_SOURCE_DIR}/docs/man/${page}
+                 ${CMAKE_BINARY_DIR}/man/${page} @ONLY)
+  add_custom_command(
+    OUTPUT ${CMAKE_BINARY_DIR}/man/${page}.gz
+    COMMAND gzip -9nkf ${CMAKE_BINARY_DIR}/man/${page}
+    DEPENDS ${CMAKE_BINARY_DIR}/man/${page}
+    COMMENT "Compressing the manual page ${page}"
+    VERBATIM)
+  list(APPEND CUTOVER_MAN_GZ ${CMAKE_BINARY_DIR}/man/${page}.gz)
+endforeach()
+add_custom_target(man_pages ALL DEPENDS ${CUTOVER_MAN_GZ})
+install(FILES ${CMAKE_BINARY_DIR}/man/cutoverd.8.gz
+        DESTINATION ${CMAKE_INSTALL_MANDIR}/man8
+        COMPONENT cutoverd)
+install(FILES ${CMAKE_BINARY_DIR}/man/cutoverctl.1.gz
+        DESTINATION ${CMAKE_INSTALL_MANDIR}/man1
+        COMPONENT cutoverctl)
 
 # --- cutoverctl ---------------------------------------------------------------
 install(TARGETS cutoverctl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}

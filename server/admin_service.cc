@@ -1,8 +1,10 @@
 #include "server/admin_service.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
+#include "convert/proto_time.h"
 #include "convert/telemetry.h"
 #include "rpc/grpc_status.h"
 #include "server/api_edge.h"
@@ -186,6 +188,19 @@ grpc::Status AdminService::ListBackfills(grpc::ServerContext* context,
   for (const BackfillJob& job : registry_->backfills().List()) {
     ToApi(job, response->add_jobs());
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::GetServerInfo(grpc::ServerContext* context,
+                                         const v1::GetServerInfoRequest*,
+                                         v1::ServerInfo* response) {
+  CUTOVER_ADMIN_AUTHORIZE(context, GetServerInfo)
+  const absl::Time now = absl::Now();
+  response->set_version(CUTOVER_VERSION);
+  response->set_revision(registry_->hub().snapshot()->revision);
+  ToProtoTime(start_time_, response->mutable_start_time());
+  response->set_uptime_seconds(
+      absl::ToInt64Seconds(std::max(now - start_time_, absl::ZeroDuration())));
   return grpc::Status::OK;
 }
 

@@ -9,6 +9,10 @@
 // Uses gRPC's synchronous API: admin writes wait for an fsync, which must
 // not block the callback threads that serve evaluation.
 //
+// GetServerInfo reports the version this daemon was built as, the revision
+// it serves and when it started (taken as the service's construction,
+// which Daemon::Start does just before listening).
+//
 // Every call passes a CallGate: Drain (at shutdown) refuses new calls with
 // UNAVAILABLE and waits for those in flight.
 //
@@ -16,6 +20,8 @@
 #ifndef CUTOVER_SERVER_ADMIN_SERVICE_H_
 #define CUTOVER_SERVER_ADMIN_SERVICE_H_
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "server/auth.h"
 #include "server/call_gate.h"
@@ -39,7 +45,8 @@ class AdminService final : public v1::Admin::Service {
       : registry_(registry),
         aggregator_(aggregator),
         metrics_(OrNoMetrics(metrics)),
-        authorizer_(Authorizer::OrAllowAll(authorizer)) {}
+        authorizer_(Authorizer::OrAllowAll(authorizer)),
+        start_time_(absl::Now()) {}
 
   grpc::Status CreateFlag(grpc::ServerContext* context,
                           const v1::CreateFlagRequest* request,
@@ -117,6 +124,9 @@ class AdminService final : public v1::Admin::Service {
   grpc::Status ResetBackfill(grpc::ServerContext* context,
                              const v1::ResetBackfillRequest* request,
                              v1::BackfillJob* response) override;
+  grpc::Status GetServerInfo(grpc::ServerContext* context,
+                             const v1::GetServerInfoRequest* request,
+                             v1::ServerInfo* response) override;
 
   // Refuses new calls (UNAVAILABLE) and waits, at most `timeout`, for the
   // calls in flight to end; whether they all did.
@@ -131,6 +141,7 @@ class AdminService final : public v1::Admin::Service {
   const OpAggregator* const aggregator_;
   ServerMetrics* const metrics_;
   const Authorizer* const authorizer_;
+  const absl::Time start_time_;
   CallGate calls_;
 };
 

@@ -84,6 +84,7 @@ const std::vector<MethodRole>& MethodRoles() {
       {"Admin", "ListFlagStatus", Role::kReader},
       {"Admin", "GetBackfill", Role::kReader},
       {"Admin", "ListBackfills", Role::kReader},
+      {"Admin", "GetServerInfo", Role::kReader},
       {"Admin", "SetStage", Role::kOperator},
       {"Admin", "SetRollout", Role::kOperator},
       {"Admin", "AddRule", Role::kOperator},

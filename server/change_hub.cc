@@ -25,6 +25,9 @@ ChangeHub::ChangeHub(std::shared_ptr<const Snapshot> initial,
                      std::vector<v1::WatchEvent> recent, size_t ring_capacity)
     : snapshot_(std::move(initial)), ring_capacity_(ring_capacity) {
   MarkSteps(recent);
+  // No other thread can see the hub yet, but ring_ is guarded by mu_ and
+  // TrimRingLocked requires it: taking it keeps the rule without exception.
+  absl::MutexLock lock(&mu_);
   for (v1::WatchEvent& event : recent) ring_.push_back(std::move(event));
   TrimRingLocked();
 }

@@ -1,6 +1,5 @@
 #include "server/evaluation_service.h"
 
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -8,7 +7,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -18,6 +16,7 @@
 #include "google/protobuf/arena.h"
 #include "rpc/grpc_status.h"
 #include "server/arena_messages.h"
+#include "server/queued_stream_reactor.h"
 
 namespace cutover {
 namespace {
@@ -105,110 +104,49 @@ class SnapshotDecider {
   Context context_;
 };
 
-// One Watch stream: events queue here and are written one at a time (the
-// callback API allows one outstanding write). A consumer that falls more
-// than kMaxQueued events behind is ended with RESOURCE_EXHAUSTED and can
-// resume from its last revision.
-class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchEvent>,
-                           public ChangeHub::Subscriber {
+// One Watch stream: the hub's events, those of the requested flags (all
+// without flag_keys), written as they are. A consumer that falls more than
+// kMaxQueued events behind is ended with RESOURCE_EXHAUSTED and can resume
+// from its last revision.
+class WatchReactor final : public QueuedStreamReactor<v1::WatchEvent> {
  public:
   static constexpr size_t kMaxQueued = 100000;
 
   // `on_done` runs once the stream is over (e.g. to release its slot).
   WatchReactor(ChangeHub* hub, ServerMetrics* metrics,
                const v1::WatchRequest& request, std::function<void()> on_done)
-      : hub_(hub),
+      : QueuedStreamReactor(hub, kMaxQueued, "watch",
+                            "watch: the stream fell too far behind; resume "
+                            "from the last revision seen",
+                            std::move(on_done)),
         metrics_(metrics),
-        on_done_(std::move(on_done)),
         flag_keys_(request.flag_keys().begin(), request.flag_keys().end()) {
-    const bool reset = hub_->Subscribe(this, request.from_revision());
+    const bool reset = hub->Subscribe(this, request.from_revision());
     metrics_->CountWatchOpened(request.from_revision() > 0, reset);
   }
 
+  // Another flag's event is dropped before the stream's lock is taken.
   void Deliver(const v1::WatchEvent& event) override {
     if (!flag_keys_.empty() && event.has_flag() &&
         !flag_keys_.contains(event.flag().key())) {
       return;
     }
-    absl::MutexLock lock(&mu_);
-    if (done_) return;
-    if (queue_.size() >= kMaxQueued) {
-      FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                "watch: the stream fell too far behind; "
-                                "resume from the last revision seen"));
-      return;
-    }
-    queue_.push_back(event);
-    if (!writing_) WriteNextLocked();
-  }
-
-  void Close() override {
-    absl::MutexLock lock(&mu_);
-    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                              "watch: cutoverd is shutting down"));
-  }
-
-  void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (ok) metrics_->CountWatchEventSent(queue_.front().kind());
-    queue_.pop_front();
-    if (!ok) {
-      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                "watch: write failed"));
-      return;
-    }
-    if (!queue_.empty() && !done_) WriteNextLocked();
-  }
-
-  void OnCancel() override {
-    absl::MutexLock lock(&mu_);
-    FinishLocked(grpc::Status::CANCELLED);
-  }
-
-  void OnDone() override {
-    hub_->Unsubscribe(this);
-    on_done_();
-    delete this;
+    QueuedStreamReactor::Deliver(event);
   }
 
  private:
-  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    writing_ = true;
-    StartWrite(&queue_.front());
-  }
-
-  void FinishLocked(const grpc::Status& status)
+  void OnEventLocked(const v1::WatchEvent& event) override
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (done_) return;
-    done_ = true;
-    Finish(status);
+    PushLocked(event);
+  }
+  void OnWrittenLocked(const v1::WatchEvent& event) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    metrics_->CountWatchEventSent(event.kind());
   }
 
-  ChangeHub* const hub_;
   ServerMetrics* const metrics_;
-  const std::function<void()> on_done_;
   const absl::flat_hash_set<std::string> flag_keys_;
-  absl::Mutex mu_;
-  // Front is the event being written while writing_; std::deque keeps its
-  // address stable while others are pushed behind it.
-  std::deque<v1::WatchEvent> queue_ ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
 };
-
-// A Watch refused before it started: finishes at once with `status`.
-class RefusedWatch final : public grpc::ServerWriteReactor<v1::WatchEvent> {
- public:
-  explicit RefusedWatch(const grpc::Status& status) { Finish(status); }
-  void OnDone() override { delete this; }
-};
-
-// The address part of a gRPC peer ("ipv4:127.0.0.1:5000" -> "ipv4:127.0.0.1").
-std::string PeerHost(const std::string& peer) {
-  const size_t colon = peer.rfind(':');
-  return colon == std::string::npos ? peer : peer.substr(0, colon);
-}
 
 }  // namespace
 
@@ -223,31 +161,10 @@ EvaluationService::EvaluationService(ChangeHub* hub, EvaluationLimits limits,
                             v1::DecideRequest, v1::DecideResponse>>(false)),
       batch_allocator_(std::make_unique<ArenaMessageAllocator<
                            v1::DecideBatchRequest, v1::DecideBatchResponse>>(
-          true)) {
+          true)),
+      watch_streams_(limits.max_watch_streams_per_peer, "watch") {
   SetMessageAllocatorFor_Decide(decide_allocator_.get());
   SetMessageAllocatorFor_DecideBatch(batch_allocator_.get());
-}
-
-absl::Status EvaluationService::AdmitWatch(const std::string& peer) {
-  absl::MutexLock lock(&watch_mu_);
-  int& open = watch_streams_[peer];
-  if (open >= limits_.max_watch_streams_per_peer) {
-    if (open == 0) watch_streams_.erase(peer);
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "watch: ", limits_.max_watch_streams_per_peer,
-        " streams already open from this address "
-        "(max_watch_streams_per_peer)"));
-  }
-  open += 1;
-  return absl::OkStatus();
-}
-
-void EvaluationService::ReleaseWatch(const std::string& peer) {
-  absl::MutexLock lock(&watch_mu_);
-  auto it = watch_streams_.find(peer);
-  if (it != watch_streams_.end() && --it->second <= 0) {
-    watch_streams_.erase(it);
-  }
 }
 
 grpc::ServerUnaryReactor* EvaluationService::Decide(
@@ -317,10 +234,12 @@ grpc::ServerWriteReactor<v1::WatchEvent>* EvaluationService::Watch(
                      " (max_batch)"));
   }
   const std::string peer = PeerHost(context->peer());
-  if (status.ok()) status = AdmitWatch(peer);
-  if (!status.ok()) return new RefusedWatch(ToGrpcStatus(status));
+  if (status.ok()) status = watch_streams_.Admit(peer);
+  if (!status.ok()) {
+    return new RefusedStream<v1::WatchEvent>(ToGrpcStatus(status));
+  }
   return new WatchReactor(hub_, metrics_, *request,
-                          [this, peer] { ReleaseWatch(peer); });
+                          [this, peer] { watch_streams_.Release(peer); });
 }
 
 }  // namespace cutover

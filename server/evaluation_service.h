@@ -14,11 +14,10 @@
 #include <memory>
 #include <string>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
 #include "grpcpp/support/message_allocator.h"
 #include "server/auth.h"
 #include "server/change_hub.h"
+#include "server/peer_stream_limit.h"
 #include "server/server_metrics.h"
 
 namespace cutover {
@@ -53,11 +52,6 @@ class EvaluationService final : public v1::Evaluation::CallbackService {
       const v1::WatchRequest* request) override;
 
  private:
-  // Counts a new Watch stream from `peer`; RESOURCE_EXHAUSTED (and not
-  // counted) past the limit. ReleaseWatch undoes it.
-  absl::Status AdmitWatch(const std::string& peer);
-  void ReleaseWatch(const std::string& peer);
-
   ChangeHub* const hub_;
   const EvaluationLimits limits_;
   ServerMetrics* const metrics_;
@@ -68,9 +62,8 @@ class EvaluationService final : public v1::Evaluation::CallbackService {
   std::unique_ptr<
       grpc::MessageAllocator<v1::DecideBatchRequest, v1::DecideBatchResponse>>
       batch_allocator_;
-  absl::Mutex watch_mu_;
-  absl::flat_hash_map<std::string, int> watch_streams_
-      ABSL_GUARDED_BY(watch_mu_);
+  // Watch streams open per client address.
+  PeerStreamLimit watch_streams_;
 };
 
 }  // namespace cutover

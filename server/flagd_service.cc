@@ -1,6 +1,5 @@
 #include "server/flagd_service.h"
 
-#include <deque>
 #include <functional>
 #include <string>
 #include <utility>
@@ -11,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "rpc/grpc_status.h"
 #include "server/flagd_edge.h"
+#include "server/queued_stream_reactor.h"
 
 namespace cutover {
 namespace {
@@ -21,12 +21,6 @@ namespace fv2 = flagd::evaluation::v2;
 // How often an idle event stream gets a keep_alive (flagd's interval). The
 // check runs at each hub heartbeat, so the gap is up to one heartbeat more.
 constexpr absl::Duration kKeepAliveInterval = absl::Seconds(20);
-
-// The address part of a gRPC peer ("ipv4:127.0.0.1:5000" -> "ipv4:127.0.0.1").
-std::string PeerHost(const std::string& peer) {
-  const size_t colon = peer.rfind(':');
-  return colon == std::string::npos ? peer : peer.substr(0, colon);
-}
 
 // Fills a ResolveString response (either version) from a decision.
 template <class Response>
@@ -59,31 +53,32 @@ grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context,
 // One EventStream: provider_ready at once, a configuration_change per
 // revision after it (the changed flag keys; a segment change names every
 // flag, as any of them may use it), keep_alive every kKeepAliveInterval.
-// Events queue and are written one at a time; a consumer more than
-// kMaxQueued behind is ended with RESOURCE_EXHAUSTED, as Watch does.
+// A consumer more than kMaxQueued events behind is ended with
+// RESOURCE_EXHAUSTED, as Watch is.
 template <class Event>
-class EventStreamReactor final : public grpc::ServerWriteReactor<Event>,
-                                 public ChangeHub::Subscriber {
+class EventStreamReactor final : public QueuedStreamReactor<Event> {
  public:
   static constexpr size_t kMaxQueued = 10000;
 
   EventStreamReactor(ChangeHub* hub, std::function<void()> on_done)
-      : hub_(hub), on_done_(std::move(on_done)) {
+      : QueuedStreamReactor<Event>(hub, kMaxQueued, "event stream",
+                                   "event stream: fell too far behind",
+                                   std::move(on_done)) {
     {
-      absl::MutexLock lock(&mu_);
+      absl::MutexLock lock(&this->mu_);
       Event ready;
       ready.set_type("provider_ready");
       ready.mutable_data();
-      PushLocked(std::move(ready));
+      SendLocked(std::move(ready));
     }
     // Catch-up events before SYNCED are what the provider has not seen
     // yet only in name: it resolves afresh after provider_ready.
-    hub_->Subscribe(this, hub_->snapshot()->revision);
+    hub->Subscribe(this, hub->snapshot()->revision);
   }
 
-  void Deliver(const v1::WatchEvent& event) override {
-    absl::MutexLock lock(&mu_);
-    if (done_) return;
+ private:
+  void OnEventLocked(const v1::WatchEvent& event) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(this->mu_) {
     switch (event.kind()) {
       case v1::WatchEvent::SYNCED:
         synced_ = true;
@@ -93,7 +88,7 @@ class EventStreamReactor final : public grpc::ServerWriteReactor<Event>,
           Event keep_alive;
           keep_alive.set_type("keep_alive");
           keep_alive.mutable_data();
-          PushLocked(std::move(keep_alive));
+          SendLocked(std::move(keep_alive));
         }
         return;
       case v1::WatchEvent::FLAG_UPSERTED:
@@ -104,7 +99,7 @@ class EventStreamReactor final : public grpc::ServerWriteReactor<Event>,
       case v1::WatchEvent::SEGMENT_UPSERTED:
       case v1::WatchEvent::SEGMENT_DELETED:
         if (!synced_) return;
-        for (const auto& slot : hub_->snapshot()->flags) {
+        for (const auto& slot : this->hub()->snapshot()->flags) {
           changed_.insert(slot.first);
         }
         break;
@@ -122,76 +117,18 @@ class EventStreamReactor final : public grpc::ServerWriteReactor<Event>,
           .set_string_value("update");
     }
     changed_.clear();
-    PushLocked(std::move(change));
+    SendLocked(std::move(change));
   }
 
-  void Close() override {
-    absl::MutexLock lock(&mu_);
-    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                              "event stream: cutoverd is shutting down"));
-  }
-
-  void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    queue_.pop_front();
-    if (!ok) {
-      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                "event stream: write failed"));
-      return;
-    }
-    if (!queue_.empty() && !done_) WriteNextLocked();
-  }
-
-  void OnCancel() override {
-    absl::MutexLock lock(&mu_);
-    FinishLocked(grpc::Status::CANCELLED);
-  }
-
-  void OnDone() override {
-    hub_->Unsubscribe(this);
-    on_done_();
-    delete this;
-  }
-
- private:
-  void PushLocked(Event event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (queue_.size() >= kMaxQueued) {
-      FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                "event stream: fell too far behind"));
-      return;
-    }
+  // Queues `event`, noting the time for the next keep_alive.
+  void SendLocked(Event event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(this->mu_) {
     last_sent_ = absl::Now();
-    queue_.push_back(std::move(event));
-    if (!writing_) WriteNextLocked();
-  }
-  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    writing_ = true;
-    this->StartWrite(&queue_.front());
-  }
-  void FinishLocked(const grpc::Status& status)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (done_) return;
-    done_ = true;
-    this->Finish(status);
+    this->PushLocked(std::move(event));
   }
 
-  ChangeHub* const hub_;
-  const std::function<void()> on_done_;
-  absl::Mutex mu_;
-  std::deque<Event> queue_ ABSL_GUARDED_BY(mu_);
-  absl::btree_set<std::string> changed_ ABSL_GUARDED_BY(mu_);
-  absl::Time last_sent_ ABSL_GUARDED_BY(mu_) = absl::Now();
-  bool synced_ ABSL_GUARDED_BY(mu_) = false;
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
-};
-
-template <class Event>
-class RefusedStream final : public grpc::ServerWriteReactor<Event> {
- public:
-  explicit RefusedStream(const grpc::Status& status) { this->Finish(status); }
-  void OnDone() override { delete this; }
+  absl::btree_set<std::string> changed_ ABSL_GUARDED_BY(this->mu_);
+  absl::Time last_sent_ ABSL_GUARDED_BY(this->mu_) = absl::Now();
+  bool synced_ ABSL_GUARDED_BY(this->mu_) = false;
 };
 
 template <class Event>
@@ -212,7 +149,8 @@ FlagdResolver::FlagdResolver(ChangeHub* hub, EvaluationLimits limits,
     : hub_(hub),
       limits_(limits),
       metrics_(OrNoMetrics(metrics)),
-      authorizer_(Authorizer::OrAllowAll(authorizer)) {}
+      authorizer_(Authorizer::OrAllowAll(authorizer)),
+      streams_(limits.max_watch_streams_per_peer, "event stream") {}
 
 absl::Status FlagdResolver::Resolve(const grpc::ServerContextBase& call,
                                     absl::string_view method,
@@ -272,23 +210,11 @@ absl::Status FlagdResolver::AdmitStream(const grpc::ServerContextBase& call,
   if (absl::Status s = authorizer_->Allow(call, "EventStream"); !s.ok()) {
     return s;
   }
-  absl::MutexLock lock(&mu_);
-  int& open = streams_[peer];
-  if (open >= limits_.max_watch_streams_per_peer) {
-    if (open == 0) streams_.erase(peer);
-    return absl::ResourceExhaustedError(
-        absl::StrCat("event stream: ", limits_.max_watch_streams_per_peer,
-                     " streams already open from this address "
-                     "(max_watch_streams_per_peer)"));
-  }
-  open += 1;
-  return absl::OkStatus();
+  return streams_.Admit(peer);
 }
 
 void FlagdResolver::ReleaseStream(const std::string& peer) {
-  absl::MutexLock lock(&mu_);
-  auto it = streams_.find(peer);
-  if (it != streams_.end() && --it->second <= 0) streams_.erase(it);
+  streams_.Release(peer);
 }
 
 // --- v1 ---------------------------------------------------------------------

@@ -15,9 +15,7 @@
 #include <memory>
 #include <string>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "core/evaluate.h"
 #include "flagd/evaluation/v1/evaluation.pb.h"
 #include "flagd/evaluation/v2/evaluation.pb.h"
@@ -26,6 +24,7 @@
 #include "server/change_hub.h"
 #include "server/evaluation_service.h"
 #include "server/flagd_grpc.h"
+#include "server/peer_stream_limit.h"
 #include "server/server_metrics.h"
 
 namespace cutover {
@@ -77,8 +76,8 @@ class FlagdResolver {
   const EvaluationLimits limits_;
   ServerMetrics* const metrics_;
   const Authorizer* const authorizer_;
-  absl::Mutex mu_;
-  absl::flat_hash_map<std::string, int> streams_ ABSL_GUARDED_BY(mu_);
+  // Event streams open per client address (v1 and v2 together).
+  PeerStreamLimit streams_;
 };
 
 // flagd.evaluation.v1.Service. Thread-safe.

@@ -1,7 +1,6 @@
 #include "server/flagd_sync_service.h"
 
 #include <cstdio>
-#include <deque>
 #include <functional>
 #include <string>
 #include <utility>
@@ -11,16 +10,12 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "rpc/grpc_status.h"
+#include "server/queued_stream_reactor.h"
 
 namespace cutover {
 namespace {
 
 namespace fs = flagd::sync::v1;
-
-std::string PeerHost(const std::string& peer) {
-  const size_t colon = peer.rfind(':');
-  return colon == std::string::npos ? peer : peer.substr(0, colon);
-}
 
 // The selected keys: the header wins over the request field.
 absl::flat_hash_set<std::string> Selected(
@@ -40,30 +35,29 @@ absl::flat_hash_set<std::string> Selected(
 }
 
 // One SyncFlags stream: the payload at once, then again after each
-// revision that changes it. Writes one at a time; a consumer more than
-// kMaxQueued payloads behind is ended with RESOURCE_EXHAUSTED.
-class SyncReactor final
-    : public grpc::ServerWriteReactor<fs::SyncFlagsResponse>,
-      public ChangeHub::Subscriber {
+// revision that changes it. A consumer more than kMaxQueued payloads behind
+// is ended with RESOURCE_EXHAUSTED.
+class SyncReactor final : public QueuedStreamReactor<fs::SyncFlagsResponse> {
  public:
   static constexpr size_t kMaxQueued = 64;
 
   SyncReactor(FlagdSync* service, absl::flat_hash_set<std::string> selected,
               std::function<void()> on_done)
-      : service_(service),
-        selected_(std::move(selected)),
-        on_done_(std::move(on_done)) {
+      : QueuedStreamReactor(service->hub(), kMaxQueued, "sync",
+                            "sync: fell too far behind", std::move(on_done)),
+        service_(service),
+        selected_(std::move(selected)) {
     const auto snapshot = service_->hub()->snapshot();
     {
       absl::MutexLock lock(&mu_);
-      PushLocked(service_->Payload(*snapshot, selected_).json);
+      SendLocked(service_->Payload(*snapshot, selected_).json);
     }
     service_->hub()->Subscribe(this, snapshot->revision);
   }
 
-  void Deliver(const v1::WatchEvent& event) override {
-    absl::MutexLock lock(&mu_);
-    if (done_) return;
+ private:
+  void OnEventLocked(const v1::WatchEvent& event) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (event.kind() == v1::WatchEvent::SYNCED) {
       synced_ = true;
       return;
@@ -79,78 +73,22 @@ class SyncReactor final
         return;
     }
     // The revision is published: the hub's snapshot is the one after it.
-    PushLocked(service_->Payload(*service_->hub()->snapshot(), selected_).json);
+    SendLocked(service_->Payload(*service_->hub()->snapshot(), selected_).json);
   }
 
-  void Close() override {
-    absl::MutexLock lock(&mu_);
-    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                              "sync: cutoverd is shutting down"));
-  }
-
-  void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    queue_.pop_front();
-    if (!ok) {
-      FinishLocked(
-          grpc::Status(grpc::StatusCode::UNAVAILABLE, "sync: write failed"));
-      return;
-    }
-    if (!queue_.empty() && !done_) WriteNextLocked();
-  }
-
-  void OnCancel() override {
-    absl::MutexLock lock(&mu_);
-    FinishLocked(grpc::Status::CANCELLED);
-  }
-
-  void OnDone() override {
-    service_->hub()->Unsubscribe(this);
-    on_done_();
-    delete this;
-  }
-
- private:
-  void PushLocked(std::string json) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // Queues `json` as a response unless it is what this stream sent last.
+  void SendLocked(std::string json) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (json == last_json_) return;  // nothing this stream sees changed
     last_json_ = json;
-    if (queue_.size() >= kMaxQueued) {
-      FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                "sync: fell too far behind"));
-      return;
-    }
-    queue_.emplace_back();
-    queue_.back().set_flag_configuration(std::move(json));
-    if (!writing_) WriteNextLocked();
-  }
-  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    writing_ = true;
-    StartWrite(&queue_.front());
-  }
-  void FinishLocked(const grpc::Status& status)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (done_) return;
-    done_ = true;
-    Finish(status);
+    fs::SyncFlagsResponse response;
+    response.set_flag_configuration(std::move(json));
+    PushLocked(std::move(response));
   }
 
   FlagdSync* const service_;
   const absl::flat_hash_set<std::string> selected_;
-  const std::function<void()> on_done_;
-  absl::Mutex mu_;
-  std::deque<fs::SyncFlagsResponse> queue_ ABSL_GUARDED_BY(mu_);
   std::string last_json_ ABSL_GUARDED_BY(mu_);
   bool synced_ ABSL_GUARDED_BY(mu_) = false;
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
-};
-
-class RefusedSync final
-    : public grpc::ServerWriteReactor<fs::SyncFlagsResponse> {
- public:
-  explicit RefusedSync(const grpc::Status& status) { Finish(status); }
-  void OnDone() override { delete this; }
 };
 
 }  // namespace
@@ -160,7 +98,8 @@ FlagdSync::FlagdSync(ChangeHub* hub, EvaluationLimits limits,
     : hub_(hub),
       limits_(limits),
       metrics_(OrNoMetrics(metrics)),
-      authorizer_(Authorizer::OrAllowAll(authorizer)) {
+      authorizer_(Authorizer::OrAllowAll(authorizer)),
+      streams_(limits.max_watch_streams_per_peer, "sync") {
   AddServerStream<fs::SyncFlagsRequest, fs::SyncFlagsResponse>(
       "/flagd.sync.v1.FlagSyncService/SyncFlags",
       [this](grpc::CallbackServerContext* c, const fs::SyncFlagsRequest* q) {
@@ -213,30 +152,18 @@ absl::Status FlagdSync::AdmitStream(const grpc::ServerContextBase& call,
   if (absl::Status s = authorizer_->Allow(call, "SyncFlags"); !s.ok()) {
     return s;
   }
-  absl::MutexLock lock(&mu_);
-  int& open = streams_[peer];
-  if (open >= limits_.max_watch_streams_per_peer) {
-    if (open == 0) streams_.erase(peer);
-    return absl::ResourceExhaustedError(
-        absl::StrCat("sync: ", limits_.max_watch_streams_per_peer,
-                     " streams already open from this address "
-                     "(max_watch_streams_per_peer)"));
-  }
-  open += 1;
-  return absl::OkStatus();
+  return streams_.Admit(peer);
 }
 
 void FlagdSync::ReleaseStream(const std::string& peer) {
-  absl::MutexLock lock(&mu_);
-  auto it = streams_.find(peer);
-  if (it != streams_.end() && --it->second <= 0) streams_.erase(it);
+  streams_.Release(peer);
 }
 
 grpc::ServerWriteReactor<fs::SyncFlagsResponse>* FlagdSync::SyncFlags(
     grpc::CallbackServerContext* context, const fs::SyncFlagsRequest* request) {
   const std::string peer = PeerHost(context->peer());
   absl::Status status = AdmitStream(*context, peer);
-  if (!status.ok()) return new RefusedSync(ToGrpcStatus(status));
+  if (!status.ok()) return new RefusedStream<fs::SyncFlagsResponse>(ToGrpcStatus(status));
   return new SyncReactor(this, Selected(*context, request->selector()),
                          [this, peer] { ReleaseStream(peer); });
 }

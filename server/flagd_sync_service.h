@@ -26,6 +26,7 @@
 #include "server/evaluation_service.h"
 #include "server/flagd_grpc.h"
 #include "server/flagd_translate.h"
+#include "server/peer_stream_limit.h"
 #include "server/server_metrics.h"
 
 namespace cutover {
@@ -63,8 +64,9 @@ class FlagdSync final : public PathService {
   const EvaluationLimits limits_;
   ServerMetrics* const metrics_;
   const Authorizer* const authorizer_;
+  // SyncFlags streams open per client address.
+  PeerStreamLimit streams_;
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, int> streams_ ABSL_GUARDED_BY(mu_);
   int64_t logged_revision_ ABSL_GUARDED_BY(mu_) = -1;
 };
 

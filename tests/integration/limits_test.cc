@@ -1284,7 +1284,8 @@ TEST_CASE("every Admin and Evaluation rpc refuses malformed, empty and "
   // Telemetry's malformed batches are swept in telemetry_test.cc ("a
   // malformed batch is refused whole") and its sizes above; DecideBatch's
   // empty batch and bad item in daemon_test.cc. ListFlags, ListSegments,
-  // ListFlagStatus and ListBackfills take no input that can be wrong.
+  // ListFlagStatus, ListBackfills and GetServerInfo take no input that can
+  // be wrong.
   Server server(MainConfig());
   AddBaseObjects(server);
   {

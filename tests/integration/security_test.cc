@@ -21,6 +21,7 @@
 #include "client/channel.h"
 #include "client/client.h"
 #include "credentials/token_hash.h"
+#include "google/protobuf/descriptor.h"
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
@@ -200,6 +201,39 @@ TEST_CASE("every rpc, without a token and with each role, as the role "
   REQUIRE(history.entries_size() == 1);
   CHECK(history.entries(0).actor() == "admin-bot");
   CHECK(history.entries(0).peer().find("127.0.0.1") != std::string::npos);
+}
+
+TEST_CASE("the role table names every rpc of cutover's services, and only "
+          "those",
+          "[security]") {
+  // A method missing from the table is refused to every caller; a row
+  // whose method does not exist checks nothing.
+  size_t cutover_methods = 0;
+  for (const char* name : {"Evaluation", "Admin", "Telemetry"}) {
+    const google::protobuf::ServiceDescriptor* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+            absl::StrCat("cutover.v1.", name));
+    REQUIRE(service != nullptr);
+    for (int m = 0; m < service->method_count(); ++m) {
+      INFO(name << "." << service->method(m)->name());
+      CHECK(RequiredRole(service->method(m)->name()).has_value());
+      ++cutover_methods;
+    }
+  }
+  size_t cutover_rows = 0;
+  for (const MethodRole& entry : MethodRoles()) {
+    if (absl::StrContains(entry.service, '.')) continue;  // flagd's
+    INFO(entry.service << "." << entry.method);
+    const auto* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+            absl::StrCat("cutover.v1.", entry.service));
+    REQUIRE(service != nullptr);
+    CHECK(service->FindMethodByName(entry.method) != nullptr);
+    ++cutover_rows;
+  }
+  CHECK(cutover_rows == cutover_methods);
+  // Operators may ask any daemon what it is.
+  CHECK(RequiredRole("GetServerInfo") == Role::kReader);
 }
 
 TEST_CASE("request bytes that do not parse are refused before the caller "

@@ -100,10 +100,12 @@ list "$D_DEB" > "$TMP/cutoverd.files"
 list "$C_DEB" > "$TMP/cutoverctl.files"
 list "$L_DEB" > "$TMP/dev.files"
 has "$TMP/cutoverd.files" /usr/bin/cutoverd /etc/cutover/cutoverd.yaml \
+  /usr/share/man/man8/cutoverd.8.gz \
   /lib/systemd/system/cutoverd.service /var/lib/cutover/ \
   /usr/share/doc/cutoverd/examples/cutoverd.example.yaml \
   /usr/share/cutover/proto/cutover/config/v1/daemon_config.proto
 has "$TMP/cutoverctl.files" /usr/bin/cutoverctl \
+  /usr/share/man/man1/cutoverctl.1.gz \
   /usr/share/doc/cutoverctl/examples/flags.example.yaml
 has "$TMP/dev.files" /usr/include/cutover/client/client.h \
   /usr/include/cutover/client/migrator.h /usr/include/cutover/core/model.h \
@@ -121,7 +123,14 @@ if command -v lintian > /dev/null; then
   # Two tags the packages cannot mend yet (docs/install.md, "Lintian"): no
   # license is chosen (copyright file), CPack writes no Debian changelog.
   lintian --fail-on error --suppress-tags no-copyright-file,no-changelog \
-    "$D_DEB" "$C_DEB" "$L_DEB" || fail "lintian"
+    "$D_DEB" "$C_DEB" "$L_DEB" > "$TMP/lintian.out" 2>&1 ||
+    { cat "$TMP/lintian.out"; fail "lintian"; }
+  cat "$TMP/lintian.out"
+  # Both programs have a manual page (docs/man/), compressed as Debian
+  # wants and rendered without errors: lintian says nothing about them.
+  if grep -Ei 'manual-page|manpage' "$TMP/lintian.out"; then
+    fail "lintian about the manual pages"
+  fi
 else
   echo "== deb: lintian not installed, skipped"
 fi
@@ -215,6 +224,10 @@ ctl flags create orders --old postgres-orders --new dynamodb-orders > /dev/null
 ctl stage orders dualwrite > /dev/null
 ctl decide orders --user u-42 -o json | tee "$TMP/decide.json"
 grep -q '"stage": *"DUALWRITE"' "$TMP/decide.json" || fail "decide"
+ctl version | tee "$TMP/version.txt"
+grep -qx "Client Version: $VERSION" "$TMP/version.txt" &&
+  grep -qx "Server Version: $VERSION" "$TMP/version.txt" ||
+  fail "cutoverctl version"
 
 step "tests/consumer built against the installed libcutover-client-dev"
 # The package's CMake package, headers and (debug-stripped) archives, found
@@ -256,7 +269,8 @@ step "dpkg --purge"
 dpkg_root --purge cutoverd cutoverctl libcutover-client-dev \
   > "$TMP/dpkg.out" 2>&1 || { cat "$TMP/dpkg.out"; fail "dpkg --purge"; }
 for gone in usr/bin/cutoverd usr/bin/cutoverctl etc/cutover var/lib/cutover \
-            lib/systemd/system/cutoverd.service usr/include/cutover; do
+            lib/systemd/system/cutoverd.service usr/include/cutover \
+            usr/share/man/man8/cutoverd.8.gz usr/share/man/man1/cutoverctl.1.gz; do
   [ ! -e "$ROOT/$gone" ] || fail "/$gone left after purge"
 done
 
