@@ -69,6 +69,16 @@ bool SyncedClientBytes(const std::string& address, int64_t expected_flags,
     return false;
   }
   *bytes = HeapInUse() - before;
+  if (expected_flags > 0) {
+    // Of which the flags as the daemon sent them (kept for the snapshot
+    // file); the rest is their compiled form, the maps and the channel.
+    size_t messages = 0;
+    const cutover::v1::ClientSnapshot held =
+        (*client)->synced_state()->ToMessage();
+    for (const auto& flag : held.flags()) messages += flag.SpaceUsedLong();
+    std::printf("  flag messages: %.0f bytes per flag\n",
+                static_cast<double>(messages) / expected_flags);
+  }
   return true;
 }
 
