@@ -399,6 +399,10 @@ ClientStats Client::stats() const noexcept {
   return stats;
 }
 
+bool Client::ReportLocalDecisions() noexcept {
+  return decision_reporter_ == nullptr || decision_reporter_->ReportNow();
+}
+
 void Client::RegisterMetrics(prometheus::Registry& registry) {
   if (metrics_ != nullptr) return;
   metrics_ = std::make_shared<Metrics>(registry);

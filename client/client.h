@@ -237,6 +237,14 @@ class Client final : public DecisionSource {
 
   ClientStats stats() const noexcept;
 
+  // Local mode: sends the counts of local decisions the daemon has not
+  // acknowledged now, on the caller's thread (as the background thread
+  // does every decision_report_interval), bounded by
+  // decision_report_deadline. True if the daemon acknowledged all of them,
+  // or there were none (always, in remote mode); a failure is carried
+  // into the next report.
+  bool ReportLocalDecisions() noexcept;
+
   // Adds the counters to `registry` as cutover_client_* metrics (a
   // collectable the registry's owner scrapes). The registry must outlive
   // the Client's use of it; call once.

@@ -63,7 +63,7 @@ std::vector<uint64_t> Totals(const LocalDecisionCounts& counts,
   return totals;
 }
 
-TEST_CASE("cells map to every stage and evaluation reason and back; others "
+TEST_CASE("cells map to every stage and evaluation reason and back, others "
           "are not counted",
           "[local_counts]") {
   for (int cell = 0; cell < kCells; ++cell) {
@@ -223,7 +223,7 @@ TEST_CASE("counts made from a thread_local destructor are kept",
   CHECK(counts.uncounted() == 0);
 }
 
-TEST_CASE("flag slots: dense, one per key, never reused; slot 0 is the "
+TEST_CASE("flag slots: dense, one per key, never reused, slot 0 is the "
           "unknown key",
           "[local_counts]") {
   FlagCounterSlots slots;

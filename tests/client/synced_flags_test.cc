@@ -286,7 +286,7 @@ TEST_CASE("an archived flag answers off, FLAG_NOT_FOUND, as the daemon does",
 }
 
 TEST_CASE("each flag key keeps one counter slot across changes, archiving "
-          "and RESETs; DecideInto gives it, and slot 0 for an unknown key",
+          "and RESETs, DecideInto gives it, and slot 0 for an unknown key",
           "[synced_flags]") {
   SyncedFlags synced;
   synced.BeginStream();
