@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/channel.h"
 #include "client/client_counters.h"
+#include "client/decision_reporter.h"
 #include "client/snapshot_file.h"
 #include "client/synced_flags.h"
 #include "convert/convert.h"
@@ -91,6 +92,12 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   if (options.snapshot_min_interval < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("snapshot_min_interval: must be >= 0");
   }
+  if (options.decision_report_interval < absl::Milliseconds(1) ||
+      options.decision_report_deadline <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "decision_report_interval: must be >= 1 ms; "
+        "decision_report_deadline: must be > 0");
+  }
   auto channel = MakeChannel(ChannelOptionsFor(options));
   if (!channel.ok()) return channel.status();
   std::unique_ptr<Client> client(
@@ -118,6 +125,14 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
           }
           failing = true;
         });
+  }
+  if (client->options_.evaluation == ClientOptions::Evaluation::kLocal &&
+      client->options_.watch) {
+    client->decision_reporter_ = std::make_unique<DecisionReporter>(
+        client->channel_, &client->counters_->local_decisions,
+        &client->synced_->counter_slots(),
+        DecisionReporter::Options{client->options_.decision_report_interval,
+                                  client->options_.decision_report_deadline});
   }
   if (client->options_.watch) {
     client->watch_thread_ = std::thread([c = client.get()] { c->WatchLoop(); });
@@ -207,10 +222,14 @@ bool Client::DecideLocally(std::string_view flag_key, const Context& context,
   }
   // Synced: the daemon's answer at the state's revision, made here.
   const SyncedState* state = synced_->current();
-  if (state == nullptr || !state->DecideInto(flag_key, context, decision)) {
+  uint32_t counter_slot = FlagCounterSlots::kUnknownSlot;
+  if (state == nullptr ||
+      !state->DecideInto(flag_key, context, decision, &counter_slot)) {
     return false;
   }
   counters_->Add(counters_->evaluated, &Metrics::evaluated);
+  counters_->local_decisions.Count(counter_slot, decision.stage,
+                                   decision.reason);
   return true;
 }
 
@@ -362,6 +381,10 @@ std::vector<Decision> Client::Prefetch(
 ClientStats Client::stats() const noexcept {
   ClientStats stats;
   stats.local_decisions = counters_->evaluated.Load();
+  if (decision_reporter_ != nullptr) {
+    stats.local_decisions_reported = decision_reporter_->reported();
+    stats.decision_report_failures = decision_reporter_->failures();
+  }
   stats.cache_hits = counters_->hits.Load();
   stats.cache_misses = counters_->misses.load();
   stats.stale_serves = counters_->stale.load();
@@ -374,6 +397,10 @@ ClientStats Client::stats() const noexcept {
   stats.snapshot_writes = counters_->snapshot_writes.load();
   stats.snapshot_write_failures = counters_->snapshot_failures.load();
   return stats;
+}
+
+bool Client::ReportLocalDecisions() noexcept {
+  return decision_reporter_ == nullptr || decision_reporter_->ReportNow();
 }
 
 void Client::RegisterMetrics(prometheus::Registry& registry) {
@@ -410,6 +437,8 @@ void Client::Shutdown() noexcept {
   if (watchdog_thread_.joinable()) watchdog_thread_.join();
   // The stream is over: the last state is final; write it if it is new.
   if (snapshot_writer_ != nullptr) snapshot_writer_->Stop();
+  // No local decision after the stream: report the last counts.
+  if (decision_reporter_ != nullptr) decision_reporter_->Stop();
 }
 
 bool Client::SleepLocked(std::unique_lock<std::mutex>& lock, absl::Time until) {

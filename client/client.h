@@ -13,9 +13,13 @@
 // so the same stage, reason, rule_id, bucket and flag_version as the
 // daemon's Decide at that revision, with no RPC and no lock (the state is
 // read through SyncedFlags::current()). A flag the synced state does not
-// have gets what the daemon answers for it: off, FLAG_NOT_FOUND. In remote
-// mode, and in local mode while the stream is not synced, the rest of
-// this comment applies.
+// have gets what the daemon answers for it: off, FLAG_NOT_FOUND. Local
+// decisions are counted per flag, stage and reason on per-thread counters
+// (client/local_decision_counts.h: no shared write per decision) and
+// reported to the daemon every decision_report_interval, which adds them
+// to its cutover_decisions_total with where="client". In remote mode, and
+// in local mode while the stream is not synced, the rest of this comment
+// applies.
 //
 // Decide answers from an in-process DecisionCache when it can and from the
 // daemon (Decide RPC, bounded by decide_deadline) when it must. One Watch
@@ -99,15 +103,23 @@ struct ClientOptions {
   // The daemon, host:port.
   std::string server = "127.0.0.1:7400";
   // kRemote: a decision not in the cache is the daemon's.
-  // kLocal (the default): while the Watch stream is synced, decisions are evaluated in
-  // this process from the synced flags, with no RPC per decision (the
-  // client holds every flag and segment; needs `watch`). The daemon's
-  // decision metrics do not count local decisions yet: a dashboard or
-  // gate that reads cutover_decisions_total sees only a remote client's
-  // misses. Both modes serve the same fallbacks when the daemon cannot
-  // answer.
+  // kLocal (the default): while the Watch stream is synced, decisions are
+  // evaluated in this process from the synced flags, with no RPC per
+  // decision (the client holds every flag and segment; needs `watch`).
+  // The client counts them and reports the counts to the daemon (below),
+  // which adds them to cutover_decisions_total with where="client" (its
+  // own are where="daemon"); a key the synced flags do not have is counted
+  // under flag="(unknown)". Both modes serve the same fallbacks when the
+  // daemon cannot answer.
   enum class Evaluation { kLocal, kRemote };
   Evaluation evaluation = Evaluation::kLocal;
+  // Local mode: how often the counts of local decisions made since the
+  // daemon last acknowledged a report are sent to it (Telemetry API,
+  // ReportMigrationOpsRequest.decisions), from a background thread, and
+  // the deadline of one report. A report that fails is carried into the
+  // next; Shutdown sends a last one (bounded by the deadline).
+  absl::Duration decision_report_interval = absl::Seconds(1);
+  absl::Duration decision_report_deadline = absl::Seconds(2);
   // TLS: the PEM CA of the daemon's certificate (empty: plaintext, for
   // loopback or a mesh that provides TLS), and a client certificate and
   // key for mutual TLS (see client/channel.h).
@@ -168,6 +180,10 @@ struct ClientStats {
   // Evaluated in this process from the synced state while synced (local
   // mode), with the daemon's reasons.
   uint64_t local_decisions = 0;
+  // Local decisions whose counts the daemon acknowledged, and reports of
+  // them that failed (carried into the next).
+  uint64_t local_decisions_reported = 0;
+  uint64_t decision_report_failures = 0;
   uint64_t cache_hits = 0;
   uint64_t cache_misses = 0;   // asked the daemon
   uint64_t stale_serves = 0;   // expired entry served, daemon unreachable
@@ -185,6 +201,7 @@ struct ClientStats {
   uint64_t snapshot_write_failures = 0;
 };
 
+class DecisionReporter;
 class SnapshotWriter;
 class SyncedFlags;
 class SyncedState;
@@ -220,6 +237,14 @@ class Client final : public DecisionSource {
 
   ClientStats stats() const noexcept;
 
+  // Local mode: sends the counts of local decisions the daemon has not
+  // acknowledged now, on the caller's thread (as the background thread
+  // does every decision_report_interval), bounded by
+  // decision_report_deadline. True if the daemon acknowledged all of them,
+  // or there were none (always, in remote mode); a failure is carried
+  // into the next report.
+  bool ReportLocalDecisions() noexcept;
+
   // Adds the counters to `registry` as cutover_client_* metrics (a
   // collectable the registry's owner scrapes). The registry must outlive
   // the Client's use of it; call once.
@@ -236,10 +261,12 @@ class Client final : public DecisionSource {
   // before there is one.
   std::shared_ptr<const SyncedState> synced_state() const noexcept;
 
-  // Stops the Watch stream (at once) and its thread, and writes the
-  // synced state to snapshot_file if it changed since the last write.
-  // Decide keeps working from the cache, the synced state and the daemon
-  // afterwards. Idempotent.
+  // Stops the Watch stream (at once) and its thread, writes the synced
+  // state to snapshot_file if it changed since the last write, and, in
+  // local mode, reports the local decisions not yet acknowledged (bounded
+  // by decision_report_deadline). Decide keeps working from the cache, the
+  // synced state and the daemon afterwards (not locally: the stream is
+  // over). Idempotent.
   void Shutdown() noexcept;
 
  private:
@@ -287,6 +314,9 @@ class Client final : public DecisionSource {
   std::unique_ptr<SnapshotWriter> snapshot_writer_;
   std::unique_ptr<Counters> counters_;
   std::shared_ptr<Metrics> metrics_;
+  // Local mode: reports counters_'s local decision counts (null
+  // otherwise). After what it reads, so that it is destroyed first.
+  std::unique_ptr<DecisionReporter> decision_reporter_;
 
   std::atomic<int64_t> watched_revision_{0};
   std::atomic<bool> watch_synced_{false};

@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "client/client.h"
+#include "client/local_decision_counts.h"
 #include "client/per_thread_counter.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
@@ -80,6 +81,8 @@ struct Client::Counters {
   // path (tests/bench/client_bench).
   PerThreadCounter hits;
   PerThreadCounter evaluated;  // local decisions while synced
+  // The same decisions by flag slot, stage and reason, for the daemon.
+  LocalDecisionCounts local_decisions;
   std::atomic<uint64_t> misses{0}, stale{0}, local{0}, errors{0},
       reconnects{0}, idle_timeouts{0}, invalidations{0}, snapshot_writes{0},
       snapshot_failures{0};

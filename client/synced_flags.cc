@@ -18,17 +18,22 @@ std::optional<Decision> SyncedState::Decide(std::string_view flag_key,
 }
 
 bool SyncedState::DecideInto(std::string_view flag_key, const Context& context,
-                             Decision& out) const {
+                             Decision& out, uint32_t* counter_slot) const {
   auto found =
       flags_.find(absl::string_view(flag_key.data(), flag_key.size()));
   // As the daemon's EvaluationService: a flag it does not have, or an
   // archived one, is not found.
   if (found == flags_.end() || found->second->message.archived()) {
     out = SafeDecision(std::string(flag_key), Reason::kFlagNotFound);
+    if (counter_slot != nullptr) {
+      *counter_slot = found == flags_.end() ? FlagCounterSlots::kUnknownSlot
+                                            : found->second->counter_slot;
+    }
     return true;
   }
   if (found->second->compiled == nullptr) return false;
   cutover::DecideInto(*found->second->compiled, segments_, context, out);
+  if (counter_slot != nullptr) *counter_slot = found->second->counter_slot;
   return true;
 }
 
@@ -153,6 +158,7 @@ void SyncedFlags::ApplyChange(const v1::WatchEvent& event,
 void SyncedFlags::PutFlag(const v1::Flag& flag, SyncedState& state) {
   auto entry = std::make_shared<SyncedState::FlagEntry>();
   entry->message = flag;
+  entry->counter_slot = counter_slots_.SlotFor(flag.key());
   if (!flag.archived()) {
     // The same conversion and compilation as the daemon's: whatever the
     // core decides for this flag, the client decides too.

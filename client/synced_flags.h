@@ -40,6 +40,10 @@
 // Publishing copies the maps of pointers (not the flags): O(flags +
 // segments) per change, on the Watch thread.
 //
+// Each flag key gets a counter slot (client/local_decision_counts.h) the
+// first time it is put in a state, kept in its FlagEntry, so that the
+// decision path counts local decisions without another lookup.
+//
 // Thread-safety: snapshot(), current(), Decide() and Contains() from any
 // thread; the event methods (BeginStream, Apply, Load) from one thread at a
 // time (the Watch thread; Load before it starts).
@@ -54,6 +58,7 @@
 #include <string_view>
 
 #include "absl/container/flat_hash_map.h"
+#include "client/local_decision_counts.h"
 #include "core/evaluate.h"
 #include "core/model.h"
 #include "cutover/v1/client_snapshot.pb.h"
@@ -65,10 +70,11 @@ namespace cutover {
 class SyncedState {
  public:
   // A flag as the daemon sent it, and compiled (null if archived or if
-  // the core refused it).
+  // the core refused it), with its key's counter slot (FlagCounterSlots).
   struct FlagEntry {
     v1::Flag message;
     std::shared_ptr<const CompiledFlag> compiled;
+    uint32_t counter_slot = FlagCounterSlots::kUnknownSlot;
   };
 
   int64_t revision() const { return revision_; }
@@ -84,9 +90,11 @@ class SyncedState {
   // The daemon's Decide at revision() into `out`, as Decide, except that a
   // flag this state does not have gets what the daemon answers for one it
   // does not have (off, FLAG_NOT_FOUND). False (out untouched) only for a
-  // flag this state cannot evaluate.
+  // flag this state cannot evaluate. When true and `counter_slot` is not
+  // null, *counter_slot is the flag's counter slot (kUnknownSlot for a
+  // flag this state does not have).
   bool DecideInto(std::string_view flag_key, const Context& context,
-                  Decision& out) const;
+                  Decision& out, uint32_t* counter_slot = nullptr) const;
   // Whether the flag is in this state (archived or not, evaluable or not).
   bool Contains(std::string_view flag_key) const;
 
@@ -124,6 +132,8 @@ class SyncedFlags {
   // every thread that read it has called again or exited: at most one old
   // state per idle thread (docs/architecture.md).
   const SyncedState* current() const noexcept;
+  // The counter slots of the flag keys put in states so far.
+  const FlagCounterSlots& counter_slots() const { return counter_slots_; }
   // snapshot()->Decide, nullopt without a state.
   std::optional<Decision> Decide(std::string_view flag_key,
                                  const Context& context) const;
@@ -149,8 +159,8 @@ class SyncedFlags {
 
  private:
   // Applies a change to `state` (not published).
-  static void ApplyChange(const v1::WatchEvent& event, SyncedState& state);
-  static void PutFlag(const v1::Flag& flag, SyncedState& state);
+  void ApplyChange(const v1::WatchEvent& event, SyncedState& state);
+  void PutFlag(const v1::Flag& flag, SyncedState& state);
   static void PutSegment(const v1::Segment& segment, SyncedState& state);
   // A copy of the published state (or an empty one) to change.
   std::unique_ptr<SyncedState> CopyPublished() const;
@@ -162,6 +172,8 @@ class SyncedFlags {
   // Publishes so far; current()'s readers compare it with their copy's.
   std::atomic<uint64_t> generation_{0};
   const uint64_t id_ = NextId();  // current()'s key, unique in the process
+  // Written by PutFlag (the Watch thread), read by the decision reporter.
+  FlagCounterSlots counter_slots_;
   // Watch thread only: the state being built before the stream's SYNCED
   // (null once synced), and resume_revision().
   std::unique_ptr<SyncedState> pending_;

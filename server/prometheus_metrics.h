@@ -3,6 +3,9 @@
 // revision and sizes, Watch subscribers, process CPU/memory/fds), served as
 // the Prometheus text format on /metrics. The one place in cutoverd that
 // includes prometheus-cpp; docs/operations.md describes every metric.
+// Implemented in two files: prometheus_metrics_traffic.cc has the
+// request-driven families (decisions, Decide latency, reported migration
+// operations), prometheus_metrics.cc the rest.
 //
 //   PrometheusMetrics metrics;
 //   metrics.WatchState(registry.get());          // scrape-time gauges
@@ -60,8 +63,13 @@ class PrometheusMetrics final : public ServerMetrics {
   // Everything, in the Prometheus text format, as /metrics serves it.
   std::string ExpositionText() const;
 
+  // Where a decision was made: cutover_decisions_total's `where` label.
+  enum class DecisionSite { kDaemon = 0, kClient = 1 };
+
   void CountDecisions(absl::string_view flag_key, Stage stage, Reason reason,
                       uint64_t n) override;
+  void CountClientDecisions(absl::string_view flag_key, Stage stage,
+                            Reason reason, uint64_t n) override;
   void ObserveDecideLatency(DecideRpc rpc, absl::Duration latency) override;
   void ObserveBatchSize(int items) override;
   void CountWatchOpened(bool from_revision, bool reset) override;
@@ -81,14 +89,23 @@ class PrometheusMetrics final : public ServerMetrics {
   static constexpr int kStageValues = 7;
   static constexpr int kReasonValues = 9;
   static constexpr int kWatchKinds = 8;
-  // One flag's decision counters, created on first use.
+  // One flag's decision counters by DecisionSite, then stage and reason,
+  // created on first use.
   struct FlagDecisionCounters {
-    std::array<std::atomic<prometheus::Counter*>, kStageValues * kReasonValues>
-        by_stage_reason{};
+    std::array<std::array<std::atomic<prometheus::Counter*>,
+                          kStageValues * kReasonValues>,
+               2>
+        by_site{};
   };
   class StateCollector;
 
-  prometheus::Counter* DecisionCounter(absl::string_view flag_key, int slot,
+  // The families of prometheus_metrics_traffic.cc, registered in `r`.
+  void RegisterDecisionFamilies(prometheus::Registry& r);
+  void RegisterTelemetryFamilies(prometheus::Registry& r);
+  void CountDecisionsMadeBy(DecisionSite where, absl::string_view flag_key,
+                            Stage stage, Reason reason, uint64_t n);
+  prometheus::Counter* DecisionCounter(absl::string_view flag_key,
+                                       DecisionSite where, int slot,
                                        Stage stage, Reason reason);
 
   std::shared_ptr<prometheus::Registry> registry_;

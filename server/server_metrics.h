@@ -45,6 +45,11 @@ class ServerMetrics {
   // in the store) with the same stage and reason.
   virtual void CountDecisions(absl::string_view /*flag_key*/, Stage /*stage*/,
                               Reason /*reason*/, uint64_t /*n*/) {}
+  // `n` decisions a client made itself (local evaluation) and reported
+  // (Telemetry API), labelled as CountDecisions labels the daemon's own.
+  virtual void CountClientDecisions(absl::string_view /*flag_key*/,
+                                    Stage /*stage*/, Reason /*reason*/,
+                                    uint64_t /*n*/) {}
   // Time spent handling one successful Decide or DecideBatch call.
   virtual void ObserveDecideLatency(DecideRpc /*rpc*/,
                                     absl::Duration /*latency*/) {}

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "convert/convert.h"
 #include "convert/telemetry.h"
 #include "core/stage.h"
 #include "rpc/grpc_status.h"
@@ -46,6 +47,43 @@ absl::Status CheckCount(const v1::MigrationOpCount& count,
   return absl::OkStatus();
 }
 
+// The reasons of an evaluation: what a client's local decision may give.
+bool IsEvaluationReason(v1::Reason reason) {
+  switch (reason) {
+    case v1::DISABLED:
+    case v1::RULE_MATCH:
+    case v1::SPLIT:
+    case v1::DEFAULT:
+    case v1::FLAG_NOT_FOUND:
+      return true;
+    default:
+      return false;
+  }
+}
+
+absl::Status CheckDecisionCount(const v1::DecisionCount& count,
+                                const TelemetryLimits& limits,
+                                const std::string& field) {
+  auto bad = [&field](absl::string_view name, absl::string_view rule) {
+    return absl::InvalidArgumentError(absl::StrCat(field, name, ": ", rule));
+  };
+  if (count.flag_key().empty()) return bad("flag_key", "required");
+  if (static_cast<int>(count.flag_key().size()) > limits.max_flag_key_length) {
+    return bad("flag_key", absl::StrCat("longer than ",
+                                        limits.max_flag_key_length, " bytes"));
+  }
+  if (count.stage() == v1::STAGE_UNSPECIFIED ||
+      !v1::Stage_IsValid(count.stage())) {
+    return bad("stage", "must be a stage (off ... complete)");
+  }
+  if (!IsEvaluationReason(count.reason())) {
+    return bad("reason",
+               "must be DISABLED, RULE_MATCH, SPLIT, DEFAULT or "
+               "FLAG_NOT_FOUND");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status CheckReport(const v1::ReportMigrationOpsRequest& request,
@@ -59,9 +97,19 @@ absl::Status CheckReport(const v1::ReportMigrationOpsRequest& request,
     return absl::InvalidArgumentError(absl::StrCat(
         "client: longer than ", limits.max_client_length, " bytes"));
   }
+  if (request.decisions_size() > limits.max_decisions) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "decisions: ", request.decisions_size(),
+        " entries, more than the limit of ", limits.max_decisions));
+  }
   for (int i = 0; i < request.counts_size(); ++i) {
     absl::Status status =
         CheckCount(request.counts(i), limits, absl::StrCat("counts[", i, "]."));
+    if (!status.ok()) return status;
+  }
+  for (int i = 0; i < request.decisions_size(); ++i) {
+    absl::Status status = CheckDecisionCount(
+        request.decisions(i), limits, absl::StrCat("decisions[", i, "]."));
     if (!status.ok()) return status;
   }
   return absl::OkStatus();
@@ -91,8 +139,8 @@ grpc::ServerUnaryReactor* TelemetryService::ReportMigrationOps(
   absl::Status status = CheckReport(*request, limits_);
   if (!status.ok()) {
     aggregator_->RejectReports(static_cast<uint64_t>(request->counts_size()));
-    metrics_->CountTelemetryRejected(
-        static_cast<uint64_t>(request->counts_size()));
+    metrics_->CountTelemetryRejected(static_cast<uint64_t>(
+        request->counts_size() + request->decisions_size()));
     reactor->Finish(ToGrpcStatus(status));
     return reactor;
   }
@@ -111,6 +159,17 @@ grpc::ServerUnaryReactor* TelemetryService::ReportMigrationOps(
     } else {
       full += 1;  // Add counted it as rejected
     }
+  }
+  // Decisions: counted as the daemon counts its own, so a key it does not
+  // have adds no series of its own.
+  for (const v1::DecisionCount& reported : request->decisions()) {
+    if (reported.count() == 0) continue;
+    const FlagTable::Slot* flag = snapshot->flags.Find(reported.flag_key());
+    metrics_->CountClientDecisions(
+        flag != nullptr ? absl::string_view(flag->first)
+                        : absl::string_view(kUnknownFlagLabel),
+        FromProto(reported.stage()), FromProto(reported.reason()),
+        reported.count());
   }
   aggregator_->RejectReports(unknown);
   aggregator_->AddClientDropped(request->dropped());

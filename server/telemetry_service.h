@@ -1,13 +1,18 @@
 // TelemetryService: the gRPC Telemetry API (ReportMigrationOps) on gRPC's
 // callback API. Client libraries report batches of migration operation
-// counts; each batch is checked whole, then its entries for flags in the
-// current snapshot go to the OpAggregator.
+// counts and of the decisions they made themselves (local evaluation);
+// each batch is checked whole, then its operation entries for flags in
+// the current snapshot go to the OpAggregator, and its decision entries
+// to the decision metric (ServerMetrics::CountClientDecisions), labelled
+// as the daemon labels its own: a key the snapshot does not have under
+// kUnknownFlagLabel, an archived flag under its key.
 //
 // A batch with a malformed entry (or too many entries) is refused with
 // INVALID_ARGUMENT naming the first bad field, e.g. "counts[3].origin: ...",
-// and nothing from it is added. Entries for a flag that does not exist (or
-// is archived) are counted as rejected, not errors, so a client that still
-// reports a retired flag loses nothing else. A call never touches the store.
+// "decisions[0].reason: ...", and nothing from it is added. Operation
+// entries for a flag that does not exist (or is archived) are counted as
+// rejected, not errors, so a client that still reports a retired flag
+// loses nothing else. A call never touches the store.
 //
 // Thread-safe.
 #ifndef CUTOVER_SERVER_TELEMETRY_SERVICE_H_
@@ -25,6 +30,7 @@ namespace cutover {
 // Limits on telemetry requests.
 struct TelemetryLimits {
   int max_counts = 10000;  // entries per batch
+  int max_decisions = 10000;  // decision entries per batch
   int max_flag_key_length = 128;
   int max_client_length = 256;  // ReportMigrationOpsRequest.client
 };

@@ -285,6 +285,53 @@ TEST_CASE("an archived flag answers off, FLAG_NOT_FOUND, as the daemon does",
   CHECK(message.revision() == 3);
 }
 
+TEST_CASE("each flag key keeps one counter slot across changes, archiving "
+          "and RESETs, DecideInto gives it, and slot 0 for an unknown key",
+          "[synced_flags]") {
+  SyncedFlags synced;
+  synced.BeginStream();
+  synced.Apply(Event(v1::WatchEvent::RESET, 2));
+  synced.Apply(FlagEvent(v1::WatchEvent::FLAG_UPSERTED, 1,
+                         StageFlag("orders", Stage::kLive)));
+  synced.Apply(FlagEvent(v1::WatchEvent::FLAG_UPSERTED, 2,
+                         StageFlag("carts", Stage::kShadow)));
+  synced.Apply(Event(v1::WatchEvent::SYNCED, 2));
+  auto slot_of = [&](const std::string& key) {
+    Decision decision;
+    uint32_t slot = 12345;
+    REQUIRE(synced.snapshot()->DecideInto(key, User("u"), decision, &slot));
+    return slot;
+  };
+  const uint32_t orders = slot_of("orders");
+  const uint32_t carts = slot_of("carts");
+  CHECK(orders != FlagCounterSlots::kUnknownSlot);
+  CHECK(carts != FlagCounterSlots::kUnknownSlot);
+  CHECK(orders != carts);
+  CHECK(slot_of("no-such-flag") == FlagCounterSlots::kUnknownSlot);
+  // A change, then archiving: the same slot (an archived flag is counted
+  // under its own key, as the daemon counts it).
+  synced.Apply(FlagEvent(v1::WatchEvent::FLAG_UPSERTED, 3,
+                         StageFlag("orders", Stage::kRampDown, 2)));
+  CHECK(slot_of("orders") == orders);
+  synced.Apply(FlagEvent(v1::WatchEvent::FLAG_ARCHIVED, 4,
+                         StageFlag("carts", Stage::kShadow, 2)));
+  CHECK(slot_of("carts") == carts);
+  // A RESET that brings orders back: still its slot; carts is gone.
+  synced.BeginStream();
+  synced.Apply(Event(v1::WatchEvent::RESET, 5));
+  synced.Apply(FlagEvent(v1::WatchEvent::FLAG_UPSERTED, 5,
+                         StageFlag("orders", Stage::kComplete, 3)));
+  synced.Apply(Event(v1::WatchEvent::SYNCED, 5));
+  CHECK(slot_of("orders") == orders);
+  CHECK(slot_of("carts") == FlagCounterSlots::kUnknownSlot);
+  std::vector<std::string> keys;
+  synced.counter_slots().AppendKeys(keys);
+  REQUIRE(keys.size() == 3);
+  CHECK(keys[orders] == "orders");
+  CHECK(keys[carts] == "carts");
+  CHECK(keys[FlagCounterSlots::kUnknownSlot] == "(unknown)");
+}
+
 TEST_CASE("a RESET replaces everything at its SYNCED, a replay builds on the "
           "published state, a broken stream's pending events are dropped",
           "[synced_flags]") {

@@ -199,7 +199,7 @@ TEST_CASE("local mode: 100,000 decisions equal the daemon's Decide at the "
   CHECK((*client)->stats().cache_misses == 0);
 }
 
-TEST_CASE("local mode: a change reaches the next decision through Watch; "
+TEST_CASE("local mode: a change reaches the next decision through Watch, "
           "before the first sync the daemon is asked",
           "[client][local]") {
   TempDir dir;

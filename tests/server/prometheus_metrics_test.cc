@@ -46,6 +46,9 @@ void CountOnce(PrometheusMetrics& metrics) {
   metrics.CountDecisions("orders", Stage::kLive, Reason::kSplit, 1);
   metrics.CountDecisions("orders", Stage::kShadow, Reason::kSplit, 1);
   metrics.CountDecisions(kUnknownFlagLabel, Stage::kOff, Reason::kFlagNotFound, 1);
+  metrics.CountClientDecisions("orders", Stage::kLive, Reason::kSplit, 40);
+  metrics.CountClientDecisions(kUnknownFlagLabel, Stage::kOff,
+                               Reason::kFlagNotFound, 6);
   metrics.ObserveDecideLatency(DecideRpc::kDecide, absl::Microseconds(30));
   metrics.ObserveDecideLatency(DecideRpc::kDecideBatch, absl::Milliseconds(2));
   metrics.ObserveBatchSize(100);
@@ -130,16 +133,31 @@ TEST_CASE("metric names and label sets are the documented ones") {
   CountOnce(metrics);
   const Exposition e = Parse(metrics.ExpositionText());
 
-  CHECK(e.Value("cutover_decisions_total",
-                {{"flag", "orders"}, {"stage", "live"}, {"reason", "SPLIT"}}) ==
-        2);
-  CHECK(e.Value("cutover_decisions_total", {{"flag", "orders"},
-                                            {"stage", "shadow"},
-                                            {"reason", "SPLIT"}}) == 1);
-  CHECK(e.Value("cutover_decisions_total", {{"flag", "(unknown)"},
-                                            {"stage", "off"},
-                                            {"reason", "FLAG_NOT_FOUND"}}) ==
-        1);
+  // Every decision series, with its full label set: the daemon's own and
+  // those clients reported, apart.
+  std::map<std::string, double> decisions;
+  for (const Sample& sample : e.samples) {
+    if (sample.name == "cutover_decisions_total") {
+      decisions[Exposition::Id(sample)] = sample.value;
+    }
+  }
+  CHECK(decisions ==
+        std::map<std::string, double>{
+            {"cutover_decisions_total{flag=\"orders\",reason=\"SPLIT\","
+             "stage=\"live\",where=\"daemon\",}",
+             2},
+            {"cutover_decisions_total{flag=\"orders\",reason=\"SPLIT\","
+             "stage=\"shadow\",where=\"daemon\",}",
+             1},
+            {"cutover_decisions_total{flag=\"(unknown)\",reason=\"FLAG_NOT_"
+             "FOUND\",stage=\"off\",where=\"daemon\",}",
+             1},
+            {"cutover_decisions_total{flag=\"orders\",reason=\"SPLIT\","
+             "stage=\"live\",where=\"client\",}",
+             40},
+            {"cutover_decisions_total{flag=\"(unknown)\",reason=\"FLAG_NOT_"
+             "FOUND\",stage=\"off\",where=\"client\",}",
+             6}});
   CHECK(e.Value("cutover_decide_duration_seconds_count", {{"rpc", "Decide"}}) ==
         1);
   CHECK(e.Value("cutover_decide_duration_seconds_count",
@@ -273,8 +291,10 @@ TEST_CASE("a DecisionTally counts every decision, in runs or interleaved") {
   tally.Flush(metrics);  // nothing left: counts nothing twice
   const Exposition text = Parse(metrics.ExpositionText());
   auto count = [&](const std::string& flag, const std::string& stage) {
-    return text.Value("cutover_decisions_total",
-                      {{"flag", flag}, {"stage", stage}, {"reason", "SPLIT"}});
+    return text.Value("cutover_decisions_total", {{"flag", flag},
+                                                  {"stage", stage},
+                                                  {"reason", "SPLIT"},
+                                                  {"where", "daemon"}});
   };
   CHECK(count("orders", "live") == 4);
   CHECK(count("orders", "shadow") == 1);
