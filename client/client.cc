@@ -134,10 +134,12 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
         DecisionReporter::Options{client->options_.decision_report_interval,
                                   client->options_.decision_report_deadline});
   }
+  // The watchdog also exports the per-thread counters: it runs without
+  // Watch too.
+  client->watchdog_thread_ =
+      std::thread([c = client.get()] { c->WatchdogLoop(); });
   if (client->options_.watch) {
     client->watch_thread_ = std::thread([c = client.get()] { c->WatchLoop(); });
-    client->watchdog_thread_ =
-        std::thread([c = client.get()] { c->WatchdogLoop(); });
     const absl::Time until = absl::Now() + client->options_.initial_sync_wait;
     while (!client->watch_synced_ && absl::Now() < until) {
       absl::SleepFor(absl::Milliseconds(2));
@@ -227,7 +229,7 @@ bool Client::DecideLocally(std::string_view flag_key, const Context& context,
       !state->DecideInto(flag_key, context, decision, &counter_slot)) {
     return false;
   }
-  counters_->Add(counters_->evaluated, &Metrics::evaluated);
+  counters_->Add(counters_->evaluated);
   counters_->local_decisions.Count(counter_slot, decision.stage,
                                    decision.reason);
   return true;
@@ -241,7 +243,7 @@ Decision Client::DecideUncaught(std::string_view flag_key,
   if (DecideLocally(flag_key, context, decision)) return decision;
   const DecisionCache::Hit cached = cache_.Get(flag_key, context, decision);
   if (ServableFresh(cached)) {
-    counters_->Add(counters_->hits, &Metrics::hits);
+    counters_->Add(counters_->hits);
     decision.reason = Reason::kCached;
     return decision;
   }
@@ -353,7 +355,7 @@ std::vector<Decision> Client::Prefetch(
         const DecisionCache::Hit cached =
             cache_.Get(flag_key, contexts[i], decision);
         if (ServableFresh(cached)) {
-          counters_->Add(counters_->hits, &Metrics::hits);
+          counters_->Add(counters_->hits);
           decision.reason = Reason::kCached;
         } else {
           ServeUnanswered(
@@ -404,10 +406,11 @@ bool Client::ReportLocalDecisions() noexcept {
 }
 
 void Client::RegisterMetrics(prometheus::Registry& registry) {
+  std::lock_guard lock(mu_);
   if (metrics_ != nullptr) return;
   metrics_ = std::make_shared<Metrics>(registry);
   // Bring the exported counters up to what happened before registration.
-  metrics_->hits->Increment(static_cast<double>(counters_->hits.Load()));
+  ExportPerThreadCountsLocked();
   metrics_->misses->Increment(static_cast<double>(counters_->misses.load()));
   metrics_->stale->Increment(static_cast<double>(counters_->stale.load()));
   metrics_->local->Increment(static_cast<double>(counters_->local.load()));
@@ -425,6 +428,17 @@ void Client::RegisterMetrics(prometheus::Registry& registry) {
   counters_->metrics.store(metrics_.get(), std::memory_order_release);
 }
 
+void Client::ExportPerThreadCountsLocked() {
+  if (metrics_ == nullptr) return;
+  const uint64_t hits = counters_->hits.Load();
+  const uint64_t evaluated = counters_->evaluated.Load();
+  metrics_->hits->Increment(static_cast<double>(hits - exported_hits_));
+  metrics_->evaluated->Increment(
+      static_cast<double>(evaluated - exported_evaluated_));
+  exported_hits_ = hits;
+  exported_evaluated_ = evaluated;
+}
+
 void Client::Shutdown() noexcept {
   {
     std::lock_guard lock(mu_);
@@ -435,6 +449,10 @@ void Client::Shutdown() noexcept {
   stop_cv_.notify_all();
   if (watch_thread_.joinable()) watch_thread_.join();
   if (watchdog_thread_.joinable()) watchdog_thread_.join();
+  {
+    std::lock_guard lock(mu_);
+    ExportPerThreadCountsLocked();
+  }
   // The stream is over: the last state is final; write it if it is new.
   if (snapshot_writer_ != nullptr) snapshot_writer_->Stop();
   // No local decision after the stream: report the last counts.
@@ -450,8 +468,10 @@ bool Client::SleepLocked(std::unique_lock<std::mutex>& lock, absl::Time until) {
 void Client::WatchdogLoop() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
+    ExportPerThreadCountsLocked();
     // Next look: when the current stream would have been silent for the
-    // whole timeout (or a timeout from now, with no stream).
+    // whole timeout (or a timeout from now, with no stream), and within a
+    // second, for the exported metrics.
     absl::Time wake = absl::Now() + options_.watch_idle_timeout;
     if (watch_context_ != nullptr) {
       const absl::Time last = absl::FromUnixNanos(
@@ -471,7 +491,7 @@ void Client::WatchdogLoop() {
         wake = last + options_.watch_idle_timeout;
       }
     }
-    SleepLocked(lock, wake);
+    SleepLocked(lock, std::min(wake, absl::Now() + absl::Seconds(1)));
   }
 }
 

@@ -247,7 +247,10 @@ class Client final : public DecisionSource {
 
   // Adds the counters to `registry` as cutover_client_* metrics (a
   // collectable the registry's owner scrapes). The registry must outlive
-  // the Client's use of it; call once.
+  // the Client's use of it; call once. The decisions counted per thread
+  // (source="evaluated" and "cache": the hot paths, which write no shared
+  // line) are added to the exported counters every second, by the
+  // client's watchdog thread, and at Shutdown; the others at once.
   void RegisterMetrics(prometheus::Registry& registry);
 
   // The channel to the daemon, to share (e.g. with a TelemetryReporter).
@@ -295,8 +298,11 @@ class Client final : public DecisionSource {
   void LoadSnapshotFile();
   void WatchLoop();
   // Cancels the Watch stream when it has been silent past
-  // watch_idle_timeout.
+  // watch_idle_timeout, and exports the per-thread counters every second.
   void WatchdogLoop();
+  // Adds to the exported metrics (if registered) what the per-thread
+  // counters counted since the last call. Holds mu_.
+  void ExportPerThreadCountsLocked();
   // One Watch stream until it breaks; returns whether it reached SYNCED.
   bool RunWatchStream();
   // Waits, holding `lock` on mu_, until Shutdown or `until`; returns
@@ -332,6 +338,10 @@ class Client final : public DecisionSource {
   std::atomic<int64_t> watch_last_event_ns_{0};
   std::thread watch_thread_;
   std::thread watchdog_thread_;
+  // What of the per-thread counters the exported metrics already hold
+  // (guarded by mu_; ExportPerThreadCountsLocked).
+  uint64_t exported_hits_ = 0;
+  uint64_t exported_evaluated_ = 0;
 };
 
 }  // namespace cutover

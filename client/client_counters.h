@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <type_traits>
 
 #include "client/client.h"
 #include "client/local_decision_counts.h"
@@ -88,13 +87,13 @@ struct Client::Counters {
       snapshot_failures{0};
   std::atomic<Metrics*> metrics{nullptr};
 
-  template <typename Counter>
-  void Add(Counter& counter, prometheus::Counter* Metrics::*exported) {
-    if constexpr (std::is_same_v<Counter, PerThreadCounter>) {
-      counter.Add();
-    } else {
-      counter.fetch_add(1, std::memory_order_relaxed);
-    }
+  // Counts one; exported at once (a per-thread counter is exported by
+  // Client::ExportPerThreadCountsLocked instead: the hot paths write no
+  // line another thread writes, and a prometheus::Counter is one).
+  void Add(PerThreadCounter& counter) { counter.Add(); }
+  void Add(std::atomic<uint64_t>& counter,
+           prometheus::Counter* Metrics::*exported) {
+    counter.fetch_add(1, std::memory_order_relaxed);
     if (Metrics* m = metrics.load(std::memory_order_acquire)) {
       (m->*exported)->Increment();
     }

@@ -412,8 +412,11 @@ int main(int argc, char** argv) {
   for (const std::string& error : result.sample_errors) {
     std::fprintf(stderr, "orders-demo: request failed: %s\n", error.c_str());
   }
-  // Send what is left before reading the reporter's counters.
+  // Send what is left before reading the reporter's counters; the load is
+  // over, so the client stops too (its last local decision counts go to
+  // the daemon, its counters to the exported metrics).
   reporter.Flush();
+  (*client)->Shutdown();
 
   const cutover::examples::RepositoryStats repo = repository.stats();
   const cutover::MigratorStats migrated = migrator.stats();

@@ -75,7 +75,12 @@ TEST_CASE("a synced client answers as the daemon did after the daemon is "
   REQUIRE(daemon.Start());
   CreateFlags(daemon);
 
-  auto client = Client::Create(OptionsFor(daemon));
+  ClientOptions options = OptionsFor(daemon);
+  // No call of this client's may be answered once the daemon is gone: a
+  // short deadline bounds the test even if another test's daemon (one
+  // paused, say) took the freed port.
+  options.decide_deadline = absl::Milliseconds(50);
+  auto client = Client::Create(options);
   REQUIRE(client.ok());
   REQUIRE((*client)->watch_synced());
   prometheus::Registry registry;
@@ -102,6 +107,8 @@ TEST_CASE("a synced client answers as the daemon did after the daemon is "
   REQUIRE(done[0].flag_version == 6);
 
   REQUIRE(daemon.Stop(SIGKILL) == -SIGKILL);
+  // Until its stream breaks, a local client still decides as synced.
+  REQUIRE(Eventually([&] { return !(*client)->watch_synced(); }));
   for (size_t i = 0; i < users.size(); ++i) {
     INFO("user " << users[i].targeting_key);
     CheckSameAsDaemon((*client)->Decide("orders", users[i]), orders[i]);
@@ -151,6 +158,7 @@ TEST_CASE("an archived flag is answered off, as the daemon does, not with "
   REQUIRE(online.reason == Reason::kFlagNotFound);
 
   REQUIRE(daemon.Stop(SIGKILL) == -SIGKILL);
+  REQUIRE(Eventually([&] { return !(*client)->watch_synced(); }));
   const Decision offline =
       (*client)->Decide("old", Context{"u-2", {}}, Stage::kDualWrite);
   CHECK(offline.stage == Stage::kOff);
