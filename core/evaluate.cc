@@ -117,8 +117,10 @@ void DecideInto(const CompiledFlag& compiled, const SegmentIndex& segments,
   const Rule* matched_rule = nullptr;
   // The rules' in / not_in clauses first, all at once (MembershipIndex).
   const internal::ClauseBits bits = internal.membership.Probe(context);
-  for (size_t i = 0; i < internal.rules.size(); ++i) {
-    const internal::CompiledRule& rule = internal.rules[i];
+  const internal::CompiledRule* const rules = internal.rules.data();
+  const size_t rule_count = internal.rules.size();
+  for (size_t i = 0; i < rule_count; ++i) {
+    const internal::CompiledRule& rule = rules[i];
     if ((bits.contains & rule.must_list) != rule.must_list ||
         (bits.present & rule.must_have_attribute) != rule.must_have_attribute ||
         (bits.contains & rule.must_not_list) != 0) {
