@@ -22,8 +22,13 @@ echo "== admin_bench (synced writes vs write+fsync and GetFlag, Decide during wr
 "$B/admin_bench" --writes=300 --seconds=3 --write-rates=0,100
 echo "== invalidation_bench (ack to the last watching stream)"
 "$B/invalidation_bench" --streams=1,100,1000 --changes=100
-echo "== invalidation_bench (Client caches, 100 clients)"
+echo "== invalidation_bench (100 clients: local evaluation, then remote)"
 "$B/invalidation_bench" 100 30
+"$B/invalidation_bench" 100 30 --evaluation=remote
+echo "== client_bench (cache hit and local decision vs a map lookup)"
+"$B/client_bench" --benchmark_min_time=1
+echo "== client_memory_bench (a local client's heap per 1,000 flags)"
+"$B/client_memory_bench" --flags=1000,5000
 echo "== cost (instructions per call under callgrind, client and server)"
 "$(dirname "$0")/cost.sh" "${1:-build}"
 echo "== scale_bench (start-up, memory, writes and a scrape by flag count)"
