@@ -11,20 +11,38 @@
 namespace cutover {
 namespace {
 
+// INVALID_ARGUMENT for the entry at `field` (e.g. "counts[2].").
+absl::Status Bad(const std::string& field, absl::string_view name,
+                 absl::string_view rule) {
+  return absl::InvalidArgumentError(absl::StrCat(field, name, ": ", rule));
+}
+
+// The flag key and stage every reported entry carries.
+absl::Status CheckKeyAndStage(const std::string& flag_key, v1::Stage stage,
+                              const TelemetryLimits& limits,
+                              const std::string& field) {
+  if (flag_key.empty()) return Bad(field, "flag_key", "required");
+  if (static_cast<int>(flag_key.size()) > limits.max_flag_key_length) {
+    return Bad(field, "flag_key",
+               absl::StrCat("longer than ", limits.max_flag_key_length,
+                            " bytes"));
+  }
+  if (stage == v1::STAGE_UNSPECIFIED || !v1::Stage_IsValid(stage)) {
+    return Bad(field, "stage", "must be a stage (off ... complete)");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckCount(const v1::MigrationOpCount& count,
                         const TelemetryLimits& limits,
                         const std::string& field) {
   auto bad = [&field](absl::string_view name, absl::string_view rule) {
-    return absl::InvalidArgumentError(absl::StrCat(field, name, ": ", rule));
+    return Bad(field, name, rule);
   };
-  if (count.flag_key().empty()) return bad("flag_key", "required");
-  if (static_cast<int>(count.flag_key().size()) > limits.max_flag_key_length) {
-    return bad("flag_key", absl::StrCat("longer than ",
-                                        limits.max_flag_key_length, " bytes"));
-  }
-  if (count.stage() == v1::STAGE_UNSPECIFIED ||
-      !v1::Stage_IsValid(count.stage())) {
-    return bad("stage", "must be a stage (off ... complete)");
+  if (absl::Status s =
+          CheckKeyAndStage(count.flag_key(), count.stage(), limits, field);
+      !s.ok()) {
+    return s;
   }
   if (!ParseOpKind(count.op()).has_value()) {
     return bad("op", "must be \"read\", \"write\" or \"repair\"");
@@ -64,20 +82,13 @@ bool IsEvaluationReason(v1::Reason reason) {
 absl::Status CheckDecisionCount(const v1::DecisionCount& count,
                                 const TelemetryLimits& limits,
                                 const std::string& field) {
-  auto bad = [&field](absl::string_view name, absl::string_view rule) {
-    return absl::InvalidArgumentError(absl::StrCat(field, name, ": ", rule));
-  };
-  if (count.flag_key().empty()) return bad("flag_key", "required");
-  if (static_cast<int>(count.flag_key().size()) > limits.max_flag_key_length) {
-    return bad("flag_key", absl::StrCat("longer than ",
-                                        limits.max_flag_key_length, " bytes"));
-  }
-  if (count.stage() == v1::STAGE_UNSPECIFIED ||
-      !v1::Stage_IsValid(count.stage())) {
-    return bad("stage", "must be a stage (off ... complete)");
+  if (absl::Status s =
+          CheckKeyAndStage(count.flag_key(), count.stage(), limits, field);
+      !s.ok()) {
+    return s;
   }
   if (!IsEvaluationReason(count.reason())) {
-    return bad("reason",
+    return Bad(field, "reason",
                "must be DISABLED, RULE_MATCH, SPLIT, DEFAULT or "
                "FLAG_NOT_FOUND");
   }
