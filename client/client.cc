@@ -313,15 +313,14 @@ std::vector<Decision> Client::Prefetch(
   try {
     // Local mode, synced: every decision made here (no cache to fill). A
     // flag this library cannot evaluate fails on the first context.
-    decisions.resize(contexts.size());
-    size_t local = 0;
-    while (local < contexts.size() &&
-           DecideLocally(flag_key, contexts[local], decisions[local])) {
-      ++local;
-    }
-    if (local == contexts.size()) return decisions;
-    decisions.clear();
     decisions.reserve(contexts.size());
+    for (const Context& context : contexts) {
+      Decision decision;
+      if (!DecideLocally(flag_key, context, decision)) break;
+      decisions.push_back(std::move(decision));
+    }
+    if (decisions.size() == contexts.size()) return decisions;
+    decisions.clear();
     for (size_t start = 0; start < contexts.size(); start += kBatchLimit) {
       const size_t end = std::min(contexts.size(), start + kBatchLimit);
       v1::DecideBatchRequest request;
