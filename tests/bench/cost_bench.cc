@@ -8,7 +8,8 @@
 //                                  (without valgrind: wall time per call)
 //
 // A daemon runs in this process (auth off, metrics on, loopback), with the
-// flag "orders" at live 5% / shadow 95%. One caller, one call at a time,
+// flag "orders" at live 5% / shadow 95%; flagd's ResolveString asks for
+// the same decision as Decide. One caller, one call at a time,
 // each sent as decide_bench sends them: a generic stub, requests serialized
 // once, responses left unparsed. For each kind of call: warm-up calls, then the
 // callgrind counters zeroed, `calls` calls, and the counters dumped under
@@ -29,6 +30,7 @@
 #include "absl/synchronization/mutex.h"
 #include "client/admin_client.h"
 #include "cutover/v1/cutover.pb.h"
+#include "flagd/evaluation/v2/evaluation.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "server/daemon.h"
@@ -119,6 +121,17 @@ int Main(int argc, char** argv) {
   const grpc::ByteBuffer decide =
       Serialize(DecideRequestFor("orders", "user-4242"));
   Measure("decide", calls, [&] { return Call(stub, kDecideMethod, decide); });
+  // flagd's ResolveString (v2) for the same flag, user and attribute.
+  flagd::evaluation::v2::ResolveStringRequest resolve;
+  resolve.set_flag_key("orders");
+  auto& fields = *resolve.mutable_context()->mutable_fields();
+  fields["targetingKey"].set_string_value("user-4242");
+  fields["tenant"].set_string_value("acme");
+  const grpc::ByteBuffer resolve_string = Serialize(resolve);
+  Measure("resolve_string_v2", calls, [&] {
+    return Call(stub, "/flagd.evaluation.v2.Service/ResolveString",
+                resolve_string);
+  });
   for (int users : {100, 1000}) {
     const grpc::ByteBuffer batch = Serialize(BatchOf(users));
     const std::string name = "decide_batch_" + std::to_string(users);
