@@ -1,5 +1,6 @@
 #include "server/daemon.h"
 
+#include <cstdio>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -17,6 +18,7 @@
 #include "server/admin_service.h"
 #include "server/auth.h"
 #include "server/evaluation_service.h"
+#include "server/file_watch.h"
 #include "server/flag_registry.h"
 #include "server/flagd_service.h"
 #include "server/flagd_sync_service.h"
@@ -70,6 +72,12 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   auto authorizer = Authorizer::Create(config.auth);
   if (!authorizer.ok()) return authorizer.status();
   daemon->authorizer_ = *std::move(authorizer);
+  if (config.auth.enabled && !config.auth.token_file.empty()) {
+    auto watch = FileWatch::Start(config.auth.token_file, FileWatch::Options(),
+                                  [d = daemon.get()] { d->ReloadTokenFile(); });
+    if (!watch.ok()) return watch.status();
+    daemon->token_file_watch_ = *std::move(watch);
+  }
   auto credentials = ServerCredentials(config.tls);
   if (!credentials.ok()) return credentials.status();
 
@@ -172,6 +180,22 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     }
   }
   return daemon;
+}
+
+void Daemon::ReloadTokenFile() {
+  const absl::StatusOr<bool> changed = authorizer_->ReloadTokenFile();
+  if (!changed.ok()) {
+    metrics_->CountTokenFileReload("failed");
+    std::fprintf(stderr, "cutoverd: token file not reloaded, the old tokens "
+                         "stay: %s\n",
+                 std::string(changed.status().message()).c_str());
+    return;
+  }
+  metrics_->CountTokenFileReload(*changed ? "changed" : "unchanged");
+  if (*changed) {
+    std::fprintf(stderr, "cutoverd: token file %s reloaded\n",
+                 config_.auth.token_file.c_str());
+  }
 }
 
 void Daemon::HeartbeatLoop() {

@@ -36,6 +36,7 @@ class OpAggregator;
 class PrometheusMetrics;
 class ServerMetrics;
 class TelemetryService;
+class FileWatch;
 
 class Daemon {
  public:
@@ -62,6 +63,9 @@ class Daemon {
  private:
   explicit Daemon(const DaemonConfig& config);
   void HeartbeatLoop();
+  // The token file's folder changed: read it again (Authorizer), count and
+  // log what happened (never a token).
+  void ReloadTokenFile();
 
   const DaemonConfig config_;
   // Declared first so that it outlives everything that counts into it.
@@ -69,6 +73,8 @@ class Daemon {
   // metrics_ when /metrics is served, else null.
   PrometheusMetrics* prometheus_ = nullptr;
   std::unique_ptr<Authorizer> authorizer_;
+  // Set when auth reads a token file; stopped before authorizer_ goes.
+  std::unique_ptr<FileWatch> token_file_watch_;
   std::unique_ptr<FlagRegistry> registry_;
   std::unique_ptr<EvaluationService> evaluation_;
   std::unique_ptr<FlagdResolver> flagd_resolver_;
