@@ -397,6 +397,19 @@ double MedianRatio(const LoadResult& a, const LoadResult& b) {
   return Quantile(ratios, 0.5);
 }
 
+void ReportLoad(const char* what, int callers, LoadResult& r,
+                LoadResult* reference, const char* versus) {
+  std::printf("%-28s callers %3d  %9.0f calls/s  p50 %8.1f us  p99 %8.1f us",
+              what, callers, r.per_second(), r.p50(), r.p99());
+  if (r.failures > 0) std::printf("  FAILURES %lld", (long long)r.failures);
+  if (reference != nullptr) {
+    std::printf("  vs %s: throughput %.2f  p99 %.2f", versus,
+                MedianRatio(r, *reference), r.p99() / reference->p99());
+  }
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
 // One Watch stream: notes when each version of the watched flag first
 // arrives.
 class WatchStreams::Stream final

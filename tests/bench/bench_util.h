@@ -154,6 +154,12 @@ std::vector<LoadResult> RunRounds(const std::vector<Load>& loads, int callers,
 // The median over rounds of a.round_rates[i] / b.round_rates[i].
 double MedianRatio(const LoadResult& a, const LoadResult& b);
 
+// Prints one result line: calls/s, latency and, next to a `reference` run
+// in the same rounds (named `versus`), the median ratio of throughputs and
+// the ratio of p99s.
+void ReportLoad(const char* what, int callers, LoadResult& r,
+                LoadResult* reference = nullptr, const char* versus = "");
+
 // Watch streams over their own channels (at most 100 streams each), every
 // stream noting when it first sees each flag version of one flag.
 class WatchStreams {
