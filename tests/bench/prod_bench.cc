@@ -16,8 +16,10 @@
 // rounds: the empty RPC (grpc.health.v1 Health/Check on the same daemon:
 // same listener, same TLS, the same authorization header sent, which
 // health does not check: the transport's limit for that setting), Decide,
-// and DecideBatch of 100 users. Targets (docs/performance.md): Decide at
-// least 0.95x the empty RPC in every setting.
+// and DecideBatch of 100 users. Then the daemon's CPU per call (from /proc)
+// for the empty RPC and Decide, each run alone. Targets
+// (docs/performance.md): Decide at least 0.95x the empty RPC in every
+// setting.
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -166,6 +168,21 @@ int Main(int argc, char** argv) {
     ReportLoad("DecideBatch x100", callers, r[2], &r[0], "empty");
     std::printf("%-28s %9.0f decisions/s\n", "  DecideBatch decisions",
                 r[2].per_second() * 100);
+    // The daemon's CPU per call (/proc), each load alone: what Decide costs
+    // the daemon over the empty RPC in this setting. Compared between
+    // settings it says what a token or TLS adds per call.
+    double cpu_us[2] = {0, 0};
+    for (int i = 0; i < 2; ++i) {
+      const Load& load = i == 0 ? health : decide;
+      const ProcessCpu before = ProcessCpu::Of(daemon.pid());
+      const LoadResult run = RunClosedLoop(*load.stub, load.method,
+                                           *load.request, callers, seconds);
+      const ProcessCpu used = ProcessCpu::Of(daemon.pid()) - before;
+      cpu_us[i] = run.calls > 0 ? used.total() * 1e6 / run.calls : 0;
+    }
+    std::printf("  daemon CPU per call: empty %.1f us, Decide %.1f us, "
+                "Decide - empty %.1f us\n",
+                cpu_us[0], cpu_us[1], cpu_us[1] - cpu_us[0]);
     for (const LoadResult& load : r) failures += load.failures > 0;
     daemon.Stop(SIGTERM);
   }
