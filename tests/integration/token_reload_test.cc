@@ -65,7 +65,7 @@ double SecondsUntil(const std::string& server, const std::string& token,
 }
 
 TEST_CASE("a token removed from the token file is refused without a "
-          "restart; a new one is accepted; a bad file changes nothing",
+          "restart, a new one is accepted, a bad file changes nothing",
           "[security]") {
   TempDir dir;
   const std::string file = dir.path() + "/tokens";

@@ -165,7 +165,7 @@ class Calls {
 };
 
 TEST_CASE("FileWatch: a file renamed over, written or deleted in the folder "
-          "calls back; a burst makes one call; stopping joins",
+          "calls back, a burst makes one call, stopping joins",
           "[auth]") {
   TempDir dir;
   const std::string file = dir.path() + "/tokens";
