@@ -1,5 +1,6 @@
 #include "server/daemon.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -158,6 +159,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     daemon->metrics_port_ = daemon->prometheus_->port();
   }
 
+  daemon->last_heartbeat_ns_.store(absl::ToUnixNanos(absl::Now()));
   daemon->heartbeat_thread_ = std::thread([d = daemon.get()] {
     d->HeartbeatLoop();
   });
@@ -180,6 +182,12 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     }
   }
   return daemon;
+}
+
+bool Daemon::Alive() const {
+  const absl::Duration since =
+      absl::Now() - absl::FromUnixNanos(last_heartbeat_ns_.load());
+  return since < std::max(3 * config_.heartbeat_interval, absl::Seconds(3));
 }
 
 void Daemon::ReloadTokenFile() {
@@ -208,6 +216,7 @@ void Daemon::HeartbeatLoop() {
     if (stopping_) break;
     mu_.Unlock();
     registry_->hub().Heartbeat();
+    last_heartbeat_ns_.store(absl::ToUnixNanos(absl::Now()));
     mu_.Lock();
   }
 }

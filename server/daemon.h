@@ -11,6 +11,8 @@
 #ifndef CUTOVER_SERVER_DAEMON_H_
 #define CUTOVER_SERVER_DAEMON_H_
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <thread>
 
@@ -55,6 +57,12 @@ class Daemon {
   // Store::migrated_from_schema).
   int store_migrated_from_schema() const { return store_migrated_from_; }
 
+  // Whether the daemon's heartbeat loop (which sends every Watch stream
+  // its heartbeat through the change hub) has run within three heartbeat
+  // intervals (at least 3 s): the liveness systemd's watchdog is fed on
+  // (server/service_manager.h). Any thread.
+  bool Alive() const;
+
   // Ends Watch streams and refuses new admin calls (UNAVAILABLE), lets the
   // admin calls in flight finish and the streams send their last status
   // (up to the configured grace), closes every connection, then the store.
@@ -91,6 +99,8 @@ class Daemon {
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // absl::Now() in nanoseconds when the heartbeat loop last ran (or Start).
+  std::atomic<int64_t> last_heartbeat_ns_{0};
   std::thread heartbeat_thread_;
 };
 
