@@ -329,4 +329,14 @@ std::string DaemonProcess::address() const {
 
 std::string DaemonProcess::last_stderr() const { return ReadFile(stderr_file_); }
 
+bool ReplaceFile(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".new";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    if (!out) return false;
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
 }  // namespace cutover::testing

@@ -101,6 +101,11 @@ class SilentLoopbackPort {
 // operation on it bounded by a 10 s timeout; -1 if refused.
 int ConnectLoopback(int port);
 
+// Writes `text` to a new file beside `path` and renames it over `path`, as
+// config tools and editors replace a file (readers see the old file or the
+// new one, whole). False if it could not.
+bool ReplaceFile(const std::string& path, const std::string& text);
+
 // GET `url` with curl (at most `timeout_seconds`); exit_code 0 and the body
 // in `out` on an HTTP success.
 RunResult HttpGet(const std::string& url, double timeout_seconds = 10);

@@ -23,15 +23,6 @@ namespace {
 
 constexpr char kListFlags[] = "/cutover.v1.Admin/ListFlags";
 
-void Replace(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".new";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-  }
-  REQUIRE(std::rename(tmp.c_str(), path.c_str()) == 0);
-}
-
 std::string Line(const std::string& name, const std::string& token) {
   return absl::StrCat(name, " reader ", TokenSha256Hex(token), "\n");
 }
@@ -72,7 +63,7 @@ TEST_CASE("a token removed from the token file is refused without a "
   const std::string alice = NewToken();
   const std::string bob = NewToken();
   const std::string carol = NewToken();
-  Replace(file, Line("alice", alice) + Line("bob", bob));
+  REQUIRE(ReplaceFile(file, Line("alice", alice) + Line("bob", bob)));
   DaemonProcess daemon(dir.path() + "/data",
                        {"--auth", "tokens", "--token-file", file});
   REQUIRE(daemon.Start());
@@ -82,7 +73,7 @@ TEST_CASE("a token removed from the token file is refused without a "
   CHECK(ListWith(server, carol) == grpc::StatusCode::UNAUTHENTICATED);
 
   // alice revoked, carol added, in one rename.
-  Replace(file, Line("bob", bob) + Line("carol", carol));
+  REQUIRE(ReplaceFile(file, Line("bob", bob) + Line("carol", carol)));
   const double revoked =
       SecondsUntil(server, alice, grpc::StatusCode::UNAUTHENTICATED);
   std::printf("token_reload_test: alice refused %.0f ms after the rename\n",
@@ -92,10 +83,11 @@ TEST_CASE("a token removed from the token file is refused without a "
   CHECK(ListWith(server, alice) == grpc::StatusCode::UNAUTHENTICATED);
 
   // A bad line: nothing changes (bob and carol still in, alice still out).
-  Replace(file, Line("bob", bob) + "dave superuser 00\n");
-  for (int i = 0; i < 1000 &&
-                  daemon.last_stderr().find("not reloaded") == std::string::npos;
-       ++i) {
+  REQUIRE(ReplaceFile(file, Line("bob", bob) + "dave superuser 00\n"));
+  auto reported = [&] {
+    return daemon.last_stderr().find("not reloaded") != std::string::npos;
+  };
+  for (int i = 0; i < 1000 && !reported(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   const std::string log = daemon.last_stderr();
@@ -108,10 +100,11 @@ TEST_CASE("a token removed from the token file is refused without a "
   CHECK(ListWith(server, alice) == grpc::StatusCode::UNAUTHENTICATED);
   const RunResult metrics = HttpGet(
       absl::StrCat("http://127.0.0.1:", daemon.metrics_port(), "/metrics"));
-  CHECK(metrics.out.find("cutover_token_file_reloads_total{result=\"failed\"} 1") !=
-        std::string::npos);
-  CHECK(metrics.out.find("cutover_token_file_reloads_total{result=\"changed\"} 1") !=
-        std::string::npos);
+  for (const char* result : {"failed", "changed"}) {
+    const std::string line = absl::StrCat(
+        "cutover_token_file_reloads_total{result=\"", result, "\"} 1");
+    CHECK(metrics.out.find(line) != std::string::npos);
+  }
 }
 
 }  // namespace

@@ -20,18 +20,8 @@
 namespace cutover {
 namespace {
 
+using testing::ReplaceFile;
 using testing::TempDir;
-
-// Writes `text` to a new file and renames it over `path`, as config tools
-// and editors replace a file.
-void Replace(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".new";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-  }
-  REQUIRE(std::rename(tmp.c_str(), path.c_str()) == 0);
-}
 
 std::string Line(const std::string& name, const char* role,
                  const std::string& token) {
@@ -45,7 +35,8 @@ TEST_CASE("a token matches its set only: a thread's memory of accepted "
   const std::string file = dir.path() + "/tokens";
   const std::string alice = NewToken();
   const std::string bob = NewToken();
-  Replace(file, Line("alice", "reader", alice) + Line("bob", "admin", bob));
+  REQUIRE(ReplaceFile(
+      file, Line("alice", "reader", alice) + Line("bob", "admin", bob)));
   AuthConfig config;
   config.token_file = file;
   auto first = TokenTable::Build(config);
@@ -70,7 +61,7 @@ TEST_CASE("a token matches its set only: a thread's memory of accepted "
 
   // alice removed: the new set refuses her although this thread
   // remembers her token from the first set.
-  Replace(file, Line("bob", "admin", bob));
+  REQUIRE(ReplaceFile(file, Line("bob", "admin", bob)));
   auto second = TokenTable::Build(config);
   REQUIRE(second.ok());
   CHECK((*second)->Match(alice) == nullptr);
@@ -86,7 +77,7 @@ TEST_CASE("a token matches its set only: a thread's memory of accepted "
     many.push_back(NewToken());
     lines += Line("t" + std::to_string(i), "reader", many.back());
   }
-  Replace(file, lines);
+  REQUIRE(ReplaceFile(file, lines));
   auto fourth = TokenTable::Build(config);
   REQUIRE(fourth.ok());
   for (int round = 0; round < 2; ++round) {
@@ -105,7 +96,7 @@ TEST_CASE("ReloadTokenFile: a changed file replaces the set, the same one "
   const std::string file = dir.path() + "/tokens";
   const std::string alice = NewToken();
   const std::string bob = NewToken();
-  Replace(file, Line("alice", "reader", alice));
+  REQUIRE(ReplaceFile(file, Line("alice", "reader", alice)));
   AuthConfig config;
   config.token_file = file;
   auto authorizer = Authorizer::Create(config);
@@ -117,13 +108,14 @@ TEST_CASE("ReloadTokenFile: a changed file replaces the set, the same one "
   CHECK_FALSE(*same);
   CHECK((*authorizer)->token_sets() == 1);
 
-  Replace(file, Line("bob", "reader", bob));
+  REQUIRE(ReplaceFile(file, Line("bob", "reader", bob)));
   auto changed = (*authorizer)->ReloadTokenFile();
   REQUIRE(changed.ok());
   CHECK(*changed);
   CHECK((*authorizer)->token_sets() == 2);
 
-  Replace(file, Line("bob", "reader", bob) + "carol superuser 1234\n");
+  REQUIRE(ReplaceFile(
+      file, Line("bob", "reader", bob) + "carol superuser 1234\n"));
   auto bad = (*authorizer)->ReloadTokenFile();
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
@@ -132,7 +124,7 @@ TEST_CASE("ReloadTokenFile: a changed file replaces the set, the same one "
 
   // An empty file with no other token and no certificate role: refused
   // as at start (the daemon would accept nobody), the old set stays.
-  Replace(file, "# nobody\n");
+  REQUIRE(ReplaceFile(file, "# nobody\n"));
   auto empty = (*authorizer)->ReloadTokenFile();
   REQUIRE_FALSE(empty.ok());
   CHECK(empty.status().message().find("no tokens") != std::string::npos);
@@ -169,18 +161,20 @@ TEST_CASE("FileWatch: a file renamed over, written or deleted in the folder "
           "[auth]") {
   TempDir dir;
   const std::string file = dir.path() + "/tokens";
-  Replace(file, "one\n");
+  REQUIRE(ReplaceFile(file, "one\n"));
   Calls calls;
   FileWatch::Options options;
   options.settle = absl::Milliseconds(200);
   {
     auto watch = FileWatch::Start(file, options, [&] { calls.Add(); });
     REQUIRE(watch.ok());
-    Replace(file, "two\n");
+    REQUIRE(ReplaceFile(file, "two\n"));
     CHECK(calls.WaitFor(1));
     // A burst within the settle time: one more call, not ten.
     const auto burst_start = std::chrono::steady_clock::now();
-    for (int i = 0; i < 10; ++i) Replace(file, "burst " + std::to_string(i));
+    for (int i = 0; i < 10; ++i) {
+      REQUIRE(ReplaceFile(file, "burst " + std::to_string(i)));
+    }
     const auto burst = std::chrono::steady_clock::now() - burst_start;
     CHECK(calls.WaitFor(2));
     std::this_thread::sleep_for(std::chrono::milliseconds(600));
@@ -198,7 +192,7 @@ TEST_CASE("FileWatch: a file renamed over, written or deleted in the folder "
   }
   // Stopped: further changes call nothing.
   const int before = calls.count();
-  Replace(file, "after\n");
+  REQUIRE(ReplaceFile(file, "after\n"));
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   CHECK(calls.count() == before);
 
