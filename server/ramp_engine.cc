@@ -168,8 +168,13 @@ void RampEngine::TickRamp(RampStateRecord& state, absl::Time now) {
                                          RampCaller(), state, std::move(next));
         if (!written.ok()) {
           paused.phase = RampPhase::kPaused;
-          paused.reason = absl::StrCat(StepName(plan, step),
-                                       " refused: ", written.message());
+          paused.reason =
+              written.code() == absl::StatusCode::kAborted
+                  ? absl::StrCat(StepName(plan, step),
+                                 " not taken: the flag was changed meanwhile; "
+                                 "resume to continue from its serve")
+                  : absl::StrCat(StepName(plan, step), " refused: ",
+                                 written.message());
           saved = Save(state, std::move(paused));
         }
         break;
