@@ -329,7 +329,8 @@ TEST_CASE_METHOD(RampFixture,
                  "twice or skipped",
                  "[ramp]") {
   CreateAtShadow();
-  Ok({"ramp", "set", "orders", "--steps", "live=10,50,100", "--hold", "3s",
+  // A hold long enough that the restart surely ends within it.
+  Ok({"ramp", "set", "orders", "--steps", "live=10,50,100", "--hold", "6s",
       "--interval", "1s", "--window", "3s"});
   Control("start");
   const v1::RampStatus second = ReportUntil(
