@@ -229,7 +229,6 @@ bool Client::DecideLocally(std::string_view flag_key, const Context& context,
       !state->DecideInto(flag_key, context, decision, &counter_slot)) {
     return false;
   }
-  counters_->Add(counters_->evaluated);
   counters_->local_decisions.Count(counter_slot, decision.stage,
                                    decision.reason);
   return true;
@@ -381,7 +380,7 @@ std::vector<Decision> Client::Prefetch(
 
 ClientStats Client::stats() const noexcept {
   ClientStats stats;
-  stats.local_decisions = counters_->evaluated.Load();
+  stats.local_decisions = counters_->local_decisions.Total();
   if (decision_reporter_ != nullptr) {
     stats.local_decisions_reported = decision_reporter_->reported();
     stats.decision_report_failures = decision_reporter_->failures();
@@ -430,7 +429,7 @@ void Client::RegisterMetrics(prometheus::Registry& registry) {
 void Client::ExportPerThreadCountsLocked() {
   if (metrics_ == nullptr) return;
   const uint64_t hits = counters_->hits.Load();
-  const uint64_t evaluated = counters_->evaluated.Load();
+  const uint64_t evaluated = counters_->local_decisions.Total();
   metrics_->hits->Increment(static_cast<double>(hits - exported_hits_));
   metrics_->evaluated->Increment(
       static_cast<double>(evaluated - exported_evaluated_));

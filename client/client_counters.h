@@ -79,8 +79,8 @@ struct Client::Counters {
   // Cache hits are counted per thread: no locked instruction on the hit
   // path (tests/bench/client_bench).
   PerThreadCounter hits;
-  PerThreadCounter evaluated;  // local decisions while synced
-  // The same decisions by flag slot, stage and reason, for the daemon.
+  // Local decisions while synced, by flag slot, stage and reason: for the
+  // daemon, and (Total) for stats and the evaluated counter.
   LocalDecisionCounts local_decisions;
   std::atomic<uint64_t> misses{0}, stale{0}, local{0}, errors{0},
       reconnects{0}, idle_timeouts{0}, invalidations{0}, snapshot_writes{0},

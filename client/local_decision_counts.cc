@@ -92,6 +92,22 @@ class LocalDecisionCounts::Block {
     return &chunk->cells[(slot % kSlotsPerChunk) * kCellsPerSlot + cell];
   }
 
+  // Any thread: the sum of every cell.
+  uint64_t Sum() const noexcept {
+    uint64_t sum = 0;
+    const Directory* directory = directory_.load(std::memory_order_acquire);
+    if (directory == nullptr) return 0;
+    for (size_t i = 0; i < directory->size; ++i) {
+      const Chunk* chunk =
+          directory->chunks[i].load(std::memory_order_acquire);
+      if (chunk == nullptr) continue;
+      for (const auto& cell : chunk->cells) {
+        sum += cell.load(std::memory_order_relaxed);
+      }
+    }
+    return sum;
+  }
+
   // Any thread: adds the cells to totals (see AddTotalsTo).
   void AddTo(std::vector<uint64_t>& totals) const {
     const Directory* directory = directory_.load(std::memory_order_acquire);
@@ -315,6 +331,13 @@ void LocalDecisionCounts::AddTotalsTo(std::vector<uint64_t>& totals) const {
   std::lock_guard lock(shared_->mu);
   for (const auto& block : shared_->blocks) block->AddTo(totals);
   shared_->shared_block.AddTo(totals);
+}
+
+uint64_t LocalDecisionCounts::Total() const noexcept {
+  std::lock_guard lock(shared_->mu);
+  uint64_t total = shared_->uncounted.load(std::memory_order_relaxed);
+  for (const auto& block : shared_->blocks) total += block->Sum();
+  return total + shared_->shared_block.Sum();
 }
 
 uint64_t LocalDecisionCounts::uncounted() const noexcept {

@@ -107,6 +107,9 @@ class LocalDecisionCounts {
   // ordered one after the other (the same thread, or through a mutex)
   // see totals that never decrease.
   void AddTotalsTo(std::vector<uint64_t>& totals) const;
+  // Every decision Count was called for so far, counted or not
+  // (uncounted() included). Never decreases between ordered calls.
+  uint64_t Total() const noexcept;
   // The cell of (stage, reason), -1 if not counted; and back.
   static int CellOf(Stage stage, Reason reason) noexcept;
   static Stage StageOfCell(int cell) noexcept;

@@ -20,8 +20,14 @@ echo "== flagd_bench (flagd ResolveString vs Decide vs empty RPC)"
 "$B/flagd_bench" --seconds=3
 echo "== admin_bench (synced writes vs write+fsync and GetFlag, Decide during writes)"
 "$B/admin_bench" --writes=300 --seconds=3 --write-rates=0,100
+echo "== admin_bench with tokens on"
+"$B/admin_bench" --writes=300 --seconds=3 --write-rates=0,100 --auth=token
+echo "== prod_bench (token, TLS, mutual TLS: Decide and DecideBatch vs the empty RPC of each)"
+"$B/prod_bench" --seconds=3 --rounds=5 --callers=16
 echo "== invalidation_bench (ack to the last watching stream)"
 "$B/invalidation_bench" --streams=1,100,1000 --changes=100
+echo "== invalidation_bench (the same, every stream with a token)"
+"$B/invalidation_bench" --streams=1,100,1000 --changes=100 --auth=token
 echo "== invalidation_bench (100 clients: local evaluation, then remote)"
 "$B/invalidation_bench" 100 30
 "$B/invalidation_bench" 100 30 --evaluation=remote
@@ -31,5 +37,7 @@ echo "== client_memory_bench (a local client's heap per 1,000 flags)"
 "$B/client_memory_bench" --flags=1000,5000
 echo "== cost (instructions per call under callgrind, client and server)"
 "$(dirname "$0")/cost.sh" "${1:-build}"
+echo "== cost with a token on every call"
+"$(dirname "$0")/cost.sh" "${1:-build}" --auth=token
 echo "== scale_bench (start-up, memory, writes and a scrape by flag count)"
 "$B/scale_bench" --flags=10,1000,10000 --watch=1000

@@ -1,15 +1,12 @@
 #include "server/auth.h"
 
-#include <fstream>
 #include <sstream>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "credentials/token_hash.h"
 #include "grpcpp/server_context.h"
-#include "openssl/crypto.h"
 
 namespace cutover {
 namespace {
@@ -20,7 +17,6 @@ constexpr char kBearerPrefix[] = "Bearer ";
 // gRPC's auth context property for the client certificate's common name.
 constexpr char kCommonNameProperty[] = "x509_common_name";
 constexpr size_t kMaxTokenLength = 4096;
-constexpr size_t kMaxActorLength = 128;
 
 absl::string_view Metadata(const grpc::ServerContextBase& context,
                            absl::string_view key) {
@@ -119,79 +115,28 @@ absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(
     const AuthConfig& config) {
   std::unique_ptr<Authorizer> authorizer(new Authorizer(config));
   if (!config.enabled) return authorizer;
-
-  auto add = [&](const std::string& where, const std::string& name, Role role,
-                 const TokenDigest& digest) -> absl::Status {
-    if (name.empty() || name.size() > kMaxActorLength) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ".name: must be 1 to ", kMaxActorLength,
-                       " characters"));
-    }
-    authorizer->tokens_.push_back({digest, name, role});
-    return absl::OkStatus();
-  };
-  for (size_t i = 0; i < config.tokens.size(); ++i) {
-    const TokenSpec& spec = config.tokens[i];
-    const std::string where = absl::StrCat("tokens[", i, "]");
-    std::optional<TokenDigest> digest;
-    if (!spec.sha256_hex.empty() && spec.env.empty()) {
-      digest = ParseTokenSha256Hex(spec.sha256_hex);
-      if (!digest) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            where, ".sha256: must be 64 hex digits (cutoverctl token new)"));
-      }
-    } else if (!spec.env.empty() && spec.sha256_hex.empty()) {
-      const char* token = std::getenv(spec.env.c_str());
-      if (token == nullptr || *token == '\0') {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, ".env: environment variable ", spec.env,
-                         " is not set"));
-      }
-      digest = TokenSha256(token);
-    } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ": exactly one of sha256 and env"));
-    }
-    if (absl::Status s = add(where, spec.name, spec.role, *digest); !s.ok()) {
-      return s;
-    }
-  }
-  if (!config.token_file.empty()) {
-    std::ifstream in(config.token_file);
-    if (!in) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("token_file: cannot read ", config.token_file));
-    }
-    std::string line;
-    for (int number = 1; std::getline(in, line); ++number) {
-      const std::string where =
-          absl::StrCat("token_file ", config.token_file, ":", number);
-      absl::string_view text = line;
-      text = text.substr(0, text.find('#'));
-      std::vector<absl::string_view> fields =
-          absl::StrSplit(text, absl::ByAnyChar(" \t"), absl::SkipEmpty());
-      if (fields.empty()) continue;
-      const auto role = fields.size() == 3 ? ParseRole(fields[1]) : std::nullopt;
-      const auto digest =
-          fields.size() == 3 ? ParseTokenSha256Hex(fields[2]) : std::nullopt;
-      if (!role || !digest) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            where, ": expected 'name role sha256hex' with role reader, "
-                   "operator or admin"));
-      }
-      if (absl::Status s = add(where, std::string(fields[0]), *role, *digest);
-          !s.ok()) {
-        return s;
-      }
-    }
-  }
-  if (authorizer->tokens_.empty() && config.cert_roles.empty()) {
-    return absl::InvalidArgumentError(
-        "auth: no tokens and no certificate roles configured; add tokens "
-        "(cutoverctl token new), or set 'auth: none' to run without "
-        "authentication");
-  }
+  auto tokens = TokenTable::Build(config);
+  if (!tokens.ok()) return tokens.status();
+  authorizer->tokens_.store(tokens->get(), std::memory_order_release);
+  authorizer->token_sets_.push_back(*std::move(tokens));
   return authorizer;
+}
+
+absl::StatusOr<bool> Authorizer::ReloadTokenFile() {
+  if (!config_.enabled) return false;
+  auto tokens = TokenTable::Build(config_);
+  if (!tokens.ok()) return tokens.status();
+  absl::MutexLock lock(&mu_);
+  if ((*tokens)->SameAs(*token_sets_.back())) return false;
+  // Release: a reader that loads the new pointer sees the whole set.
+  tokens_.store(tokens->get(), std::memory_order_release);
+  token_sets_.push_back(*std::move(tokens));
+  return true;
+}
+
+size_t Authorizer::token_sets() const {
+  absl::MutexLock lock(&mu_);
+  return token_sets_.size();
 }
 
 const Authorizer* Authorizer::OrAllowAll(const Authorizer* authorizer) {
@@ -213,17 +158,9 @@ absl::StatusOr<Principal> Authorizer::Identify(
       return absl::UnauthenticatedError(
           "authorization: expected 'Bearer <token>'");
     }
-    const TokenDigest digest =
-        TokenSha256(authorization.substr(sizeof(kBearerPrefix) - 1));
-    // Every known hash is compared, so the time taken says nothing about
-    // which one (if any) matched.
-    const KnownToken* match = nullptr;
-    for (const KnownToken& known : tokens_) {
-      if (CRYPTO_memcmp(known.sha256.data(), digest.data(), digest.size()) ==
-          0) {
-        match = &known;
-      }
-    }
+    const TokenTable* tokens = tokens_.load(std::memory_order_acquire);
+    const TokenTable::Entry* match =
+        tokens->Match(authorization.substr(sizeof(kBearerPrefix) - 1));
     if (match == nullptr) {
       return absl::UnauthenticatedError("authorization: token not accepted");
     }

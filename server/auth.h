@@ -11,11 +11,23 @@
 // and compared in constant time with every known hash. Refusals say what
 // is missing, never which tokens exist.
 //
-// Thread-safe (immutable after Create).
+// The token file is read again by ReloadTokenFile (the daemon calls it when
+// the file's folder changes, server/file_watch.h): a call that starts after
+// it returns is checked against the new set, so a removed token is refused
+// from then on. Each thread remembers the last few tokens it saw accepted
+// (server/auth_tokens.cc, TokenTable), so that a caller's next call costs a
+// constant-time comparison instead of a SHA-256; what it remembers belongs
+// to one set of tokens and is never used with another.
+//
+// Thread-safe: the configuration is immutable after Create; the token set
+// is replaced whole (readers load one pointer; every set made lives as
+// long as the Authorizer, and a reload that changes nothing makes none).
 #ifndef CUTOVER_SERVER_AUTH_H_
 #define CUTOVER_SERVER_AUTH_H_
 
 #include <array>
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +35,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "credentials/token_hash.h"
 
 namespace grpc {
@@ -30,6 +43,9 @@ class ServerContextBase;
 }  // namespace grpc
 
 namespace cutover {
+
+// The longest token name (the actor in history) or x-cutover-actor kept.
+inline constexpr size_t kMaxActorLength = 128;
 
 // Roles, each allowed what the ones below it are.
 enum class Role {
@@ -86,6 +102,37 @@ struct Principal {
   std::optional<Role> role;  // nullopt when auth is off
 };
 
+// The tokens accepted at one moment, from the configuration and the token
+// file: built whole, immutable afterwards (server/auth_tokens.cc). Match
+// finds the entry of a presented token: SHA-256 and a constant-time
+// comparison with every entry, or, for a token this thread saw accepted by
+// this same set lately, a constant-time comparison with it.
+class TokenTable {
+ public:
+  struct Entry {
+    TokenDigest sha256;
+    std::string name;
+    Role role;
+  };
+
+  // INVALID_ARGUMENT naming the entry or the line.
+  static absl::StatusOr<std::unique_ptr<const TokenTable>> Build(
+      const AuthConfig& config);
+
+  // The entry `token` belongs to, or null. Thread-safe.
+  const Entry* Match(absl::string_view token) const;
+  // The same names, roles and hashes in the same order.
+  bool SameAs(const TokenTable& other) const;
+  bool empty() const { return entries_.empty(); }
+
+ private:
+  TokenTable();
+  const Entry* MatchByHash(absl::string_view token) const;
+
+  std::vector<Entry> entries_;
+  const uint64_t id_;  // unique in the process, never reused
+};
+
 class Authorizer {
  public:
   // INVALID_ARGUMENT naming the entry for a bad token spec, a missing
@@ -108,16 +155,21 @@ class Authorizer {
 
   bool enabled() const { return config_.enabled; }
 
+  // Reads the configured tokens and the token file again. If the set
+  // differs from the current one, it replaces it and true is returned;
+  // false if nothing changed. A bad file (an unreadable one, a bad line)
+  // or a set with no token and no certificate role: INVALID_ARGUMENT
+  // naming the line or the rule, and the current set stays. Any thread;
+  // reloads are serialized.
+  absl::StatusOr<bool> ReloadTokenFile();
+  // Token sets made so far (1 after Create, one more per changing reload).
+  size_t token_sets() const;
+
   // `authorizer`, or a shared one that allows every call (auth: none) if
   // it is null: what services that take an optional Authorizer* keep.
   static const Authorizer* OrAllowAll(const Authorizer* authorizer);
 
  private:
-  struct KnownToken {
-    TokenDigest sha256;
-    std::string name;
-    Role role;
-  };
   explicit Authorizer(AuthConfig config) : config_(std::move(config)) {}
   // Whether open_evaluation lets `method` through without a token.
   bool IsOpen(absl::string_view method) const;
@@ -126,7 +178,12 @@ class Authorizer {
       const grpc::ServerContextBase& context) const;
 
   const AuthConfig config_;
-  std::vector<KnownToken> tokens_;
+  // The accepted tokens now; null when auth is off.
+  std::atomic<const TokenTable*> tokens_{nullptr};
+  mutable absl::Mutex mu_;
+  // Every set made (the current one last), kept so that a reader's pointer
+  // stays valid; guarded by mu_.
+  std::vector<std::unique_ptr<const TokenTable>> token_sets_;
 };
 
 }  // namespace cutover

@@ -1,5 +1,7 @@
 #include "server/daemon.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -17,6 +19,7 @@
 #include "server/admin_service.h"
 #include "server/auth.h"
 #include "server/evaluation_service.h"
+#include "server/file_watch.h"
 #include "server/flag_registry.h"
 #include "server/flagd_service.h"
 #include "server/flagd_sync_service.h"
@@ -71,6 +74,12 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   auto authorizer = Authorizer::Create(config.auth);
   if (!authorizer.ok()) return authorizer.status();
   daemon->authorizer_ = *std::move(authorizer);
+  if (config.auth.enabled && !config.auth.token_file.empty()) {
+    auto watch = FileWatch::Start(config.auth.token_file, FileWatch::Options(),
+                                  [d = daemon.get()] { d->ReloadTokenFile(); });
+    if (!watch.ok()) return watch.status();
+    daemon->token_file_watch_ = *std::move(watch);
+  }
   auto credentials = ServerCredentials(config.tls);
   if (!credentials.ok()) return credentials.status();
 
@@ -158,6 +167,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   }
 
   daemon->ramps_->Start();
+  daemon->last_heartbeat_ns_.store(absl::ToUnixNanos(absl::Now()));
   daemon->heartbeat_thread_ = std::thread([d = daemon.get()] {
     d->HeartbeatLoop();
   });
@@ -182,6 +192,28 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   return daemon;
 }
 
+bool Daemon::Alive() const {
+  const absl::Duration since =
+      absl::Now() - absl::FromUnixNanos(last_heartbeat_ns_.load());
+  return since < std::max(3 * config_.heartbeat_interval, absl::Seconds(3));
+}
+
+void Daemon::ReloadTokenFile() {
+  const absl::StatusOr<bool> changed = authorizer_->ReloadTokenFile();
+  if (!changed.ok()) {
+    metrics_->CountTokenFileReload("failed");
+    std::fprintf(stderr, "cutoverd: token file not reloaded, the old tokens "
+                         "stay: %s\n",
+                 std::string(changed.status().message()).c_str());
+    return;
+  }
+  metrics_->CountTokenFileReload(*changed ? "changed" : "unchanged");
+  if (*changed) {
+    std::fprintf(stderr, "cutoverd: token file %s reloaded\n",
+                 config_.auth.token_file.c_str());
+  }
+}
+
 void Daemon::HeartbeatLoop() {
   absl::MutexLock lock(&mu_);
   while (!stopping_) {
@@ -192,6 +224,7 @@ void Daemon::HeartbeatLoop() {
     if (stopping_) break;
     mu_.Unlock();
     registry_->hub().Heartbeat();
+    last_heartbeat_ns_.store(absl::ToUnixNanos(absl::Now()));
     mu_.Lock();
   }
 }

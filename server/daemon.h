@@ -11,6 +11,8 @@
 #ifndef CUTOVER_SERVER_DAEMON_H_
 #define CUTOVER_SERVER_DAEMON_H_
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <thread>
 
@@ -37,6 +39,7 @@ class PrometheusMetrics;
 class RampEngine;
 class ServerMetrics;
 class TelemetryService;
+class FileWatch;
 
 class Daemon {
  public:
@@ -55,6 +58,12 @@ class Daemon {
   // Store::migrated_from_schema).
   int store_migrated_from_schema() const { return store_migrated_from_; }
 
+  // Whether the daemon's heartbeat loop (which sends every Watch stream
+  // its heartbeat through the change hub) has run within three heartbeat
+  // intervals (at least 3 s): the liveness systemd's watchdog is fed on
+  // (server/service_manager.h). Any thread.
+  bool Alive() const;
+
   // Ends Watch streams and refuses new admin calls (UNAVAILABLE), lets the
   // admin calls in flight finish and the streams send their last status
   // (up to the configured grace), closes every connection, then the store.
@@ -63,6 +72,9 @@ class Daemon {
  private:
   explicit Daemon(const DaemonConfig& config);
   void HeartbeatLoop();
+  // The token file's folder changed: read it again (Authorizer), count and
+  // log what happened (never a token).
+  void ReloadTokenFile();
 
   const DaemonConfig config_;
   // Declared first so that it outlives everything that counts into it.
@@ -70,6 +82,8 @@ class Daemon {
   // metrics_ when /metrics is served, else null.
   PrometheusMetrics* prometheus_ = nullptr;
   std::unique_ptr<Authorizer> authorizer_;
+  // Set when auth reads a token file; stopped before authorizer_ goes.
+  std::unique_ptr<FileWatch> token_file_watch_;
   std::unique_ptr<FlagRegistry> registry_;
   std::unique_ptr<EvaluationService> evaluation_;
   std::unique_ptr<FlagdResolver> flagd_resolver_;
@@ -87,6 +101,8 @@ class Daemon {
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // absl::Now() in nanoseconds when the heartbeat loop last ran (or Start).
+  std::atomic<int64_t> last_heartbeat_ns_{0};
   std::thread heartbeat_thread_;
 };
 

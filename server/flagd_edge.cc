@@ -7,6 +7,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/stage.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/wire_format_lite.h"
 
 namespace cutover {
 namespace {
@@ -30,6 +33,65 @@ void Put(google::protobuf::Struct* out, const char* key,
 void Put(google::protobuf::Struct* out, const char* key, double value) {
   (*out->mutable_fields())[key].set_number_value(value);
 }
+
+// Writes the entries of a google.protobuf.Struct message (its field 1, a
+// map<string, Value>) to a stream, one at a time, with protobuf's own
+// encoder: each entry is a message {1: key, 2: Value}, and a Value is
+// {2: number_value (double)} or {3: string_value}. One writer per message,
+// on one thread.
+class StructWriter {
+ public:
+  explicit StructWriter(google::protobuf::io::ZeroCopyOutputStream* stream)
+      : out_(stream) {}
+
+  void Number(absl::string_view key, double value) {
+    using WireFormat = google::protobuf::internal::WireFormatLite;
+    // tag(2, fixed64) + 8 bytes
+    const size_t value_size = 1 + 8;
+    Entry(key, value_size);
+    out_.WriteTag(WireFormat::MakeTag(2, WireFormat::WIRETYPE_FIXED64));
+    out_.WriteLittleEndian64(WireFormat::EncodeDouble(value));
+  }
+
+  void String(absl::string_view key, absl::string_view value) {
+    using WireFormat = google::protobuf::internal::WireFormatLite;
+    const size_t value_size = LengthDelimitedSize(value.size());
+    Entry(key, value_size);
+    out_.WriteTag(
+        WireFormat::MakeTag(3, WireFormat::WIRETYPE_LENGTH_DELIMITED));
+    out_.WriteVarint32(static_cast<uint32_t>(value.size()));
+    out_.WriteRaw(value.data(), static_cast<int>(value.size()));
+  }
+
+ private:
+  // A one-byte tag, the length and `size` bytes.
+  static size_t LengthDelimitedSize(size_t size) {
+    return 1 +
+           google::protobuf::io::CodedOutputStream::VarintSize32(
+               static_cast<uint32_t>(size)) +
+           size;
+  }
+
+  // The map entry's header and key; the caller writes the Value (whose
+  // field, with its tag and length, takes `value_size` bytes).
+  void Entry(absl::string_view key, size_t value_size) {
+    using WireFormat = google::protobuf::internal::WireFormatLite;
+    const uint32_t field1 =
+        WireFormat::MakeTag(1, WireFormat::WIRETYPE_LENGTH_DELIMITED);
+    const uint32_t field2 =
+        WireFormat::MakeTag(2, WireFormat::WIRETYPE_LENGTH_DELIMITED);
+    out_.WriteTag(field1);  // Struct.fields: one map entry
+    out_.WriteVarint32(static_cast<uint32_t>(LengthDelimitedSize(key.size()) +
+                                             LengthDelimitedSize(value_size)));
+    out_.WriteTag(field1);  // the entry's key
+    out_.WriteVarint32(static_cast<uint32_t>(key.size()));
+    out_.WriteRaw(key.data(), static_cast<int>(key.size()));
+    out_.WriteTag(field2);  // the entry's Value
+    out_.WriteVarint32(static_cast<uint32_t>(value_size));
+  }
+
+  google::protobuf::io::CodedOutputStream out_;
+};
 
 }  // namespace
 
@@ -142,17 +204,28 @@ const char* FlagdReason(const Flag& flag, const Decision& decision) {
   }
 }
 
+void FlagdMetadataBytes(const Decision& decision, int64_t revision,
+                        std::string* out) {
+  out->clear();
+  {
+    google::protobuf::io::StringOutputStream stream(out);
+    StructWriter writer(&stream);
+    writer.Number("flagVersion", static_cast<double>(decision.flag_version));
+    writer.Number("revision", static_cast<double>(revision));
+    writer.String("oldTarget", decision.old_target);
+    writer.String("newTarget", decision.new_target);
+    writer.String("reads", PlanText(decision.plan.read_authoritative,
+                                    decision.plan.read_shadow));
+    writer.String("writes", PlanText(decision.plan.write_authoritative,
+                                     decision.plan.write_secondary));
+  }  // the writer flushes into `out`, the stream trims it
+}
+
 void FlagdMetadata(const Decision& decision, int64_t revision,
                    google::protobuf::Struct* out) {
-  Put(out, "flagVersion", static_cast<double>(decision.flag_version));
-  Put(out, "revision", static_cast<double>(revision));
-  Put(out, "oldTarget", decision.old_target);
-  Put(out, "newTarget", decision.new_target);
-  Put(out, "reads",
-      PlanText(decision.plan.read_authoritative, decision.plan.read_shadow));
-  Put(out, "writes",
-      PlanText(decision.plan.write_authoritative,
-               decision.plan.write_secondary));
+  std::string bytes;
+  FlagdMetadataBytes(decision, revision, &bytes);
+  out->ParseFromString(bytes);  // bytes encoded above always parse
 }
 
 void DecisionStruct(const Decision& decision, int64_t revision,

@@ -46,7 +46,14 @@ std::string CanonicalNumber(double value);
 const char* FlagdReason(const Flag& flag, const Decision& decision);
 
 // The flat metadata of a decision: flagVersion, revision, oldTarget,
-// newTarget, reads, writes (the stage's plan, e.g. "old", "old+new").
+// newTarget, reads, writes (the stage's plan, e.g. "old", "old+new"),
+// encoded as a google.protobuf.Struct message, for ResolveString's reply
+// (proto/flagd/evaluation/string_reply.proto). Replaces `*out`.
+void FlagdMetadataBytes(const Decision& decision, int64_t revision,
+                        std::string* out);
+
+// The same metadata as a Struct (these bytes, parsed), for the calls whose
+// response holds a Struct.
 void FlagdMetadata(const Decision& decision, int64_t revision,
                    google::protobuf::Struct* out);
 

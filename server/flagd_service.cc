@@ -17,19 +17,21 @@ namespace {
 
 namespace fv1 = flagd::evaluation::v1;
 namespace fv2 = flagd::evaluation::v2;
+using StringReply = cutover::flagd_wire::ResolveStringReply;
 
 // How often an idle event stream gets a keep_alive (flagd's interval). The
 // check runs at each hub heartbeat, so the gap is up to one heartbeat more.
 constexpr absl::Duration kKeepAliveInterval = absl::Seconds(20);
 
-// Fills a ResolveString response (either version) from a decision.
-template <class Response>
-void FillString(const FlagdResolver::Resolved& r, Response* response) {
+// Fills the ResolveString reply (both versions) from a decision.
+void FillString(const FlagdResolver::Resolved& r,
+                cutover::flagd_wire::ResolveStringReply* response) {
   const char* stage = StageName(r.decision.stage);
   response->set_value(stage);
   response->set_variant(stage);
   response->set_reason(FlagdReason(*r.flag, r.decision));
-  FlagdMetadata(r.decision, r.snapshot->revision, response->mutable_metadata());
+  FlagdMetadataBytes(r.decision, r.snapshot->revision,
+                     response->mutable_metadata());
 }
 
 template <class Response>
@@ -230,10 +232,10 @@ FlagdEvaluationV1::FlagdEvaluationV1(FlagdResolver* resolver)
       [this](
           grpc::CallbackServerContext* c, const fv1::ResolveBooleanRequest* q,
           fv1::ResolveBooleanResponse* r) { return ResolveBoolean(c, q, r); });
-  AddUnary<fv1::ResolveStringRequest, fv1::ResolveStringResponse>(
+  AddUnary<fv1::ResolveStringRequest, StringReply>(
       "/flagd.evaluation.v1.Service/ResolveString",
       [this](grpc::CallbackServerContext* c, const fv1::ResolveStringRequest* q,
-             fv1::ResolveStringResponse* r) { return ResolveString(c, q, r); });
+             StringReply* r) { return ResolveString(c, q, r); });
   AddUnary<fv1::ResolveFloatRequest, fv1::ResolveFloatResponse>(
       "/flagd.evaluation.v1.Service/ResolveFloat",
       [this](grpc::CallbackServerContext* c, const fv1::ResolveFloatRequest* q,
@@ -275,11 +277,11 @@ grpc::ServerUnaryReactor* FlagdEvaluationV1::ResolveAll(
 
 // Each typed Resolve of each version: the role, the lookup, the type check,
 // the context, Decide, then `Fill` writes the response.
-#define CUTOVER_FLAGD_RESOLVE(Version, ns, Name, TypeMatches, Fill)        \
+#define CUTOVER_FLAGD_RESOLVE(Version, ns, Name, Response, TypeMatches,  \
+                              Fill)                                        \
   grpc::ServerUnaryReactor* FlagdEvaluation##Version::Resolve##Name(       \
       grpc::CallbackServerContext* context,                                \
-      const ns::Resolve##Name##Request* request,                           \
-      ns::Resolve##Name##Response* response) {                             \
+      const ns::Resolve##Name##Request* request, Response* response) {     \
     FlagdResolver::Resolved resolved;                                      \
     const absl::Status status =                                            \
         resolver_->Resolve(*context, "Resolve" #Name, request->flag_key(), \
@@ -293,11 +295,11 @@ template <class Response>
 void NoFill(const FlagdResolver::Resolved&, Response*) {}
 }  // namespace
 
-CUTOVER_FLAGD_RESOLVE(V1, fv1, String, true, FillString)
-CUTOVER_FLAGD_RESOLVE(V1, fv1, Object, true, FillObject)
-CUTOVER_FLAGD_RESOLVE(V1, fv1, Boolean, false, NoFill)
-CUTOVER_FLAGD_RESOLVE(V1, fv1, Int, false, NoFill)
-CUTOVER_FLAGD_RESOLVE(V1, fv1, Float, false, NoFill)
+CUTOVER_FLAGD_RESOLVE(V1, fv1, String, StringReply, true, FillString)
+CUTOVER_FLAGD_RESOLVE(V1, fv1, Object, fv1::ResolveObjectResponse, true, FillObject)
+CUTOVER_FLAGD_RESOLVE(V1, fv1, Boolean, fv1::ResolveBooleanResponse, false, NoFill)
+CUTOVER_FLAGD_RESOLVE(V1, fv1, Int, fv1::ResolveIntResponse, false, NoFill)
+CUTOVER_FLAGD_RESOLVE(V1, fv1, Float, fv1::ResolveFloatResponse, false, NoFill)
 
 grpc::ServerWriteReactor<fv1::EventStreamResponse>*
 FlagdEvaluationV1::EventStream(grpc::CallbackServerContext* context,
@@ -314,10 +316,10 @@ FlagdEvaluationV2::FlagdEvaluationV2(FlagdResolver* resolver)
       [this](
           grpc::CallbackServerContext* c, const fv2::ResolveBooleanRequest* q,
           fv2::ResolveBooleanResponse* r) { return ResolveBoolean(c, q, r); });
-  AddUnary<fv2::ResolveStringRequest, fv2::ResolveStringResponse>(
+  AddUnary<fv2::ResolveStringRequest, StringReply>(
       "/flagd.evaluation.v2.Service/ResolveString",
       [this](grpc::CallbackServerContext* c, const fv2::ResolveStringRequest* q,
-             fv2::ResolveStringResponse* r) { return ResolveString(c, q, r); });
+             StringReply* r) { return ResolveString(c, q, r); });
   AddUnary<fv2::ResolveFloatRequest, fv2::ResolveFloatResponse>(
       "/flagd.evaluation.v2.Service/ResolveFloat",
       [this](grpc::CallbackServerContext* c, const fv2::ResolveFloatRequest* q,
@@ -337,11 +339,11 @@ FlagdEvaluationV2::FlagdEvaluationV2(FlagdResolver* resolver)
       });
 }
 
-CUTOVER_FLAGD_RESOLVE(V2, fv2, String, true, FillString)
-CUTOVER_FLAGD_RESOLVE(V2, fv2, Object, true, FillObject)
-CUTOVER_FLAGD_RESOLVE(V2, fv2, Boolean, false, NoFill)
-CUTOVER_FLAGD_RESOLVE(V2, fv2, Int, false, NoFill)
-CUTOVER_FLAGD_RESOLVE(V2, fv2, Float, false, NoFill)
+CUTOVER_FLAGD_RESOLVE(V2, fv2, String, StringReply, true, FillString)
+CUTOVER_FLAGD_RESOLVE(V2, fv2, Object, fv2::ResolveObjectResponse, true, FillObject)
+CUTOVER_FLAGD_RESOLVE(V2, fv2, Boolean, fv2::ResolveBooleanResponse, false, NoFill)
+CUTOVER_FLAGD_RESOLVE(V2, fv2, Int, fv2::ResolveIntResponse, false, NoFill)
+CUTOVER_FLAGD_RESOLVE(V2, fv2, Float, fv2::ResolveFloatResponse, false, NoFill)
 
 #undef CUTOVER_FLAGD_RESOLVE
 

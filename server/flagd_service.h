@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "core/evaluate.h"
 #include "flagd/evaluation/v1/evaluation.pb.h"
+#include "flagd/evaluation/string_reply.pb.h"
 #include "flagd/evaluation/v2/evaluation.pb.h"
 #include "grpcpp/support/server_callback.h"
 #include "server/auth.h"
@@ -96,7 +97,7 @@ class FlagdEvaluationV1 final : public PathService {
   grpc::ServerUnaryReactor* ResolveString(
       grpc::CallbackServerContext* context,
       const flagd::evaluation::v1::ResolveStringRequest* request,
-      flagd::evaluation::v1::ResolveStringResponse* response);
+      flagd_wire::ResolveStringReply* response);
   grpc::ServerUnaryReactor* ResolveFloat(
       grpc::CallbackServerContext* context,
       const flagd::evaluation::v1::ResolveFloatRequest* request,
@@ -129,7 +130,7 @@ class FlagdEvaluationV2 final : public PathService {
   grpc::ServerUnaryReactor* ResolveString(
       grpc::CallbackServerContext* context,
       const flagd::evaluation::v2::ResolveStringRequest* request,
-      flagd::evaluation::v2::ResolveStringResponse* response);
+      flagd_wire::ResolveStringReply* response);
   grpc::ServerUnaryReactor* ResolveFloat(
       grpc::CallbackServerContext* context,
       const flagd::evaluation::v2::ResolveFloatRequest* request,

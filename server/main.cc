@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "server/config_flags.h"
 #include "server/daemon.h"
+#include "server/service_manager.h"
 #include "server/store.h"
 
 int main(int argc, char** argv) {
@@ -87,11 +88,18 @@ int main(int argc, char** argv) {
                "in %s\n",
                (*daemon)->grpc_port(), (*daemon)->metrics_port(),
                config.data_dir.c_str());
+  // systemd (Type=notify): ready now; watchdog pings while the heartbeat
+  // loop runs.
+  cutover::ServiceManager service_manager(
+      [d = daemon->get()] { return d->Alive(); });
+  service_manager.Ready("serving gRPC on port " +
+                        std::to_string((*daemon)->grpc_port()));
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   std::fprintf(stderr, "cutoverd: %s received, shutting down\n",
                signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  service_manager.Stopping();
   (*daemon)->Shutdown();
   std::fprintf(stderr, "cutoverd: stopped\n");
   return 0;

@@ -342,6 +342,12 @@ PrometheusMetrics::PrometheusMetrics()
   flagd_left_out_ = &prometheus::BuildCounter()
                          .Name("cutover_flagd_sync_flags_left_out_total")
                          .Help("Flags flagd sync left out").Register(r).Add({});
+  token_file_reloads_ =
+      &prometheus::BuildCounter()
+           .Name("cutover_token_file_reloads_total")
+           .Help("Readings of the token file after it changed, by result "
+                 "(changed, unchanged, failed: the old tokens stay).")
+           .Register(r);
 }
 
 PrometheusMetrics::~PrometheusMetrics() { StopServing(); }
@@ -431,6 +437,10 @@ void PrometheusMetrics::CountAdminRejected(absl::string_view method,
 
 void PrometheusMetrics::CountFlagdLeftOut(uint64_t flags) {
   flagd_left_out_->Increment(static_cast<double>(flags));
+}
+
+void PrometheusMetrics::CountTokenFileReload(absl::string_view result) {
+  token_file_reloads_->Add({{"result", std::string(result)}}).Increment();
 }
 
 }  // namespace cutover

@@ -91,6 +91,7 @@ class PrometheusMetrics final : public ServerMetrics {
   void CountTelemetryRejected(uint64_t entries) override;
   void CountClientDropped(uint64_t operations) override;
   void CountFlagdLeftOut(uint64_t flags) override;
+  void CountTokenFileReload(absl::string_view result) override;
 
  private:
   // Stage values 0..6 times Reason values 0..8.
@@ -145,6 +146,7 @@ class PrometheusMetrics final : public ServerMetrics {
   prometheus::Counter* telemetry_rejected_;
   prometheus::Counter* client_dropped_;
   prometheus::Counter* flagd_left_out_;
+  prometheus::Family<prometheus::Counter>* token_file_reloads_;
 
   mutable absl::Mutex decisions_mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<FlagDecisionCounters>>

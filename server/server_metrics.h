@@ -86,6 +86,9 @@ class ServerMetrics {
   // Flags the flagd sync left out of a payload (untranslatable), counted
   // once per snapshot revision that has them (server/flagd_sync_service.h).
   virtual void CountFlagdLeftOut(uint64_t /*flags*/) {}
+  // A reading of the token file after it changed (server/auth.h):
+  // "changed", "unchanged" or "failed" (the old tokens stay).
+  virtual void CountTokenFileReload(absl::string_view /*result*/) {}
 };
 
 // Decisions of one call counted by kind, so that a DecideBatch of many

@@ -3,7 +3,7 @@
 //
 //   ./build/tests/bench/admin_bench [--writes=300] [--seconds=3]
 //       [--callers=16] [--rounds=5] [--phases=sync,burst]
-//       [--write-rates=0,100]
+//       [--write-rates=0,100] [--auth=none|token]
 //
 // sync: latency of an acknowledged (synced) write, SetStage over gRPC, next
 //   to a plain write + fsync of a file in the same folder (same disk) and
@@ -21,6 +21,9 @@
 //   file in the daemon's folder) at the rate the writes reached: what that
 //   many fsyncs cost the machine with no admin write, the reference that
 //   says how much of the loss is the daemon's.
+//
+// --auth=token: the daemon checks tokens; the writes and GetFlag send the
+// admin token, Decide and the empty RPC the reader token.
 //
 // The watch fan-out after a write is invalidation_bench --streams.
 #include <fcntl.h>
@@ -49,7 +52,7 @@ void SyncPhase(BenchDaemon& daemon, int writes) {
   ProcessCpu daemon_cpu;
   v1::GetFlagRequest get;
   get.set_key("orders");
-  grpc::GenericStub health(OwnChannel(daemon.address()));
+  grpc::GenericStub health(OwnChannel(daemon.address(), daemon.reader_token()));
   const grpc::ByteBuffer empty = testing::EmptyRequest();
   for (int i = 0; i < writes; ++i) {
     auto start = Clock::now();
@@ -138,7 +141,7 @@ void BurstPhase(BenchDaemon& daemon, double seconds, int callers, int rounds,
                   ? (std::to_string(write_rate) + " writes/s").c_str()
                   : "back to back",
               rounds);
-  grpc::GenericStub stub(OwnChannel(daemon.address()));
+  grpc::GenericStub stub(OwnChannel(daemon.address(), daemon.reader_token()));
   const grpc::ByteBuffer decide =
       Serialize(DecideRequestFor("orders", "user-4242"));
   RunClosedLoop(stub, kDecideMethod, decide, 4, 0.3);  // warm up
@@ -219,7 +222,9 @@ int Main(int argc, char** argv) {
   const std::string phases = Arg(argc, argv, "phases", "sync,burst");
   const std::vector<int> write_rates =
       IntList(Arg(argc, argv, "write-rates", "0,100"));
-  BenchDaemon daemon;
+  BenchDaemon daemon({}, Arg(argc, argv, "auth", "none") == "token"
+                             ? BenchDaemon::Auth::kTokens
+                             : BenchDaemon::Auth::kNone);
   if (!daemon.Start() || !daemon.CreateRolloutFlag("orders") ||
       !daemon.CreateRolloutFlag("burst")) {
     return 1;

@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/channel.h"
+#include "credentials/token_hash.h"
 
 namespace cutover::bench {
 namespace {
@@ -183,19 +184,23 @@ double ProcessRssMiB(pid_t pid) {
   return 0;
 }
 
-std::shared_ptr<grpc::Channel> OwnChannel(const std::string& address) {
+std::shared_ptr<grpc::Channel> OwnChannel(const std::string& address,
+                                          const std::string& token) {
   ChannelOptions options;
   options.server = address;
   options.own_connection = true;
+  options.token = token;
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeChannel(options);
   if (!channel.ok()) std::abort();  // plaintext without files cannot fail
   return *std::move(channel);
 }
 
-std::unique_ptr<AdminClient> OwnAdminClient(const std::string& address) {
+std::unique_ptr<AdminClient> OwnAdminClient(const std::string& address,
+                                            const std::string& token) {
   AdminClientOptions options;
   options.channel.server = address;
   options.channel.own_connection = true;
+  options.channel.token = token;
   options.deadline = absl::Seconds(30);
   options.wait_for_ready = true;
   absl::StatusOr<std::unique_ptr<AdminClient>> admin =
@@ -210,10 +215,21 @@ grpc::ByteBuffer Serialize(const google::protobuf::Message& message) {
   return grpc::ByteBuffer(&slice, 1);
 }
 
-BenchDaemon::BenchDaemon(std::vector<std::string> extra_args) {
+BenchDaemon::BenchDaemon(std::vector<std::string> extra_args, Auth auth) {
   const std::string config = dir_.path() + "/cutoverd.yaml";
   std::ofstream(config) << "max_watch_streams_per_peer: 100000\n";
   extra_args.insert(extra_args.begin(), {"--config", config});
+  if (auth == Auth::kTokens) {
+    reader_token_ = NewToken();
+    admin_token_ = NewToken();
+    const std::string tokens = dir_.path() + "/tokens";
+    std::ofstream(tokens) << "bench-reader reader "
+                          << TokenSha256Hex(reader_token_)
+                          << "\nbench-admin admin "
+                          << TokenSha256Hex(admin_token_) << "\n";
+    extra_args.insert(extra_args.end(),
+                      {"--auth", "tokens", "--token-file", tokens});
+  }
   daemon_ = std::make_unique<testing::DaemonProcess>(dir_.path() + "/data",
                                                      std::move(extra_args));
 }
@@ -224,7 +240,7 @@ bool BenchDaemon::Start() {
                  daemon_->last_stderr().c_str());
     return false;
   }
-  admin_ = OwnAdminClient(daemon_->address());
+  admin_ = OwnAdminClient(daemon_->address(), admin_token_);
   return true;
 }
 
@@ -397,6 +413,19 @@ double MedianRatio(const LoadResult& a, const LoadResult& b) {
   return Quantile(ratios, 0.5);
 }
 
+void ReportLoad(const char* what, int callers, LoadResult& r,
+                LoadResult* reference, const char* versus) {
+  std::printf("%-28s callers %3d  %9.0f calls/s  p50 %8.1f us  p99 %8.1f us",
+              what, callers, r.per_second(), r.p50(), r.p99());
+  if (r.failures > 0) std::printf("  FAILURES %lld", (long long)r.failures);
+  if (reference != nullptr) {
+    std::printf("  vs %s: throughput %.2f  p99 %.2f", versus,
+                MedianRatio(r, *reference), r.p99() / reference->p99());
+  }
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
 // One Watch stream: notes when each version of the watched flag first
 // arrives.
 class WatchStreams::Stream final
@@ -457,12 +486,13 @@ class WatchStreams::Stream final
 // The streams are callback-API reactors, many to a channel: raw Evaluation
 // stubs, which AdminClient (blocking calls) does not replace.
 WatchStreams::WatchStreams(const std::string& address, int count,
-                           const std::string& flag_key, int64_t max_version) {
+                           const std::string& flag_key, int64_t max_version,
+                           const std::string& token) {
   constexpr int kStreamsPerChannel = 100;
   std::vector<std::unique_ptr<v1::Evaluation::Stub>> stubs;
   for (int i = 0; i < count; ++i) {
     if (i % kStreamsPerChannel == 0) {
-      channels_.push_back(OwnChannel(address));
+      channels_.push_back(OwnChannel(address, token));
       stubs.push_back(v1::Evaluation::NewStub(channels_.back()));
     }
     streams_.push_back(

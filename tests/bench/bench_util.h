@@ -59,22 +59,31 @@ struct ProcessCpu {
 double ProcessRssMiB(pid_t pid);
 
 // A channel of its own (own TCP connection: channels are not pooled),
-// plaintext, made by the client library's MakeChannel.
-std::shared_ptr<grpc::Channel> OwnChannel(const std::string& address);
+// plaintext, made by the client library's MakeChannel; sends `token` on
+// every call unless it is empty.
+std::shared_ptr<grpc::Channel> OwnChannel(const std::string& address,
+                                          const std::string& token = "");
 
 // An AdminClient on a connection of its own whose calls wait (at most 30 s)
 // for the channel to connect instead of failing at once on a transient
-// connection error.
-std::unique_ptr<AdminClient> OwnAdminClient(const std::string& address);
+// connection error; sends `token` unless it is empty.
+std::unique_ptr<AdminClient> OwnAdminClient(const std::string& address,
+                                            const std::string& token = "");
 
 // `message` serialized once, to send many times through a generic stub.
 grpc::ByteBuffer Serialize(const google::protobuf::Message& message);
 // A real cutoverd (tests/integration/harness.h) in a temporary folder, auth
-// off, watch stream limit per peer raised to 100000 (the benchmarks open
-// many streams from one address), plus `extra_args`.
+// off (or, with Auth::kTokens, a token file with a reader and an admin
+// token: admin() sends the admin one), watch stream limit per peer raised
+// to 100000 (the benchmarks open many streams from one address), plus
+// `extra_args`.
 class BenchDaemon {
  public:
-  explicit BenchDaemon(std::vector<std::string> extra_args = {});
+  enum class Auth { kNone, kTokens };
+  explicit BenchDaemon(std::vector<std::string> extra_args = {},
+                       Auth auth = Auth::kNone);
+  // The reader token with Auth::kTokens, else empty.
+  const std::string& reader_token() const { return reader_token_; }
   // Starts it; false (and the daemon's stderr printed) on failure.
   bool Start();
   // SIGTERM, waiting for a clean exit.
@@ -92,6 +101,7 @@ class BenchDaemon {
 
  private:
   testing::TempDir dir_;
+  std::string reader_token_, admin_token_;
   std::unique_ptr<testing::DaemonProcess> daemon_;
   std::unique_ptr<AdminClient> admin_;
 };
@@ -154,15 +164,23 @@ std::vector<LoadResult> RunRounds(const std::vector<Load>& loads, int callers,
 // The median over rounds of a.round_rates[i] / b.round_rates[i].
 double MedianRatio(const LoadResult& a, const LoadResult& b);
 
+// Prints one result line: calls/s, latency and, next to a `reference` run
+// in the same rounds (named `versus`), the median ratio of throughputs and
+// the ratio of p99s.
+void ReportLoad(const char* what, int callers, LoadResult& r,
+                LoadResult* reference = nullptr, const char* versus = "");
+
 // Watch streams over their own channels (at most 100 streams each), every
 // stream noting when it first sees each flag version of one flag.
 class WatchStreams {
  public:
-  // Opens `count` Watch streams on `address` for flag `flag_key` and waits
+  // Opens `count` Watch streams on `address` for flag `flag_key` (sending
+  // `token` unless it is empty) and waits
   // (at most 60 s) for each to be SYNCED. `max_version` bounds the versions
   // recorded. ok() tells whether every stream synced.
   WatchStreams(const std::string& address, int count,
-               const std::string& flag_key, int64_t max_version);
+               const std::string& flag_key, int64_t max_version,
+               const std::string& token = "");
   ~WatchStreams();  // cancels the streams and waits for them to end
   bool ok() const { return ok_; }
   int count() const;

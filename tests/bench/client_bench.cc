@@ -20,6 +20,7 @@
 #include "client/client.h"
 #include "client/admin_client.h"
 #include "client/decision_cache.h"
+#include "core/stage.h"
 #include "tests/integration/harness.h"
 
 namespace cutover {
@@ -137,6 +138,28 @@ void BM_FlatHashMapLookup(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_FlatHashMapLookup)->Threads(1)->Threads(2)->Threads(8)->UseRealTime();
+
+// The floor of any Decide that returns a Decision: a copy of a decision
+// for the 10-rule flag (flag key, targets: short strings) into a new
+// Decision, then its destruction, as a caller's `Decision d = ...` does.
+// A cache hit pays it too.
+void BM_DecisionCopy(benchmark::State& state) {
+  Decision source;
+  source.flag_key = "ten-rules";
+  source.old_target = "postgres-orders";
+  source.new_target = "dynamodb-orders";
+  source.stage = Stage::kDualWrite;
+  source.plan = PlanFor(Stage::kDualWrite);
+  source.reason = Reason::kSplit;
+  source.bucket = 4242;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(source);
+    Decision d = source;
+    benchmark::DoNotOptimize(d.stage);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DecisionCopy)->Threads(1)->Threads(2)->UseRealTime();
 
 // The cache alone: DecisionCache::Get of a stored decision (what a
 // Client::Decide hit does besides counting and the reason).

@@ -8,12 +8,19 @@
 //                                  (without valgrind: wall time per call)
 //
 // A daemon runs in this process (auth off, metrics on, loopback), with the
-// flag "orders" at live 5% / shadow 95%. One caller, one call at a time,
+// flag "orders" at live 5% / shadow 95%; flagd's ResolveString asks for
+// the same decision as Decide. One caller, one call at a time,
 // each sent as decide_bench sends them: a generic stub, requests serialized
 // once, responses left unparsed. For each kind of call: warm-up calls, then the
 // callgrind counters zeroed, `calls` calls, and the counters dumped under
 // the kind's name (CALLGRIND_* do nothing outside valgrind). Every thread
 // of the process counts: the client's, gRPC's and the daemon's.
+//
+// --auth=token runs the daemon with one token and sends it on every
+// call (the client library's channel, MakeChannel with the token: the
+// health check carries the header too, and is not checked), so that
+// decide minus health_check with and without it is what authentication
+// costs per call.
 //
 // --deadlock-detection=on keeps absl::Mutex's deadlock detection, which
 // Debian's Abseil leaves on and cutoverd turns off (server/main.cc); the
@@ -28,7 +35,10 @@
 
 #include "absl/synchronization/mutex.h"
 #include "client/admin_client.h"
+#include "client/channel.h"
+#include "credentials/token_hash.h"
 #include "cutover/v1/cutover.pb.h"
+#include "flagd/evaluation/v2/evaluation.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "server/daemon.h"
@@ -89,7 +99,18 @@ int Main(int argc, char** argv) {
   config.data_dir = dir.path() + "/data";
   config.listen = "127.0.0.1:0";
   config.metrics_listen = "127.0.0.1:0";
-  config.auth.enabled = false;  // loopback benchmark
+  const bool with_token = Arg(argc, argv, "auth", "none") == "token";
+  const std::string token = with_token ? NewToken() : "";
+  config.auth.enabled = with_token;
+  if (with_token) {
+    // One token for every call here (the admin ones too); Decide checks
+    // a token of any role the same way.
+    TokenSpec spec;
+    spec.name = "bench";
+    spec.role = Role::kAdmin;
+    spec.sha256_hex = TokenSha256Hex(token);
+    config.auth.tokens = {spec};
+  }
   auto daemon = Daemon::Start(config);
   if (!daemon.ok()) {
     std::fprintf(stderr, "%s\n", std::string(daemon.status().message()).c_str());
@@ -102,8 +123,16 @@ int Main(int argc, char** argv) {
   AdminClientOptions admin_options;
   admin_options.channel.server =
       "127.0.0.1:" + std::to_string((*daemon)->grpc_port());
-  auto channel = grpc::CreateChannel(admin_options.channel.server,
-                                     grpc::InsecureChannelCredentials());
+  std::shared_ptr<grpc::Channel> channel;
+  if (with_token) {
+    ChannelOptions options;
+    options.server = admin_options.channel.server;
+    options.token = token;
+    channel = *MakeChannel(options);
+  } else {
+    channel = grpc::CreateChannel(admin_options.channel.server,
+                                  grpc::InsecureChannelCredentials());
+  }
   {
     const AdminClient admin(channel, admin_options);
     v1::CreateFlagRequest create;
@@ -119,6 +148,17 @@ int Main(int argc, char** argv) {
   const grpc::ByteBuffer decide =
       Serialize(DecideRequestFor("orders", "user-4242"));
   Measure("decide", calls, [&] { return Call(stub, kDecideMethod, decide); });
+  // flagd's ResolveString (v2) for the same flag, user and attribute.
+  flagd::evaluation::v2::ResolveStringRequest resolve;
+  resolve.set_flag_key("orders");
+  auto& fields = *resolve.mutable_context()->mutable_fields();
+  fields["targetingKey"].set_string_value("user-4242");
+  fields["tenant"].set_string_value("acme");
+  const grpc::ByteBuffer resolve_string = Serialize(resolve);
+  Measure("resolve_string_v2", calls, [&] {
+    return Call(stub, "/flagd.evaluation.v2.Service/ResolveString",
+                resolve_string);
+  });
   for (int users : {100, 1000}) {
     const grpc::ByteBuffer batch = Serialize(BatchOf(users));
     const std::string name = "decide_batch_" + std::to_string(users);

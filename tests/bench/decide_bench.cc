@@ -180,21 +180,6 @@ struct Setup {
   std::string self;
 };
 
-// Prints one result line: calls/s, latency and, next to a reference run in
-// the same rounds, the median ratio of throughputs and the ratio of p99s.
-void Report(const char* what, int callers, LoadResult& r,
-            LoadResult* reference = nullptr) {
-  std::printf("%-28s callers %3d  %9.0f calls/s  p50 %8.1f us  p99 %8.1f us",
-              what, callers, r.per_second(), r.p50(), r.p99());
-  if (r.failures > 0) std::printf("  FAILURES %lld", (long long)r.failures);
-  if (reference != nullptr) {
-    std::printf("  throughput ratio %.2f  p99 ratio %.2f",
-                MedianRatio(r, *reference), r.p99() / reference->p99());
-  }
-  std::printf("\n");
-  std::fflush(stdout);
-}
-
 // The daemon's Decide and its empty RPC, as loads.
 struct DaemonLoads {
   explicit DaemonLoads(const BenchDaemon& daemon)
@@ -223,8 +208,8 @@ Saturation ClosedPhase(const Setup& setup, BenchDaemon& daemon) {
   for (int callers : setup.callers) {
     auto r = RunRounds({loads.health, loads.decide}, callers, 0, setup.seconds,
                        setup.rounds);
-    Report("Health/Check (empty)", callers, r[0]);
-    Report("Decide", callers, r[1], &r[0]);
+    ReportLoad("Health/Check (empty)", callers, r[0]);
+    ReportLoad("Decide", callers, r[1], &r[0], "empty");
     saturation = {r[0].per_second(), r[1].per_second()};  // the largest count
   }
   return saturation;
@@ -239,8 +224,8 @@ void OpenPhase(const Setup& setup, BenchDaemon& daemon, Saturation saturation) {
               rate, setup.open_load, setup.rounds);
   auto r = RunRounds({loads.health, loads.decide}, 0, rate, setup.seconds,
                      setup.rounds);
-  Report("Health/Check (empty)", 0, r[0]);
-  Report("Decide", 0, r[1], &r[0]);
+  ReportLoad("Health/Check (empty)", 0, r[0]);
+  ReportLoad("Decide", 0, r[1], &r[0], "empty");
 }
 
 void ApiPhase(const Setup& setup, BenchDaemon& daemon) {
@@ -261,9 +246,9 @@ void ApiPhase(const Setup& setup, BenchDaemon& daemon) {
     auto r = RunRounds({on_callback, on_cq, loads.decide}, callers, 0,
                        setup.seconds, setup.rounds);
     LoadResult& best = r[0].per_second() >= r[1].per_second() ? r[0] : r[1];
-    Report("empty Decide, callback API", callers, r[0], &best);
-    Report("empty Decide, CQ async API", callers, r[1], &best);
-    Report("cutoverd Decide (callback)", callers, r[2], &best);
+    ReportLoad("empty Decide, callback API", callers, r[0], &best, "best");
+    ReportLoad("empty Decide, CQ async API", callers, r[1], &best, "best");
+    ReportLoad("cutoverd Decide (callback)", callers, r[2], &best, "best");
   }
 }
 

@@ -26,19 +26,6 @@ namespace {
 constexpr char kResolveStringMethod[] =
     "/flagd.evaluation.v2.Service/ResolveString";
 
-void Report(const char* what, int callers, LoadResult& r,
-            LoadResult* reference = nullptr, const char* versus = "") {
-  std::printf("%-22s callers %3d  %9.0f calls/s  p50 %8.1f us  p99 %8.1f us",
-              what, callers, r.per_second(), r.p50(), r.p99());
-  if (r.failures > 0) std::printf("  FAILURES %lld", (long long)r.failures);
-  if (reference != nullptr) {
-    std::printf("  vs %s: throughput %.2f  p99 %.2f", versus,
-                MedianRatio(r, *reference), r.p99() / reference->p99());
-  }
-  std::printf("\n");
-  std::fflush(stdout);
-}
-
 int Main(int argc, char** argv) {
   const double seconds = std::stod(Arg(argc, argv, "seconds", "3"));
   const int rounds = std::stoi(Arg(argc, argv, "rounds", "5"));
@@ -72,9 +59,9 @@ int Main(int argc, char** argv) {
   for (int callers : callers_list) {
     auto r = RunRounds({health, decide, resolve_string}, callers, 0, seconds,
                        rounds);
-    Report("Health/Check (empty)", callers, r[0]);
-    Report("Decide", callers, r[1], &r[0], "empty");
-    Report("ResolveString (v2)", callers, r[2], &r[1], "Decide");
+    ReportLoad("Health/Check (empty)", callers, r[0]);
+    ReportLoad("Decide", callers, r[1], &r[0], "empty");
+    ReportLoad("ResolveString (v2)", callers, r[2], &r[1], "Decide");
   }
   return daemon.Stop() == 0 ? 0 : 1;
 }

@@ -13,6 +13,7 @@
 // decision is invalidated and the daemon asked again.
 //
 //   ./build/tests/bench/invalidation_bench --streams=1,100,1000 [--changes=30]
+//       [--auth=none|token]
 //
 // Fan-out: for each count, that many raw Watch streams (no Client, no
 // polling: each stream timestamps the event as it arrives), `changes`
@@ -20,7 +21,9 @@
 // its acknowledgement to the last stream receiving it: p50, p99, max over
 // the writes. An event may arrive before the acknowledgement does; such a
 // write counts as 0. Also from the moment the write was sent (which
-// includes the synced write itself).
+// includes the synced write itself). With --auth=token the daemon checks
+// tokens and every stream sends the reader token (a stream is authorized
+// once, when it opens): fan-out and the daemon's memory with and without.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -43,14 +46,15 @@ namespace {
 
 // The --streams mode: time from a write's acknowledgement to the last of
 // `count` Watch streams receiving it, for each count.
-int FanOut(const std::vector<int>& counts, int changes) {
+int FanOut(const std::vector<int>& counts, int changes, bool with_tokens) {
   namespace bench = cutover::bench;
-  bench::BenchDaemon daemon;
+  bench::BenchDaemon daemon({}, with_tokens ? bench::BenchDaemon::Auth::kTokens
+                                            : bench::BenchDaemon::Auth::kNone);
   if (!daemon.Start() || !daemon.CreateRolloutFlag("orders")) return 1;
   int64_t version = 1;  // CreateRolloutFlag made version 1
   for (int count : counts) {
     bench::WatchStreams streams(daemon.address(), count, "orders",
-                                version + changes + 1);
+                                version + changes + 1, daemon.reader_token());
     if (!streams.ok()) {
       std::fprintf(stderr, "%d watch streams did not all sync\n", count);
       return 1;
@@ -97,7 +101,8 @@ int main(int argc, char** argv) {
   const std::string streams = cutover::bench::Arg(argc, argv, "streams", "");
   if (!streams.empty()) {
     return FanOut(cutover::bench::IntList(streams),
-                  std::stoi(cutover::bench::Arg(argc, argv, "changes", "30")));
+                  std::stoi(cutover::bench::Arg(argc, argv, "changes", "30")),
+                  cutover::bench::Arg(argc, argv, "auth", "none") == "token");
   }
   std::vector<std::string> positional;
   for (int i = 1; i < argc; ++i) {

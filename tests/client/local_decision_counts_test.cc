@@ -81,6 +81,8 @@ TEST_CASE("cells map to every stage and evaluation reason and back, others "
   counts.Count(3, Stage::kLive, Reason::kError);
   CHECK(counts.uncounted() == 1);
   CHECK(Totals(counts, 0) == std::vector<uint64_t>{});
+  counts.Count(3, Stage::kLive, Reason::kSplit);
+  CHECK(counts.Total() == 2);  // the uncounted one too
 }
 
 TEST_CASE("16 threads at once: exact totals per slot and cell, while a "
@@ -125,6 +127,7 @@ TEST_CASE("16 threads at once: exact totals per slot and cell, while a "
   CHECK(sums >= 1);
   CHECK(Totals(counts, expected.size()) == expected);
   CHECK(counts.uncounted() == 0);
+  CHECK(counts.Total() == static_cast<uint64_t>(kThreads) * kAdds);
 }
 
 TEST_CASE("blocks of exited threads serve new ones: counts kept, no more "

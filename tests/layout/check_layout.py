@@ -5,6 +5,9 @@ library and itself, core/internal/ is included only from core/, no
 source file outside tests/ is over 600 lines, and the installed public
 headers (CUTOVER_PUBLIC_HEADERS in cmake/install.cmake) include of the
 project only each other: no generated protobuf, server or internal header.
+Also that no Catch2 test name under tests/ holds a ';': ctest's test list
+is ';'-separated, so catch_discover_tests turns such a test into names that
+match no test, and it never runs.
 
 Usage: check_layout.py SOURCE_DIR. Prints one line per breach and exits 1
 if there is any; prints a one-line summary and exits 0 otherwise.
@@ -59,6 +62,29 @@ def public_header_breaches(root):
     return breaches
 
 
+TEST_CASE = re.compile(r'TEST_CASE\(((?:\s*"(?:[^"\\]|\\.)*")+)')
+STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def test_name_breaches(root):
+    breaches = []
+    for dirpath, _, names in os.walk(os.path.join(root, "tests")):
+        for name in sorted(names):
+            if not name.endswith(".cc"):
+                continue
+            path = os.path.join(dirpath, name)
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+            for m in TEST_CASE.finditer(text):
+                test = "".join(STRING.findall(m.group(1)))
+                if ";" in test:
+                    line = text.count("\n", 0, m.start()) + 1
+                    breaches.append(
+                        f"{os.path.relpath(path, root)}:{line}: test name "
+                        f"\"{test}\" holds a ';': ctest would never run it")
+    return breaches
+
+
 def owner(include):
     for prefix in PROJECT_PREFIXES:
         if include.startswith(prefix + "/"):
@@ -108,13 +134,15 @@ def main():
                                             sorted(ALLOWED[folder]))
                                             or "itself"))
     breaches += public_header_breaches(root)
+    breaches += test_name_breaches(root)
     for breach in breaches:
         print(breach)
     if breaches:
         print(f"{len(breaches)} breaches in {files} files")
         return 1
     print(f"layout: {files} files, every include points down, none over "
-          f"{MAX_LINES} lines, installed headers include only installed ones")
+          f"{MAX_LINES} lines, installed headers include only installed ones, "
+          "no test name with a ';'")
     return 0
 
 

@@ -258,7 +258,7 @@ TEST_CASE("Store: a backfill entry whose key and value disagree on the "
   }
 }
 
-TEST_CASE("StorageCodec: a backfill job keeps its direction; unset reads as "
+TEST_CASE("StorageCodec: a backfill job keeps its direction, unset reads as "
           "forward, an unknown one is DATA_LOSS",
           "[storage_codec][backfill_jobs]") {
   BackfillJob job;

@@ -1,9 +1,15 @@
 // The flagd edge's mappings, table by table: context values to cutover's
-// attribute strings, refusals naming the key, reasons.
+// attribute strings, refusals naming the key, reasons, and the metadata
+// bytes of ResolveString's reply read as flagd's own responses.
 #include "server/flagd_edge.h"
 
 #include <catch2/catch.hpp>
 #include <string>
+
+#include "core/stage.h"
+#include "flagd/evaluation/string_reply.pb.h"
+#include "flagd/evaluation/v1/evaluation.pb.h"
+#include "flagd/evaluation/v2/evaluation.pb.h"
 
 namespace cutover {
 namespace {
@@ -124,6 +130,55 @@ TEST_CASE("reasons: STATIC, DEFAULT, TARGETING_MATCH, DISABLED, ERROR") {
     decision.reason = c.reason;
     CHECK(std::string(FlagdReason(*c.flag, decision)) == c.flagd);
   }
+}
+
+TEST_CASE("ResolveString's reply reads as flagd's v1 and v2 responses") {
+  Decision decision;
+  decision.stage = Stage::kLive;
+  decision.plan = PlanFor(Stage::kLive);
+  decision.flag_version = 7;
+  decision.old_target = "postgres-orders";
+  // Longer than 127 bytes: two-byte lengths, in the entry and the Value.
+  decision.new_target = std::string(200, 'n');
+  const int64_t revision = 123456789012;
+
+  flagd_wire::ResolveStringReply reply;
+  reply.set_value("live");
+  reply.set_variant("live");
+  reply.set_reason("TARGETING_MATCH");
+  FlagdMetadataBytes(decision, revision, reply.mutable_metadata());
+  const std::string wire = reply.SerializeAsString();
+
+  auto check = [&](const google::protobuf::Struct& metadata) {
+    const auto& fields = metadata.fields();
+    REQUIRE(fields.size() == 6);
+    CHECK(fields.at("flagVersion").number_value() == 7);
+    CHECK(fields.at("revision").number_value() == 123456789012.0);
+    CHECK(fields.at("oldTarget").string_value() == "postgres-orders");
+    CHECK(fields.at("newTarget").string_value() == std::string(200, 'n'));
+    CHECK(fields.at("reads").string_value() == "new+old");
+    CHECK(fields.at("writes").string_value() == "new+old");
+  };
+  flagd::evaluation::v1::ResolveStringResponse v1;
+  REQUIRE(v1.ParseFromString(wire));
+  CHECK(v1.value() == "live");
+  CHECK(v1.variant() == "live");
+  CHECK(v1.reason() == "TARGETING_MATCH");
+  check(v1.metadata());
+  flagd::evaluation::v2::ResolveStringResponse v2;
+  REQUIRE(v2.ParseFromString(wire));
+  CHECK(v2.has_value());
+  CHECK(v2.value() == "live");
+  CHECK(v2.has_variant());
+  check(v2.metadata());
+  // Nothing left over that a provider would keep as unknown fields.
+  CHECK(v1.GetReflection()->GetUnknownFields(v1).empty());
+  CHECK(v1.metadata().GetReflection()->GetUnknownFields(v1.metadata()).empty());
+
+  // The Struct form is the same bytes, parsed.
+  google::protobuf::Struct metadata;
+  FlagdMetadata(decision, revision, &metadata);
+  check(metadata);
 }
 
 }  // namespace

@@ -177,7 +177,7 @@ TEST_CASE("StorageCodec: one revision's several changes keep their order",
   CHECK(read[2].flag->flag.key == "carts");
 }
 
-TEST_CASE("StorageCodec: a backfill job reads back; its ETA is computed",
+TEST_CASE("StorageCodec: a backfill job reads back and its ETA is computed",
           "[storage_codec]") {
   BackfillJob job;
   job.flag_key = "legacy-sessions";

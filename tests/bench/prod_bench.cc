@@ -1,0 +1,195 @@
+// cutoverd with its production settings: a bearer token, TLS, mutual TLS,
+// metrics on; each next to the empty RPC on the same server, with the same
+// transport and the same request metadata, in one run.
+//
+//   ./build/tests/bench/prod_bench [--seconds=3] [--rounds=5] [--callers=16]
+//
+// One cutoverd per setting, one after the other (a temporary folder, a CA
+// and certificates made with the openssl command, a token file with a
+// reader and an admin token, metrics served):
+//   none      plaintext, --auth none (the reference of earlier benchmarks)
+//   token     plaintext, the reader token on every call
+//   tls       TLS, the reader token on every call
+//   mtls      mutual TLS, a client certificate whose name has the reader
+//             role, no token
+// Per setting, on one channel with those credentials, in alternating
+// rounds: the empty RPC (grpc.health.v1 Health/Check on the same daemon:
+// same listener, same TLS, the same authorization header sent, which
+// health does not check: the transport's limit for that setting), Decide,
+// and DecideBatch of 100 users. Then the daemon's CPU per call (from /proc)
+// for the empty RPC and Decide, each run alone. Targets
+// (docs/performance.md): Decide at least 0.95x the empty RPC in every
+// setting.
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client/admin_client.h"
+#include "client/channel.h"
+#include "credentials/token_hash.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "tests/bench/bench_util.h"
+#include "tests/integration/call_by_name.h"
+#include "tests/integration/harness.h"
+
+namespace cutover::bench {
+namespace {
+
+// A CA, a server certificate for 127.0.0.1 and a client certificate (CN
+// bench-reader), made with openssl in `dir`.
+bool MakePki(const std::string& dir) {
+  const std::string script = R"(set -e
+cd ")" + dir + R"("
+key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+key ca.key; key server.key; key client.key
+openssl req -x509 -key ca.key -out ca.pem -days 2 -subj /CN=cutover-bench-ca
+openssl req -new -key server.key -out server.csr -subj /CN=localhost
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > san.ext
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null
+openssl req -new -key client.key -out client.csr -subj /CN=bench-reader
+openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 2>/dev/null
+)";
+  const testing::RunResult made =
+      testing::RunProgram({"/bin/sh", "-c", script}, 60);
+  if (made.exit_code != 0) {
+    std::fprintf(stderr, "openssl: %s%s\n", made.out.c_str(), made.err.c_str());
+  }
+  return made.exit_code == 0;
+}
+
+struct Setting {
+  const char* name;
+  bool auth;        // tokens (and certificate roles) on
+  bool tls;         // server certificate
+  bool mutual;      // client certificates required, reader by name
+  bool send_token;  // the reader token on every measured call
+};
+
+int Main(int argc, char** argv) {
+  const double seconds = std::stod(Arg(argc, argv, "seconds", "3"));
+  const int rounds = std::stoi(Arg(argc, argv, "rounds", "5"));
+  const int callers = std::stoi(Arg(argc, argv, "callers", "16"));
+  std::printf("prod_bench: %u cores visible, %.1f s per load, %d callers, "
+              "%d alternating rounds\n",
+              std::thread::hardware_concurrency(), seconds, callers, rounds);
+  testing::TempDir dir;
+  if (!MakePki(dir.path())) return 1;
+  const std::string pki = dir.path() + "/";
+  const std::string reader = NewToken();
+  const std::string admin = NewToken();
+  const std::string token_file = pki + "tokens";
+  std::ofstream(token_file) << "bench-reader reader " << TokenSha256Hex(reader)
+                            << "\nbench-admin admin " << TokenSha256Hex(admin)
+                            << "\n";
+
+  const Setting settings[] = {
+      {"none", false, false, false, false},
+      {"token", true, false, false, true},
+      {"tls+token", true, true, false, true},
+      {"mtls", true, true, true, false},
+  };
+  v1::DecideBatchRequest batch;
+  for (int i = 0; i < 100; ++i) {
+    *batch.add_items() = DecideRequestFor("orders", "user-" + std::to_string(i));
+  }
+  const grpc::ByteBuffer health_request = testing::EmptyRequest();
+  const grpc::ByteBuffer decide_request =
+      Serialize(DecideRequestFor("orders", "user-4242"));
+  const grpc::ByteBuffer batch_request = Serialize(batch);
+
+  int failures = 0;
+  for (const Setting& setting : settings) {
+    const std::string folder = pki + setting.name;
+    const std::string config = folder + ".yaml";
+    {
+      std::ofstream out(config);
+      out << "max_watch_streams_per_peer: 100000\n";
+      if (setting.tls) {
+        out << "tls:\n  cert_file: " << pki << "server.pem\n  key_file: "
+            << pki << "server.key\n";
+        if (setting.mutual) out << "  client_ca_file: " << pki << "ca.pem\n";
+      }
+      if (setting.mutual) {
+        out << "cert_roles:\n  - common_name: bench-reader\n    role: reader\n";
+      }
+    }
+    std::vector<std::string> args = {"--config", config};
+    if (setting.auth) {
+      args.insert(args.end(), {"--auth", "tokens", "--token-file", token_file});
+    }
+    testing::DaemonProcess daemon(folder + "-data", args);
+    if (!daemon.Start()) {
+      std::fprintf(stderr, "%s: cannot start cutoverd: %s\n", setting.name,
+                   daemon.last_stderr().c_str());
+      return 1;
+    }
+    ChannelOptions options;
+    options.server = daemon.address();
+    options.own_connection = true;
+    if (setting.tls) options.tls_ca_file = pki + "ca.pem";
+    if (setting.mutual) {
+      options.tls_cert_file = pki + "client.pem";
+      options.tls_key_file = pki + "client.key";
+    }
+    {
+      // The flag, made with the admin token on the same transport.
+      AdminClientOptions admin_options;
+      admin_options.channel = options;
+      if (setting.auth) admin_options.channel.token = admin;
+      admin_options.deadline = absl::Seconds(30);
+      auto admin_client = AdminClient::Create(admin_options);
+      v1::CreateFlagRequest create;
+      create.set_force(true);
+      *create.mutable_flag() = RolloutFlag("orders");
+      if (!admin_client.ok() || !(*admin_client)->CreateFlag(create).ok()) {
+        std::fprintf(stderr, "%s: cannot create the flag\n", setting.name);
+        return 1;
+      }
+    }
+    if (setting.send_token) options.token = reader;
+    auto channel = MakeChannel(options);
+    if (!channel.ok()) return 1;
+    grpc::GenericStub stub(*channel);
+    const Load health{&stub, kHealthCheckMethod, &health_request};
+    const Load decide{&stub, kDecideMethod, &decide_request};
+    const Load decide_batch{&stub, kDecideBatchMethod, &batch_request};
+    RunClosedLoop(stub, kDecideMethod, decide_request, 4, 0.3);  // warm
+    std::printf("== %s\n", setting.name);
+    auto r = RunRounds({health, decide, decide_batch}, callers, 0, seconds,
+                       rounds);
+    ReportLoad("Health/Check (empty)", callers, r[0]);
+    ReportLoad("Decide", callers, r[1], &r[0], "empty");
+    ReportLoad("DecideBatch x100", callers, r[2], &r[0], "empty");
+    std::printf("%-28s %9.0f decisions/s\n", "  DecideBatch decisions",
+                r[2].per_second() * 100);
+    // The daemon's CPU per call (/proc), each load alone: what Decide costs
+    // the daemon over the empty RPC in this setting. Compared between
+    // settings it says what a token or TLS adds per call.
+    double cpu_us[2] = {0, 0};
+    for (int i = 0; i < 2; ++i) {
+      const Load& load = i == 0 ? health : decide;
+      const ProcessCpu before = ProcessCpu::Of(daemon.pid());
+      const LoadResult run = RunClosedLoop(*load.stub, load.method,
+                                           *load.request, callers, seconds);
+      const ProcessCpu used = ProcessCpu::Of(daemon.pid()) - before;
+      cpu_us[i] = run.calls > 0 ? used.total() * 1e6 / run.calls : 0;
+    }
+    std::printf("  daemon CPU per call: empty %.1f us, Decide %.1f us, "
+                "Decide - empty %.1f us\n",
+                cpu_us[0], cpu_us[1], cpu_us[1] - cpu_us[0]);
+    for (const LoadResult& load : r) failures += load.failures > 0;
+    daemon.Stop(SIGTERM);
+  }
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace cutover::bench
+
+int main(int argc, char** argv) { return cutover::bench::Main(argc, argv); }

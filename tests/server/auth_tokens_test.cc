@@ -1,0 +1,211 @@
+// The token sets the daemon accepts (TokenTable) and their reloading
+// (Authorizer::ReloadTokenFile), and FileWatch, which tells the daemon
+// when to reload.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "credentials/token_hash.h"
+#include "server/auth.h"
+#include "server/file_watch.h"
+#include "tests/integration/harness.h"
+
+namespace cutover {
+namespace {
+
+using testing::TempDir;
+
+// Writes `text` to a new file and renames it over `path`, as config tools
+// and editors replace a file.
+void Replace(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".new";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+  }
+  REQUIRE(std::rename(tmp.c_str(), path.c_str()) == 0);
+}
+
+std::string Line(const std::string& name, const char* role,
+                 const std::string& token) {
+  return absl::StrCat(name, " ", role, " ", TokenSha256Hex(token), "\n");
+}
+
+TEST_CASE("a token matches its set only: a thread's memory of accepted "
+          "tokens never carries over to another set",
+          "[auth]") {
+  TempDir dir;
+  const std::string file = dir.path() + "/tokens";
+  const std::string alice = NewToken();
+  const std::string bob = NewToken();
+  Replace(file, Line("alice", "reader", alice) + Line("bob", "admin", bob));
+  AuthConfig config;
+  config.token_file = file;
+  auto first = TokenTable::Build(config);
+  REQUIRE(first.ok());
+  const TokenTable::Entry* by_hash = (*first)->Match(alice);
+  REQUIRE(by_hash != nullptr);
+  CHECK(by_hash->name == "alice");
+  CHECK(by_hash->role == Role::kReader);
+  // Again on this thread (remembered), and on another (hashed).
+  CHECK((*first)->Match(alice) == by_hash);
+  const TokenTable::Entry* elsewhere = nullptr;
+  std::thread([&] { elsewhere = (*first)->Match(alice); }).join();
+  CHECK(elsewhere == by_hash);
+  CHECK((*first)->Match(bob)->name == "bob");
+  // Wrong tokens: one byte off, a prefix, longer, empty.
+  std::string off = alice;
+  off.back() = off.back() == 'A' ? 'B' : 'A';
+  CHECK((*first)->Match(off) == nullptr);
+  CHECK((*first)->Match(alice.substr(0, alice.size() - 1)) == nullptr);
+  CHECK((*first)->Match(alice + "x") == nullptr);
+  CHECK((*first)->Match("") == nullptr);
+
+  // alice removed: the new set refuses her although this thread
+  // remembers her token from the first set.
+  Replace(file, Line("bob", "admin", bob));
+  auto second = TokenTable::Build(config);
+  REQUIRE(second.ok());
+  CHECK((*second)->Match(alice) == nullptr);
+  CHECK((*second)->Match(bob)->name == "bob");
+  CHECK_FALSE((*second)->SameAs(**first));
+  auto third = TokenTable::Build(config);
+  REQUIRE(third.ok());
+  CHECK((*third)->SameAs(**second));
+  // More accepted tokens than a thread remembers: each still matches.
+  std::string lines;
+  std::vector<std::string> many;
+  for (int i = 0; i < 9; ++i) {
+    many.push_back(NewToken());
+    lines += Line("t" + std::to_string(i), "reader", many.back());
+  }
+  Replace(file, lines);
+  auto fourth = TokenTable::Build(config);
+  REQUIRE(fourth.ok());
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 9; ++i) {
+      const TokenTable::Entry* entry = (*fourth)->Match(many[i]);
+      REQUIRE(entry != nullptr);
+      CHECK(entry->name == "t" + std::to_string(i));
+    }
+  }
+}
+
+TEST_CASE("ReloadTokenFile: a changed file replaces the set, the same one "
+          "makes none, a bad one keeps the old set and names the line",
+          "[auth]") {
+  TempDir dir;
+  const std::string file = dir.path() + "/tokens";
+  const std::string alice = NewToken();
+  const std::string bob = NewToken();
+  Replace(file, Line("alice", "reader", alice));
+  AuthConfig config;
+  config.token_file = file;
+  auto authorizer = Authorizer::Create(config);
+  REQUIRE(authorizer.ok());
+  CHECK((*authorizer)->token_sets() == 1);
+
+  auto same = (*authorizer)->ReloadTokenFile();
+  REQUIRE(same.ok());
+  CHECK_FALSE(*same);
+  CHECK((*authorizer)->token_sets() == 1);
+
+  Replace(file, Line("bob", "reader", bob));
+  auto changed = (*authorizer)->ReloadTokenFile();
+  REQUIRE(changed.ok());
+  CHECK(*changed);
+  CHECK((*authorizer)->token_sets() == 2);
+
+  Replace(file, Line("bob", "reader", bob) + "carol superuser 1234\n");
+  auto bad = (*authorizer)->ReloadTokenFile();
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(bad.status().message().find(file + ":2") != std::string::npos);
+  CHECK((*authorizer)->token_sets() == 2);
+
+  // An empty file with no other token and no certificate role: refused
+  // as at start (the daemon would accept nobody), the old set stays.
+  Replace(file, "# nobody\n");
+  auto empty = (*authorizer)->ReloadTokenFile();
+  REQUIRE_FALSE(empty.ok());
+  CHECK(empty.status().message().find("no tokens") != std::string::npos);
+  CHECK((*authorizer)->token_sets() == 2);
+}
+
+// Counts calls of a FileWatch's callback and waits for them, bounded.
+class Calls {
+ public:
+  void Add() {
+    std::lock_guard lock(mu_);
+    ++count_;
+    changed_.notify_all();
+  }
+  // Whether `count` calls were made within 10 seconds.
+  bool WaitFor(int count) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, std::chrono::seconds(10),
+                             [&] { return count_ >= count; });
+  }
+  int count() {
+    std::lock_guard lock(mu_);
+    return count_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  int count_ = 0;
+};
+
+TEST_CASE("FileWatch: a file renamed over, written or deleted in the folder "
+          "calls back, a burst makes one call, stopping joins",
+          "[auth]") {
+  TempDir dir;
+  const std::string file = dir.path() + "/tokens";
+  Replace(file, "one\n");
+  Calls calls;
+  FileWatch::Options options;
+  options.settle = absl::Milliseconds(200);
+  {
+    auto watch = FileWatch::Start(file, options, [&] { calls.Add(); });
+    REQUIRE(watch.ok());
+    Replace(file, "two\n");
+    CHECK(calls.WaitFor(1));
+    // A burst within the settle time: one more call, not ten.
+    const auto burst_start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 10; ++i) Replace(file, "burst " + std::to_string(i));
+    const auto burst = std::chrono::steady_clock::now() - burst_start;
+    CHECK(calls.WaitFor(2));
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    // (A machine that took longer than the settle time for ten renames
+    // may make two calls of them; the count is exact only when it did not.)
+    if (burst < std::chrono::milliseconds(100)) CHECK(calls.count() == 2);
+    const int after_burst = calls.count();
+    {
+      std::ofstream append(file, std::ios::app);
+      append << "more\n";
+    }
+    CHECK(calls.WaitFor(after_burst + 1));
+    REQUIRE(std::remove(file.c_str()) == 0);
+    CHECK(calls.WaitFor(after_burst + 2));
+  }
+  // Stopped: further changes call nothing.
+  const int before = calls.count();
+  Replace(file, "after\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  CHECK(calls.count() == before);
+
+  auto missing = FileWatch::Start(dir.path() + "/no/such/folder/tokens",
+                                  options, [] {});
+  CHECK(missing.status().code() == absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace cutover
