@@ -17,23 +17,52 @@ std::optional<Decision> SyncedState::Decide(std::string_view flag_key,
   return decision;
 }
 
+const SyncedState::FlagEntry* SyncedState::FindFlag(
+    std::string_view flag_key) const {
+  const auto find = [&]() -> const FlagEntry* {
+    auto found =
+        flags_.find(absl::string_view(flag_key.data(), flag_key.size()));
+    return found == flags_.end() ? nullptr : found->second.get();
+  };
+  if (publish_id_ == 0) return find();
+  // Direct-mapped on the key's length and last byte: cheap to pick, and
+  // keys of one service rarely share both.
+  struct Recent {
+    uint64_t state = 0;
+    std::string key;
+    const FlagEntry* entry = nullptr;  // null: not in that state
+  };
+  static thread_local Recent recent[4];
+  const size_t index =
+      (flag_key.size() + (flag_key.empty() ? 0 : flag_key.back())) % 4;
+  Recent& slot = recent[index];
+  // An entry of this state lives as long as the state, which the caller
+  // holds; an id is never reused, so an entry of a state since freed never
+  // matches.
+  if (slot.state == publish_id_ && slot.key == flag_key) return slot.entry;
+  const FlagEntry* entry = find();
+  slot.state = publish_id_;
+  slot.key.assign(flag_key.data(), flag_key.size());
+  slot.entry = entry;
+  return entry;
+}
+
 bool SyncedState::DecideInto(std::string_view flag_key, const Context& context,
                              Decision& out, uint32_t* counter_slot) const {
-  auto found =
-      flags_.find(absl::string_view(flag_key.data(), flag_key.size()));
+  const FlagEntry* entry = FindFlag(flag_key);
   // As the daemon's EvaluationService: a flag it does not have, or an
   // archived one, is not found.
-  if (found == flags_.end() || found->second->message.archived()) {
+  if (entry == nullptr || entry->message.archived()) {
     out = SafeDecision(std::string(flag_key), Reason::kFlagNotFound);
     if (counter_slot != nullptr) {
-      *counter_slot = found == flags_.end() ? FlagCounterSlots::kUnknownSlot
-                                            : found->second->counter_slot;
+      *counter_slot = entry == nullptr ? FlagCounterSlots::kUnknownSlot
+                                       : entry->counter_slot;
     }
     return true;
   }
-  if (found->second->compiled == nullptr) return false;
-  cutover::DecideInto(*found->second->compiled, segments_, context, out);
-  if (counter_slot != nullptr) *counter_slot = found->second->counter_slot;
+  if (entry->compiled == nullptr) return false;
+  cutover::DecideInto(*entry->compiled, segments_, context, out);
+  if (counter_slot != nullptr) *counter_slot = entry->counter_slot;
   return true;
 }
 
@@ -182,10 +211,13 @@ void SyncedFlags::PutSegment(const v1::Segment& segment, SyncedState& state) {
 std::unique_ptr<SyncedState> SyncedFlags::CopyPublished() const {
   const std::shared_ptr<const SyncedState> current = snapshot();
   if (current == nullptr) return std::make_unique<SyncedState>();
-  return std::make_unique<SyncedState>(*current);
+  auto copy = std::make_unique<SyncedState>(*current);
+  copy->publish_id_ = 0;  // a state being changed: FindFlag remembers nothing
+  return copy;
 }
 
 void SyncedFlags::Publish(std::unique_ptr<SyncedState> state) {
+  state->publish_id_ = NextId();
   std::shared_ptr<const SyncedState> next(std::move(state));
   std::atomic_store(&published_, std::move(next));
   // After the store: a reader that sees the new generation loads (at

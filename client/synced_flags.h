@@ -97,6 +97,11 @@ class SyncedState {
                   Decision& out, uint32_t* counter_slot = nullptr) const;
   // Whether the flag is in this state (archived or not, evaluable or not).
   bool Contains(std::string_view flag_key) const;
+  // The flag's entry, or null. Each thread remembers its last few lookups
+  // in published states (by the state's publish id, never reused), so a
+  // service that decides the same flags call after call compares the key
+  // instead of hashing it.
+  const FlagEntry* FindFlag(std::string_view flag_key) const;
 
   // The state as the snapshot file keeps it (flags and segments sorted by
   // key).
@@ -106,6 +111,9 @@ class SyncedState {
   friend class SyncedFlags;
 
   int64_t revision_ = 0;
+  // Set by SyncedFlags::Publish (unique in the process); 0 before, and
+  // FindFlag remembers nothing for such a state.
+  uint64_t publish_id_ = 0;
   absl::flat_hash_map<std::string, std::shared_ptr<const FlagEntry>> flags_;
   absl::flat_hash_map<std::string, std::shared_ptr<const v1::Segment>>
       segment_messages_;

@@ -348,6 +348,11 @@ PrometheusMetrics::PrometheusMetrics()
            .Help("Readings of the token file after it changed, by result "
                  "(changed, unchanged, failed: the old tokens stay).")
            .Register(r);
+  // At 0 from the start: a counter that first appears at 1 shows no
+  // increase(), and the alert on a failed reload would miss it.
+  for (const char* result : {"changed", "unchanged", "failed"}) {
+    token_file_reloads_->Add({{"result", result}});
+  }
 }
 
 PrometheusMetrics::~PrometheusMetrics() { StopServing(); }
