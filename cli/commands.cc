@@ -16,6 +16,7 @@
 #include "cli/flag_commands.h"
 #include "cli/history_commands.h"
 #include "cli/output.h"
+#include "cli/ramp_commands.h"
 #include "cli/segment_commands.h"
 #include "cli/serve_commands.h"
 #include "cli/token_commands.h"
@@ -138,6 +139,7 @@ int Run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   FlagCommands flags(context);
   SegmentCommands segments(context);
   ServeCommands serve(context);
+  RampCommands ramps(context);
   BackfillCommands backfill(context);
   DecideCommands decide(context);
   HistoryCommands history(context);
@@ -150,6 +152,7 @@ int Run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   serve.RegisterRules(app);
   backfill.Register(app);
   serve.RegisterStageAndRollout(app);
+  ramps.Register(app);
   decide.Register(app);
   history.Register(app);
   apply.Register(app);

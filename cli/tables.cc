@@ -136,6 +136,17 @@ std::string FlagTable(const v1::Flag& flag) {
                                               ? flag.compare_sample_rate()
                                               : 1.0));
   fields.Add("gates", GatesText(flag.gates()));
+  if (flag.has_ramp()) {
+    // "3 steps: live 10%, shadow 90% | live 50%, shadow 50% | live; hold
+    // 1800s" (cutoverctl ramp status shows where the ramp is).
+    std::vector<std::string> steps;
+    for (const v1::RampStep& step : flag.ramp().steps()) {
+      steps.push_back(FormatServe(step.serve()));
+    }
+    fields.Add("ramp", absl::StrCat(flag.ramp().steps_size(), " steps: ",
+                                    absl::StrJoin(steps, " | "), "; hold ",
+                                    flag.ramp().hold_seconds(), "s"));
+  }
   AddCurrency(flag, fields);
   fields.Add("version", ChangedText(flag.version(), flag.revision(),
                                     flag.update_time(), flag.updated_by()));

@@ -180,6 +180,21 @@ absl::StatusOr<v1::FlagStatus> AdminClient::GetFlagStatus(
   return Call(*admin_, &v1::Admin::Stub::GetFlagStatus, request);
 }
 
+absl::StatusOr<v1::Flag> AdminClient::SetRampPlan(
+    const v1::SetRampPlanRequest& request) const {
+  return Call(*admin_, &v1::Admin::Stub::SetRampPlan, request);
+}
+
+absl::StatusOr<v1::RampStatus> AdminClient::GetRampStatus(
+    const v1::GetRampStatusRequest& request) const {
+  return Call(*admin_, &v1::Admin::Stub::GetRampStatus, request);
+}
+
+absl::StatusOr<v1::RampStatus> AdminClient::ControlRamp(
+    const v1::ControlRampRequest& request) const {
+  return Call(*admin_, &v1::Admin::Stub::ControlRamp, request);
+}
+
 absl::StatusOr<v1::ListFlagStatusResponse> AdminClient::ListFlagStatus(
     const v1::ListFlagStatusRequest& request) const {
   return Call(*admin_, &v1::Admin::Stub::ListFlagStatus, request);

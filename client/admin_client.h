@@ -122,6 +122,12 @@ class AdminClient {
       const v1::DeleteSegmentRequest& request) const;
   absl::StatusOr<v1::FlagStatus> GetFlagStatus(
       const v1::GetFlagStatusRequest& request) const;
+  absl::StatusOr<v1::Flag> SetRampPlan(
+      const v1::SetRampPlanRequest& request) const;
+  absl::StatusOr<v1::RampStatus> GetRampStatus(
+      const v1::GetRampStatusRequest& request) const;
+  absl::StatusOr<v1::RampStatus> ControlRamp(
+      const v1::ControlRampRequest& request) const;
   absl::StatusOr<v1::ListFlagStatusResponse> ListFlagStatus(
       const v1::ListFlagStatusRequest& request) const;
   absl::StatusOr<v1::BackfillJob> StartBackfill(

@@ -102,6 +102,53 @@ void ToProto(const Rule& rule, v1::Rule* out) {
   ToProto(rule.serve, out->mutable_serve());
 }
 
+RampCheck FromProto(const v1::RampCheck& check) {
+  RampCheck out;
+  out.kind = EnumIn<RampCheckKind>(check.kind(), 1, 4);
+  out.threshold = check.threshold();
+  out.min_samples = check.min_samples();
+  return out;
+}
+
+void ToProto(const RampCheck& check, v1::RampCheck* out) {
+  out->set_kind(static_cast<v1::RampCheckKind>(check.kind));
+  out->set_threshold(check.threshold);
+  out->set_min_samples(check.min_samples);
+}
+
+RampPlan FromProto(const v1::RampPlan& plan) {
+  RampPlan out;
+  for (const v1::RampStep& step : plan.steps()) {
+    out.steps.push_back(RampStep{FromProto(step.serve()), step.hold_seconds()});
+  }
+  out.hold_seconds = plan.hold_seconds();
+  out.interval_seconds = plan.interval_seconds();
+  out.window_seconds = plan.window_seconds();
+  // An unknown action stays unknown (validation refuses it).
+  out.on_breach = static_cast<BreachAction>(plan.on_breach());
+  out.inconclusive_limit_seconds = plan.inconclusive_limit_seconds();
+  for (const v1::RampCheck& check : plan.checks()) {
+    out.checks.push_back(FromProto(check));
+  }
+  return out;
+}
+
+void ToProto(const RampPlan& plan, v1::RampPlan* out) {
+  for (const RampStep& step : plan.steps) {
+    v1::RampStep* s = out->add_steps();
+    ToProto(step.serve, s->mutable_serve());
+    s->set_hold_seconds(step.hold_seconds);
+  }
+  out->set_hold_seconds(plan.hold_seconds);
+  out->set_interval_seconds(plan.interval_seconds);
+  out->set_window_seconds(plan.window_seconds);
+  out->set_on_breach(static_cast<v1::RampBreachAction>(plan.on_breach));
+  out->set_inconclusive_limit_seconds(plan.inconclusive_limit_seconds);
+  for (const RampCheck& check : plan.checks) {
+    ToProto(check, out->add_checks());
+  }
+}
+
 const char* BackfillPhaseName(v1::BackfillPhase phase) {
   switch (phase) {
     case v1::COPYING:
@@ -150,6 +197,7 @@ Flag FromProto(const v1::Flag& flag) {
   if (flag.has_fallback_stage()) {
     out.fallback_stage = FromProto(flag.fallback_stage());
   }
+  if (flag.has_ramp()) out.ramp = FromProto(flag.ramp());
   out.version = flag.version();
   out.archived = flag.archived();
   out.currency = CurrencyFromProto(flag);
@@ -183,6 +231,7 @@ void ToProto(const Flag& flag, v1::Flag* out) {
   if (flag.fallback_stage.has_value()) {
     out->set_fallback_stage(ToProto(*flag.fallback_stage));
   }
+  if (flag.ramp.has_value()) ToProto(*flag.ramp, out->mutable_ramp());
   out->set_version(flag.version);
   out->set_archived(flag.archived);
   CurrencyToProto(flag.currency, out);

@@ -35,6 +35,10 @@ Serve FromProto(const v1::Serve& serve);
 void ToProto(const Serve& serve, v1::Serve* out);
 Rule FromProto(const v1::Rule& rule);
 void ToProto(const Rule& rule, v1::Rule* out);
+RampCheck FromProto(const v1::RampCheck& check);
+void ToProto(const RampCheck& check, v1::RampCheck* out);
+RampPlan FromProto(const v1::RampPlan& plan);
+void ToProto(const RampPlan& plan, v1::RampPlan* out);
 
 // "copying", "verifying", "done" (lowercase, as the CLI shows it);
 // "unspecified" otherwise.

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -131,6 +132,85 @@ absl::Status CheckTarget(absl::string_view path, const std::string& target) {
   return absl::OkStatus();
 }
 
+// FieldError unless `value` is in [low, high] seconds.
+absl::Status CheckSeconds(const std::string& path, int64_t value, int64_t low,
+                          int64_t high) {
+  if (value < low || value > high) {
+    return FieldError(path, absl::StrCat("must be in [", low, ", ", high,
+                                         "] seconds, got ", value));
+  }
+  return absl::OkStatus();
+}
+
+// The ramp plan's rules (proto RampPlan).
+absl::Status CheckRampPlan(const RampPlan& plan) {
+  constexpr int64_t kDay = 86400;
+  if (plan.steps.empty() || plan.steps.size() > kMaxRampSteps) {
+    return FieldError("ramp.steps", absl::StrCat("1 to ", kMaxRampSteps,
+                                                 " steps, got ",
+                                                 plan.steps.size()));
+  }
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const std::string path = Indexed("ramp.steps", i);
+    CompiledServe ignored;
+    if (absl::Status s = CompileServe(plan.steps[i].serve,
+                                      Child(path, "serve"), &ignored);
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = CheckSeconds(Child(path, "hold_seconds"),
+                                      plan.steps[i].hold_seconds, 0,
+                                      30 * kDay);
+        !s.ok()) {
+      return s;
+    }
+  }
+  for (const auto& [path, value, low, high] :
+       {std::tuple<const char*, int64_t, int64_t, int64_t>{
+            "ramp.hold_seconds", plan.hold_seconds, 0, 30 * kDay},
+        {"ramp.interval_seconds", plan.interval_seconds, 1, kDay},
+        {"ramp.window_seconds", plan.window_seconds, 1, 30 * kDay},
+        {"ramp.inconclusive_limit_seconds", plan.inconclusive_limit_seconds,
+         0, 30 * kDay}}) {
+    if (absl::Status s = CheckSeconds(path, value, low, high); !s.ok()) {
+      return s;
+    }
+  }
+  if (plan.on_breach != BreachAction::kPause &&
+      plan.on_breach != BreachAction::kRollback) {
+    return FieldError("ramp.on_breach", "must be pause or rollback");
+  }
+  bool seen[5] = {};
+  for (size_t i = 0; i < plan.checks.size(); ++i) {
+    const RampCheck& check = plan.checks[i];
+    const std::string path = Indexed("ramp.checks", i);
+    const int kind = static_cast<int>(check.kind);
+    if (kind < 1 || kind > 4) {
+      return FieldError(Child(path, "kind"),
+                        "required: mismatch_rate, new_error_rate, "
+                        "error_rate_delta or p99_latency_ratio");
+    }
+    if (seen[kind]) {
+      return FieldError(Child(path, "kind"), "each check at most once");
+    }
+    seen[kind] = true;
+    const double t = check.threshold;
+    const bool ratio = check.kind == RampCheckKind::kP99LatencyRatio;
+    if (!std::isfinite(t) || (ratio ? t <= 0 : (t < 0 || t > 1))) {
+      return FieldError(Child(path, "threshold"),
+                        absl::StrCat(ratio ? "must be a number > 0"
+                                           : "must be a number in [0, 1]",
+                                     ", got ", t));
+    }
+    if (check.min_samples < 0 || check.min_samples > kMaxMinSamples) {
+      return FieldError(Child(path, "min_samples"),
+                        absl::StrCat("must be in [0, ", kMaxMinSamples,
+                                     "], got ", check.min_samples));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::shared_ptr<const CompiledFlag::Internal>> CompileFlagData(
     const Flag& flag) {
   auto internal = std::make_shared<CompiledFlag::Internal>();
@@ -241,6 +321,9 @@ absl::StatusOr<std::shared_ptr<const CompiledFlag::Internal>> CompileFlagData(
                       "complete (or unset for the computed data-safe stage)");
   }
   internal->fallback_stage = FallbackStage(flag);
+  if (flag.ramp.has_value()) {
+    if (absl::Status s = CheckRampPlan(*flag.ramp); !s.ok()) return s;
+  }
   return internal;
 }
 

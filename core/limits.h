@@ -36,6 +36,8 @@ inline constexpr size_t kMaxValueLength = 256;
 inline constexpr size_t kMaxSegmentEntries = 100000;
 // A flag's gates.min_samples.
 inline constexpr int64_t kMaxMinSamples = 1000000000000;  // 10^12
+// Steps of a ramp plan.
+inline constexpr size_t kMaxRampSteps = 100;
 // A backfill checkpoint's cursor (an opaque position of the driver's).
 inline constexpr size_t kMaxBackfillCursorLength = 4096;
 // The run_id a checkpoint names (StartBackfill makes 32 hex digits).

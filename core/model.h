@@ -113,6 +113,43 @@ struct Currency {
   std::optional<StaleMark> new_stale;
 };
 
+// The built-in checks of a ramp (core/ramp.h); numbers as the API's.
+enum class RampCheckKind {
+  kUnspecified = 0,
+  kMismatchRate = 1,
+  kNewErrorRate = 2,
+  kErrorRateDelta = 3,
+  kP99LatencyRatio = 4,
+};
+
+// A ramp check: breached when its figure is above threshold with at least
+// max(1, min_samples) samples.
+struct RampCheck {
+  RampCheckKind kind = RampCheckKind::kUnspecified;
+  double threshold = 0;
+  int64_t min_samples = 0;
+};
+
+// One step: the default serve it sets, and its hold (0: the plan's).
+struct RampStep {
+  Serve serve;
+  int64_t hold_seconds = 0;
+};
+
+// What a breach does.
+enum class BreachAction { kPause = 0, kRollback = 1 };
+
+// A guarded ramp plan (see the proto's RampPlan and core/ramp.h).
+struct RampPlan {
+  std::vector<RampStep> steps;
+  int64_t hold_seconds = 0;
+  int64_t interval_seconds = 0;
+  int64_t window_seconds = 0;
+  BreachAction on_breach = BreachAction::kPause;
+  int64_t inconclusive_limit_seconds = 0;  // 0: 10 intervals
+  std::vector<RampCheck> checks;
+};
+
 struct Flag {
   std::string key;
   std::string description;
@@ -129,6 +166,8 @@ struct Flag {
   // The stage a disabled flag serves (at most: see core/currency.h); unset:
   // the computed data-safe stage.
   std::optional<Stage> fallback_stage;
+  // The guarded-ramp plan; unset: none.
+  std::optional<RampPlan> ramp;
   int64_t version = 0;
   bool archived = false;
   // Kept by the daemon from what the flag served (output only).

@@ -85,6 +85,7 @@ CUTOVER_ADMIN_WRITE(DeleteSegment, DeleteSegmentRequest, Segment)
 CUTOVER_ADMIN_WRITE(StartBackfill, StartBackfillRequest, BackfillJob)
 CUTOVER_ADMIN_WRITE(CheckpointBackfill, CheckpointBackfillRequest, BackfillJob)
 CUTOVER_ADMIN_WRITE(ResetBackfill, ResetBackfillRequest, BackfillJob)
+CUTOVER_ADMIN_WRITE(SetRampPlan, SetRampPlanRequest, Flag)
 #undef CUTOVER_ADMIN_WRITE
 
 grpc::Status AdminService::GetFlag(grpc::ServerContext* context,
@@ -202,6 +203,33 @@ grpc::Status AdminService::GetServerInfo(grpc::ServerContext* context,
   response->set_uptime_seconds(
       absl::ToInt64Seconds(std::max(now - start_time_, absl::ZeroDuration())));
   return grpc::Status::OK;
+}
+
+grpc::Status AdminService::GetRampStatus(
+    grpc::ServerContext* context, const v1::GetRampStatusRequest* request,
+    v1::RampStatus* response) {
+  CUTOVER_ADMIN_AUTHORIZE(context, GetRampStatus)
+  if (ramps_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no ramp engine");
+  }
+  return Reply(*metrics_, "GetRampStatus", ramps_->Status(request->key()),
+               response);
+}
+
+grpc::Status AdminService::ControlRamp(grpc::ServerContext* context,
+                                       const v1::ControlRampRequest* request,
+                                       v1::RampStatus* response) {
+  CallGate::Pass pass(calls_);
+  if (!pass.admitted()) return ShuttingDown();
+  absl::StatusOr<Caller> caller = Authorize(*context, "ControlRamp");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  if (ramps_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no ramp engine");
+  }
+  return Reply(*metrics_, "ControlRamp",
+               ramps_->Control(request->key(), FromApi(request->action()),
+                               request->comment(), *caller),
+               response);
 }
 
 #undef CUTOVER_ADMIN_AUTHORIZE

@@ -27,6 +27,7 @@
 #include "server/call_gate.h"
 #include "server/flag_registry.h"
 #include "server/op_aggregator.h"
+#include "server/ramp_engine.h"
 #include "server/server_metrics.h"
 
 namespace cutover {
@@ -37,12 +38,16 @@ class AdminService final : public v1::Admin::Service {
   // GetFlagStatus shows; nullptr shows none. `metrics` counts refused calls
   // (nullptr: nothing counted). Both must outlive the service.
   // `authorizer` decides who may call what and names the actor in
-  // history (nullptr: every call allowed, as with `auth: none`).
+  // history (nullptr: every call allowed, as with `auth: none`). `ramps`
+  // carries out guarded ramps (nullptr: GetRampStatus and ControlRamp are
+  // UNIMPLEMENTED); it must outlive the service.
   explicit AdminService(FlagRegistry* registry,
                         const OpAggregator* aggregator = nullptr,
                         ServerMetrics* metrics = nullptr,
-                        const Authorizer* authorizer = nullptr)
+                        const Authorizer* authorizer = nullptr,
+                        RampEngine* ramps = nullptr)
       : registry_(registry),
+        ramps_(ramps),
         aggregator_(aggregator),
         metrics_(OrNoMetrics(metrics)),
         authorizer_(Authorizer::OrAllowAll(authorizer)),
@@ -124,6 +129,15 @@ class AdminService final : public v1::Admin::Service {
   grpc::Status ResetBackfill(grpc::ServerContext* context,
                              const v1::ResetBackfillRequest* request,
                              v1::BackfillJob* response) override;
+  grpc::Status SetRampPlan(grpc::ServerContext* context,
+                           const v1::SetRampPlanRequest* request,
+                           v1::Flag* response) override;
+  grpc::Status GetRampStatus(grpc::ServerContext* context,
+                             const v1::GetRampStatusRequest* request,
+                             v1::RampStatus* response) override;
+  grpc::Status ControlRamp(grpc::ServerContext* context,
+                           const v1::ControlRampRequest* request,
+                           v1::RampStatus* response) override;
   grpc::Status GetServerInfo(grpc::ServerContext* context,
                              const v1::GetServerInfoRequest* request,
                              v1::ServerInfo* response) override;
@@ -138,6 +152,7 @@ class AdminService final : public v1::Admin::Service {
                                    const char* method) const;
 
   FlagRegistry* const registry_;
+  RampEngine* const ramps_;
   const OpAggregator* const aggregator_;
   ServerMetrics* const metrics_;
   const Authorizer* const authorizer_;

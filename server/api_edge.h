@@ -26,6 +26,8 @@ void ToApi(const SegmentRecord& segment, v1::Segment* out);
 void ToApi(const HistoryRecord& entry, v1::HistoryEntry* out);
 void ToApi(const BackfillJob& job, v1::BackfillJob* out);
 void ToApi(const ApplyResult& result, v1::ApplyResponse* out);
+// server/api_edge_ramps.cc
+void ToApi(const RampStatusRecord& status, v1::RampStatus* out);
 // The Watch event of a committed change: FLAG_UPSERTED or FLAG_ARCHIVED
 // (the flag is archived), SEGMENT_UPSERTED or SEGMENT_DELETED.
 v1::WatchEvent ToWatchEvent(const ChangeRecord& change);
@@ -65,6 +67,8 @@ StartBackfillCommand ToCommand(const v1::StartBackfillRequest& request);
 CheckpointBackfillCommand ToCommand(
     const v1::CheckpointBackfillRequest& request);
 ResetBackfillCommand ToCommand(const v1::ResetBackfillRequest& request);
+SetRampPlanCommand ToCommand(const v1::SetRampPlanRequest& request);
+RampControl FromApi(v1::RampControl action);
 
 }  // namespace cutover
 

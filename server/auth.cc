@@ -81,6 +81,7 @@ const std::vector<MethodRole>& MethodRoles() {
       {"Admin", "GetBackfill", Role::kReader},
       {"Admin", "ListBackfills", Role::kReader},
       {"Admin", "GetServerInfo", Role::kReader},
+      {"Admin", "GetRampStatus", Role::kReader},
       {"Admin", "SetStage", Role::kOperator},
       {"Admin", "SetRollout", Role::kOperator},
       {"Admin", "AddRule", Role::kOperator},
@@ -97,6 +98,8 @@ const std::vector<MethodRole>& MethodRoles() {
       {"Admin", "DeleteSegment", Role::kAdmin},
       {"Admin", "Apply", Role::kAdmin},
       {"Admin", "ResetBackfill", Role::kAdmin},
+      {"Admin", "SetRampPlan", Role::kAdmin},
+      {"Admin", "ControlRamp", Role::kAdmin},
   };
   return *table;
 }

@@ -118,6 +118,28 @@ struct ApplyFileCommand {
   std::string comment;
 };
 
+// Sets (plan set) or removes (plan unset) a flag's ramp plan.
+struct SetRampPlanCommand {
+  std::string key;
+  std::optional<RampPlan> plan;
+  WriteOptions options;  // force ignored
+};
+
+// What a person asks of a ramp (the API's RampControl; RampEngine::Control).
+enum class RampControl { kUnspecified, kStart, kPause, kResume, kAbort, kSkip };
+
+// A change a guarded ramp makes (server/ramp_engine.h): the default serve
+// of a step, or (serve unset) the data-safe rollback of a breach; and the
+// ramp's state after it, written in the same batch.
+struct RampWriteCommand {
+  std::string key;
+  int64_t expected_version = 0;  // ABORTED if the flag is at another
+  std::optional<Serve> serve;
+  std::string comment;
+  // Its flag_version is set to the version the write leaves the flag at.
+  RampStateRecord state;
+};
+
 // Starts (or takes over) a run of a flag's backfill job of `direction`.
 struct StartBackfillCommand {
   std::string flag_key;

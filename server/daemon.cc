@@ -25,6 +25,7 @@
 #include "server/flagd_sync_service.h"
 #include "server/op_aggregator.h"
 #include "server/prometheus_metrics.h"
+#include "server/ramp_engine.h"
 #include "server/server_metrics.h"
 #include "server/store.h"
 #include "server/telemetry_service.h"
@@ -94,6 +95,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       daemon->aggregator_.get());
   if (!registry.ok()) return registry.status();
   daemon->registry_ = *std::move(registry);
+  // Guarded ramps: resumed from their stored states.
+  daemon->ramps_ = std::make_unique<RampEngine>(
+      daemon->registry_.get(), daemon->aggregator_.get(),
+      RampEngine::Options());
 
   EvaluationLimits limits;
   limits.max_batch = config.max_batch;
@@ -110,7 +115,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   daemon->flagd_sync_ = std::make_unique<FlagdSync>(
       &daemon->registry_->hub(), limits, metrics, auth);
   daemon->admin_ = std::make_unique<AdminService>(
-      daemon->registry_.get(), daemon->aggregator_.get(), metrics, auth);
+      daemon->registry_.get(), daemon->aggregator_.get(), metrics, auth,
+      daemon->ramps_.get());
   daemon->telemetry_ = std::make_unique<TelemetryService>(
       &daemon->registry_->hub(), daemon->aggregator_.get(), TelemetryLimits(),
       metrics, auth);
@@ -152,6 +158,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
 
   if (daemon->prometheus_ != nullptr) {
     daemon->prometheus_->WatchState(daemon->registry_.get());
+    daemon->prometheus_->WatchRamps(daemon->ramps_.get());
     if (absl::Status s = daemon->prometheus_->Serve(config.metrics_listen);
         !s.ok()) {
       return s;
@@ -159,6 +166,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     daemon->metrics_port_ = daemon->prometheus_->port();
   }
 
+  daemon->ramps_->Start();
   daemon->last_heartbeat_ns_.store(absl::ToUnixNanos(absl::Now()));
   daemon->heartbeat_thread_ = std::thread([d = daemon.get()] {
     d->HeartbeatLoop();
@@ -243,9 +251,11 @@ void Daemon::Shutdown() {
     server_->Wait();
   }
   if (prometheus_ != nullptr) prometheus_->StopServing();
+  if (ramps_) ramps_->Stop();
   server_.reset();
   telemetry_.reset();
   admin_.reset();
+  ramps_.reset();
   aggregator_.reset();
   evaluation_.reset();
   flagd_sync_.reset();

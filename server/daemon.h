@@ -36,6 +36,7 @@ class FlagdSync;
 class FlagRegistry;
 class OpAggregator;
 class PrometheusMetrics;
+class RampEngine;
 class ServerMetrics;
 class TelemetryService;
 class FileWatch;
@@ -90,6 +91,7 @@ class Daemon {
   std::unique_ptr<FlagdEvaluationV2> flagd_v2_;
   std::unique_ptr<FlagdSync> flagd_sync_;
   std::unique_ptr<OpAggregator> aggregator_;
+  std::unique_ptr<RampEngine> ramps_;
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<TelemetryService> telemetry_;
   std::unique_ptr<grpc::Server> server_;

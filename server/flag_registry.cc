@@ -133,7 +133,8 @@ absl::StatusOr<std::unique_ptr<FlagRegistry>> FlagRegistry::Open(
                                          watch_ring_capacity);
   std::unique_ptr<FlagRegistry> registry(
       new FlagRegistry(std::move(store), std::move(hub), metrics, window,
-                       std::move(state->backfills)));
+                       std::move(state->backfills),
+                       std::move(state->ramp_states)));
   // A backfill verified just before a crash, whose flag change was not
   // made yet, makes it now.
   if (absl::Status s = registry->ReconcileAllCurrencies(); !s.ok()) return s;
@@ -143,13 +144,15 @@ absl::StatusOr<std::unique_ptr<FlagRegistry>> FlagRegistry::Open(
 FlagRegistry::FlagRegistry(std::unique_ptr<Store> store,
                            std::unique_ptr<ChangeHub> hub,
                            ServerMetrics* metrics, const OpAggregator* window,
-                           std::vector<BackfillJob> backfills)
+                           std::vector<BackfillJob> backfills,
+                           std::vector<RampStateRecord> ramp_states)
     : store_(std::move(store)),
       hub_(std::move(hub)),
       metrics_(OrNoMetrics(metrics)),
       window_(window),
       backfills_(std::make_unique<BackfillJobs>(store_.get(),
-                                                std::move(backfills))) {}
+                                                std::move(backfills))),
+      loaded_ramp_states_(std::move(ramp_states)) {}
 
 GateFacts FlagRegistry::FactsFor(const std::string& flag_key) const {
   GateFacts facts;
@@ -460,6 +463,7 @@ absl::StatusOr<std::optional<FlagRegistry::Staged>> FlagRegistry::StageFlag(
 
   auto compiled = CompileFlag(next.flag);
   if (!compiled.ok()) return compiled.status();
+  if (absl::Status s = CheckRampWindow(next.flag); !s.ok()) return s;
   if (absl::Status s = CheckSegmentsExist(next.flag, working); !s.ok()) {
     return s;
   }

@@ -94,6 +94,23 @@ class FlagRegistry {
   absl::StatusOr<FlagRecord> Rollback(const RollbackCommand& command,
                                       const Caller& caller);
 
+  // Guarded ramps (server/flag_registry_ramps.cc) ---------------------------
+  // Sets or removes a flag's ramp plan (action "ramp-set").
+  absl::StatusOr<FlagRecord> SetRampPlan(const SetRampPlanCommand& command,
+                                         const Caller& caller);
+  // A ramp's step (action "ramp-step", checked as SetRollout is, never
+  // forced) or breach rollback (action "rollback"), committed with the
+  // ramp's state in one synced batch; if the flag would not change, the
+  // state alone is written. ABORTED if the flag is not at
+  // expected_version; FAILED_PRECONDITION for a refused step.
+  absl::StatusOr<FlagRecord> RampWrite(const RampWriteCommand& command,
+                                       const Caller& caller);
+  // Writes a ramp state alone (no flag change).
+  absl::Status PutRampState(const RampStateRecord& state);
+  // The ramp states stored when the registry opened (RampEngine loads
+  // them once); emptied by the first call.
+  std::vector<RampStateRecord> TakeLoadedRampStates();
+
   // A whole file at once (see ApplyFileCommand): every entry checked with
   // the rules of the single writes, against the state the file makes
   // (its segments are there for its flags), then one revision for all of
@@ -151,7 +168,8 @@ class FlagRegistry {
 
   FlagRegistry(std::unique_ptr<Store> store, std::unique_ptr<ChangeHub> hub,
                ServerMetrics* metrics, const OpAggregator* window,
-               std::vector<BackfillJob> backfills);
+               std::vector<BackfillJob> backfills,
+               std::vector<RampStateRecord> ramp_states);
   // FAILED_PRECONDITION if `key` is an archived flag; NOT_FOUND if it is no
   // flag and `must_exist`.
   absl::Status CheckBackfillFlag(const std::string& key,
@@ -160,6 +178,9 @@ class FlagRegistry {
   // flag with the mark cleared (action "backfill-verified").
   absl::Status ReconcileCurrency(const std::string& key);
   absl::Status ReconcileAllCurrencies();
+  // INVALID_ARGUMENT if the flag's ramp plan reads a longer window than
+  // the daemon keeps (config telemetry_window_seconds).
+  absl::Status CheckRampWindow(const Flag& flag) const;
   // What the gates of `flag_key` are checked against now.
   GateFacts FactsFor(const std::string& flag_key) const;
 
@@ -180,7 +201,8 @@ class FlagRegistry {
   // Commits `staged` (at least one) as revision at.revision on top of
   // `base` and publishes the result as one Watch step. Requires write_mu_.
   absl::Status CommitStaged(const Snapshot& base, int64_t revision,
-                            std::vector<Staged> staged)
+                            std::vector<Staged> staged,
+                            std::vector<RampStateRecord> ramp_states = {})
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // StageFlag then CommitStaged for a single flag write. Requires
   // write_mu_.
@@ -203,6 +225,7 @@ class FlagRegistry {
   const OpAggregator* const window_;
   std::unique_ptr<BackfillJobs> backfills_;
   absl::Mutex write_mu_;
+  std::vector<RampStateRecord> loaded_ramp_states_ ABSL_GUARDED_BY(write_mu_);
 };
 
 }  // namespace cutover

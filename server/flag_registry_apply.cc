@@ -86,10 +86,12 @@ void CheckKeys(const std::vector<T>& entries, const char* list, KeyOf key_of,
 
 }  // namespace
 
-absl::Status FlagRegistry::CommitStaged(const Snapshot& base, int64_t revision,
-                                        std::vector<Staged> staged) {
+absl::Status FlagRegistry::CommitStaged(
+    const Snapshot& base, int64_t revision, std::vector<Staged> staged,
+    std::vector<RampStateRecord> ramp_states) {
   Mutation mutation;
   mutation.revision = revision;
+  mutation.ramp_states = std::move(ramp_states);
   for (Staged& change : staged) {
     mutation.changes.push_back(std::move(change.change));
     mutation.history.push_back(std::move(change.history));

@@ -158,4 +158,41 @@ OpWindowFigures OpAggregator::Status(const std::string& flag_key) const {
   return figures;
 }
 
+RampFigures OpAggregator::RampWindow(const std::string& flag_key,
+                                     absl::Duration window) const {
+  const int64_t slots = std::clamp<int64_t>(
+      static_cast<int64_t>(std::ceil(absl::FDivDuration(window, slot_width_))),
+      1, static_cast<int64_t>(slots_.size()));
+  RampFigures figures;
+  figures.window_seconds = absl::ToInt64Seconds(slot_width_ * slots);
+  absl::MutexLock lock(&mu_);
+  const int64_t now = SlotNumber(clock_());
+  for (const Slot& slot : slots_) {
+    if (slot.number > now || slot.number <= now - slots) continue;
+    auto flag = slot.flags.find(flag_key);
+    if (flag == slot.flags.end()) continue;
+    for (const auto& [key, entry] : flag->second) {
+      const OpResult result = ResultOf(key);
+      if (result == OpResult::kMatch || result == OpResult::kMismatch) {
+        figures.compared += entry.count;
+        if (result == OpResult::kMismatch) figures.mismatches += entry.count;
+        continue;
+      }
+      if (OpOf(key) == OpKind::kRepair) continue;
+      const bool is_new = OriginOf(key) == Origin::kNew;
+      if (OriginOf(key) != Origin::kNew && OriginOf(key) != Origin::kOld) {
+        continue;
+      }
+      uint64_t& ok = is_new ? figures.new_ok : figures.old_ok;
+      uint64_t& errors = is_new ? figures.new_errors : figures.old_errors;
+      if (result == OpResult::kOk) ok += entry.count;
+      if (result == OpResult::kFailed) errors += entry.count;
+      LatencyBuckets& latency =
+          is_new ? figures.new_latency : figures.old_latency;
+      for (int i = 0; i < kLatencyBuckets; ++i) latency[i] += entry.latency[i];
+    }
+  }
+  return figures;
+}
+
 }  // namespace cutover

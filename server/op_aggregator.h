@@ -35,6 +35,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/migration_ops.h"
+#include "core/ramp.h"
 
 namespace cutover {
 
@@ -71,6 +72,12 @@ class OpAggregator {
 
   // The window's figures for `flag_key`.
   OpWindowFigures Status(const std::string& flag_key) const;
+
+  // What a guarded ramp's checks read: `flag_key`'s compared reads, and
+  // its reads and writes on each database, over the latest `window`
+  // (rounded up to whole slots, at most the status window).
+  RampFigures RampWindow(const std::string& flag_key,
+                         absl::Duration window) const;
 
   absl::Duration window() const { return options_.window; }
 

@@ -370,6 +370,7 @@ absl::Status PrometheusMetrics::Serve(const std::string& listen) {
   }
   exposer_->RegisterCollectable(registry_);
   exposer_->RegisterCollectable(state_);
+  if (ramps_ != nullptr) exposer_->RegisterCollectable(RampsCollectable());
   const auto ports = exposer_->GetListeningPorts();
   port_ = ports.empty() ? 0 : ports.front();
   wake_host_ = KnockableHost(listen);
@@ -395,11 +396,17 @@ void PrometheusMetrics::StopServing() {
   }
   port_ = 0;
   state_->Watch(nullptr);
+  ForgetRamps();
 }
 
 std::string PrometheusMetrics::ExpositionText() const {
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
   for (auto& family : state_->Collect()) families.push_back(std::move(family));
+  if (ramps_ != nullptr) {
+    for (auto& family : RampsCollectable()->Collect()) {
+      families.push_back(std::move(family));
+    }
+  }
   return prometheus::TextSerializer().Serialize(families);
 }
 

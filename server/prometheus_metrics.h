@@ -3,9 +3,10 @@
 // revision and sizes, Watch subscribers, process CPU/memory/fds), served as
 // the Prometheus text format on /metrics. The one place in cutoverd that
 // includes prometheus-cpp; docs/operations.md describes every metric.
-// Implemented in two files: prometheus_metrics_traffic.cc has the
+// Implemented in three files: prometheus_metrics_traffic.cc has the
 // request-driven families (decisions, Decide latency, reported migration
-// operations), prometheus_metrics.cc the rest.
+// operations), prometheus_metrics_ramps.cc the guarded ramps' gauges,
+// prometheus_metrics.cc the rest.
 //
 //   PrometheusMetrics metrics;
 //   metrics.WatchState(registry.get());          // scrape-time gauges
@@ -29,6 +30,7 @@
 #include "server/server_metrics.h"
 
 namespace prometheus {
+class Collectable;
 class Counter;
 class Exposer;
 class Histogram;
@@ -40,6 +42,7 @@ class Family;
 namespace cutover {
 
 class FlagRegistry;
+class RampEngine;
 
 class PrometheusMetrics final : public ServerMetrics {
  public:
@@ -51,6 +54,11 @@ class PrometheusMetrics final : public ServerMetrics {
 
   // Adds the scrape-time gauges of `registry` (flags, store, Watch).
   void WatchState(FlagRegistry* registry);
+
+  // Adds the gauges of guarded ramps (prometheus_metrics_ramps.cc): each
+  // ramp's step and state, each check's last figure and verdict. Call
+  // before Serve; `ramps` must outlive serving (StopServing forgets it).
+  void WatchRamps(const RampEngine* ramps);
 
   // Serves /metrics on `listen` ("host:port", port 0 for any).
   // UNAVAILABLE if the address cannot be bound.
@@ -99,6 +107,11 @@ class PrometheusMetrics final : public ServerMetrics {
         by_site{};
   };
   class StateCollector;
+  class RampCollector;
+  // The ramp collector as the exposer takes it, and forgetting its engine
+  // (prometheus_metrics_ramps.cc, where RampCollector is complete).
+  std::shared_ptr<prometheus::Collectable> RampsCollectable() const;
+  void ForgetRamps();
 
   // The families of prometheus_metrics_traffic.cc, registered in `r`.
   void RegisterDecisionFamilies(prometheus::Registry& r);
@@ -111,6 +124,7 @@ class PrometheusMetrics final : public ServerMetrics {
 
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<StateCollector> state_;
+  std::shared_ptr<RampCollector> ramps_;  // null until WatchRamps
   std::unique_ptr<prometheus::Exposer> exposer_;
   int port_ = 0;
   // The numeric address StopServing connects to (the listen address, or

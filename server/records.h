@@ -17,6 +17,7 @@
 
 #include "absl/time/time.h"
 #include "core/model.h"
+#include "core/ramp.h"
 
 namespace cutover {
 
@@ -90,6 +91,34 @@ struct ApplyResult {
   int64_t revision = 0;
   bool committed = false;
   std::vector<ApplyEntry> entries;  // segments, then flags, in file order
+};
+
+// Where a flag's guarded ramp is (server/ramp_engine.h). Kept in the
+// store's `ramps` family under the flag key; not part of the flag, so a
+// change of state alone makes no flag version.
+struct RampStateRecord {
+  std::string flag_key;
+  RampPhase phase = RampPhase::kNotStarted;
+  int step = -1;  // the step in effect; -1 before the first
+  absl::Time step_started = absl::UnixEpoch();
+  // Since when the analyses have been inconclusive; unset otherwise.
+  std::optional<absl::Time> inconclusive_since;
+  std::string reason;  // why waiting, paused, aborted or rolled back
+  // The flag version the ramp last wrote or started from: a flag at
+  // another version was changed by someone else.
+  int64_t flag_version = 0;
+  absl::Time updated = absl::UnixEpoch();
+  std::string updated_by;
+  // The last analysis (time the Unix epoch: none yet).
+  RampAnalysis last_analysis;
+};
+
+// A ramp as GetRampStatus shows it: its state, the flag's plan (if it has
+// one), and when the hold of the current step ends (running or waiting).
+struct RampStatusRecord {
+  RampStateRecord state;
+  std::optional<RampPlan> plan;
+  std::optional<absl::Time> next_step;
 };
 
 // Where a backfill job is: COPYING -> VERIFYING -> DONE.

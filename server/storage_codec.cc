@@ -7,6 +7,7 @@
 #include "cutover/storage/v1/storage.pb.h"
 #include "convert/currency_proto.h"
 #include "convert/proto_time.h"
+#include "server/storage_codec_internal.h"
 
 namespace cutover {
 namespace {
@@ -272,6 +273,7 @@ void ToDisk(const FlagRecord& record, disk::Flag* out) {
   if (flag.fallback_stage.has_value()) {
     out->set_fallback_stage(ToDisk(*flag.fallback_stage));
   }
+  if (flag.ramp) storage_internal::RampPlanToDisk(*flag.ramp, out->mutable_ramp());
   out->set_version(flag.version);
   out->set_archived(flag.archived);
   ToDisk(record.last_change, out->mutable_last_change());
@@ -312,6 +314,7 @@ FlagRecord FromDisk(const disk::Flag& flag) {
   if (flag.has_fallback_stage()) {
     out.fallback_stage = FromDisk(flag.fallback_stage());
   }
+  if (flag.has_ramp()) out.ramp = storage_internal::RampPlanFromDisk(flag.ramp());
   out.version = flag.version();
   out.archived = flag.archived();
   out.currency = CurrencyFromProto(flag);
@@ -358,6 +361,13 @@ absl::StatusOr<Message> Parse(absl::string_view value, const char* what) {
 }
 
 }  // namespace
+
+namespace storage_internal {
+void ServeToDisk(const Serve& serve, storage::v1::Serve* out) {
+  ToDisk(serve, out);
+}
+Serve ServeFromDisk(const storage::v1::Serve& serve) { return FromDisk(serve); }
+}  // namespace storage_internal
 
 std::string EncodeFlag(const FlagRecord& flag) {
   disk::Flag message;

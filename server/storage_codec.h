@@ -52,6 +52,12 @@ absl::StatusOr<std::vector<ChangeRecord>> DecodeChanges(
 std::string EncodeBackfillJob(const BackfillJob& job);
 absl::StatusOr<BackfillJob> DecodeBackfillJob(absl::string_view value);
 
+// The `ramps` family's value; the flag key is the key's (empty after
+// DecodeRampState). Unknown phases and verdicts read as not started and
+// unspecified.
+std::string EncodeRampState(const RampStateRecord& state);
+absl::StatusOr<RampStateRecord> DecodeRampState(absl::string_view value);
+
 }  // namespace cutover
 
 #endif  // CUTOVER_SERVER_STORAGE_CODEC_H_

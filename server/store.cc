@@ -17,10 +17,13 @@
 #include "rocksdb/options.h"
 #include "rocksdb/write_batch.h"
 #include "server/api_edge.h"
+#include "server/rocks_status.h"
 #include "server/storage_codec.h"
 
 namespace cutover {
 namespace {
+
+using store_internal::FromRocks;
 
 constexpr char kMetaFamily[] = "meta";
 constexpr char kFlagsFamily[] = "flags";
@@ -28,6 +31,7 @@ constexpr char kSegmentsFamily[] = "segments";
 constexpr char kHistoryFamily[] = "history";
 constexpr char kChangesFamily[] = "changes";
 constexpr char kBackfillFamily[] = "backfill";
+constexpr char kRampsFamily[] = "ramps";
 constexpr char kSchemaKey[] = "schema_version";
 constexpr char kRevisionKey[] = "revision";
 // The one older format Open migrates from.
@@ -60,42 +64,6 @@ absl::StatusOr<BackfillJob> DecodeBackfillEntry(const std::string& key,
   }
   job->flag_key = std::move(flag_key);
   return job;
-}
-
-// The one place a rocksdb::Status becomes an absl::Status.
-absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  const std::string message = absl::StrCat(what, ": ", s.ToString());
-  if (s.IsNotFound()) return absl::NotFoundError(message);
-  if (s.IsCorruption()) return absl::DataLossError(message);
-  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(message);
-  // A full disk (ENOSPC), or a file size limit reached (EFBIG, which
-  // RocksDB reports as a plain IO error).
-  if (s.IsNoSpace() ||
-      (s.IsIOError() &&
-       s.ToString().find("File too large") != std::string::npos)) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        what, ": no space left for the data folder (disk full or file size "
-              "limit): ",
-        s.ToString()));
-  }
-  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) {
-    return absl::UnavailableError(message);
-  }
-  if (s.IsIOError()) {
-    // RocksDB reports a LOCK file held (by another process, or by this
-    // one) as an IO error; not one it cannot open (permissions).
-    if (s.ToString().find("While lock file") != std::string::npos ||
-        s.ToString().find("lock hold by current process") !=
-            std::string::npos) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          what, ": the data folder is locked by another process (is another "
-                "cutoverd running on it?): ",
-          s.ToString()));
-    }
-    return absl::UnavailableError(message);
-  }
-  return absl::InternalError(message);
 }
 
 std::string BigEndian64(uint64_t value) {
@@ -161,7 +129,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   for (const char* name : {rocksdb::kDefaultColumnFamilyName.c_str(),
                            kMetaFamily, kFlagsFamily, kSegmentsFamily,
-                           kHistoryFamily, kChangesFamily, kBackfillFamily}) {
+                           kHistoryFamily, kChangesFamily, kBackfillFamily,
+                           kRampsFamily}) {
     families.emplace_back(name, family_options);
   }
 
@@ -212,6 +181,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
   store->history_ = store->handles_[4];
   store->changes_ = store->handles_[5];
   store->backfill_ = store->handles_[6];
+  store->ramps_ = store->handles_[7];
 
   std::string value;
   rocksdb::Status s =
@@ -329,6 +299,7 @@ absl::StatusOr<StoredState> Store::Load() const {
         },
         &state.backfills);
   }
+  if (status.ok()) status = LoadRampStates(&state.ramp_states);
   if (!status.ok()) return status;
   return state;
 }
@@ -401,6 +372,10 @@ absl::Status Store::Commit(const Mutation& mutation) {
                                     : entry.flag_key;
     s = batch.Put(history_, HistoryKey(subject, entry.version),
                   EncodeHistory(entry));
+  }
+  for (const RampStateRecord& ramp : mutation.ramp_states) {
+    if (!s.ok()) break;
+    s = batch.Put(ramps_, ramp.flag_key, EncodeRampState(ramp));
   }
   const uint64_t revision = static_cast<uint64_t>(mutation.revision);
   if (s.ok()) {
@@ -565,7 +540,7 @@ Store::Sizes Store::sizes() const {
     if (db_->GetIntProperty(family, property, &value)) *total += value;
   };
   for (auto* family :
-       {flags_, segments_, history_, changes_, backfill_, meta_}) {
+       {flags_, segments_, history_, changes_, backfill_, ramps_, meta_}) {
     add(family, rocksdb::DB::Properties::kEstimateLiveDataSize,
         &sizes.live_data_bytes);
     add(family, rocksdb::DB::Properties::kTotalSstFilesSize, &sizes.sst_bytes);

@@ -17,6 +17,10 @@
 //             REVERSE job (new -> old; flag keys cannot contain '/', so
 //             the two never collide): see BackfillStoreKey. Written by
 //             PutBackfill, outside the revision sequence
+//   ramps     flag key -> storage.v1.RampState (where the flag's guarded
+//             ramp is). Written with a Commit when a ramp step changes the
+//             flag (Mutation::ramp_states), else by PutRampState, outside
+//             the revision sequence
 //
 // Open migrates a store of schema 1 (whose values were the cutover.v1 API
 // messages) to schema 2 in one synced WriteBatch before it returns, and
@@ -70,6 +74,7 @@ struct StoredState {
   // Oldest first; the objects of one revision in their order.
   std::vector<ChangeRecord> recent_changes;
   std::vector<BackfillJob> backfills;  // in key order (BackfillStoreKey)
+  std::vector<RampStateRecord> ramp_states;  // by flag key
 };
 
 // One atomic change: a new revision with what it writes.
@@ -84,6 +89,9 @@ struct Mutation {
   // One entry per object changed, each kept under its subject (flag_key,
   // or segment_key when that is empty) and version.
   std::vector<HistoryRecord> history;
+  // Ramp states written in the same batch (a ramp's step and the flag
+  // change it makes are one write: never one without the other).
+  std::vector<RampStateRecord> ramp_states;
 };
 
 class Store {
@@ -124,6 +132,11 @@ class Store {
   [[nodiscard]] absl::Status DeleteBackfill(const std::string& flag_key,
                                             BackfillDirection direction);
 
+  // Writes a flag's ramp state durably (fsync), outside the revision
+  // sequence (no Watch event). Callers serialise writes of one flag's
+  // state (RampEngine holds a mutex).
+  [[nodiscard]] absl::Status PutRampState(const RampStateRecord& state);
+
   // RocksDB's size figures, summed over the column families (metrics).
   struct Sizes {
     uint64_t live_data_bytes = 0;           // estimate of live data
@@ -137,6 +150,8 @@ class Store {
   // Rewrites every value of a schema-1 store in schema 2, and the schema
   // version, in one synced WriteBatch.
   absl::Status MigrateFromSchema1();
+  // Every stored ramp state, by flag key (server/store_ramps.cc).
+  absl::Status LoadRampStates(std::vector<RampStateRecord>* out) const;
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
@@ -146,6 +161,7 @@ class Store {
   rocksdb::ColumnFamilyHandle* history_ = nullptr;
   rocksdb::ColumnFamilyHandle* changes_ = nullptr;
   rocksdb::ColumnFamilyHandle* backfill_ = nullptr;
+  rocksdb::ColumnFamilyHandle* ramps_ = nullptr;
   std::atomic<int64_t> revision_{0};
   // A write failed (disk full, read-only folder): see ~Store.
   std::atomic<bool> write_failed_{false};
