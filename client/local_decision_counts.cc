@@ -92,38 +92,42 @@ class LocalDecisionCounts::Block {
     return &chunk->cells[(slot % kSlotsPerChunk) * kCellsPerSlot + cell];
   }
 
-  // Any thread: the sum of every cell.
-  uint64_t Sum() const noexcept {
-    uint64_t sum = 0;
-    const Directory* directory = directory_.load(std::memory_order_acquire);
-    if (directory == nullptr) return 0;
-    for (size_t i = 0; i < directory->size; ++i) {
-      const Chunk* chunk =
-          directory->chunks[i].load(std::memory_order_acquire);
-      if (chunk == nullptr) continue;
-      for (const auto& cell : chunk->cells) {
-        sum += cell.load(std::memory_order_relaxed);
-      }
-    }
-    return sum;
-  }
-
-  // Any thread: adds the cells to totals (see AddTotalsTo).
-  void AddTo(std::vector<uint64_t>& totals) const {
+  // Any thread: calls visit(chunk_number, chunk) for every published
+  // chunk, in order (the acquire loads pair with AddChunk's release
+  // stores).
+  template <class Visit>
+  void ForEachChunk(Visit visit) const {
     const Directory* directory = directory_.load(std::memory_order_acquire);
     if (directory == nullptr) return;
     for (size_t i = 0; i < directory->size; ++i) {
       const Chunk* chunk =
           directory->chunks[i].load(std::memory_order_acquire);
-      if (chunk == nullptr) continue;
+      if (chunk != nullptr) visit(i, *chunk);
+    }
+  }
+
+  // Any thread: the sum of every cell.
+  uint64_t Sum() const noexcept {
+    uint64_t sum = 0;
+    ForEachChunk([&](size_t, const Chunk& chunk) {
+      for (const auto& cell : chunk.cells) {
+        sum += cell.load(std::memory_order_relaxed);
+      }
+    });
+    return sum;
+  }
+
+  // Any thread: adds the cells to totals (see AddTotalsTo).
+  void AddTo(std::vector<uint64_t>& totals) const {
+    ForEachChunk([&](size_t i, const Chunk& chunk) {
       const size_t first = i * kCellsPerChunk;
       if (totals.size() < first + kCellsPerChunk) {
         totals.resize(first + kCellsPerChunk, 0);
       }
       for (size_t c = 0; c < kCellsPerChunk; ++c) {
-        totals[first + c] += chunk->cells[c].load(std::memory_order_relaxed);
+        totals[first + c] += chunk.cells[c].load(std::memory_order_relaxed);
       }
-    }
+    });
   }
 
  private:
