@@ -115,19 +115,23 @@ absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(
     const AuthConfig& config) {
   std::unique_ptr<Authorizer> authorizer(new Authorizer(config));
   if (!config.enabled) return authorizer;
-  auto tokens = TokenTable::Build(config);
-  if (!tokens.ok()) return tokens.status();
-  authorizer->tokens_.store(tokens->get(), std::memory_order_release);
-  authorizer->token_sets_.push_back(*std::move(tokens));
+  absl::StatusOr<bool> installed = authorizer->InstallTokens();
+  if (!installed.ok()) return installed.status();
   return authorizer;
 }
 
 absl::StatusOr<bool> Authorizer::ReloadTokenFile() {
   if (!config_.enabled) return false;
+  return InstallTokens();
+}
+
+absl::StatusOr<bool> Authorizer::InstallTokens() {
   auto tokens = TokenTable::Build(config_);
   if (!tokens.ok()) return tokens.status();
   absl::MutexLock lock(&mu_);
-  if ((*tokens)->SameAs(*token_sets_.back())) return false;
+  if (!token_sets_.empty() && (*tokens)->SameAs(*token_sets_.back())) {
+    return false;
+  }
   // Release: a reader that loads the new pointer sees the whole set.
   tokens_.store(tokens->get(), std::memory_order_release);
   token_sets_.push_back(*std::move(tokens));

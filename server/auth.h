@@ -173,6 +173,10 @@ class Authorizer {
   explicit Authorizer(AuthConfig config) : config_(std::move(config)) {}
   // Whether open_evaluation lets `method` through without a token.
   bool IsOpen(absl::string_view method) const;
+  // Builds the token set from config_ and makes it the current one unless
+  // it equals the current one: true if it did. The first call (Create)
+  // always installs.
+  absl::StatusOr<bool> InstallTokens();
   // The principal of `context` without checking any role.
   absl::StatusOr<Principal> Identify(
       const grpc::ServerContextBase& context) const;
@@ -182,8 +186,9 @@ class Authorizer {
   std::atomic<const TokenTable*> tokens_{nullptr};
   mutable absl::Mutex mu_;
   // Every set made (the current one last), kept so that a reader's pointer
-  // stays valid; guarded by mu_.
-  std::vector<std::unique_ptr<const TokenTable>> token_sets_;
+  // stays valid.
+  std::vector<std::unique_ptr<const TokenTable>> token_sets_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace cutover
