@@ -26,14 +26,6 @@ std::string PlanText(Origin first, Origin second) {
   return absl::StrCat(OriginName(first), "+", OriginName(second));
 }
 
-void Put(google::protobuf::Struct* out, const char* key,
-         absl::string_view value) {
-  (*out->mutable_fields())[key].set_string_value(std::string(value));
-}
-void Put(google::protobuf::Struct* out, const char* key, double value) {
-  (*out->mutable_fields())[key].set_number_value(value);
-}
-
 // Writes the entries of a google.protobuf.Struct message (its field 1, a
 // map<string, Value>) to a stream, one at a time, with protobuf's own
 // encoder: each entry is a message {1: key, 2: Value}, and a Value is
@@ -230,20 +222,25 @@ void FlagdMetadata(const Decision& decision, int64_t revision,
 
 void DecisionStruct(const Decision& decision, int64_t revision,
                     google::protobuf::Struct* out) {
-  Put(out, "stage", StageName(decision.stage));
-  Put(out, "reads",
-      PlanText(decision.plan.read_authoritative, decision.plan.read_shadow));
-  Put(out, "writes",
-      PlanText(decision.plan.write_authoritative,
-               decision.plan.write_secondary));
-  Put(out, "oldTarget", decision.old_target);
-  Put(out, "newTarget", decision.new_target);
-  Put(out, "reason", ReasonName(decision.reason));
-  Put(out, "ruleId", decision.rule_id);
-  Put(out, "bucket", static_cast<double>(decision.bucket));
-  Put(out, "flagVersion", static_cast<double>(decision.flag_version));
-  Put(out, "revision", static_cast<double>(revision));
-  if (!decision.error.empty()) Put(out, "error", decision.error);
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    StructWriter writer(&stream);
+    writer.String("stage", StageName(decision.stage));
+    writer.String("reads", PlanText(decision.plan.read_authoritative,
+                                    decision.plan.read_shadow));
+    writer.String("writes", PlanText(decision.plan.write_authoritative,
+                                     decision.plan.write_secondary));
+    writer.String("oldTarget", decision.old_target);
+    writer.String("newTarget", decision.new_target);
+    writer.String("reason", ReasonName(decision.reason));
+    writer.String("ruleId", decision.rule_id);
+    writer.Number("bucket", static_cast<double>(decision.bucket));
+    writer.Number("flagVersion", static_cast<double>(decision.flag_version));
+    writer.Number("revision", static_cast<double>(revision));
+    if (!decision.error.empty()) writer.String("error", decision.error);
+  }  // the writer flushes into `bytes`
+  out->ParseFromString(bytes);  // bytes encoded above always parse
 }
 
 }  // namespace cutover

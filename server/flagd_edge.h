@@ -59,7 +59,8 @@ void FlagdMetadata(const Decision& decision, int64_t revision,
 
 // The whole decision as a Struct (ResolveObject): stage, reads, writes,
 // oldTarget, newTarget, reason (cutover's), ruleId, bucket, flagVersion,
-// revision.
+// revision, and error when set. Replaces `*out`; encoded as the metadata
+// is (FlagdMetadataBytes), then parsed.
 void DecisionStruct(const Decision& decision, int64_t revision,
                     google::protobuf::Struct* out);
 

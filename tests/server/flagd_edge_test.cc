@@ -179,6 +179,27 @@ TEST_CASE("ResolveString's reply reads as flagd's v1 and v2 responses") {
   google::protobuf::Struct metadata;
   FlagdMetadata(decision, revision, &metadata);
   check(metadata);
+
+  // ResolveObject's whole decision, encoded the same way.
+  decision.reason = Reason::kSplit;
+  decision.bucket = 4242;
+  google::protobuf::Struct whole;
+  DecisionStruct(decision, revision, &whole);
+  const auto& fields = whole.fields();
+  CHECK(fields.size() == 10);  // no error field: none set
+  CHECK(fields.at("stage").string_value() == "live");
+  CHECK(fields.at("reads").string_value() == "new+old");
+  CHECK(fields.at("writes").string_value() == "new+old");
+  CHECK(fields.at("oldTarget").string_value() == "postgres-orders");
+  CHECK(fields.at("newTarget").string_value() == std::string(200, 'n'));
+  CHECK(fields.at("reason").string_value() == ReasonName(Reason::kSplit));
+  CHECK(fields.at("ruleId").string_value().empty());
+  CHECK(fields.at("bucket").number_value() == 4242);
+  CHECK(fields.at("flagVersion").number_value() == 7);
+  CHECK(fields.at("revision").number_value() == 123456789012.0);
+  decision.error = "broken";
+  DecisionStruct(decision, revision, &whole);
+  CHECK(whole.fields().at("error").string_value() == "broken");
 }
 
 }  // namespace
