@@ -41,28 +41,6 @@
 namespace cutover::bench {
 namespace {
 
-// A CA, a server certificate for 127.0.0.1 and a client certificate (CN
-// bench-reader), made with openssl in `dir`.
-bool MakePki(const std::string& dir) {
-  const std::string script = R"(set -e
-cd ")" + dir + R"("
-key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
-key ca.key; key server.key; key client.key
-openssl req -x509 -key ca.key -out ca.pem -days 2 -subj /CN=cutover-bench-ca
-openssl req -new -key server.key -out server.csr -subj /CN=localhost
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > san.ext
-openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null
-openssl req -new -key client.key -out client.csr -subj /CN=bench-reader
-openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 2>/dev/null
-)";
-  const testing::RunResult made =
-      testing::RunProgram({"/bin/sh", "-c", script}, 60);
-  if (made.exit_code != 0) {
-    std::fprintf(stderr, "openssl: %s%s\n", made.out.c_str(), made.err.c_str());
-  }
-  return made.exit_code == 0;
-}
-
 struct Setting {
   const char* name;
   bool auth;        // tokens (and certificate roles) on
@@ -79,7 +57,12 @@ int Main(int argc, char** argv) {
               "%d alternating rounds\n",
               std::thread::hardware_concurrency(), seconds, callers, rounds);
   testing::TempDir dir;
-  if (!MakePki(dir.path())) return 1;
+  const testing::RunResult pki_made = testing::MakeTestPki(dir.path());
+  if (pki_made.exit_code != 0) {
+    std::fprintf(stderr, "openssl: %s%s\n", pki_made.out.c_str(),
+                 pki_made.err.c_str());
+    return 1;
+  }
   const std::string pki = dir.path() + "/";
   const std::string reader = NewToken();
   const std::string admin = NewToken();
@@ -116,7 +99,7 @@ int Main(int argc, char** argv) {
         if (setting.mutual) out << "  client_ca_file: " << pki << "ca.pem\n";
       }
       if (setting.mutual) {
-        out << "cert_roles:\n  - common_name: bench-reader\n    role: reader\n";
+        out << "cert_roles:\n  - common_name: deployer\n    role: reader\n";
       }
     }
     std::vector<std::string> args = {"--config", config};

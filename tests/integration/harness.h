@@ -101,6 +101,14 @@ class SilentLoopbackPort {
 // operation on it bounded by a 10 s timeout; -1 if refused.
 int ConnectLoopback(int port);
 
+// Makes a test PKI in `dir` with the openssl command: ca.pem/ca.key; a
+// server certificate for 127.0.0.1 and localhost (server.pem/server.key);
+// a client key (client.key) with certificates for CN "deployer" from the
+// CA (client.pem), from another CA (other-ca.pem; client-other.pem), and
+// from the CA but long expired (client-expired.pem). All P-256, valid two
+// days. exit_code 0 on success.
+RunResult MakeTestPki(const std::string& dir);
+
 // Writes `text` to a new file beside `path` and renames it over `path`, as
 // config tools and editors replace a file (readers see the old file or the
 // new one, whole). False if it could not.

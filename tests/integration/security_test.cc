@@ -349,39 +349,10 @@ TEST_CASE("AdminClient sends its token: the token's name is the actor, and "
   CHECK(history->entries(1).actor() == "admin-bot");
 }
 
-// A CA, a server certificate for 127.0.0.1, client certificates (CN
-// "deployer") from the CA, from another CA, and from the CA but expired.
+// The test PKI (MakeTestPki, tests/integration/harness.h) in `dir`.
 struct Pki {
   explicit Pki(const std::string& dir) : dir(dir) {
-    const std::string script = R"(set -e
-cd ")" + dir + R"("
-key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
-key ca.key; key other-ca.key; key server.key; key client.key
-openssl req -x509 -key ca.key -out ca.pem -days 2 -subj /CN=cutover-test-ca
-openssl req -x509 -key other-ca.key -out other-ca.pem -days 2 -subj /CN=other-ca
-openssl req -new -key server.key -out server.csr -subj /CN=localhost
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > san.ext
-openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null
-openssl req -new -key client.key -out client.csr -subj /CN=deployer
-openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 2>/dev/null
-openssl x509 -req -in client.csr -CA other-ca.pem -CAkey other-ca.key -CAcreateserial -out client-other.pem -days 2 2>/dev/null
-mkdir -p db/new; : > db/index.txt; echo 01 > db/serial
-cat > ca.cnf <<'EOF'
-[ ca ]
-default_ca = test
-[ test ]
-dir = ./db
-database = $dir/index.txt
-new_certs_dir = $dir/new
-serial = $dir/serial
-default_md = sha256
-policy = any
-[ any ]
-commonName = supplied
-EOF
-openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in client.csr -out client-expired.pem -startdate 20200101000000Z -enddate 20200102000000Z -notext 2>/dev/null
-)";
-    const RunResult made = RunProgram({"/bin/sh", "-c", script}, 60);
+    const RunResult made = MakeTestPki(dir);
     INFO("openssl: " << made.out << made.err);
     REQUIRE(made.exit_code == 0);
   }
