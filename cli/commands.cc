@@ -22,7 +22,7 @@
 #include "cli/token_commands.h"
 #include "cli/version_command.h"
 #include "client/admin_client.h"
-#include "client/channel.h"
+#include "rpc/channel.h"
 #include "client/version.h"
 
 namespace cutover::cli {
@@ -76,14 +76,7 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions* global) {
 // The token from --token-file, else CUTOVER_TOKEN (no trailing newline).
 absl::StatusOr<std::string> TokenOf(const GlobalOptions& options) {
   if (options.token_file.empty()) return TokenFromEnvironment();
-  std::ifstream in(options.token_file);
-  std::string token;
-  if (!in || !std::getline(in, token) || token.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("token-file: cannot read a token from ",
-                     options.token_file));
-  }
-  return token;
+  return TokenFromFile(options.token_file, "token-file");
 }
 
 std::string DefaultActor() {

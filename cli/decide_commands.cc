@@ -4,7 +4,9 @@
 #include <map>
 
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "cli/parse.h"
+#include "cli/version_command.h"
 #include "convert/convert.h"
 #include "core/stage.h"
 
@@ -92,19 +94,33 @@ absl::Status DecideCommands::Split() {
 }
 
 absl::Status DecideCommands::ShowStatus() {
+  absl::Status status;
   if (options_.key.empty()) {
     absl::StatusOr<v1::ListFlagStatusResponse> statuses =
         context_.admin->ListFlagStatus(v1::ListFlagStatusRequest());
-    if (!statuses.ok()) return statuses.status();
-    context_.Print(*statuses);
+    if (statuses.ok()) context_.Print(*statuses);
+    status = statuses.status();
+  } else {
+    v1::GetFlagStatusRequest request;
+    request.set_key(options_.key);
+    absl::StatusOr<v1::FlagStatus> flag =
+        context_.admin->GetFlagStatus(request);
+    if (flag.ok()) context_.Print(*flag);
+    status = flag.status();
+  }
+  if (status.code() != absl::StatusCode::kFailedPrecondition) return status;
+  // A read replica keeps no telemetry: it says how it follows instead.
+  absl::StatusOr<v1::ServerInfo> info =
+      context_.admin->GetServerInfo(v1::GetServerInfoRequest());
+  if (!info.ok() || !info->has_replica()) return status;
+  if (context_.format != Format::kTable) {
+    context_.Print(*info);
     return absl::OkStatus();
   }
-  v1::GetFlagStatusRequest request;
-  request.set_key(options_.key);
-  absl::StatusOr<v1::FlagStatus> status =
-      context_.admin->GetFlagStatus(request);
-  if (!status.ok()) return status.status();
-  context_.Print(*status);
+  context_.out << ReplicaLine(*info, absl::Now()) << "\n"
+               << "flag status (telemetry, gates, ramps) is kept by the "
+                  "primary: cutoverctl --server "
+               << info->replica().primary() << " status\n";
   return absl::OkStatus();
 }
 

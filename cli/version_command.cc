@@ -1,11 +1,13 @@
 #include "cli/version_command.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/version.h"
 
@@ -57,6 +59,27 @@ void VersionCommand::Register(CLI::App& app) {
   });
 }
 
+std::string ReplicaLine(const v1::ServerInfo& info, absl::Time now) {
+  const v1::ReplicaInfo& replica = info.replica();
+  std::string line =
+      absl::StrCat("following ", replica.primary(), " at revision ",
+                   info.revision(), ", ", replica.revision_lag(), " behind, ");
+  if (replica.has_last_heard_time()) {
+    const absl::Duration since =
+        now - absl::FromUnixSeconds(replica.last_heard_time().seconds());
+    absl::StrAppend(&line, "last heard ",
+                    absl::FormatDuration(absl::Trunc(
+                        std::max(since, absl::ZeroDuration()),
+                        absl::Seconds(1))),
+                    " ago");
+  } else {
+    absl::StrAppend(&line, "never heard from since the start");
+  }
+  if (!replica.connected()) absl::StrAppend(&line, " (disconnected)");
+  if (!replica.synced()) absl::StrAppend(&line, " (not in sync yet: not ready)");
+  return line;
+}
+
 absl::Status VersionCommand::Show() {
   std::ostream& out = context_.out;
   const bool table = context_.format == Format::kTable;
@@ -83,6 +106,9 @@ absl::Status VersionCommand::Show() {
         << " (up "
         << (uptime > 0 ? absl::FormatDuration(absl::Seconds(uptime)) : "0s")
         << ")\n";
+    if (info->has_replica()) {
+      out << "Replica:        " << ReplicaLine(*info, absl::Now()) << "\n";
+    }
   }
   return status;
 }

@@ -36,7 +36,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "client/channel.h"
+#include "rpc/channel.h"
 #include "cutover/v1/cutover.grpc.pb.h"
 
 namespace cutover {
@@ -72,7 +72,7 @@ ErrorClass ClassifyError(absl::StatusCode code);
 
 class AdminClient {
  public:
-  // Makes the channel (client/channel.h); INVALID_ARGUMENT naming the option
+  // Makes the channel (rpc/channel.h); INVALID_ARGUMENT naming the option
   // for an unreadable TLS file or a certificate without its key. Connecting
   // happens on the first call.
   static absl::StatusOr<std::unique_ptr<AdminClient>> Create(

@@ -5,7 +5,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
-#include "client/channel.h"
+#include "rpc/channel.h"
 #include "client/client_counters.h"
 #include "client/decision_reporter.h"
 #include "client/snapshot_file.h"

@@ -122,7 +122,7 @@ struct ClientOptions {
   absl::Duration decision_report_deadline = absl::Seconds(2);
   // TLS: the PEM CA of the daemon's certificate (empty: plaintext, for
   // loopback or a mesh that provides TLS), and a client certificate and
-  // key for mutual TLS (see client/channel.h).
+  // key for mutual TLS (see rpc/channel.h).
   std::string tls_ca_file;
   std::string tls_cert_file;
   std::string tls_key_file;

@@ -25,7 +25,7 @@ set(CUTOVER_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/cutover)
 # tests/consumer/ compiles every one of them with only the install prefix.
 set(CUTOVER_PUBLIC_HEADERS
   client/backfill.h
-  client/channel.h
+  rpc/channel.h
   client/client.h
   client/decision_cache.h
   client/decision_source.h

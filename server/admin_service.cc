@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "convert/proto_time.h"
 #include "convert/telemetry.h"
 #include "rpc/grpc_status.h"
@@ -25,6 +26,13 @@ grpc::Status Reply(ServerMetrics& metrics, const char* method,
   return grpc::Status::OK;
 }
 
+// The Admin calls a read replica answers itself: reads of what it holds.
+bool ServedByReplica(absl::string_view method) {
+  return method == "GetFlag" || method == "ListFlags" ||
+         method == "GetSegment" || method == "ListSegments" ||
+         method == "GetServerInfo";
+}
+
 // A call refused because the daemon is draining for shutdown.
 grpc::Status ShuttingDown() {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -40,6 +48,12 @@ absl::StatusOr<Caller> AdminService::Authorize(
   if (!who.ok()) {
     metrics_->CountAdminRejected(method, who.status().code());
     return who.status();
+  }
+  if (follower_ != nullptr && !ServedByReplica(method)) {
+    metrics_->CountAdminRejected(method, absl::StatusCode::kFailedPrecondition);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "this cutoverd is a read replica of ", follower_->state().primary,
+        ": send Admin.", method, " to the primary"));
   }
   return Caller{who->name, context.peer()};
 }
@@ -202,6 +216,19 @@ grpc::Status AdminService::GetServerInfo(grpc::ServerContext* context,
   ToProtoTime(start_time_, response->mutable_start_time());
   response->set_uptime_seconds(
       absl::ToInt64Seconds(std::max(now - start_time_, absl::ZeroDuration())));
+  if (follower_ != nullptr) {
+    const Follower::State state = follower_->state();
+    v1::ReplicaInfo* replica = response->mutable_replica();
+    replica->set_primary(state.primary);
+    replica->set_connected(state.connected);
+    replica->set_synced(state.synced);
+    replica->set_primary_revision(state.primary_revision);
+    replica->set_revision_lag(
+        std::max<int64_t>(0, state.primary_revision - state.revision));
+    if (state.last_heard) {
+      ToProtoTime(*state.last_heard, replica->mutable_last_heard_time());
+    }
+  }
   return grpc::Status::OK;
 }
 

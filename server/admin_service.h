@@ -16,6 +16,11 @@
 // Every call passes a CallGate: Drain (at shutdown) refuses new calls with
 // UNAVAILABLE and waits for those in flight.
 //
+// On a read replica (a Follower given) only the reads of what the replica
+// holds are served (flags, segments, server info, which then says how the
+// replica follows); every other call, writes first, is refused with
+// FAILED_PRECONDITION naming the primary.
+//
 // Thread-safe.
 #ifndef CUTOVER_SERVER_ADMIN_SERVICE_H_
 #define CUTOVER_SERVER_ADMIN_SERVICE_H_
@@ -26,6 +31,7 @@
 #include "server/auth.h"
 #include "server/call_gate.h"
 #include "server/flag_registry.h"
+#include "server/follower.h"
 #include "server/op_aggregator.h"
 #include "server/ramp_engine.h"
 #include "server/server_metrics.h"
@@ -40,14 +46,17 @@ class AdminService final : public v1::Admin::Service {
   // `authorizer` decides who may call what and names the actor in
   // history (nullptr: every call allowed, as with `auth: none`). `ramps`
   // carries out guarded ramps (nullptr: GetRampStatus and ControlRamp are
-  // UNIMPLEMENTED); it must outlive the service.
+  // UNIMPLEMENTED); it must outlive the service. `follower` makes this a
+  // replica's service (nullptr: a primary's); it must outlive the service.
   explicit AdminService(FlagRegistry* registry,
                         const OpAggregator* aggregator = nullptr,
                         ServerMetrics* metrics = nullptr,
                         const Authorizer* authorizer = nullptr,
-                        RampEngine* ramps = nullptr)
+                        RampEngine* ramps = nullptr,
+                        const Follower* follower = nullptr)
       : registry_(registry),
         ramps_(ramps),
+        follower_(follower),
         aggregator_(aggregator),
         metrics_(OrNoMetrics(metrics)),
         authorizer_(Authorizer::OrAllowAll(authorizer)),
@@ -147,12 +156,14 @@ class AdminService final : public v1::Admin::Service {
   bool Drain(absl::Duration timeout) { return calls_.Drain(timeout); }
 
  private:
-  // The caller of `method` if it may call it (the refusal counted).
+  // The caller of `method` if it may call it here (the refusal counted):
+  // its role, and on a replica whether a replica serves it.
   absl::StatusOr<Caller> Authorize(const grpc::ServerContext& context,
                                    const char* method) const;
 
   FlagRegistry* const registry_;
   RampEngine* const ramps_;
+  const Follower* const follower_;
   const OpAggregator* const aggregator_;
   ServerMetrics* const metrics_;
   const Authorizer* const authorizer_;

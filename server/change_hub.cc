@@ -19,6 +19,13 @@ void MarkSteps(std::vector<v1::WatchEvent>& events) {
   }
 }
 
+v1::WatchEvent SyncedEvent(int64_t revision) {
+  v1::WatchEvent synced;
+  synced.set_kind(v1::WatchEvent::SYNCED);
+  synced.set_revision(revision);
+  return synced;
+}
+
 }  // namespace
 
 ChangeHub::ChangeHub(std::shared_ptr<const Snapshot> initial,
@@ -74,12 +81,19 @@ bool ChangeHub::Subscribe(Subscriber* subscriber, int64_t from_revision) {
   } else {
     DeliverStateLocked(subscriber, *current);
   }
-  v1::WatchEvent synced;
-  synced.set_kind(v1::WatchEvent::SYNCED);
-  synced.set_revision(current->revision);
-  subscriber->Deliver(synced);
+  subscriber->Deliver(SyncedEvent(current->revision));
   subscribers_.insert(subscriber);
   return !can_replay;
+}
+
+void ChangeHub::Replace(std::shared_ptr<const Snapshot> next) {
+  absl::MutexLock lock(&mu_);
+  std::atomic_store(&snapshot_, next);
+  ring_.clear();  // the old state's changes lead nowhere now
+  for (Subscriber* subscriber : subscribers_) {
+    DeliverStateLocked(subscriber, *next);
+    subscriber->Deliver(SyncedEvent(next->revision));
+  }
 }
 
 void ChangeHub::DeliverStateLocked(Subscriber* subscriber,

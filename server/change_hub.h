@@ -57,6 +57,12 @@ class ChangeHub {
   void Publish(std::shared_ptr<const Snapshot> next,
                std::vector<v1::WatchEvent> events);
 
+  // Makes `next` current in place of a state it does not follow from (a
+  // replica taking its primary's state after a RESET): the kept events
+  // are dropped, and every subscriber gets a RESET, the whole state and a
+  // SYNCED.
+  void Replace(std::shared_ptr<const Snapshot> next);
+
   // Registers `subscriber` and delivers, before any live event, what it
   // needs to catch up from `from_revision`: the kept events after it, or a
   // RESET and the whole state; then a SYNCED event. Returns whether a RESET

@@ -205,6 +205,9 @@ void Fill(const pb::DaemonConfig& from, DaemonConfig* to) {
   to->tls.cert_file = from.tls().cert_file();
   to->tls.key_file = from.tls().key_file();
   to->tls.client_ca_file = from.tls().client_ca_file();
+  to->follow = from.follow();
+  to->follow_token_file = from.follow_token_file();
+  to->follow_ca_file = from.follow_ca_file();
 }
 
 }  // namespace
@@ -248,6 +251,16 @@ absl::Status ValidateConfig(const pb::DaemonConfig& config) {
   }
   if (config.cert_roles_size() > 0 && tls.client_ca_file().empty()) {
     return Broken("cert_roles", "need tls.client_ca_file (mutual TLS)");
+  }
+  if (config.follow().empty()) {
+    if (!config.follow_token_file().empty()) {
+      return Broken("follow_token_file", "needs follow (a replica's setting)");
+    }
+    if (!config.follow_ca_file().empty()) {
+      return Broken("follow_ca_file", "needs follow (a replica's setting)");
+    }
+  } else if (config.follow().rfind(':') == std::string::npos) {
+    return Broken("follow", "must be host:port (e.g. cutover-primary:7400)");
   }
   for (const auto& [name, address] :
        {std::pair<const char*, const std::string*>{"listen", &config.listen()},

@@ -62,6 +62,11 @@ struct DaemonConfig {
   int max_watch_streams_per_peer;
   AuthConfig auth;
   TlsConfig tls;
+  // A read replica's primary (empty: this daemon is a primary), the file
+  // of the token it sends there, and the CA of the primary's certificate.
+  std::string follow;
+  std::string follow_token_file;
+  std::string follow_ca_file;
 };
 
 // The daemon's view of `config` (which ValidateConfig has passed).

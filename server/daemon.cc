@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "rpc/channel.h"
 #include "credentials/token_hash.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -23,6 +24,7 @@
 #include "server/flag_registry.h"
 #include "server/flagd_service.h"
 #include "server/flagd_sync_service.h"
+#include "server/follower.h"
 #include "server/op_aggregator.h"
 #include "server/prometheus_metrics.h"
 #include "server/ramp_engine.h"
@@ -95,10 +97,15 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       daemon->aggregator_.get());
   if (!registry.ok()) return registry.status();
   daemon->registry_ = *std::move(registry);
-  // Guarded ramps: resumed from their stored states.
-  daemon->ramps_ = std::make_unique<RampEngine>(
-      daemon->registry_.get(), daemon->aggregator_.get(),
-      RampEngine::Options());
+  if (config.follow.empty()) {
+    // Guarded ramps: resumed from their stored states. One daemon drives
+    // them: the primary.
+    daemon->ramps_ = std::make_unique<RampEngine>(
+        daemon->registry_.get(), daemon->aggregator_.get(),
+        RampEngine::Options());
+  } else if (absl::Status s = daemon->StartFollowing(); !s.ok()) {
+    return s;
+  }
 
   EvaluationLimits limits;
   limits.max_batch = config.max_batch;
@@ -116,10 +123,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       &daemon->registry_->hub(), limits, metrics, auth);
   daemon->admin_ = std::make_unique<AdminService>(
       daemon->registry_.get(), daemon->aggregator_.get(), metrics, auth,
-      daemon->ramps_.get());
+      daemon->ramps_.get(), daemon->follower_.get());
   daemon->telemetry_ = std::make_unique<TelemetryService>(
       &daemon->registry_->hub(), daemon->aggregator_.get(), TelemetryLimits(),
-      metrics, auth);
+      metrics, auth, daemon->follower_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -156,9 +163,22 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
                      " (address in use or not valid?)"));
   }
 
+  {
+    absl::MutexLock lock(&daemon->readiness_mu_);
+    daemon->health_ = daemon->server_->GetHealthCheckService();
+  }
+  daemon->SetReady(daemon->follower_ == nullptr ||
+                   daemon->follower_->state().synced);
+
   if (daemon->prometheus_ != nullptr) {
     daemon->prometheus_->WatchState(daemon->registry_.get());
-    daemon->prometheus_->WatchRamps(daemon->ramps_.get());
+    if (daemon->ramps_ != nullptr) {
+      daemon->prometheus_->WatchRamps(daemon->ramps_.get());
+    }
+    if (daemon->follower_ != nullptr) {
+      daemon->prometheus_->AddCollectable(
+          daemon->follower_->MetricsCollectable());
+    }
     if (absl::Status s = daemon->prometheus_->Serve(config.metrics_listen);
         !s.ok()) {
       return s;
@@ -166,7 +186,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     daemon->metrics_port_ = daemon->prometheus_->port();
   }
 
-  daemon->ramps_->Start();
+  if (daemon->ramps_ != nullptr) daemon->ramps_->Start();
   daemon->last_heartbeat_ns_.store(absl::ToUnixNanos(absl::Now()));
   daemon->heartbeat_thread_ = std::thread([d = daemon.get()] {
     d->HeartbeatLoop();
@@ -190,6 +210,29 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     }
   }
   return daemon;
+}
+
+absl::Status Daemon::StartFollowing() {
+  Follower::Options options;
+  options.primary = config_.follow;
+  options.ca_file = config_.follow_ca_file;
+  if (!config_.follow_token_file.empty()) {
+    absl::StatusOr<std::string> token =
+        TokenFromFile(config_.follow_token_file, "follow_token_file");
+    if (!token.ok()) return token.status();
+    options.token = *std::move(token);
+  }
+  auto follower = Follower::Start(std::move(options), registry_.get(),
+                                  [this] { SetReady(true); });
+  if (!follower.ok()) return follower.status();
+  follower_ = *std::move(follower);
+  return absl::OkStatus();
+}
+
+void Daemon::SetReady(bool ready) {
+  absl::MutexLock lock(&readiness_mu_);
+  ready_ = ready_ || ready;
+  if (health_ != nullptr) health_->SetServingStatus(kReadinessService, ready_);
 }
 
 bool Daemon::Alive() const {
@@ -236,6 +279,12 @@ void Daemon::Shutdown() {
     stopping_ = true;
   }
   if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
+  // No more changes from a primary, and no readiness after the server.
+  if (follower_) follower_->Stop();
+  {
+    absl::MutexLock lock(&readiness_mu_);
+    health_ = nullptr;
+  }
   if (registry_) registry_->hub().CloseAll();
   if (server_) {
     // Drain what is in flight (admin calls, the Watch streams sending their
@@ -256,6 +305,7 @@ void Daemon::Shutdown() {
   telemetry_.reset();
   admin_.reset();
   ramps_.reset();
+  follower_.reset();
   aggregator_.reset();
   evaluation_.reset();
   flagd_sync_.reset();

@@ -1,7 +1,15 @@
 // Daemon: cutoverd's running parts wired together: the store, the flag
 // registry and its snapshot hub, the gRPC server (Evaluation, Admin,
 // Telemetry, health, reflection), the in-memory aggregate of reported
-// migration operations, Watch heartbeats and the Prometheus endpoint.
+// migration operations, Watch heartbeats and the Prometheus endpoint; on
+// a primary the guarded ramps, on a read replica (config `follow`) the
+// Follower that keeps it in step with its primary.
+//
+// Health (grpc.health.v1): the whole server ("") is SERVING while it
+// runs, stale or not (decisions from the last state beat none); the
+// service kReadinessService is SERVING once the daemon can answer from
+// a current state: at once on a primary, after the first sync with the
+// primary on a replica. Kubernetes' readiness probe asks for it.
 //
 //   auto daemon = Daemon::Start(config);   // listening when it returns
 //   ...                                    // wait for SIGTERM
@@ -21,6 +29,7 @@
 #include "server/config.h"
 
 namespace grpc {
+class HealthCheckServiceInterface;
 class Server;
 }  // namespace grpc
 
@@ -40,6 +49,10 @@ class RampEngine;
 class ServerMetrics;
 class TelemetryService;
 class FileWatch;
+class Follower;
+
+// The grpc.health.v1 service name whose status is the daemon's readiness.
+inline constexpr char kReadinessService[] = "cutover.v1.Evaluation";
 
 class Daemon {
  public:
@@ -75,6 +88,12 @@ class Daemon {
   // The token file's folder changed: read it again (Authorizer), count and
   // log what happened (never a token).
   void ReloadTokenFile();
+  // A replica: starts following (follower_). INVALID_ARGUMENT for a token
+  // or CA file that cannot be read.
+  absl::Status StartFollowing();
+  // The readiness service's status: the server's health once built, and
+  // ready_ (any thread; the Follower calls it once in sync).
+  void SetReady(bool ready);
 
   const DaemonConfig config_;
   // Declared first so that it outlives everything that counts into it.
@@ -91,7 +110,8 @@ class Daemon {
   std::unique_ptr<FlagdEvaluationV2> flagd_v2_;
   std::unique_ptr<FlagdSync> flagd_sync_;
   std::unique_ptr<OpAggregator> aggregator_;
-  std::unique_ptr<RampEngine> ramps_;
+  std::unique_ptr<RampEngine> ramps_;  // a primary's only
+  std::unique_ptr<Follower> follower_;  // a replica's only
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<TelemetryService> telemetry_;
   std::unique_ptr<grpc::Server> server_;
@@ -101,6 +121,12 @@ class Daemon {
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Readiness, and where to report it (null before the server is built
+  // and after it shuts down).
+  absl::Mutex readiness_mu_;
+  bool ready_ ABSL_GUARDED_BY(readiness_mu_) = false;
+  grpc::HealthCheckServiceInterface* health_ ABSL_GUARDED_BY(readiness_mu_) =
+      nullptr;
   // absl::Now() in nanoseconds when the heartbeat loop last ran (or Start).
   std::atomic<int64_t> last_heartbeat_ns_{0};
   std::thread heartbeat_thread_;

@@ -21,6 +21,7 @@ namespace {
 
 using registry_writes::Archived;
 using registry_writes::AssignRuleIds;
+using registry_writes::BuildSnapshot;
 using registry_writes::ClearOutputOnly;
 using registry_writes::ChangeTime;
 using registry_writes::CopyOf;
@@ -87,21 +88,6 @@ absl::StatusOr<std::unique_ptr<FlagRegistry>> FlagRegistry::Open(
     ServerMetrics* metrics, const OpAggregator* window) {
   absl::StatusOr<StoredState> state = store->Load();
   if (!state.ok()) return state.status();
-  auto snapshot = std::make_shared<Snapshot>();
-  snapshot->revision = state->revision;
-  for (SegmentRecord& record : state->segments) {
-    auto compiled = CompileSegment(record.segment);
-    if (!compiled.ok()) {
-      return absl::DataLossError(absl::StrCat(
-          "stored segment '", record.segment.key,
-          "' is invalid: ", compiled.status().message()));
-    }
-    const std::string key = record.segment.key;  // before the move below
-    snapshot->segments[key] = *std::move(compiled);
-    snapshot->segment_records[key] =
-        std::make_shared<const SegmentRecord>(std::move(record));
-  }
-  absl::flat_hash_map<std::string, FlagTable::Entry> flags;
   for (FlagRecord& record : state->flags) {
     if (!record.currency_kept) {
       absl::StatusOr<Currency> currency =
@@ -110,17 +96,11 @@ absl::StatusOr<std::unique_ptr<FlagRegistry>> FlagRegistry::Open(
       record.flag.currency = *std::move(currency);
       record.currency_kept = true;
     }
-    auto compiled = CompileFlag(record.flag);
-    if (!compiled.ok()) {
-      return absl::DataLossError(absl::StrCat("stored flag '", record.flag.key,
-                                              "' is invalid: ",
-                                              compiled.status().message()));
-    }
-    std::string key = record.flag.key;
-    flags[key] = std::make_shared<const FlagEntry>(
-        FlagEntry{std::move(record), *std::move(compiled)});
   }
-  snapshot->flags = FlagTable(std::move(flags));
+  absl::StatusOr<std::shared_ptr<Snapshot>> snapshot =
+      BuildSnapshot(state->revision, std::move(state->flags),
+                    std::move(state->segments), "stored");
+  if (!snapshot.ok()) return snapshot.status();
   // Watch resumes from the kept changes: their events, built once here.
   std::vector<v1::WatchEvent> recent;
   recent.reserve(state->recent_changes.size());
@@ -128,7 +108,7 @@ absl::StatusOr<std::unique_ptr<FlagRegistry>> FlagRegistry::Open(
     recent.push_back(ToWatchEvent(change));
   }
   state->recent_changes.clear();
-  auto hub = std::make_unique<ChangeHub>(std::move(snapshot),
+  auto hub = std::make_unique<ChangeHub>(*std::move(snapshot),
                                          std::move(recent),
                                          watch_ring_capacity);
   std::unique_ptr<FlagRegistry> registry(

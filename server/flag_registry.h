@@ -61,6 +61,25 @@ class FlagRegistry {
   const Store& store() const { return *store_; }
   const BackfillJobs& backfills() const { return *backfills_; }
 
+  // A read replica's writes (server/flag_registry_replica.cc): what the
+  // primary's Watch stream says, taken as it is (versions, revisions,
+  // currencies; no checks, no history), stored durably, then published to
+  // this daemon's own watchers. Not mixed with the admin writes above: a
+  // replica's AdminService refuses those.
+  //
+  // One revision's changes, in the order the primary sent them. A revision
+  // at or behind the registry's is ignored (already taken); INTERNAL for
+  // one that is not the next (the Follower then starts over from what it
+  // stored). DATA_LOSS if a flag or segment does not compile here (a
+  // primary of a newer version?); nothing is then stored.
+  absl::Status ApplyReplicated(int64_t revision,
+                               std::vector<ChangeRecord> changes);
+  // The primary's whole state after a RESET: every flag and segment
+  // replaced, at `revision`; this daemon's watchers get a RESET too.
+  absl::Status ResetReplicated(int64_t revision,
+                               std::vector<FlagRecord> flags,
+                               std::vector<SegmentRecord> segments);
+
   // Reads ------------------------------------------------------------------
   // NOT_FOUND if there is no such flag (archived flags are returned).
   absl::StatusOr<FlagRecord> GetFlag(const std::string& key) const;
@@ -156,6 +175,8 @@ class FlagRegistry {
   // One object's change, checked and ready to commit.
   struct Staged {
     ChangeRecord change;  // the flag or segment after the change
+    // Its history entry; for a change a replica takes from its primary,
+    // none (action empty): the primary keeps the history.
     HistoryRecord history;
     std::shared_ptr<const CompiledFlag> compiled_flag;
     std::shared_ptr<const CompiledSegment> compiled_segment;  // null: deleted

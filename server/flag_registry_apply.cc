@@ -29,6 +29,7 @@ using registry_writes::ChangeTime;
 using registry_writes::CheckMembershipMoves;
 using registry_writes::ClearOutputOnly;
 using registry_writes::CopyOf;
+using registry_writes::kReplicatedAction;
 
 // Every refusal of an Apply, each named by its entry's path, refused as
 // one status.
@@ -92,8 +93,14 @@ absl::Status FlagRegistry::CommitStaged(
   Mutation mutation;
   mutation.revision = revision;
   mutation.ramp_states = std::move(ramp_states);
+  std::vector<std::string> actions;  // for the metrics
   for (Staged& change : staged) {
     mutation.changes.push_back(std::move(change.change));
+    if (change.history.action.empty()) {  // replicated: no history here
+      actions.push_back(kReplicatedAction);
+      continue;
+    }
+    actions.push_back(change.history.action);
     mutation.history.push_back(std::move(change.history));
   }
   const absl::Time start = absl::Now();
@@ -105,7 +112,7 @@ absl::Status FlagRegistry::CommitStaged(
   events.reserve(staged.size());
   for (size_t i = 0; i < staged.size(); ++i) {
     const ChangeRecord& change = mutation.changes[i];
-    const std::string& action = mutation.history[i].action;
+    const std::string& action = actions[i];
     if (change.flag) {
       const std::string& key = change.flag->flag.key;
       metrics_->CountAdminChange(key, action);

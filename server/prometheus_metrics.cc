@@ -361,6 +361,11 @@ void PrometheusMetrics::WatchState(FlagRegistry* registry) {
   state_->Watch(registry);
 }
 
+void PrometheusMetrics::AddCollectable(
+    std::shared_ptr<prometheus::Collectable> collectable) {
+  added_.push_back(std::move(collectable));
+}
+
 absl::Status PrometheusMetrics::Serve(const std::string& listen) {
   try {
     exposer_ = std::make_unique<prometheus::Exposer>(listen);
@@ -371,6 +376,7 @@ absl::Status PrometheusMetrics::Serve(const std::string& listen) {
   exposer_->RegisterCollectable(registry_);
   exposer_->RegisterCollectable(state_);
   if (ramps_ != nullptr) exposer_->RegisterCollectable(RampsCollectable());
+  for (const auto& added : added_) exposer_->RegisterCollectable(added);
   const auto ports = exposer_->GetListeningPorts();
   port_ = ports.empty() ? 0 : ports.front();
   wake_host_ = KnockableHost(listen);
@@ -406,6 +412,9 @@ std::string PrometheusMetrics::ExpositionText() const {
     for (auto& family : RampsCollectable()->Collect()) {
       families.push_back(std::move(family));
     }
+  }
+  for (const auto& added : added_) {
+    for (auto& family : added->Collect()) families.push_back(std::move(family));
   }
   return prometheus::TextSerializer().Serialize(families);
 }

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -59,6 +60,11 @@ class PrometheusMetrics final : public ServerMetrics {
   // ramp's step and state, each check's last figure and verdict. Call
   // before Serve; `ramps` must outlive serving (StopServing forgets it).
   void WatchRamps(const RampEngine* ramps);
+
+  // Adds gauges a part of the daemon builds at scrape time (a replica's
+  // Follower). Call before Serve; `collectable` must work until the
+  // metrics are destroyed.
+  void AddCollectable(std::shared_ptr<prometheus::Collectable> collectable);
 
   // Serves /metrics on `listen` ("host:port", port 0 for any).
   // UNAVAILABLE if the address cannot be bound.
@@ -125,6 +131,7 @@ class PrometheusMetrics final : public ServerMetrics {
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<StateCollector> state_;
   std::shared_ptr<RampCollector> ramps_;  // null until WatchRamps
+  std::vector<std::shared_ptr<prometheus::Collectable>> added_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   int port_ = 0;
   // The numeric address StopServing connects to (the listen address, or

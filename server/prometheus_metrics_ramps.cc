@@ -16,33 +16,14 @@
 #include "core/ramp.h"
 #include "prometheus/collectable.h"
 #include "prometheus/metric_family.h"
+#include "server/prometheus_gauges.h"
 #include "server/prometheus_metrics.h"
 #include "server/ramp_engine.h"
 
 namespace cutover {
-namespace {
 
-using Labels = std::vector<std::pair<std::string, std::string>>;
-
-prometheus::MetricFamily Gauge(std::string name, std::string help) {
-  prometheus::MetricFamily family;
-  family.name = std::move(name);
-  family.help = std::move(help);
-  family.type = prometheus::MetricType::Gauge;
-  return family;
-}
-
-void Add(prometheus::MetricFamily& family, const Labels& labels,
-         double value) {
-  prometheus::ClientMetric metric;
-  for (const auto& [name, label_value] : labels) {
-    metric.label.push_back({name, label_value});
-  }
-  metric.gauge.value = value;
-  family.metric.push_back(std::move(metric));
-}
-
-}  // namespace
+using prometheus_gauges::Add;
+using prometheus_gauges::Family;
 
 // Reads the engine's ramps when scraped; forgets the engine when told.
 // Thread-safe.
@@ -57,19 +38,19 @@ class PrometheusMetrics::RampCollector final
   std::vector<prometheus::MetricFamily> Collect() const override {
     absl::MutexLock lock(&mu_);
     if (ramps_ == nullptr) return {};
-    auto step = Gauge("cutover_ramp_step",
+    auto step = Family("cutover_ramp_step",
                       "The step a flag's guarded ramp is in, 1-based (0 "
                       "before the first).");
-    auto steps = Gauge("cutover_ramp_steps", "Steps in the flag's ramp plan.");
-    auto state = Gauge("cutover_ramp_state",
+    auto steps = Family("cutover_ramp_steps", "Steps in the flag's ramp plan.");
+    auto state = Family("cutover_ramp_state",
                        "1 for the state the flag's ramp is in (not_started, "
                        "running, waiting, paused, completed, aborted, "
                        "rolled_back), 0 for the others.");
-    auto value = Gauge("cutover_ramp_check_value",
+    auto value = Family("cutover_ramp_check_value",
                        "The figure of the ramp check in its last analysis.");
-    auto samples = Gauge("cutover_ramp_check_samples",
+    auto samples = Family("cutover_ramp_check_samples",
                          "The samples of the ramp check in its last analysis.");
-    auto verdict = Gauge("cutover_ramp_check_verdict",
+    auto verdict = Family("cutover_ramp_check_verdict",
                          "1 for the verdict of the ramp check in its last "
                          "analysis (pass, breach, inconclusive), 0 for the "
                          "others.");

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -49,6 +50,39 @@ absl::Status CheckMembershipMoves(const Snapshot& snapshot,
       "; moving users from dual writes to off makes the new database "
       "stale, so move them on the flag (a rule or rollback --to off), "
       "where the history and the flag's currency record it"));
+}
+
+absl::StatusOr<std::shared_ptr<Snapshot>> BuildSnapshot(
+    int64_t revision, std::vector<FlagRecord> flags,
+    std::vector<SegmentRecord> segments, absl::string_view source) {
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->revision = revision;
+  for (SegmentRecord& record : segments) {
+    auto compiled = CompileSegment(record.segment);
+    if (!compiled.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          source, " segment '", record.segment.key,
+          "' is invalid: ", compiled.status().message()));
+    }
+    const std::string key = record.segment.key;  // before the move below
+    snapshot->segments[key] = *std::move(compiled);
+    snapshot->segment_records[key] =
+        std::make_shared<const SegmentRecord>(std::move(record));
+  }
+  absl::flat_hash_map<std::string, FlagTable::Entry> table;
+  for (FlagRecord& record : flags) {
+    auto compiled = CompileFlag(record.flag);
+    if (!compiled.ok()) {
+      return absl::DataLossError(absl::StrCat(source, " flag '",
+                                              record.flag.key, "' is invalid: ",
+                                              compiled.status().message()));
+    }
+    std::string key = record.flag.key;
+    table[key] = std::make_shared<const FlagEntry>(
+        FlagEntry{std::move(record), *std::move(compiled)});
+  }
+  snapshot->flags = FlagTable(std::move(table));
+  return snapshot;
 }
 
 }  // namespace cutover::registry_writes

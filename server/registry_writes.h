@@ -2,7 +2,8 @@
 // (server/flag_registry.cc: flags, server/flag_registry_segments.cc:
 // segments, server/flag_registry_apply.cc: whole files): the errors they
 // return, the time a change is stamped with, how input is normalised and
-// checked, and the copy of a snapshot a write publishes.
+// checked, the copy of a snapshot a write publishes, and the snapshot of a
+// whole state (opening, and a replica's reset).
 //
 // Pure functions; thread-safe.
 #ifndef CUTOVER_SERVER_REGISTRY_WRITES_H_
@@ -10,8 +11,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
@@ -65,6 +68,10 @@ void AssignRuleIds(Flag& flag);
 absl::Status CheckMembershipMoves(const Snapshot& snapshot,
                                   const Segment& before, const Segment& after);
 
+// The action a replica counts its primary's changes under (its metrics;
+// it keeps no history of them).
+inline constexpr char kReplicatedAction[] = "replicated";
+
 // The snapshot a write publishes: `snapshot` at `revision`, sharing what
 // the write does not change.
 inline std::shared_ptr<Snapshot> CopyOf(const Snapshot& snapshot,
@@ -73,6 +80,13 @@ inline std::shared_ptr<Snapshot> CopyOf(const Snapshot& snapshot,
   next->revision = revision;
   return next;
 }
+
+// The snapshot of a whole state at `revision`: every flag and segment
+// compiled. DATA_LOSS naming the first that does not compile (`source`
+// says where they came from: "stored", "the primary's").
+absl::StatusOr<std::shared_ptr<Snapshot>> BuildSnapshot(
+    int64_t revision, std::vector<FlagRecord> flags,
+    std::vector<SegmentRecord> segments, absl::string_view source);
 
 }  // namespace cutover::registry_writes
 

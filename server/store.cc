@@ -23,7 +23,9 @@
 namespace cutover {
 namespace {
 
+using store_internal::BigEndian64;
 using store_internal::FromRocks;
+using store_internal::kRevisionKey;
 
 constexpr char kMetaFamily[] = "meta";
 constexpr char kFlagsFamily[] = "flags";
@@ -33,7 +35,6 @@ constexpr char kChangesFamily[] = "changes";
 constexpr char kBackfillFamily[] = "backfill";
 constexpr char kRampsFamily[] = "ramps";
 constexpr char kSchemaKey[] = "schema_version";
-constexpr char kRevisionKey[] = "revision";
 // The one older format Open migrates from.
 constexpr int kSchema1 = 1;
 // What follows the flag key in the key of a flag's REVERSE backfill job.
@@ -64,15 +65,6 @@ absl::StatusOr<BackfillJob> DecodeBackfillEntry(const std::string& key,
   }
   job->flag_key = std::move(flag_key);
   return job;
-}
-
-std::string BigEndian64(uint64_t value) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i) {
-    out[i] = static_cast<char>(value & 0xff);
-    value >>= 8;
-  }
-  return out;
 }
 
 uint64_t FromBigEndian64(rocksdb::Slice bytes) {

@@ -115,8 +115,19 @@ class Store {
 
   // Writes `mutation` atomically and durably (fsync) and advances revision:
   // all of it or, on any error, none. INTERNAL if the revision is not the
-  // next one or the mutation changes nothing.
+  // next one (a replica's too: its primary's revisions come one by one) or
+  // the mutation changes nothing.
   [[nodiscard]] absl::Status Commit(const Mutation& mutation);
+
+  // A read replica's whole state as its primary sent it after a RESET
+  // (server/store_replica.cc): every flag and segment replaced by these,
+  // the kept changes dropped (they were the old state's), the revision set
+  // to `revision` (lower than before if the primary's store was restored
+  // from an older backup). One synced batch. History, backfill jobs and
+  // ramp states are kept.
+  [[nodiscard]] absl::Status ReplaceAll(
+      int64_t revision, const std::vector<FlagRecord>& flags,
+      const std::vector<SegmentRecord>& segments);
 
   int64_t revision() const { return revision_.load(); }
 

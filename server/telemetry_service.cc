@@ -129,12 +129,14 @@ absl::Status CheckReport(const v1::ReportMigrationOpsRequest& request,
 TelemetryService::TelemetryService(ChangeHub* hub, OpAggregator* aggregator,
                                    TelemetryLimits limits,
                                    ServerMetrics* metrics,
-                                   const Authorizer* authorizer)
+                                   const Authorizer* authorizer,
+                                   Follower* follower)
     : hub_(hub),
       aggregator_(aggregator),
       limits_(limits),
       metrics_(OrNoMetrics(metrics)),
-      authorizer_(Authorizer::OrAllowAll(authorizer)) {}
+      authorizer_(Authorizer::OrAllowAll(authorizer)),
+      follower_(follower) {}
 
 grpc::ServerUnaryReactor* TelemetryService::ReportMigrationOps(
     grpc::CallbackServerContext* context,
@@ -153,6 +155,12 @@ grpc::ServerUnaryReactor* TelemetryService::ReportMigrationOps(
     metrics_->CountTelemetryRejected(static_cast<uint64_t>(
         request->counts_size() + request->decisions_size()));
     reactor->Finish(ToGrpcStatus(status));
+    return reactor;
+  }
+  if (follower_ != nullptr) {
+    follower_->ForwardReport(*request);
+    response->set_accepted(static_cast<uint64_t>(request->counts_size()));
+    reactor->Finish(grpc::Status::OK);
     return reactor;
   }
   const auto snapshot = hub_->snapshot();

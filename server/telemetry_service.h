@@ -14,6 +14,11 @@
 // rejected, not errors, so a client that still reports a retired flag
 // loses nothing else. A call never touches the store.
 //
+// On a read replica (a Follower given) a checked batch is not counted
+// here but queued for the primary (Follower::ForwardReport), which counts
+// it: the primary's gates and ramps see every client, and no dashboard
+// counts a report twice.
+//
 // Thread-safe.
 #ifndef CUTOVER_SERVER_TELEMETRY_SERVICE_H_
 #define CUTOVER_SERVER_TELEMETRY_SERVICE_H_
@@ -22,6 +27,7 @@
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "server/auth.h"
 #include "server/change_hub.h"
+#include "server/follower.h"
 #include "server/op_aggregator.h"
 #include "server/server_metrics.h"
 
@@ -44,11 +50,13 @@ class TelemetryService final : public v1::Telemetry::CallbackService {
  public:
   // `metrics` counts accepted and refused entries (nullptr: nothing
   // counted); it must outlive the service.
-  // `authorizer` decides who may report (nullptr: everyone).
+  // `authorizer` decides who may report (nullptr: everyone). `follower`
+  // (a replica's; nullptr on a primary) takes the checked batches.
   TelemetryService(ChangeHub* hub, OpAggregator* aggregator,
                    TelemetryLimits limits = {},
                    ServerMetrics* metrics = nullptr,
-                   const Authorizer* authorizer = nullptr);
+                   const Authorizer* authorizer = nullptr,
+                   Follower* follower = nullptr);
 
   grpc::ServerUnaryReactor* ReportMigrationOps(
       grpc::CallbackServerContext* context,
@@ -61,6 +69,7 @@ class TelemetryService final : public v1::Telemetry::CallbackService {
   const TelemetryLimits limits_;
   ServerMetrics* const metrics_;
   const Authorizer* const authorizer_;
+  Follower* const follower_;
 };
 
 }  // namespace cutover

@@ -37,7 +37,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/backfill.h"
-#include "client/channel.h"
+#include "rpc/channel.h"
 #include "client/client.h"
 #include "client/migrator.h"
 #include "convert/convert.h"

@@ -13,7 +13,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "client/channel.h"
+#include "rpc/channel.h"
 #include "credentials/token_hash.h"
 
 namespace cutover::bench {

@@ -35,7 +35,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "client/admin_client.h"
-#include "client/channel.h"
+#include "rpc/channel.h"
 #include "credentials/token_hash.h"
 #include "cutover/v1/cutover.pb.h"
 #include "flagd/evaluation/v2/evaluation.pb.h"

@@ -30,7 +30,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/admin_client.h"
-#include "client/channel.h"
+#include "rpc/channel.h"
 #include "credentials/token_hash.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/generic/generic_stub.h"

@@ -19,7 +19,7 @@
 
 #include "absl/strings/match.h"
 #include "client/backfill.h"
-#include "client/channel.h"
+#include "rpc/channel.h"
 #include "client/client.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"

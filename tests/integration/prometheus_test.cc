@@ -189,6 +189,9 @@ TEST_CASE("Prometheus scrapes the decisions and the mismatch rate driven") {
   DaemonProcess daemon(dir.path() + "/data");
   REQUIRE(daemon.Start());
   const std::string server = daemon.address();
+  // A read replica of it: its metrics (cutover_replica_*) are scraped too.
+  DaemonProcess replica(dir.path() + "/replica", {"--follow", server});
+  REQUIRE(replica.Start());
   for (std::vector<std::string> args :
        {std::vector<std::string>{"flags", "create", "orders", "--old",
                                  "postgres-orders", "--new",
@@ -255,7 +258,9 @@ TEST_CASE("Prometheus scrapes the decisions and the mismatch rate driven") {
   PrometheusServer prometheus(
       dir.path(),
       {{"cutoverd", absl::StrCat("127.0.0.1:", daemon.metrics_port())},
-       {"orders-service", absl::StrCat("127.0.0.1:", service_port)}},
+       {"orders-service", absl::StrCat("127.0.0.1:", service_port)},
+       {"cutoverd-replica",
+        absl::StrCat("127.0.0.1:", replica.metrics_port())}},
       std::string(CUTOVER_SOURCE_DIR) + "/deploy/prometheus/alerts.yml");
   REQUIRE(prometheus.Start());
   INFO(prometheus.log());
@@ -298,8 +303,9 @@ TEST_CASE("Prometheus scrapes the decisions and the mismatch rate driven") {
                            "stage=\"live\"}")
               .begin()
               ->second == Approx(0.3));
-    CHECK(prometheus.Query("sum(cutover_watch_subscribers)") ==
-          std::map<std::string, double>{{"", 1}});
+    // The primary's Watch streams: the service's and the replica's.
+    CHECK(prometheus.Query("sum(cutover_watch_subscribers{job=\"cutoverd\"})") ==
+          std::map<std::string, double>{{"", 2}});
   }
 
   {  // the mismatch rate, as the alert rule computes it
@@ -342,7 +348,7 @@ TEST_CASE("Prometheus scrapes the decisions and the mismatch rate driven") {
                              .list_value();
     CHECK(groups.values_size() >= 1);
 
-    // Every name Prometheus has scraped from the two targets.
+    // Every name Prometheus has scraped from the targets.
     const auto names_json = prometheus.GetJson("/api/v1/label/__name__/values");
     std::set<std::string> scraped;
     for (const auto& v : names_json.fields().at("data").list_value().values()) {

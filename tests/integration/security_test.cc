@@ -18,7 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "client/admin_client.h"
-#include "client/channel.h"
+#include "rpc/channel.h"
 #include "client/client.h"
 #include "credentials/token_hash.h"
 #include "google/protobuf/descriptor.h"

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "client/channel.h"
+#include "rpc/channel.h"
 #include "credentials/token_hash.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/generic/generic_stub.h"

@@ -282,6 +282,18 @@ TEST_CASE("every rule refuses with its message", "[config]") {
        },
        ""},
       {[](auto* c) { c->set_listen("0.0.0.0:7400"); }, ""},  // tokens
+      {[](auto* c) { c->set_follow_token_file("follow.token"); },
+       "follow_token_file: needs follow (a replica's setting)"},
+      {[](auto* c) { c->set_follow_ca_file("ca.pem"); },
+       "follow_ca_file: needs follow (a replica's setting)"},
+      {[](auto* c) { c->set_follow("cutover-primary"); },
+       "follow: must be host:port (e.g. cutover-primary:7400)"},
+      {[](auto* c) {
+         c->set_follow("cutover-primary:7400");
+         c->set_follow_token_file("follow.token");
+         c->set_follow_ca_file("ca.pem");
+       },
+       ""},
       {[](auto* c) {
          c->set_auth(pb::NONE);
          c->set_flagd_sync_listen("0.0.0.0:8015");

@@ -1,6 +1,7 @@
 // How a program reaches cutoverd: plaintext or TLS (optionally with a client
 // certificate for mutual TLS), and a bearer token sent with every call on
-// the channel. The one way the client library and cutoverctl connect.
+// the channel. The one way the client library, cutoverctl and a read
+// replica (to its primary) connect.
 //
 //   ChannelOptions options;
 //   options.server = "cutover.internal:7400";
@@ -10,8 +11,8 @@
 //       MakeChannel(options);
 //
 // Thread-safe (pure construction).
-#ifndef CUTOVER_CLIENT_CHANNEL_H_
-#define CUTOVER_CLIENT_CHANNEL_H_
+#ifndef CUTOVER_RPC_CHANNEL_H_
+#define CUTOVER_RPC_CHANNEL_H_
 
 #include <memory>
 #include <string>
@@ -53,6 +54,12 @@ struct ChannelOptions {
 // The token in the CUTOVER_TOKEN environment variable ("" if unset).
 std::string TokenFromEnvironment();
 
+// The token in the first line of file `path` (no line end), e.g. one
+// `cutoverctl token new` printed; INVALID_ARGUMENT naming `option` and the
+// path if it cannot be read or the line is empty.
+absl::StatusOr<std::string> TokenFromFile(const std::string& path,
+                                          const char* option);
+
 // INVALID_ARGUMENT naming the option for an unreadable file or a
 // certificate without its key. Connecting happens later, on first use.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
@@ -60,4 +67,4 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
 
 }  // namespace cutover
 
-#endif  // CUTOVER_CLIENT_CHANNEL_H_
+#endif  // CUTOVER_RPC_CHANNEL_H_

@@ -1,4 +1,4 @@
-#include "client/channel.h"
+#include "rpc/channel.h"
 
 #include <cstdlib>
 #include <fstream>
@@ -89,6 +89,17 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(
 std::string TokenFromEnvironment() {
   const char* token = std::getenv("CUTOVER_TOKEN");
   return token != nullptr ? token : "";
+}
+
+absl::StatusOr<std::string> TokenFromFile(const std::string& path,
+                                          const char* option) {
+  std::ifstream in(path);
+  std::string token;
+  if (!in || !std::getline(in, token) || token.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(option, ": cannot read a token from ", path));
+  }
+  return token;
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
