@@ -203,8 +203,11 @@ TEST_CASE("a backup taken under admin writes, started as a second cutoverd, "
   }
   CHECK(beside == std::vector<std::string>{"first"});
 
-  // The restore of docs/operations.md: the daemon started on the folder.
-  DaemonProcess restored(backup_dir);
+  // The restore of docs/operations.md: a daemon started on a copy of the
+  // folder.
+  const std::string restore_dir = dir.path() + "/restored";
+  fs::copy(backup_dir, restore_dir, fs::copy_options::recursive);
+  DaemonProcess restored(restore_dir);
   const bool started = restored.Start();
   INFO("restored cutoverd stderr:\n" << restored.last_stderr());
   REQUIRE(started);
