@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "cli/apply_command.h"
 #include "cli/backfill_commands.h"
+#include "cli/backup_command.h"
 #include "cli/command_context.h"
 #include "cli/decide_commands.h"
 #include "cli/flag_commands.h"
@@ -138,6 +139,7 @@ int Run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   HistoryCommands history(context);
   ApplyCommand apply(context);
   VersionCommand version(context);
+  BackupCommand backup_command(context);
   // In the order --help lists them.
   tokens.Register(app);
   flags.Register(app);
@@ -149,6 +151,7 @@ int Run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   decide.Register(app);
   history.Register(app);
   apply.Register(app);
+  backup_command.Register(app);
   version.Register(app);
 
   try {

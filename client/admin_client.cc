@@ -230,6 +230,11 @@ absl::StatusOr<v1::ServerInfo> AdminClient::GetServerInfo(
   return Call(*admin_, &v1::Admin::Stub::GetServerInfo, request);
 }
 
+absl::StatusOr<v1::Backup> AdminClient::CreateBackup(
+    const v1::CreateBackupRequest& request) const {
+  return Call(*admin_, &v1::Admin::Stub::CreateBackup, request);
+}
+
 // --- Evaluation -------------------------------------------------------------
 
 absl::StatusOr<v1::DecideResponse> AdminClient::Decide(

@@ -142,6 +142,8 @@ class AdminClient {
       const v1::ResetBackfillRequest& request) const;
   absl::StatusOr<v1::ServerInfo> GetServerInfo(
       const v1::GetServerInfoRequest& request) const;
+  absl::StatusOr<v1::Backup> CreateBackup(
+      const v1::CreateBackupRequest& request) const;
 
   // Evaluation.
   absl::StatusOr<v1::DecideResponse> Decide(

@@ -12,7 +12,13 @@ PACKAGES=(
   clang libclang-rt-14-dev
   valgrind
   file lintian systemd     # cpack -G DEB (dpkg-shlibdeps), package checks, systemd-analyze
+  python3-yaml             # the Kubernetes manifests' test reads kustomize's output
 )
+# `kubectl kustomize` for the Kubernetes manifests' test: Debian's
+# kubernetes-client only when no kubectl is on the machine. Another
+# package's kubectl (a vendor's) installs the same /usr/bin/kubectl, so
+# both would conflict; any kubectl will do.
+command -v kubectl > /dev/null || PACKAGES+=(kubernetes-client)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -259,6 +259,14 @@ grpc::Status AdminService::ControlRamp(grpc::ServerContext* context,
                response);
 }
 
+grpc::Status AdminService::CreateBackup(grpc::ServerContext* context,
+                                        const v1::CreateBackupRequest* request,
+                                        v1::Backup* response) {
+  CUTOVER_ADMIN_AUTHORIZE(context, CreateBackup)
+  return Reply(*metrics_, "CreateBackup",
+               registry_->store().WriteBackup(request->dir()), response);
+}
+
 #undef CUTOVER_ADMIN_AUTHORIZE
 
 }  // namespace cutover

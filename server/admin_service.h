@@ -150,6 +150,10 @@ class AdminService final : public v1::Admin::Service {
   grpc::Status GetServerInfo(grpc::ServerContext* context,
                              const v1::GetServerInfoRequest* request,
                              v1::ServerInfo* response) override;
+  // Has the store write a backup into request->dir (Store::WriteBackup).
+  grpc::Status CreateBackup(grpc::ServerContext* context,
+                            const v1::CreateBackupRequest* request,
+                            v1::Backup* response) override;
 
   // Refuses new calls (UNAVAILABLE) and waits, at most `timeout`, for the
   // calls in flight to end; whether they all did.

@@ -327,6 +327,13 @@ void ToApi(const ApplyResult& result, v1::ApplyResponse* out) {
   }
 }
 
+void ToApi(const BackupRecord& backup, v1::Backup* out) {
+  out->set_dir(backup.dir);
+  out->set_revision(backup.revision);
+  out->set_schema_version(backup.schema_version);
+  ToProtoTime(backup.create_time, out->mutable_create_time());
+}
+
 StartBackfillCommand ToCommand(const v1::StartBackfillRequest& request) {
   return {request.flag_key(), request.rows_total_estimate(),
           request.verify_sample_rate(), FromApi(request.direction())};

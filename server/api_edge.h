@@ -26,6 +26,7 @@ void ToApi(const SegmentRecord& segment, v1::Segment* out);
 void ToApi(const HistoryRecord& entry, v1::HistoryEntry* out);
 void ToApi(const BackfillJob& job, v1::BackfillJob* out);
 void ToApi(const ApplyResult& result, v1::ApplyResponse* out);
+void ToApi(const BackupRecord& backup, v1::Backup* out);
 // server/api_edge_ramps.cc
 void ToApi(const RampStatusRecord& status, v1::RampStatus* out);
 // The Watch event of a committed change: FLAG_UPSERTED or FLAG_ARCHIVED

@@ -100,6 +100,7 @@ const std::vector<MethodRole>& MethodRoles() {
       {"Admin", "ResetBackfill", Role::kAdmin},
       {"Admin", "SetRampPlan", Role::kAdmin},
       {"Admin", "ControlRamp", Role::kAdmin},
+      {"Admin", "CreateBackup", Role::kAdmin},
   };
   return *table;
 }

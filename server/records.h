@@ -172,6 +172,14 @@ struct BackfillJob {
 // estimate over rows_per_second while copying; 0 if unknown or not copying.
 double EtaSeconds(const BackfillJob& job);
 
+// A backup of the store that Store::WriteBackup wrote (Admin.CreateBackup).
+struct BackupRecord {
+  std::string dir;           // the folder that holds it
+  int64_t revision = 0;      // the store revision it holds
+  int schema_version = 0;    // its store format (docs/storage.md)
+  absl::Time create_time = absl::UnixEpoch();
+};
+
 }  // namespace cutover
 
 #endif  // CUTOVER_SERVER_RECORDS_H_

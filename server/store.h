@@ -148,6 +148,20 @@ class Store {
   // state (RampEngine holds a mutex).
   [[nodiscard]] absl::Status PutRampState(const RampStateRecord& state);
 
+  // Writes a consistent copy of the whole store (a RocksDB checkpoint: SST
+  // files hard-linked when `dir` is on the same file system, the rest
+  // copied) into the new folder `dir`, while reads and Commits go on
+  // (server/store_backup.cc). The copy is made under a hidden temporary
+  // name beside `dir`, opened read-only to check its schema version and
+  // read the revision it holds, and only then renamed to `dir` (without
+  // replacing anything) and the parent folder synced: `dir` is never seen
+  // half-written, and on any error no folder is left. INVALID_ARGUMENT
+  // naming the field "dir" if it is empty, not absolute, or inside the data
+  // folder; ALREADY_EXISTS if it exists; FAILED_PRECONDITION if its parent
+  // is not a folder; RocksDB's errors as FromRocks maps them.
+  [[nodiscard]] absl::StatusOr<BackupRecord> WriteBackup(
+      const std::string& dir) const;
+
   // RocksDB's size figures, summed over the column families (metrics).
   struct Sizes {
     uint64_t live_data_bytes = 0;           // estimate of live data

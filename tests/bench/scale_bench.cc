@@ -2,7 +2,7 @@
 // memory with many Watch streams.
 //
 //   ./build/tests/bench/scale_bench [--flags=10,1000,10000] [--watch=1000]
-//       [--writes=300]
+//       [--writes=300] [--idle=10]
 //
 // For each flag count: a fresh daemon, that many flags created over gRPC
 // (8 callers; each flag has one rule and a live 5% / shadow 95% rollout),
@@ -14,8 +14,13 @@
 // synced SetStage writes to one flag, one at a time: p50 and p99, to show
 // what a write costs as the flag count grows (each publishes a snapshot),
 // and one scrape of /metrics: time, size and series (flag gauges grow with
-// the flags).
+// the flags). CPU is the daemon's own (user + system, from /proc): its
+// start-up, per write, and with the Watch streams open `idle` seconds of
+// doing nothing (heartbeats) and `writes` more writes that every stream
+// receives (for sizing: docs/operations.md).
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -62,6 +67,7 @@ int Main(int argc, char** argv) {
   const std::vector<int> counts = IntList(Arg(argc, argv, "flags", "10,1000,10000"));
   const int watch = std::stoi(Arg(argc, argv, "watch", "1000"));
   const int writes = std::stoi(Arg(argc, argv, "writes", "300"));
+  const int idle_seconds = std::max(1, std::stoi(Arg(argc, argv, "idle", "10")));
   for (size_t c = 0; c < counts.size(); ++c) {
     const int count = counts[c];
     BenchDaemon daemon;
@@ -75,12 +81,14 @@ int Main(int argc, char** argv) {
     if (!daemon.Start()) return 1;
     const double start_ms =
         std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-    std::printf("%6d flags: start-up %7.1f ms  RSS %6.1f MiB  (created in "
-                "%.1f s)\n",
-                count, start_ms, ProcessRssMiB(daemon.pid()), fill_s);
+    std::printf("%6d flags: start-up %7.1f ms  RSS %6.1f MiB  CPU %.2f s  "
+                "(created in %.1f s)\n",
+                count, start_ms, ProcessRssMiB(daemon.pid()),
+                ProcessCpu::Of(daemon.pid()).total(), fill_s);
     std::fflush(stdout);
     if (writes > 0) {
       std::vector<double> write_us;
+      const ProcessCpu writes_start = ProcessCpu::Of(daemon.pid());
       for (int i = 0; i < writes; ++i) {
         const auto write_start = Clock::now();
         if (!daemon.SetStage("flag-0", i % 2 == 0 ? v1::DUALWRITE : v1::OFF)) {
@@ -89,9 +97,12 @@ int Main(int argc, char** argv) {
         }
         write_us.push_back(MicrosSince(write_start));
       }
-      std::printf("%6d flags: synced SetStage  n %d  p50 %8.1f us  p99 %8.1f us\n",
+      const double write_cpu_ms =
+          (ProcessCpu::Of(daemon.pid()) - writes_start).total() * 1000 / writes;
+      std::printf("%6d flags: synced SetStage  n %d  p50 %8.1f us  p99 %8.1f us"
+                  "  CPU %.2f ms a write\n",
                   count, writes, Quantile(write_us, 0.5),
-                  Quantile(write_us, 0.99));
+                  Quantile(write_us, 0.99), write_cpu_ms);
       std::fflush(stdout);
     }
     {
@@ -124,6 +135,27 @@ int Main(int argc, char** argv) {
                   "%.1f KiB per stream)\n",
                   count, watch, after, after - before,
                   (after - before) * 1024 / watch);
+      std::fflush(stdout);
+      const ProcessCpu idle_start = ProcessCpu::Of(daemon.pid());
+      std::this_thread::sleep_for(std::chrono::seconds(idle_seconds));
+      const double idle_cpu =
+          (ProcessCpu::Of(daemon.pid()) - idle_start).total();
+      const ProcessCpu fan_start = ProcessCpu::Of(daemon.pid());
+      for (int i = 0; i < writes; ++i) {
+        if (!daemon.SetStage("flag-0", i % 2 == 0 ? v1::DUALWRITE : v1::OFF)) {
+          std::fprintf(stderr, "SetStage failed\n");
+          return 1;
+        }
+      }
+      const double fan_cpu_ms =
+          writes > 0
+              ? (ProcessCpu::Of(daemon.pid()) - fan_start).total() * 1000 /
+                    writes
+              : 0;
+      std::printf("%6d flags, %d Watch streams: idle CPU %.2f%% of a core "
+                  "(%d s), CPU %.2f ms a write sent to every stream\n",
+                  count, watch, idle_cpu * 100 / idle_seconds, idle_seconds,
+                  fan_cpu_ms);
       std::fflush(stdout);
     }
     if (daemon.Stop() != 0) return 1;

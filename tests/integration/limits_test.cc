@@ -1283,7 +1283,8 @@ TEST_CASE("every Admin and Evaluation rpc refuses malformed, empty and "
           "[limits][bad-input]") {
   // Telemetry's malformed batches are swept in telemetry_test.cc ("a
   // malformed batch is refused whole") and its sizes above; DecideBatch's
-  // empty batch and bad item in daemon_test.cc. ListFlags, ListSegments,
+  // empty batch and bad item in daemon_test.cc; CreateBackup's folder in
+  // backup_test.cc. ListFlags, ListSegments,
   // ListFlagStatus, ListBackfills and GetServerInfo take no input that can
   // be wrong.
   Server server(MainConfig());

@@ -234,6 +234,9 @@ TEST_CASE("the role table names every rpc of cutover's services, and only "
   CHECK(cutover_rows == cutover_methods);
   // Operators may ask any daemon what it is.
   CHECK(RequiredRole("GetServerInfo") == Role::kReader);
+  // A backup copies every secret-free byte of the store off to a folder
+  // of the caller's choosing: the admin's.
+  CHECK(RequiredRole("CreateBackup") == Role::kAdmin);
 }
 
 TEST_CASE("request bytes that do not parse are refused before the caller "
