@@ -45,57 +45,55 @@ class Follower::Collector final : public prometheus::Collectable {
       : shared_(std::move(shared)) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override {
-    using prometheus_gauges::Add;
-    using prometheus_gauges::Family;
+    using prometheus_gauges::AddSample;
+    using prometheus_gauges::CounterFamily;
+    using prometheus_gauges::GaugeFamily;
     const State state = shared_->Read();
     const prometheus_gauges::Labels labels = {{"primary", state.primary}};
-    auto connected = Family("cutover_replica_connected",
+    auto connected = GaugeFamily("cutover_replica_connected",
                             "1 while this replica's Watch stream to its "
                             "primary is open.");
-    Add(connected, labels, state.connected ? 1 : 0);
-    auto synced = Family("cutover_replica_synced",
+    AddSample(connected, labels, state.connected ? 1 : 0);
+    auto synced = GaugeFamily("cutover_replica_synced",
                          "1 once this replica has been in sync with its "
                          "primary since it started (its readiness).");
-    Add(synced, labels, state.synced ? 1 : 0);
-    auto lag = Family("cutover_replica_revision_lag",
+    AddSample(synced, labels, state.synced ? 1 : 0);
+    auto lag = GaugeFamily("cutover_replica_revision_lag",
                       "The primary's latest revision this replica has heard "
                       "of minus the revision it serves.");
-    Add(lag, labels,
+    AddSample(lag, labels,
         static_cast<double>(std::max<int64_t>(
             0, state.primary_revision - state.revision)));
-    auto primary_revision = Family(
+    auto primary_revision = GaugeFamily(
         "cutover_replica_primary_revision",
         "The latest store revision the primary has told this replica of.");
-    Add(primary_revision, labels,
+    AddSample(primary_revision, labels,
         static_cast<double>(state.primary_revision));
-    auto silence = Family(
+    auto silence = GaugeFamily(
         "cutover_replica_last_heard_seconds",
         "Seconds since this replica last heard from its primary (an event "
         "or a heartbeat); since it started if never.");
-    Add(silence, labels,
+    AddSample(silence, labels,
         absl::ToDoubleSeconds(absl::Now() -
                               state.last_heard.value_or(started_)));
-    auto resets = Family("cutover_replica_resets_total",
+    auto resets = CounterFamily("cutover_replica_resets_total",
                          "Whole states this replica took from its primary "
                          "(a RESET: it was further behind than the primary "
-                         "could replay, or had nothing).",
-                         prometheus::MetricType::Counter);
-    Add(resets, labels, static_cast<double>(state.resets));
-    auto forwarded = Family("cutover_replica_reports_forwarded_total",
+                         "could replay, or had nothing).");
+    AddSample(resets, labels, static_cast<double>(state.resets));
+    auto forwarded = CounterFamily("cutover_replica_reports_forwarded_total",
                             "Telemetry reports this replica sent on to its "
-                            "primary.",
-                            prometheus::MetricType::Counter);
-    Add(forwarded, labels, static_cast<double>(state.reports_forwarded));
-    auto dropped = Family("cutover_replica_reports_dropped_total",
+                            "primary.");
+    AddSample(forwarded, labels, static_cast<double>(state.reports_forwarded));
+    auto dropped = CounterFamily("cutover_replica_reports_dropped_total",
                           "Telemetry reports this replica dropped: its queue "
                           "for the primary was full, or the primary refused "
-                          "them.",
-                          prometheus::MetricType::Counter);
-    Add(dropped, labels, static_cast<double>(state.reports_dropped));
-    auto queued = Family("cutover_replica_reports_queued",
+                          "them.");
+    AddSample(dropped, labels, static_cast<double>(state.reports_dropped));
+    auto queued = GaugeFamily("cutover_replica_reports_queued",
                          "Telemetry reports waiting to be sent to the "
                          "primary.");
-    Add(queued, labels, static_cast<double>(state.reports_queued));
+    AddSample(queued, labels, static_cast<double>(state.reports_queued));
     return {std::move(connected), std::move(synced),   std::move(lag),
             std::move(primary_revision), std::move(silence), std::move(resets),
             std::move(forwarded), std::move(dropped), std::move(queued)};

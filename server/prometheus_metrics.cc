@@ -24,43 +24,19 @@
 #include "server/op_aggregator.h"
 #include "server/listener_knock.h"
 #include "server/process_stats.h"
+#include "server/prometheus_gauges.h"
 
 namespace cutover {
 namespace {
 
-using Labels = std::vector<std::pair<std::string, std::string>>;
+using prometheus_gauges::AddSample;
+using prometheus_gauges::CounterFamily;
+using prometheus_gauges::GaugeFamily;
+using prometheus_gauges::Labels;
 
 const prometheus::Histogram::BucketBoundaries kStoreWriteSeconds = {
     1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2,
     2.5e-2, 5e-2, 1e-1, 2.5e-1, 5e-1, 1, 2.5};
-
-prometheus::MetricFamily GaugeFamily(std::string name, std::string help) {
-  prometheus::MetricFamily family;
-  family.name = std::move(name);
-  family.help = std::move(help);
-  family.type = prometheus::MetricType::Gauge;
-  return family;
-}
-
-prometheus::MetricFamily CounterFamily(std::string name, std::string help) {
-  prometheus::MetricFamily family = GaugeFamily(std::move(name), std::move(help));
-  family.type = prometheus::MetricType::Counter;
-  return family;
-}
-
-void AddSample(prometheus::MetricFamily& family, const Labels& labels,
-               double value) {
-  prometheus::ClientMetric metric;
-  for (const auto& [name, label_value] : labels) {
-    metric.label.push_back({name, label_value});
-  }
-  if (family.type == prometheus::MetricType::Counter) {
-    metric.counter.value = value;
-  } else {
-    metric.gauge.value = value;
-  }
-  family.metric.push_back(std::move(metric));
-}
 
 // The share (0..1) of users that the flag's default serve sends to each
 // stage as it serves them (a disabled flag's capped at its fallback),

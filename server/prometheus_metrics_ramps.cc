@@ -22,8 +22,8 @@
 
 namespace cutover {
 
-using prometheus_gauges::Add;
-using prometheus_gauges::Family;
+using prometheus_gauges::AddSample;
+using prometheus_gauges::GaugeFamily;
 
 // Reads the engine's ramps when scraped; forgets the engine when told.
 // Thread-safe.
@@ -38,39 +38,39 @@ class PrometheusMetrics::RampCollector final
   std::vector<prometheus::MetricFamily> Collect() const override {
     absl::MutexLock lock(&mu_);
     if (ramps_ == nullptr) return {};
-    auto step = Family("cutover_ramp_step",
+    auto step = GaugeFamily("cutover_ramp_step",
                       "The step a flag's guarded ramp is in, 1-based (0 "
                       "before the first).");
-    auto steps = Family("cutover_ramp_steps", "Steps in the flag's ramp plan.");
-    auto state = Family("cutover_ramp_state",
+    auto steps = GaugeFamily("cutover_ramp_steps", "Steps in the flag's ramp plan.");
+    auto state = GaugeFamily("cutover_ramp_state",
                        "1 for the state the flag's ramp is in (not_started, "
                        "running, waiting, paused, completed, aborted, "
                        "rolled_back), 0 for the others.");
-    auto value = Family("cutover_ramp_check_value",
+    auto value = GaugeFamily("cutover_ramp_check_value",
                        "The figure of the ramp check in its last analysis.");
-    auto samples = Family("cutover_ramp_check_samples",
+    auto samples = GaugeFamily("cutover_ramp_check_samples",
                          "The samples of the ramp check in its last analysis.");
-    auto verdict = Family("cutover_ramp_check_verdict",
+    auto verdict = GaugeFamily("cutover_ramp_check_verdict",
                          "1 for the verdict of the ramp check in its last "
                          "analysis (pass, breach, inconclusive), 0 for the "
                          "others.");
     for (const RampStatusRecord& ramp : ramps_->List()) {
       const std::string& flag = ramp.state.flag_key;
-      Add(step, {{"flag", flag}}, ramp.state.step + 1);
-      Add(steps, {{"flag", flag}},
+      AddSample(step, {{"flag", flag}}, ramp.state.step + 1);
+      AddSample(steps, {{"flag", flag}},
           ramp.plan ? static_cast<double>(ramp.plan->steps.size()) : 0);
       for (RampPhase phase : kRampPhases) {
-        Add(state, {{"flag", flag}, {"state", RampPhaseName(phase)}},
+        AddSample(state, {{"flag", flag}, {"state", RampPhaseName(phase)}},
             ramp.state.phase == phase ? 1 : 0);
       }
       for (const RampCheckResult& result : ramp.state.last_analysis.checks) {
         const std::string check = RampCheckName(result.check.kind);
-        Add(value, {{"flag", flag}, {"check", check}}, result.figure);
-        Add(samples, {{"flag", flag}, {"check", check}},
+        AddSample(value, {{"flag", flag}, {"check", check}}, result.figure);
+        AddSample(samples, {{"flag", flag}, {"check", check}},
             static_cast<double>(result.samples));
         for (RampVerdict v : {RampVerdict::kPass, RampVerdict::kBreach,
                               RampVerdict::kInconclusive}) {
-          Add(verdict,
+          AddSample(verdict,
               {{"flag", flag}, {"check", check}, {"verdict", RampVerdictName(v)}},
               result.verdict == v ? 1 : 0);
         }

@@ -381,17 +381,18 @@ absl::Status Store::Commit(const Mutation& mutation) {
   }
   if (s.ok()) s = batch.Put(meta_, kRevisionKey, BigEndian64(revision));
   absl::Status status = FromRocks(s, "store: build write batch");
+  if (status.ok()) status = WriteSynced(batch);
   if (!status.ok()) return status;
-
-  rocksdb::WriteOptions options;
-  options.sync = true;  // acknowledged means on disk
-  status = FromRocks(db_->Write(options, &batch), "store: write");
-  if (!status.ok()) {
-    write_failed_ = true;
-    return status;
-  }
   revision_ = mutation.revision;
   return absl::OkStatus();
+}
+
+absl::Status Store::WriteSynced(rocksdb::WriteBatch& batch) {
+  rocksdb::WriteOptions options;
+  options.sync = true;  // acknowledged means on disk
+  absl::Status status = FromRocks(db_->Write(options, &batch), "store: write");
+  if (!status.ok()) write_failed_ = true;
+  return status;
 }
 
 absl::Status Store::PutBackfill(const BackfillJob& job) {

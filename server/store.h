@@ -48,6 +48,7 @@
 namespace rocksdb {
 class ColumnFamilyHandle;
 class DB;
+class WriteBatch;
 }  // namespace rocksdb
 
 namespace cutover {
@@ -175,6 +176,9 @@ class Store {
   // Rewrites every value of a schema-1 store in schema 2, and the schema
   // version, in one synced WriteBatch.
   absl::Status MigrateFromSchema1();
+  // Writes `batch` with sync (acknowledged means on disk); a failure marks
+  // the store as failed (see ~Store).
+  absl::Status WriteSynced(rocksdb::WriteBatch& batch);
   // Every stored ramp state, by flag key (server/store_ramps.cc).
   absl::Status LoadRampStates(std::vector<RampStateRecord>* out) const;
 

@@ -60,14 +60,8 @@ absl::Status Store::ReplaceAll(int64_t revision,
                   BigEndian64(static_cast<uint64_t>(revision)));
   }
   absl::Status status = FromRocks(s, "store: build replica write batch");
+  if (status.ok()) status = WriteSynced(batch);
   if (!status.ok()) return status;
-  rocksdb::WriteOptions options;
-  options.sync = true;  // acknowledged means on disk
-  status = FromRocks(db_->Write(options, &batch), "store: write");
-  if (!status.ok()) {
-    write_failed_ = true;
-    return status;
-  }
   revision_ = revision;
   return absl::OkStatus();
 }

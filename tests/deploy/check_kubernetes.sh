@@ -63,7 +63,8 @@ python3 - "$work/manifests.json" "$work" << 'PY'
 import json, sys
 objects = json.load(open(sys.argv[1]))
 config = next(o for o in objects if o["kind"] == "ConfigMap")
-secret = next(o for o in objects if o["kind"] == "Secret")
+secret = next(o for o in objects
+              if o["kind"] == "Secret" and o["metadata"]["name"] == "cutoverd-tokens")
 open(sys.argv[2] + "/cutoverd.yaml", "w").write(config["data"]["cutoverd.yaml"])
 open(sys.argv[2] + "/tokens", "w").write(secret["stringData"]["tokens"])
 PY

@@ -10,6 +10,7 @@
 
 #include <csignal>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,14 +32,6 @@ namespace cutover::testing {
 namespace {
 
 constexpr int kUsers = 200;
-
-// A replica of `primary`, its data in `data_dir`.
-DaemonProcess Replica(const std::string& data_dir, const std::string& primary,
-                      std::vector<std::string> more = {}) {
-  std::vector<std::string> args = {"--follow", primary};
-  args.insert(args.end(), more.begin(), more.end());
-  return DaemonProcess(data_dir, args);
-}
 
 int64_t Revision(const AdminClient& admin) {
   absl::StatusOr<v1::ServerInfo> info =
@@ -176,25 +169,58 @@ double ReplicaGauge(const DaemonProcess& daemon, const std::string& name) {
   return exposition.Value(name).value_or(-1);
 }
 
+// A primary with `flags` flags (Populate) and a replica in sync with it,
+// each in its own folder of `dir`; both keep their ports across restarts.
+struct PrimaryAndReplica {
+  PrimaryAndReplica(const TempDir& dir, int flags,
+                    std::vector<std::string> primary_args = {})
+      : primary(dir.path() + "/primary", std::move(primary_args)) {
+    REQUIRE(primary.Start());
+    primary.KeepPort();
+    to_primary = ConnectAdmin(primary.address());
+    Populate(*to_primary, flags);
+    replica = std::make_unique<DaemonProcess>(
+        dir.path() + "/replica",
+        std::vector<std::string>{"--follow", primary.address()});
+    REQUIRE(replica->Start());
+    replica->KeepPort();
+    to_replica = ConnectAdmin(replica->address());
+    REQUIRE(WaitForRevision(*to_replica, Revision(*to_primary)));
+  }
+
+  DaemonProcess primary;
+  std::unique_ptr<DaemonProcess> replica;
+  std::unique_ptr<AdminClient> to_primary;
+  std::unique_ptr<AdminClient> to_replica;
+};
+
 TEST_CASE("a replica ends identical to its primary, decides as it does, and "
           "refuses admin writes naming the primary",
           "[replica]") {
   TempDir dir;
-  DaemonProcess primary(dir.path() + "/primary");
-  REQUIRE(primary.Start());
-  auto to_primary = ConnectAdmin(primary.address());
-  Populate(*to_primary, 3);
-
-  DaemonProcess replica = Replica(dir.path() + "/replica", primary.address());
-  REQUIRE(replica.Start());
-  auto to_replica = ConnectAdmin(replica.address());
-  REQUIRE(WaitForRevision(*to_replica, Revision(*to_primary)));
+  PrimaryAndReplica world(dir, 3);
+  DaemonProcess& primary = world.primary;
+  DaemonProcess& replica = *world.replica;
+  auto& to_primary = world.to_primary;
+  auto& to_replica = world.to_replica;
   RequireIdentical(*to_primary, *to_replica);
   CHECK(HealthOf(*to_replica, "cutover.v1.Evaluation") == 1);
   CHECK(HealthOf(*to_replica, "") == 1);
 
-  // Changes made while it follows: one revision of several objects
-  // (apply), a delete, an archive.
+  // Changes made while it follows: one revision of several objects (an
+  // apply of a segment and a flag that names it), a rollout, an archive.
+  v1::ApplyRequest apply;
+  v1::Segment* gamma = apply.add_segments();
+  gamma->set_key("gamma");
+  gamma->add_included("u-3");
+  v1::Flag applied = OffFlag("applied");
+  v1::Rule* rule = applied.add_rules();
+  v1::Clause* clause = rule->add_clauses();
+  clause->set_op(v1::IN_SEGMENT);
+  clause->add_values("gamma");
+  rule->mutable_serve()->set_stage(v1::DUALWRITE);
+  *apply.add_flags() = applied;
+  REQUIRE(to_primary->Apply(apply).ok());
   REQUIRE(Rollout(*to_primary, "flag-0", 50).ok());
   v1::ArchiveFlagRequest archive;
   archive.set_key("flag-2");
@@ -244,16 +270,11 @@ TEST_CASE("a replica keeps answering with its primary killed, comes back "
           "from its own store alone, and catches up without a RESET",
           "[replica]") {
   TempDir dir;
-  DaemonProcess primary(dir.path() + "/primary");
-  REQUIRE(primary.Start());
-  primary.KeepPort();
-  auto to_primary = ConnectAdmin(primary.address());
-  Populate(*to_primary, 2);
-  DaemonProcess replica = Replica(dir.path() + "/replica", primary.address());
-  REQUIRE(replica.Start());
-  replica.KeepPort();
-  auto to_replica = ConnectAdmin(replica.address());
-  REQUIRE(WaitForRevision(*to_replica, Revision(*to_primary)));
+  PrimaryAndReplica world(dir, 2);
+  DaemonProcess& primary = world.primary;
+  DaemonProcess& replica = *world.replica;
+  auto& to_primary = world.to_primary;
+  auto& to_replica = world.to_replica;
   const State before = StateOf(*to_replica);
 
   REQUIRE(primary.Stop(SIGKILL) == -SIGKILL);
@@ -294,15 +315,10 @@ TEST_CASE("a replica that fell behind the primary's replay window takes a "
   // more changes than that gets the whole state.
   const std::string config = dir.path() + "/primary.yaml";
   REQUIRE(ReplaceFile(config, "watch_history: 4\n"));
-  DaemonProcess primary(dir.path() + "/primary", {"--config", config});
-  REQUIRE(primary.Start());
-  auto to_primary = ConnectAdmin(primary.address());
-  Populate(*to_primary, 2);
-  DaemonProcess replica = Replica(dir.path() + "/replica", primary.address());
-  REQUIRE(replica.Start());
-  replica.KeepPort();
-  auto to_replica = ConnectAdmin(replica.address());
-  REQUIRE(WaitForRevision(*to_replica, Revision(*to_primary)));
+  PrimaryAndReplica world(dir, 2, {"--config", config});
+  DaemonProcess& replica = *world.replica;
+  auto& to_primary = world.to_primary;
+  auto& to_replica = world.to_replica;
 
   REQUIRE(replica.Stop(SIGKILL) == -SIGKILL);
   // Meanwhile: changes, a deleted segment, a new flag.
@@ -357,15 +373,11 @@ TEST_CASE("telemetry reported to a replica reaches the primary, also after "
           "the primary was away",
           "[replica]") {
   TempDir dir;
-  DaemonProcess primary(dir.path() + "/primary");
-  REQUIRE(primary.Start());
-  primary.KeepPort();
-  auto to_primary = ConnectAdmin(primary.address());
-  Populate(*to_primary, 1);
-  DaemonProcess replica = Replica(dir.path() + "/replica", primary.address());
-  REQUIRE(replica.Start());
-  auto to_replica = ConnectAdmin(replica.address());
-  REQUIRE(WaitForRevision(*to_replica, Revision(*to_primary)));
+  PrimaryAndReplica world(dir, 1);
+  DaemonProcess& primary = world.primary;
+  DaemonProcess& replica = *world.replica;
+  auto& to_primary = world.to_primary;
+  auto& to_replica = world.to_replica;
 
   REQUIRE(to_replica->ReportMigrationOps(Comparisons(100, 3)).ok());
   CHECK(WaitForCompared(*to_primary, 100) == 100);

@@ -93,6 +93,17 @@ if (failures.length === 0) {
   check(follow >= 0 && args[follow + 1] ===
         "cutoverd-primary-0.cutoverd-primary:7400",
         "replicas follow the primary's pod by its stable name");
+  const tokenFile = args.indexOf("--follow-token-file");
+  const followSecret = one("Secret", "cutoverd-follow-token");
+  const replicaPod = deployment.spec.template.spec;
+  const followVolume = replicaPod.volumes.find(
+      (v) => v.secret && v.secret.secretName === followSecret.metadata.name);
+  const followMount = followVolume && replicaPod.containers[0].volumeMounts.find(
+      (m) => m.name === followVolume.name);
+  check(tokenFile >= 0 && followMount &&
+        args[tokenFile + 1] === followMount.mountPath + "/token" &&
+        followSecret.stringData.token !== undefined,
+        "replicas send the token of Secret cutoverd-follow-token to the primary");
   for (const workload of [statefulSet, deployment]) {
     const pod = workload.spec.template;
     const name = workload.metadata.name;
@@ -105,6 +116,8 @@ if (failures.length === 0) {
             container[probe].grpc.port === 7400,
             `${name}: ${probe} is gRPC health on 7400`);
     }
+    check(container.readinessProbe.grpc.service === "cutover.v1.Evaluation",
+          `${name}: readiness asks for the service cutover.v1.Evaluation`);
     check(pod.metadata.annotations["prometheus.io/scrape"] === "true" &&
           pod.metadata.annotations["prometheus.io/port"] === "7401",
           `${name} is scraped on 7401`);
