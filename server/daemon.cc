@@ -25,6 +25,7 @@
 #include "server/flagd_sync_service.h"
 #include "server/op_aggregator.h"
 #include "server/prometheus_metrics.h"
+#include "server/prometheus_query.h"
 #include "server/ramp_engine.h"
 #include "server/server_metrics.h"
 #include "server/store.h"
@@ -95,10 +96,22 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       daemon->aggregator_.get());
   if (!registry.ok()) return registry.status();
   daemon->registry_ = *std::move(registry);
-  // Guarded ramps: resumed from their stored states.
+  // Guarded ramps: resumed from their stored states; PROMQL checks ask the
+  // configured Prometheus.
+  RampEngine::Options ramp_options;
+  if (!config.prometheus_url.empty()) {
+    daemon->registry_->AllowPromqlChecks();
+    auto prometheus = std::make_shared<const PrometheusQuery>(
+        config.prometheus_url, config.prometheus_query_timeout);
+    ramp_options.query_promql = [prometheus](
+                                    const std::string& promql,
+                                    const std::atomic<bool>& cancelled) {
+      return prometheus->Query(promql, cancelled);
+    };
+  }
   daemon->ramps_ = std::make_unique<RampEngine>(
       daemon->registry_.get(), daemon->aggregator_.get(),
-      RampEngine::Options());
+      std::move(ramp_options));
 
   EvaluationLimits limits;
   limits.max_batch = config.max_batch;
