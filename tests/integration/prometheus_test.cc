@@ -75,7 +75,16 @@ TEST_CASE("Prometheus scrapes the decisions and the mismatch rate driven") {
                                  "dynamodb-orders"},
         {"stage", "orders", "dualwrite"},
         {"stage", "orders", "shadow"},
-        {"rollout", "orders", "live=30", "shadow=70"}}) {
+        {"rollout", "orders", "live=30", "shadow=70"},
+        // A guarded ramp, so that its series (alert rule, dashboard row)
+        // are scraped: analysed at once, inconclusive for want of data.
+        {"flags", "create", "billing", "--old", "postgres-billing", "--new",
+         "dynamodb-billing"},
+        {"stage", "billing", "dualwrite"},
+        {"stage", "billing", "shadow"},
+        {"ramp", "set", "billing", "--steps", "live=10,100", "--hold", "1h",
+         "--max-mismatch-rate", "0.01"},
+        {"ramp", "start", "billing"}}) {
     const RunResult r = RunCli(server, args);
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
