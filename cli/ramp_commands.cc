@@ -215,7 +215,7 @@ absl::Status RampCommands::AddPromqlCheck(v1::RampPlan* plan) const {
   check->set_kind(v1::PROMQL);
   check->set_promql(options_.promql);
   check->set_threshold(threshold);
-  check->set_bound(has_max ? v1::RAMP_BOUND_MAX : v1::RAMP_BOUND_MIN);
+  check->set_bound(has_max ? v1::AT_MOST : v1::AT_LEAST);
   return absl::OkStatus();
 }
 

@@ -195,7 +195,7 @@ absl::Status CheckPromqlCheck(const RampCheck& check, const std::string& path) {
                                    check.threshold));
   }
   if (check.bound != RampBound::kMax && check.bound != RampBound::kMin) {
-    return FieldError(Child(path, "bound"), "must be max or min");
+    return FieldError(Child(path, "bound"), "must be at_most or at_least");
   }
   if (check.min_samples != 0) {
     return FieldError(Child(path, "min_samples"),
@@ -267,7 +267,8 @@ absl::Status CheckRampPlan(const RampPlan& plan) {
     }
     if (check.bound != RampBound::kMax) {
       return FieldError(Child(path, "bound"),
-                        "must be max (a minimum is for a promql check only)");
+                        "must be at_most (at_least is for a promql check "
+                        "only)");
     }
     const double t = check.threshold;
     const bool ratio = check.kind == RampCheckKind::kP99LatencyRatio;

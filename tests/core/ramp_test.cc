@@ -268,8 +268,8 @@ TEST_CASE("a flag's ramp plan is validated with the flag", "[ramp]") {
        "ramp.checks[0].promql: only for a promql check"},
       {"minimum on another kind",
        [](RampPlan& p) { p.checks[0].bound = RampBound::kMin; },
-       "ramp.checks[0].bound: must be max (a minimum is for a promql check "
-       "only)"},
+       "ramp.checks[0].bound: must be at_most (at_least is for a promql "
+       "check only)"},
       {"ratio 0",
        [](RampPlan& p) {
          p.checks[0] = {RampCheckKind::kP99LatencyRatio, 0, 10};

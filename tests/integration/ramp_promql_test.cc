@@ -108,6 +108,7 @@ class PromqlRampFixture {
   }
 
   PrometheusServer& prometheus() { return prometheus_; }
+  const std::string& dir() const { return dir_.path(); }
 
  private:
   TempDir dir_;
@@ -149,6 +150,33 @@ TEST_CASE("PromQL checks against a real Prometheus: a pass advances, a "
   CHECK(absl::StrContains(history, "ramp-step"));
   CHECK(absl::StrContains(history, absl::StrCat("promql (", StepsQuery("orders"),
                                                 ") = 3 <= 5")));
+
+  // An apply file carries a PromQL check with a minimum.
+  const std::string file = world.dir() + "/flags.yaml";
+  std::ofstream(file)
+      << "flags:\n"
+         "  - key: payments\n"
+         "    old_target: pg\n"
+         "    new_target: dynamo\n"
+         "    enabled: true\n"
+         "    default_serve: {stage: dualwrite}\n"
+         "    ramp:\n"
+         "      steps: [{serve: {stage: shadow}}]\n"
+         "      hold_seconds: 30\n"
+         "      interval_seconds: 5\n"
+         "      window_seconds: 10\n"
+         "      checks:\n"
+         "        - {kind: promql, promql: 'sum(up)', threshold: 1, "
+         "bound: at_least}\n";
+  world.Ok({"apply", "--file", file});
+  v1::Flag payments;
+  REQUIRE(google::protobuf::util::JsonStringToMessage(
+              world.Ok({"flags", "get", "payments", "-o", "json"}), &payments)
+              .ok());
+  REQUIRE(payments.ramp().checks_size() == 1);
+  CHECK(payments.ramp().checks(0).kind() == v1::PROMQL);
+  CHECK(payments.ramp().checks(0).promql() == "sum(up)");
+  CHECK(payments.ramp().checks(0).bound() == v1::AT_LEAST);
 
   const v1::RampStatus breached = world.Until(
       "billing", [](const v1::RampStatus& s) { return s.state() == v1::PAUSED; });
