@@ -90,7 +90,15 @@ void RampCommands::Register(CLI::App& app) {
   set->add_option("--max-p99-latency-ratio", options_.max_p99_latency_ratio,
                   "check: new's p99 latency over old's, above 0");
   set->add_option("--min-samples", options_.min_samples,
-                  "samples every check needs for a verdict (default 100)");
+                  "samples every telemetry check needs for a verdict "
+                  "(default 100)");
+  set->add_option("--promql", options_.promql,
+                  "check: a PromQL query to the daemon's Prometheus "
+                  "(prometheus_url), answering one number");
+  set->add_option("--promql-max", options_.promql_max,
+                  "the highest value of --promql that passes");
+  set->add_option("--promql-min", options_.promql_min,
+                  "the lowest value of --promql that passes");
   set->add_flag("--remove", options_.remove, "remove the flag's plan");
   AddWriteOptions(set, &options_.write, /*with_force=*/false);
   set->callback([this] { context_.command = [this] { return Set(); }; });
@@ -173,12 +181,41 @@ absl::Status RampCommands::Set() {
       check->set_threshold(threshold);
       check->set_min_samples(options_.min_samples);
     }
+    if (absl::Status s = AddPromqlCheck(plan); !s.ok()) return s;
   } else if (!options_.steps.empty()) {
     return Bad("--remove", "not with --steps");
   }
   absl::StatusOr<v1::Flag> flag = context_.admin->SetRampPlan(request);
   if (!flag.ok()) return flag.status();
   context_.PrintChanged(*flag);
+  return absl::OkStatus();
+}
+
+absl::Status RampCommands::AddPromqlCheck(v1::RampPlan* plan) const {
+  const bool has_max = !options_.promql_max.empty();
+  const bool has_min = !options_.promql_min.empty();
+  if (options_.promql.empty()) {
+    if (has_max || has_min) {
+      return Bad(has_max ? "--promql-max" : "--promql-min",
+                 "needs --promql (the query)");
+    }
+    return absl::OkStatus();
+  }
+  if (has_max == has_min) {
+    return Bad("--promql",
+               "needs exactly one of --promql-max and --promql-min");
+  }
+  const char* option = has_max ? "--promql-max" : "--promql-min";
+  const std::string& text = has_max ? options_.promql_max : options_.promql_min;
+  double threshold = 0;
+  if (!absl::SimpleAtod(text, &threshold)) {
+    return Bad(option, absl::StrCat("'", text, "' is not a number"));
+  }
+  v1::RampCheck* check = plan->add_checks();
+  check->set_kind(v1::PROMQL);
+  check->set_promql(options_.promql);
+  check->set_threshold(threshold);
+  check->set_bound(has_max ? v1::AT_MOST : v1::AT_LEAST);
   return absl::OkStatus();
 }
 

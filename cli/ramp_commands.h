@@ -30,6 +30,9 @@ struct RampOptions {
   std::string max_mismatch_rate, max_new_error_rate, max_error_rate_delta,
       max_p99_latency_ratio;
   int64_t min_samples = 100;
+  // A PromQL check: the query, and its threshold as a maximum or a minimum
+  // (exactly one of the two with a query).
+  std::string promql, promql_max, promql_min;
   bool remove = false;
   WriteOptions write;
 };
@@ -45,6 +48,8 @@ class RampCommands {
 
  private:
   absl::Status Set();
+  // Adds the --promql check to `plan`, if given.
+  absl::Status AddPromqlCheck(v1::RampPlan* plan) const;
   absl::Status Status();
   absl::Status Control(v1::RampControl action);
   // The status in the chosen format (a few lines in table form).

@@ -104,9 +104,11 @@ void ToProto(const Rule& rule, v1::Rule* out) {
 
 RampCheck FromProto(const v1::RampCheck& check) {
   RampCheck out;
-  out.kind = EnumIn<RampCheckKind>(check.kind(), 1, 4);
+  out.kind = EnumIn<RampCheckKind>(check.kind(), 1, 5);
   out.threshold = check.threshold();
   out.min_samples = check.min_samples();
+  out.promql = check.promql();
+  out.bound = static_cast<RampBound>(check.bound());
   return out;
 }
 
@@ -114,6 +116,8 @@ void ToProto(const RampCheck& check, v1::RampCheck* out) {
   out->set_kind(static_cast<v1::RampCheckKind>(check.kind));
   out->set_threshold(check.threshold);
   out->set_min_samples(check.min_samples);
+  out->set_promql(check.promql);
+  out->set_bound(static_cast<v1::RampBound>(check.bound));
 }
 
 RampPlan FromProto(const v1::RampPlan& plan) {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/bucketing.h"
@@ -142,6 +143,69 @@ absl::Status CheckSeconds(const std::string& path, int64_t value, int64_t low,
   return absl::OkStatus();
 }
 
+// Whether the brackets of a PromQL query pair up and its quotes close
+// (the slips a typed query makes; the rest of its syntax is Prometheus's to
+// judge, and a query it refuses is inconclusive). Quotes are ', " and `,
+// with backslash escapes in the first two.
+bool PromqlBalanced(const std::string& query) {
+  std::string open;  // the brackets not yet closed
+  char quote = 0;
+  for (size_t i = 0; i < query.size(); ++i) {
+    const char c = query[i];
+    if (quote != 0) {
+      if (c == '\\' && quote != '`') {
+        ++i;
+      } else if (c == quote) {
+        quote = 0;
+      }
+    } else if (c == '"' || c == '\'' || c == '`') {
+      quote = c;
+    } else if (c == '(' || c == '[' || c == '{') {
+      open.push_back(c);
+    } else if (c == ')' || c == ']' || c == '}') {
+      const char want = c == ')' ? '(' : c == ']' ? '[' : '{';
+      if (open.empty() || open.back() != want) return false;
+      open.pop_back();
+    }
+  }
+  return quote == 0 && open.empty();
+}
+
+// A promql check's rules: its query, a finite threshold, no min_samples.
+absl::Status CheckPromqlCheck(const RampCheck& check, const std::string& path) {
+  const std::string query_path = Child(path, "promql");
+  if (absl::StripAsciiWhitespace(check.promql).empty()) {
+    return FieldError(query_path, "required for a promql check");
+  }
+  if (absl::Status s =
+          CheckMaxLength(query_path, check.promql, kMaxPromqlLength);
+      !s.ok()) {
+    return s;
+  }
+  if (HasControlCharacter(check.promql)) {
+    return FieldError(query_path, "must not contain control characters");
+  }
+  if (!PromqlBalanced(check.promql)) {
+    return FieldError(query_path,
+                      "brackets must pair up and quotes must close");
+  }
+  if (!std::isfinite(check.threshold)) {
+    return FieldError(Child(path, "threshold"),
+                      absl::StrCat("must be a finite number, got ",
+                                   check.threshold));
+  }
+  if (check.bound != RampBound::kMax && check.bound != RampBound::kMin) {
+    return FieldError(Child(path, "bound"), "must be at_most or at_least");
+  }
+  if (check.min_samples != 0) {
+    return FieldError(Child(path, "min_samples"),
+                      absl::StrCat("must be 0 for a promql check (its answer "
+                                   "is one number), got ",
+                                   check.min_samples));
+  }
+  return absl::OkStatus();
+}
+
 // The ramp plan's rules (proto RampPlan).
 absl::Status CheckRampPlan(const RampPlan& plan) {
   constexpr int64_t kDay = 86400;
@@ -180,20 +244,32 @@ absl::Status CheckRampPlan(const RampPlan& plan) {
       plan.on_breach != BreachAction::kRollback) {
     return FieldError("ramp.on_breach", "must be pause or rollback");
   }
-  bool seen[5] = {};
+  bool seen[6] = {};
   for (size_t i = 0; i < plan.checks.size(); ++i) {
     const RampCheck& check = plan.checks[i];
     const std::string path = Indexed("ramp.checks", i);
     const int kind = static_cast<int>(check.kind);
-    if (kind < 1 || kind > 4) {
+    if (kind < 1 || kind > 5) {
       return FieldError(Child(path, "kind"),
                         "required: mismatch_rate, new_error_rate, "
-                        "error_rate_delta or p99_latency_ratio");
+                        "error_rate_delta, p99_latency_ratio or promql");
     }
     if (seen[kind]) {
       return FieldError(Child(path, "kind"), "each check at most once");
     }
     seen[kind] = true;
+    if (check.kind == RampCheckKind::kPromql) {
+      if (absl::Status s = CheckPromqlCheck(check, path); !s.ok()) return s;
+      continue;
+    }
+    if (!check.promql.empty()) {
+      return FieldError(Child(path, "promql"), "only for a promql check");
+    }
+    if (check.bound != RampBound::kMax) {
+      return FieldError(Child(path, "bound"),
+                        "must be at_most (at_least is for a promql check "
+                        "only)");
+    }
     const double t = check.threshold;
     const bool ratio = check.kind == RampCheckKind::kP99LatencyRatio;
     if (!std::isfinite(t) || (ratio ? t <= 0 : (t < 0 || t > 1))) {

@@ -38,6 +38,8 @@ inline constexpr size_t kMaxSegmentEntries = 100000;
 inline constexpr int64_t kMaxMinSamples = 1000000000000;  // 10^12
 // Steps of a ramp plan.
 inline constexpr size_t kMaxRampSteps = 100;
+// A ramp's PromQL query.
+inline constexpr size_t kMaxPromqlLength = 4096;
 // A backfill checkpoint's cursor (an opaque position of the driver's).
 inline constexpr size_t kMaxBackfillCursorLength = 4096;
 // The run_id a checkpoint names (StartBackfill makes 32 hex digits).

@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -120,14 +121,30 @@ enum class RampCheckKind {
   kNewErrorRate = 2,
   kErrorRateDelta = 3,
   kP99LatencyRatio = 4,
+  kPromql = 5,
 };
 
-// A ramp check: breached when its figure is above threshold with at least
-// max(1, min_samples) samples.
+// Which side of a check's threshold passes; numbers as the API's RampBound.
+enum class RampBound { kMax = 0, kMin = 1 };
+
+// A ramp check: breached when its figure is above threshold (below it with
+// RampBound::kMin) with at least max(1, min_samples) samples.
 struct RampCheck {
+  RampCheck() = default;
+  // A telemetry check ({kind, threshold, min_samples}), or any with all.
+  RampCheck(RampCheckKind kind, double threshold, int64_t min_samples,
+            std::string promql = "", RampBound bound = RampBound::kMax)
+      : kind(kind),
+        threshold(threshold),
+        min_samples(min_samples),
+        promql(std::move(promql)),
+        bound(bound) {}
+
   RampCheckKind kind = RampCheckKind::kUnspecified;
   double threshold = 0;
   int64_t min_samples = 0;
+  std::string promql;  // the query of a kPromql check; empty otherwise
+  RampBound bound = RampBound::kMax;
 };
 
 // One step: the default serve it sets, and its hold (0: the plan's).

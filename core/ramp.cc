@@ -1,6 +1,7 @@
 #include "core/ramp.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -31,6 +32,35 @@ std::string Lines(const RampAnalysis& analysis, RampVerdict verdict) {
     if (result.verdict == verdict) lines.push_back(result.line);
   }
   return absl::StrJoin(lines, "; ");
+}
+
+// A PromQL check: one sample when Prometheus answered a number (NaN is
+// none), the threshold a maximum or a minimum.
+RampCheckResult EvaluatePromqlCheck(const RampCheck& check,
+                                    const RampFigures& figures,
+                                    RampCheckResult& result) {
+  const std::string query = absl::StrCat("(", check.promql, ")");
+  if (!figures.promql_value.has_value() || std::isnan(*figures.promql_value)) {
+    result.verdict = RampVerdict::kInconclusive;
+    result.line = absl::StrCat(
+        "promql ", query, " inconclusive: ",
+        figures.promql_value.has_value()
+            ? std::string("the value is NaN")
+            : (figures.promql_problem.empty() ? std::string("no answer")
+                                              : figures.promql_problem));
+    return result;
+  }
+  result.samples = 1;
+  result.figure = *figures.promql_value;
+  const bool minimum = check.bound == RampBound::kMin;
+  const bool breach = minimum ? result.figure < check.threshold
+                              : result.figure > check.threshold;
+  result.verdict = breach ? RampVerdict::kBreach : RampVerdict::kPass;
+  result.line = absl::StrCat(
+      "promql ", query, " = ", Figure(result.figure), " ",
+      minimum ? (breach ? "< " : ">= ") : (breach ? "> " : "<= "),
+      Figure(check.threshold));
+  return result;
 }
 
 }  // namespace
@@ -79,6 +109,8 @@ const char* RampCheckName(RampCheckKind kind) {
       return "error_rate_delta";
     case RampCheckKind::kP99LatencyRatio:
       return "p99_latency_ratio";
+    case RampCheckKind::kPromql:
+      return "promql";
     case RampCheckKind::kUnspecified:
       break;
   }
@@ -131,6 +163,8 @@ RampCheckResult EvaluateCheck(const RampCheck& check,
                             Figure(old_p99), " s");
       break;
     }
+    case RampCheckKind::kPromql:
+      return EvaluatePromqlCheck(check, figures, result);
     case RampCheckKind::kUnspecified:
       result.verdict = RampVerdict::kInconclusive;
       result.line = "unspecified check: inconclusive";
@@ -172,6 +206,13 @@ RampAnalysis Analyse(const RampPlan& plan, const RampFigures& figures,
                      : inconclusive ? RampVerdict::kInconclusive
                                     : RampVerdict::kPass;
   return analysis;
+}
+
+const RampCheck* FindRampCheck(const RampPlan& plan, RampCheckKind kind) {
+  for (const RampCheck& check : plan.checks) {
+    if (check.kind == kind) return &check;
+  }
+  return nullptr;
 }
 
 absl::Duration StepHold(const RampPlan& plan, int step) {

@@ -11,7 +11,10 @@
 // The rules:
 //   * each check has a verdict: inconclusive with fewer than
 //     max(1, min_samples) samples (no data is never a pass nor a breach),
-//     else breach when the figure is above its threshold, else pass;
+//     else breach when the figure is above its threshold (below it for a
+//     minimum), else pass; a PromQL check has one sample when Prometheus
+//     answered a number, none (inconclusive, with the problem) otherwise,
+//     NaN included;
 //   * any breach: kBreach, at once, whatever the hold;
 //   * otherwise any inconclusive check: kWait, unless the analyses have
 //     been inconclusive since at least the plan's inconclusive limit, then
@@ -67,11 +70,12 @@ enum class RampVerdict {
 const char* RampVerdictName(RampVerdict verdict);
 
 // "mismatch_rate", "new_error_rate", "error_rate_delta",
-// "p99_latency_ratio"; "unspecified" otherwise.
+// "p99_latency_ratio", "promql"; "unspecified" otherwise.
 const char* RampCheckName(RampCheckKind kind);
 inline constexpr RampCheckKind kRampCheckKinds[] = {
     RampCheckKind::kMismatchRate, RampCheckKind::kNewErrorRate,
-    RampCheckKind::kErrorRateDelta, RampCheckKind::kP99LatencyRatio};
+    RampCheckKind::kErrorRateDelta, RampCheckKind::kP99LatencyRatio,
+    RampCheckKind::kPromql};
 
 // One flag's reported operations over a ramp's window: the compared reads,
 // and the reads and writes (not repairs) on each database.
@@ -85,6 +89,11 @@ struct RampFigures {
   uint64_t old_errors = 0;
   LatencyBuckets new_latency{};
   LatencyBuckets old_latency{};
+  // The answer to the plan's PromQL check (the daemon queries Prometheus):
+  // its value, or unset with why there is none in promql_problem
+  // ("Prometheus unreachable: ...", "empty result", ...).
+  std::optional<double> promql_value;
+  std::string promql_problem;
 };
 
 struct RampCheckResult {
@@ -139,6 +148,9 @@ struct RampDecision {
 
 RampDecision DecideRamp(const RampPlan& plan, const RampProgress& progress,
                         const RampFigures& figures, absl::Time now);
+
+// The plan's check of `kind`, or nullptr.
+const RampCheck* FindRampCheck(const RampPlan& plan, RampCheckKind kind);
 
 // The hold of `step` (its own, else the plan's).
 absl::Duration StepHold(const RampPlan& plan, int step);

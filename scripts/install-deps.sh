@@ -5,7 +5,7 @@ PACKAGES=(
   build-essential cmake pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libre2-dev libssl-dev
-  librocksdb-dev libsystemd-dev
+  librocksdb-dev libsystemd-dev libcurl4-openssl-dev
   prometheus-cpp-dev
   catch2 libcli11-dev libyaml-cpp-dev libbenchmark-dev libsqlite3-dev
   prometheus openssl python3 curl procps jq

@@ -170,9 +170,31 @@ allowed cutoverctl rollout orders live=50 shadow=50
   fail "the roll forward needed another backfill"
 sleep 2
 
-step "10. Live for everyone, then rampdown (new answers, old still written)"
-allowed cutoverctl stage orders live
+step "10. Live for everyone by a guarded ramp, then rampdown (new answers, old still written)"
+cutoverctl ramp set orders --steps live=50,75,100 --hold 3s --interval 1s \
+  --window 10s --max-mismatch-rate 0.001 --max-new-error-rate 0.01 \
+  --min-samples 100
+cutoverctl ramp start orders
+# A step the gates hold (a late mismatch) pauses the ramp, saying so; an
+# operator resumes it once the window is clean, and so does the script.
+ramp_state() { cutoverctl ramp status orders -o json | jq -r .state; }
+end=$((SECONDS + 120))
+until [ "$(ramp_state)" = COMPLETED ]; do
+  [ "$SECONDS" -lt "$end" ] || { cutoverctl ramp status orders; fail "the ramp did not complete"; }
+  if [ "$(ramp_state)" = PAUSED ]; then
+    cutoverctl ramp status orders
+    cutoverctl ramp status orders -o json | jq -r .reason | grep -q "refused" ||
+      fail "the ramp paused for another reason than a held step"
+    sleep 2
+    cutoverctl ramp resume orders
+  fi
+  sleep 0.5
+done
+cutoverctl ramp status orders
 [ "$(share live)" = 100 ] || fail "not everyone is live"
+cutoverctl history orders --limit 3
+[ "$(cutoverctl history orders -o json | jq '[.entries[] | select(.action == "ramp-step")] | length')" -ge 2 ] ||
+  fail "the ramp took fewer than 2 steps"
 sleep 2
 cutoverctl stage orders rampdown
 sleep 2

@@ -187,6 +187,9 @@ void Fill(const pb::DaemonConfig& from, DaemonConfig* to) {
   to->telemetry_window = absl::Seconds(from.telemetry_window_seconds());
   to->telemetry_slots = from.telemetry_slots();
   to->max_watch_streams_per_peer = from.max_watch_streams_per_peer();
+  to->prometheus_url = from.prometheus_url();
+  to->prometheus_query_timeout =
+      absl::Seconds(from.prometheus_query_timeout_seconds());
 
   AuthConfig& auth = to->auth;
   auth.enabled = from.auth() != pb::NONE;
@@ -261,6 +264,16 @@ absl::Status ValidateConfig(const pb::DaemonConfig& config) {
     }
   } else if (config.follow().rfind(':') == std::string::npos) {
     return Broken("follow", "must be host:port (e.g. cutover-primary:7400)");
+  }
+  if (const std::string& url = config.prometheus_url();
+      !url.empty() &&
+      ((!absl::StartsWith(url, "http://") &&
+        !absl::StartsWith(url, "https://")) ||
+       absl::StrContains(url, "?") || absl::StrContains(url, "#"))) {
+    return Broken("prometheus_url",
+                  absl::StrCat("must be an http:// or https:// address with "
+                               "no query string, got '",
+                               url, "'"));
   }
   for (const auto& [name, address] :
        {std::pair<const char*, const std::string*>{"listen", &config.listen()},

@@ -60,6 +60,8 @@ struct DaemonConfig {
   absl::Duration telemetry_window;
   int telemetry_slots;
   int max_watch_streams_per_peer;
+  std::string prometheus_url;  // empty: PROMQL ramp checks are refused
+  absl::Duration prometheus_query_timeout;
   AuthConfig auth;
   TlsConfig tls;
   // A read replica's primary (empty: this daemon is a primary), the file

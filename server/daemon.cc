@@ -27,6 +27,7 @@
 #include "server/follower.h"
 #include "server/op_aggregator.h"
 #include "server/prometheus_metrics.h"
+#include "server/prometheus_query.h"
 #include "server/ramp_engine.h"
 #include "server/server_metrics.h"
 #include "server/store.h"
@@ -98,11 +99,22 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   if (!registry.ok()) return registry.status();
   daemon->registry_ = *std::move(registry);
   if (config.follow.empty()) {
-    // Guarded ramps: resumed from their stored states. One daemon drives
-    // them: the primary.
+    // Guarded ramps: resumed from their stored states; PROMQL checks ask
+    // the configured Prometheus. One daemon drives them: the primary.
+    RampEngine::Options ramp_options;
+    if (!config.prometheus_url.empty()) {
+      daemon->registry_->AllowPromqlChecks();
+      auto prometheus = std::make_shared<const PrometheusQuery>(
+          config.prometheus_url, config.prometheus_query_timeout);
+      ramp_options.query_promql = [prometheus](
+                                      const std::string& promql,
+                                      const std::atomic<bool>& cancelled) {
+        return prometheus->Query(promql, cancelled);
+      };
+    }
     daemon->ramps_ = std::make_unique<RampEngine>(
         daemon->registry_.get(), daemon->aggregator_.get(),
-        RampEngine::Options());
+        std::move(ramp_options));
   } else if (absl::Status s = daemon->StartFollowing(); !s.ok()) {
     return s;
   }

@@ -443,7 +443,9 @@ absl::StatusOr<std::optional<FlagRegistry::Staged>> FlagRegistry::StageFlag(
 
   auto compiled = CompileFlag(next.flag);
   if (!compiled.ok()) return compiled.status();
-  if (absl::Status s = CheckRampWindow(next.flag); !s.ok()) return s;
+  if (absl::Status s = CheckRampForDaemon(next.flag, previous); !s.ok()) {
+    return s;
+  }
   if (absl::Status s = CheckSegmentsExist(next.flag, working); !s.ok()) {
     return s;
   }

@@ -20,6 +20,7 @@
 #ifndef CUTOVER_SERVER_FLAG_REGISTRY_H_
 #define CUTOVER_SERVER_FLAG_REGISTRY_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -129,6 +130,9 @@ class FlagRegistry {
   // The ramp states stored when the registry opened (RampEngine loads
   // them once); emptied by the first call.
   std::vector<RampStateRecord> TakeLoadedRampStates();
+  // The daemon has a Prometheus (config prometheus_url): ramp plans may
+  // have PROMQL checks. Call before serving.
+  void AllowPromqlChecks() { promql_allowed_ = true; }
 
   // A whole file at once (see ApplyFileCommand): every entry checked with
   // the rules of the single writes, against the state the file makes
@@ -200,8 +204,12 @@ class FlagRegistry {
   absl::Status ReconcileCurrency(const std::string& key);
   absl::Status ReconcileAllCurrencies();
   // INVALID_ARGUMENT if the flag's ramp plan reads a longer window than
-  // the daemon keeps (config telemetry_window_seconds).
-  absl::Status CheckRampWindow(const Flag& flag) const;
+  // the daemon keeps (config telemetry_window_seconds), or brings a PROMQL
+  // check (`previous`, the flag before the write, had none) to a daemon
+  // without a Prometheus (AllowPromqlChecks not called). A PROMQL check
+  // already stored stays writable: it is inconclusive.
+  absl::Status CheckRampForDaemon(const Flag& flag,
+                                  const Flag* previous) const;
   // What the gates of `flag_key` are checked against now.
   GateFacts FactsFor(const std::string& flag_key) const;
 
@@ -247,6 +255,7 @@ class FlagRegistry {
   std::unique_ptr<BackfillJobs> backfills_;
   absl::Mutex write_mu_;
   std::vector<RampStateRecord> loaded_ramp_states_ ABSL_GUARDED_BY(write_mu_);
+  std::atomic<bool> promql_allowed_{false};
 };
 
 }  // namespace cutover

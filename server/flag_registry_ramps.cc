@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/currency.h"
+#include "core/ramp.h"
 #include "server/flag_registry.h"
 #include "server/op_aggregator.h"
 #include "server/registry_writes.h"
@@ -17,8 +18,22 @@ using registry_writes::FlagNotFound;
 using registry_writes::RequireKey;
 using registry_writes::StaleVersion;
 
-absl::Status FlagRegistry::CheckRampWindow(const Flag& flag) const {
-  if (!flag.ramp.has_value() || window_ == nullptr) return absl::OkStatus();
+absl::Status FlagRegistry::CheckRampForDaemon(const Flag& flag,
+                                              const Flag* previous) const {
+  if (!flag.ramp.has_value()) return absl::OkStatus();
+  for (size_t i = 0; i < flag.ramp->checks.size(); ++i) {
+    const bool had_promql =
+        previous != nullptr && previous->ramp.has_value() &&
+        FindRampCheck(*previous->ramp, RampCheckKind::kPromql) != nullptr;
+    if (flag.ramp->checks[i].kind == RampCheckKind::kPromql &&
+        !promql_allowed_ && !had_promql) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "ramp.checks[", i,
+          "].promql: the daemon has no Prometheus to query (set "
+          "prometheus_url in its config)"));
+    }
+  }
+  if (window_ == nullptr) return absl::OkStatus();
   const int64_t kept = absl::ToInt64Seconds(window_->window());
   if (flag.ramp->window_seconds > kept) {
     return absl::InvalidArgumentError(absl::StrCat(

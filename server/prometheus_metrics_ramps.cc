@@ -41,7 +41,8 @@ class PrometheusMetrics::RampCollector final
     auto step = GaugeFamily("cutover_ramp_step",
                       "The step a flag's guarded ramp is in, 1-based (0 "
                       "before the first).");
-    auto steps = GaugeFamily("cutover_ramp_steps", "Steps in the flag's ramp plan.");
+    auto steps =
+        GaugeFamily("cutover_ramp_steps", "Steps in the flag's ramp plan.");
     auto state = GaugeFamily("cutover_ramp_state",
                        "1 for the state the flag's ramp is in (not_started, "
                        "running, waiting, paused, completed, aborted, "

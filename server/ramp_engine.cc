@@ -54,6 +54,7 @@ void RampEngine::Stop() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
+  cancel_queries_ = true;
   if (thread_.joinable()) thread_.join();
 }
 
@@ -69,11 +70,48 @@ void RampEngine::Loop() {
 }
 
 void RampEngine::Tick() {
-  absl::MutexLock lock(&mu_);
   const absl::Time now = options_.clock();
-  for (auto& [key, state] : states_) {
-    if (RampActive(state.phase)) TickRamp(state, now);
+  absl::flat_hash_map<std::string, std::string> queries;
+  {
+    absl::MutexLock lock(&mu_);
+    queries = DuePromqlQueries(now);
   }
+  // No lock held while Prometheus answers (it may take the timeout).
+  const PromqlAnswers answers = AskPrometheus(queries);
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return;  // the answers may be cancellations
+  for (auto& [key, state] : states_) {
+    if (RampActive(state.phase)) TickRamp(state, now, answers);
+  }
+}
+
+absl::flat_hash_map<std::string, std::string> RampEngine::DuePromqlQueries(
+    absl::Time now) const {
+  absl::flat_hash_map<std::string, std::string> queries;
+  if (!options_.query_promql) return queries;
+  for (const auto& [key, state] : states_) {
+    if (!RampActive(state.phase)) continue;
+    absl::StatusOr<FlagRecord> flag = registry_->GetFlag(key);
+    if (!flag.ok() || !flag->flag.ramp.has_value()) continue;
+    const RampPlan& plan = *flag->flag.ramp;
+    const RampCheck* check = FindRampCheck(plan, RampCheckKind::kPromql);
+    if (check == nullptr ||
+        state.last_analysis.time + absl::Seconds(plan.interval_seconds) > now) {
+      continue;
+    }
+    queries[key] = check->promql;
+  }
+  return queries;
+}
+
+RampEngine::PromqlAnswers RampEngine::AskPrometheus(
+    const absl::flat_hash_map<std::string, std::string>& queries) const {
+  PromqlAnswers answers;
+  for (const auto& [key, query] : queries) {
+    if (cancel_queries_) break;
+    answers.emplace(key, options_.query_promql(query, cancel_queries_));
+  }
+  return answers;
 }
 
 absl::Status RampEngine::Save(RampStateRecord& state, RampStateRecord next) {
@@ -100,7 +138,8 @@ absl::Status RampEngine::WriteStep(const FlagRecord& flag, int step,
   return absl::OkStatus();
 }
 
-void RampEngine::TickRamp(RampStateRecord& state, absl::Time now) {
+void RampEngine::TickRamp(RampStateRecord& state, absl::Time now,
+                          const PromqlAnswers& promql) {
   const std::string& key = state.flag_key;
   absl::StatusOr<FlagRecord> flag = registry_->GetFlag(key);
   RampStateRecord next = state;
@@ -132,6 +171,18 @@ void RampEngine::TickRamp(RampStateRecord& state, absl::Time now) {
     figures.window_seconds = plan.window_seconds;
     if (aggregator_ != nullptr) {
       figures = aggregator_->RampWindow(key, absl::Seconds(plan.window_seconds));
+    }
+    if (FindRampCheck(plan, RampCheckKind::kPromql) != nullptr) {
+      if (!options_.query_promql) {
+        figures.promql_problem =
+            "the daemon has no prometheus_url in its config";
+      } else if (auto answer = promql.find(key); answer == promql.end()) {
+        return;  // the plan changed since the queries: next tick
+      } else if (answer->second.ok()) {
+        figures.promql_value = *answer->second;
+      } else {
+        figures.promql_problem = std::string(answer->second.status().message());
+      }
     }
     const RampDecision decision = DecideRamp(
         plan, RampProgress{state.step, state.step_started,

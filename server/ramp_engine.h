@@ -3,8 +3,10 @@
 //
 // A thread wakes every tick and, for each ramp that is running or waiting
 // and due (its plan's interval since the last analysis), reads the flag's
-// telemetry over the plan's window (OpAggregator::RampWindow), asks
-// DecideRamp, and carries the answer out:
+// telemetry over the plan's window (OpAggregator::RampWindow) and, for a
+// PROMQL check, the user's Prometheus (Options::query_promql, asked with no
+// lock held, so Decide, admin writes and the controls never wait for it),
+// asks DecideRamp, and carries the answer out:
 //   advance    the next step's serve, written by FlagRegistry::RampWrite
 //              with actor "ramp" and the figures that allowed it, the new
 //              state in the same synced batch: a crash leaves both or
@@ -20,10 +22,12 @@
 //
 // Thread-safe: one mutex serialises the thread's ticks and the admin
 // controls; flag writes happen under it (lock order: engine, then
-// registry).
+// registry). Prometheus queries run outside it; Stop cancels one in
+// flight.
 #ifndef CUTOVER_SERVER_RAMP_ENGINE_H_
 #define CUTOVER_SERVER_RAMP_ENGINE_H_
 
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <string>
@@ -49,6 +53,13 @@ class RampEngine {
     // How often the thread looks for due ramps.
     absl::Duration tick = absl::Milliseconds(200);
     std::function<absl::Time()> clock = &absl::Now;
+    // Answers a PROMQL check's query (PrometheusQuery::Query): its value,
+    // or an error saying why there is none; it should give up once
+    // `cancelled` is true. Unset: the daemon has no prometheus_url, and
+    // PROMQL checks are inconclusive.
+    std::function<absl::StatusOr<double>(const std::string& promql,
+                                         const std::atomic<bool>& cancelled)>
+        query_promql;
   };
 
   // Loads the stored ramp states (FlagRegistry::TakeLoadedRampStates).
@@ -81,9 +92,21 @@ class RampEngine {
                                            const Caller& caller);
 
  private:
+  // The answers to the PROMQL checks of one tick, by flag key.
+  using PromqlAnswers =
+      absl::flat_hash_map<std::string, absl::StatusOr<double>>;
+
   void Loop();
-  // Analyses and moves one due ramp.
-  void TickRamp(RampStateRecord& state, absl::Time now)
+  // The query of each due active ramp with a PROMQL check, by flag key.
+  absl::flat_hash_map<std::string, std::string> DuePromqlQueries(
+      absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Asks Prometheus each query (no lock held).
+  PromqlAnswers AskPrometheus(
+      const absl::flat_hash_map<std::string, std::string>& queries) const;
+  // Analyses and moves one due ramp; a ramp with a PROMQL check not in
+  // `promql` (its plan changed since the queries) waits for the next tick.
+  void TickRamp(RampStateRecord& state, absl::Time now,
+                const PromqlAnswers& promql)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stores `next` as the ramp's state, then makes `state` it; on a
   // storage failure `state` stays as it was.
@@ -110,6 +133,8 @@ class RampEngine {
   absl::flat_hash_map<std::string, RampStateRecord> states_
       ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Set by Stop: a Prometheus query in flight gives up.
+  std::atomic<bool> cancel_queries_{false};
   std::thread thread_;
 };
 

@@ -24,13 +24,17 @@ void ToDisk(const RampCheck& check, disk::RampCheck* out) {
   out->set_kind(static_cast<int>(check.kind));
   out->set_threshold(check.threshold);
   out->set_min_samples(check.min_samples);
+  out->set_promql(check.promql);
+  out->set_bound(static_cast<int>(check.bound));
 }
 
 RampCheck FromDisk(const disk::RampCheck& check) {
   RampCheck out;
-  out.kind = EnumOr(check.kind(), 1, 4, RampCheckKind::kUnspecified);
+  out.kind = EnumOr(check.kind(), 1, 5, RampCheckKind::kUnspecified);
   out.threshold = check.threshold();
   out.min_samples = check.min_samples();
+  out.promql = check.promql();
+  out.bound = EnumOr(check.bound(), 0, 1, RampBound::kMax);
   return out;
 }
 

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -88,8 +89,10 @@ TEST_CASE("too few samples, or none, is inconclusive, never pass or breach",
         "mismatch_rate inconclusive: 10 compared reads in 60 s, fewer than "
         "100");
   // min_samples 0 still needs one sample: no data is not a pass.
-  RampCheckResult none = EvaluateCheck(
-      {RampCheckKind::kNewErrorRate, 0.5, 0}, RampFigures{60});
+  RampFigures empty;
+  empty.window_seconds = 60;
+  RampCheckResult none =
+      EvaluateCheck({RampCheckKind::kNewErrorRate, 0.5, 0}, empty);
   CHECK(none.verdict == RampVerdict::kInconclusive);
   CHECK(absl::EndsWith(none.line, "(no data)"));
 }
@@ -237,7 +240,36 @@ TEST_CASE("a flag's ramp plan is validated with the flag", "[ramp]") {
       {"no kind",
        [](RampPlan& p) { p.checks[0].kind = RampCheckKind::kUnspecified; },
        "ramp.checks[0].kind: required: mismatch_rate, new_error_rate, "
-       "error_rate_delta or p99_latency_ratio"},
+       "error_rate_delta, p99_latency_ratio or promql"},
+      {"promql without a query",
+       [](RampPlan& p) { p.checks[1] = {RampCheckKind::kPromql, 1, 0}; },
+       "ramp.checks[1].promql: required for a promql check"},
+      {"promql unbalanced",
+       [](RampPlan& p) {
+         p.checks[1] = {RampCheckKind::kPromql, 1, 0, "sum(rate(x[1m])"};
+       },
+       "ramp.checks[1].promql: brackets must pair up and quotes must close"},
+      {"promql open quote",
+       [](RampPlan& p) {
+         p.checks[1] = {RampCheckKind::kPromql, 1, 0, "up{job=\"a}"};
+       },
+       "ramp.checks[1].promql: brackets must pair up and quotes must close"},
+      {"promql threshold",
+       [](RampPlan& p) {
+         p.checks[1] = {RampCheckKind::kPromql, std::nan(""), 0, "up"};
+       },
+       "ramp.checks[1].threshold: must be a finite number, got nan"},
+      {"promql min_samples",
+       [](RampPlan& p) { p.checks[1] = {RampCheckKind::kPromql, 1, 5, "up"}; },
+       "ramp.checks[1].min_samples: must be 0 for a promql check (its "
+       "answer is one number), got 5"},
+      {"query on another kind",
+       [](RampPlan& p) { p.checks[0].promql = "up"; },
+       "ramp.checks[0].promql: only for a promql check"},
+      {"minimum on another kind",
+       [](RampPlan& p) { p.checks[0].bound = RampBound::kMin; },
+       "ramp.checks[0].bound: must be at_most (at_least is for a promql "
+       "check only)"},
       {"ratio 0",
        [](RampPlan& p) {
          p.checks[0] = {RampCheckKind::kP99LatencyRatio, 0, 10};
@@ -255,6 +287,42 @@ TEST_CASE("a flag's ramp plan is validated with the flag", "[ramp]") {
     CHECK(status.code() == absl::StatusCode::kInvalidArgument);
     CHECK(status.message() == c.message);
   }
+  // A PromQL query with brackets inside quotes, and a minimum, is fine.
+  Flag good = flag;
+  good.ramp->checks[1] = {RampCheckKind::kPromql, 0.99, 0,
+                          "min(up{job=~\"cut(over\"}) or vector(1)",
+                          RampBound::kMin};
+  CHECK(ValidateFlag(good).ok());
+}
+
+TEST_CASE("a PromQL check: a number passes or breaches by its bound, no "
+          "number is inconclusive with the reason",
+          "[ramp]") {
+  const RampCheck max{RampCheckKind::kPromql, 1, 0, "sum(x)"};
+  RampFigures figures;
+  figures.promql_value = 0.5;
+  RampCheckResult pass = EvaluateCheck(max, figures);
+  CHECK(pass.verdict == RampVerdict::kPass);
+  CHECK(pass.samples == 1);
+  CHECK(pass.line == "promql (sum(x)) = 0.5 <= 1");
+  figures.promql_value = 1.5;
+  CHECK(EvaluateCheck(max, figures).verdict == RampVerdict::kBreach);
+  const RampCheck min{RampCheckKind::kPromql, 1, 0, "sum(x)", RampBound::kMin};
+  CHECK(EvaluateCheck(min, figures).verdict == RampVerdict::kPass);
+  figures.promql_value = 0.5;
+  RampCheckResult low = EvaluateCheck(min, figures);
+  CHECK(low.verdict == RampVerdict::kBreach);
+  CHECK(low.line == "promql (sum(x)) = 0.5 < 1");
+  figures.promql_value = std::nan("");
+  RampCheckResult nan = EvaluateCheck(max, figures);
+  CHECK(nan.verdict == RampVerdict::kInconclusive);
+  CHECK(nan.samples == 0);
+  CHECK(nan.line == "promql (sum(x)) inconclusive: the value is NaN");
+  figures.promql_value.reset();
+  figures.promql_problem = "Prometheus unreachable: refused";
+  CHECK(EvaluateCheck(max, figures).line ==
+        "promql (sum(x)) inconclusive: Prometheus unreachable: refused");
+  CHECK(EvaluateCheck(min, figures).verdict == RampVerdict::kInconclusive);
 }
 
 }  // namespace

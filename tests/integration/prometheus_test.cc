@@ -34,130 +34,10 @@
 #include "prometheus/registry.h"
 #include "re2/re2.h"
 #include "tests/integration/harness.h"
+#include "tests/integration/prometheus_server.h"
 
 namespace cutover::testing {
 namespace {
-
-constexpr char kPrometheus[] = "/usr/bin/prometheus";
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// Percent-encodes a PromQL expression for a query string.
-std::string UrlEncode(const std::string& text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += absl::StrFormat("%%%02X", c);
-    }
-  }
-  return out;
-}
-
-// A Prometheus server on a free loopback port, scraping `targets` (job
-// name -> host:port) every second, with `rule_file` loaded.
-class PrometheusServer {
- public:
-  PrometheusServer(const std::string& dir,
-                   const std::map<std::string, std::string>& targets,
-                   const std::string& rule_file)
-      : dir_(dir), port_(FreeLoopbackPort()) {
-    std::ofstream config(dir_ + "/prometheus.yml");
-    config << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-           << "rule_files:\n  - " << rule_file << "\n"
-           << "scrape_configs:\n";
-    for (const auto& [job, target] : targets) {
-      config << "  - job_name: " << job << "\n"
-             << "    static_configs:\n      - targets: ['" << target
-             << "']\n";
-    }
-  }
-
-  bool Start() {
-    return process_.Start(
-        {kPrometheus, "--config.file=" + dir_ + "/prometheus.yml",
-         "--storage.tsdb.path=" + dir_ + "/tsdb",
-         absl::StrCat("--web.listen-address=127.0.0.1:", port_),
-         "--log.level=warn"},
-        dir_ + "/prometheus.log");
-  }
-
-  // Waits (at most 60 s) for /-/ready.
-  bool WaitReady() {
-    const absl::Time deadline = absl::Now() + absl::Seconds(60);
-    while (absl::Now() < deadline && process_.Running()) {
-      if (HttpGet(url("/-/ready"), 2).exit_code == 0) return true;
-      absl::SleepFor(absl::Milliseconds(200));
-    }
-    return false;
-  }
-
-  // GET `path` as JSON; an empty Struct if it fails.
-  google::protobuf::Struct GetJson(const std::string& path) {
-    google::protobuf::Struct json;
-    const RunResult got = HttpGet(url(path), 10);
-    if (got.exit_code == 0) {
-      (void)google::protobuf::util::JsonStringToMessage(got.out, &json);
-    }
-    return json;
-  }
-
-  // An instant query: each result's labels (as "k=v,...") -> value.
-  std::map<std::string, double> Query(const std::string& promql) {
-    std::map<std::string, double> out;
-    const auto json = GetJson("/api/v1/query?query=" + UrlEncode(promql));
-    const auto& fields = json.fields();
-    if (!fields.count("data")) return out;
-    const auto& data = fields.at("data").struct_value().fields();
-    if (!data.count("result")) return out;
-    for (const auto& item : data.at("result").list_value().values()) {
-      const auto& result = item.struct_value().fields();
-      std::string labels;
-      for (const auto& [name, value] :
-           std::map<std::string, google::protobuf::Value>(
-               result.at("metric").struct_value().fields().begin(),
-               result.at("metric").struct_value().fields().end())) {
-        absl::StrAppend(&labels, labels.empty() ? "" : ",", name, "=",
-                        value.string_value());
-      }
-      const auto& pair = result.at("value").list_value().values();
-      out[labels] = std::strtod(pair[1].string_value().c_str(), nullptr);
-    }
-    return out;
-  }
-
-  // Polls `promql` (at most 60 s) until `done` holds for its result; the
-  // last result either way.
-  std::map<std::string, double> QueryUntil(
-      const std::string& promql,
-      const std::function<bool(const std::map<std::string, double>&)>& done) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(60);
-    std::map<std::string, double> result;
-    while (absl::Now() < deadline) {
-      result = Query(promql);
-      if (done(result)) break;
-      absl::SleepFor(absl::Milliseconds(250));
-    }
-    return result;
-  }
-
-  std::string log() const { return ReadText(dir_ + "/prometheus.log"); }
-
- private:
-  std::string url(const std::string& path) const {
-    return absl::StrCat("http://127.0.0.1:", port_, path);
-  }
-
-  const std::string dir_;
-  const int port_;
-  BackgroundProcess process_;
-};
 
 // The metric names (cutover_*) an alert rule file or dashboard uses, less
 // the histogram suffixes.
@@ -183,7 +63,7 @@ std::set<std::string> CutoverMetricNames(const std::string& text) {
 TEST_CASE("Prometheus scrapes the decisions and the mismatch rate driven") {
   INFO("the Debian package prometheus must be installed "
        "(scripts/install-deps.sh installs it)");
-  REQUIRE(std::ifstream(kPrometheus).good());
+  REQUIRE(std::ifstream(kPrometheusPath).good());
 
   TempDir dir;
   DaemonProcess daemon(dir.path() + "/data");
@@ -198,7 +78,16 @@ TEST_CASE("Prometheus scrapes the decisions and the mismatch rate driven") {
                                  "dynamodb-orders"},
         {"stage", "orders", "dualwrite"},
         {"stage", "orders", "shadow"},
-        {"rollout", "orders", "live=30", "shadow=70"}}) {
+        {"rollout", "orders", "live=30", "shadow=70"},
+        // A guarded ramp, so that its series (alert rule, dashboard row)
+        // are scraped: analysed at once, inconclusive for want of data.
+        {"flags", "create", "billing", "--old", "postgres-billing", "--new",
+         "dynamodb-billing"},
+        {"stage", "billing", "dualwrite"},
+        {"stage", "billing", "shadow"},
+        {"ramp", "set", "billing", "--steps", "live=10,100", "--hold", "1h",
+         "--max-mismatch-rate", "0.01"},
+        {"ramp", "start", "billing"}}) {
     const RunResult r = RunCli(server, args);
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
@@ -255,14 +144,13 @@ TEST_CASE("Prometheus scrapes the decisions and the mismatch rate driven") {
   };
   report_comparisons();
 
-  PrometheusServer prometheus(
-      dir.path(),
+  PrometheusServer prometheus(dir.path());
+  REQUIRE(prometheus.Start(
       {{"cutoverd", absl::StrCat("127.0.0.1:", daemon.metrics_port())},
        {"orders-service", absl::StrCat("127.0.0.1:", service_port)},
        {"cutoverd-replica",
         absl::StrCat("127.0.0.1:", replica.metrics_port())}},
-      std::string(CUTOVER_SOURCE_DIR) + "/deploy/prometheus/alerts.yml");
-  REQUIRE(prometheus.Start());
+      std::string(CUTOVER_SOURCE_DIR) + "/deploy/prometheus/alerts.yml"));
   INFO(prometheus.log());
   REQUIRE(prometheus.WaitReady());
 

@@ -376,6 +376,21 @@ TEST_CASE_METHOD(RampFixture,
       {{"--steps", "live=5", "--hold", "1m", "--window", "1h"},
        "ramp.window_seconds: must be at most the daemon's telemetry window"},
       {{"--hold", "1m"}, "--steps: required"},
+      {{"--steps", "live=5", "--hold", "1m", "--promql-max", "1"},
+       "--promql-max: needs --promql (the query)"},
+      {{"--steps", "live=5", "--hold", "1m", "--promql", "up"},
+       "--promql: needs exactly one of --promql-max and --promql-min"},
+      {{"--steps", "live=5", "--hold", "1m", "--promql", "up", "--promql-min",
+        "x"},
+       "--promql-min: 'x' is not a number"},
+      {{"--steps", "live=5", "--hold", "1m", "--promql", "sum(up",
+        "--promql-max", "1"},
+       "ramp.checks[0].promql: brackets must pair up and quotes must close"},
+      // This daemon has no prometheus_url.
+      {{"--steps", "live=5", "--hold", "1m", "--promql", "up", "--promql-max",
+        "1"},
+       "ramp.checks[0].promql: the daemon has no Prometheus to query (set "
+       "prometheus_url in its config)"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> args = {"ramp", "set", "orders"};
