@@ -33,6 +33,7 @@ std::chrono::system_clock::time_point DeadlineIn(absl::Duration duration) {
 ChannelOptions ChannelOptionsFor(const ClientOptions& options) {
   ChannelOptions channel;
   channel.server = options.server;
+  channel.load_balancing = options.load_balancing;
   channel.tls_ca_file = options.tls_ca_file;
   channel.tls_cert_file = options.tls_cert_file;
   channel.tls_key_file = options.tls_key_file;

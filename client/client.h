@@ -87,6 +87,7 @@
 #include "client/decision_source.h"
 #include "core/evaluate.h"
 #include "core/model.h"
+#include "rpc/channel.h"
 
 namespace grpc {
 class Channel;
@@ -100,8 +101,12 @@ class Registry;
 namespace cutover {
 
 struct ClientOptions {
-  // The daemon, host:port.
+  // The daemon, host:port; or several (read replicas) under one gRPC
+  // target, e.g. "dns:///cutoverd-replicas:7400", with load_balancing
+  // kRoundRobin (see rpc/channel.h and docs/replicas.md).
   std::string server = "127.0.0.1:7400";
+  ChannelOptions::LoadBalancing load_balancing =
+      ChannelOptions::LoadBalancing::kPickFirst;
   // kRemote: a decision not in the cache is the daemon's.
   // kLocal (the default): while the Watch stream is synced, decisions are
   // evaluated in this process from the synced flags, with no RPC per

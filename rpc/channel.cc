@@ -18,6 +18,32 @@ namespace {
 
 constexpr int kMaxResponseBytes = 64 << 20;
 
+// The channel's service config: the load-balancing policy, and retries of
+// the two calls that only read when the daemon they reached went away
+// (UNAVAILABLE): a replica killed mid-call costs a retry, not a fallback.
+// Backoffs are short because Decide's own deadline is milliseconds; the
+// throttle stops retries while most calls fail (every daemon down).
+std::string ServiceConfigJson(ChannelOptions::LoadBalancing load_balancing) {
+  const char* policy =
+      load_balancing == ChannelOptions::LoadBalancing::kRoundRobin
+          ? "round_robin"
+          : "pick_first";
+  return absl::StrCat(R"({"loadBalancingConfig": [{")", policy, R"(": {}}],
+    "methodConfig": [{
+      "name": [{"service": "cutover.v1.Evaluation", "method": "Decide"},
+               {"service": "cutover.v1.Evaluation", "method": "DecideBatch"}],
+      "retryPolicy": {
+        "maxAttempts": 3,
+        "initialBackoff": "0.001s",
+        "maxBackoff": "0.005s",
+        "backoffMultiplier": 2,
+        "retryableStatusCodes": ["UNAVAILABLE"]
+      }
+    }],
+    "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1}
+  })");
+}
+
 // Adds the bearer token to the initial metadata of every call.
 class TokenInterceptor final : public grpc::experimental::Interceptor {
  public:
@@ -102,6 +128,18 @@ absl::StatusOr<std::string> TokenFromFile(const std::string& path,
   return token;
 }
 
+absl::StatusOr<ChannelOptions::LoadBalancing> ParseLoadBalancing(
+    const std::string& name, const char* option) {
+  if (name == "pick_first") return ChannelOptions::LoadBalancing::kPickFirst;
+  if (name == "round_robin") {
+    return ChannelOptions::LoadBalancing::kRoundRobin;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(option, ": \"", name,
+                   "\" is not a load-balancing policy (pick_first or "
+                   "round_robin)"));
+}
+
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
     const ChannelOptions& options) {
   auto credentials = Credentials(options);
@@ -116,6 +154,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
   grpc::ChannelArguments arguments;
   // History of large segments and big lists exceed gRPC's default 4 MiB.
   arguments.SetMaxReceiveMessageSize(kMaxResponseBytes);
+  arguments.SetServiceConfigJSON(ServiceConfigJson(options.load_balancing));
   if (options.reconnect_initial_backoff > absl::ZeroDuration()) {
     const int initial = static_cast<int>(
         absl::ToInt64Milliseconds(options.reconnect_initial_backoff));

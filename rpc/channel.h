@@ -27,8 +27,19 @@ class Channel;
 namespace cutover {
 
 struct ChannelOptions {
-  // The daemon, host:port.
+  // The daemon: host:port, or any gRPC target naming several, e.g.
+  // "dns:///cutoverd-replicas:7400" (every address the name resolves to)
+  // or "ipv4:10.0.0.1:7400,10.0.0.2:7400" (a fixed list).
   std::string server = "127.0.0.1:7400";
+  // How calls spread over the addresses `server` names. kPickFirst (gRPC's
+  // default): one connection, to the first address that answers, the next
+  // only when it fails. kRoundRobin: a connection to every address, calls
+  // in turn over those that are up (read replicas, docs/replicas.md).
+  // Either way a Decide or DecideBatch that fails UNAVAILABLE (the daemon
+  // it went to died under it) is tried again, at most twice more within
+  // its deadline: with kRoundRobin on another address. They only read.
+  enum class LoadBalancing { kPickFirst, kRoundRobin };
+  LoadBalancing load_balancing = LoadBalancing::kPickFirst;
   // PEM CA that signed the daemon's certificate: set it to use TLS. Empty:
   // plaintext (loopback, or a mesh that provides TLS).
   std::string tls_ca_file;
@@ -59,6 +70,11 @@ std::string TokenFromEnvironment();
 // path if it cannot be read or the line is empty.
 absl::StatusOr<std::string> TokenFromFile(const std::string& path,
                                           const char* option);
+
+// "pick_first" or "round_robin" (gRPC's names, as a command line or a
+// config file spells them); INVALID_ARGUMENT naming `option` otherwise.
+absl::StatusOr<ChannelOptions::LoadBalancing> ParseLoadBalancing(
+    const std::string& name, const char* option);
 
 // INVALID_ARGUMENT naming the option for an unreadable file or a
 // certificate without its key. Connecting happens later, on first use.

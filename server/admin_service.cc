@@ -1,12 +1,14 @@
 #include "server/admin_service.h"
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "convert/proto_time.h"
 #include "convert/telemetry.h"
+#include "grpcpp/client_context.h"
 #include "rpc/grpc_status.h"
 #include "server/api_edge.h"
 
@@ -33,6 +35,18 @@ bool ServedByReplica(absl::string_view method) {
          method == "GetServerInfo";
 }
 
+// The Admin calls a read replica sends on to its primary: the backfill
+// driver's, so that a driver pointed at the replicas works (the primary
+// keeps the jobs).
+bool ForwardedByReplica(absl::string_view method) {
+  return method == "StartBackfill" || method == "CheckpointBackfill" ||
+         method == "GetBackfill";
+}
+
+// Metadata a forwarded call carries on: who the caller is.
+constexpr const char* kForwardedMetadata[] = {"authorization",
+                                              "x-cutover-actor"};
+
 // A call refused because the daemon is draining for shutdown.
 grpc::Status ShuttingDown() {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -58,6 +72,49 @@ absl::StatusOr<Caller> AdminService::Authorize(
   return Caller{who->name, context.peer()};
 }
 
+grpc::Status AdminService::ForwardToPrimary(
+    const grpc::ServerContext& context, const char* method,
+    const std::function<grpc::Status(v1::Admin::Stub&, grpc::ClientContext*)>&
+        call) {
+  CallGate::Pass pass(calls_);
+  if (!pass.admitted()) return ShuttingDown();
+  // The replica's own role check first; the primary checks again.
+  if (absl::StatusOr<Principal> who = authorizer_->Authorize(context, method);
+      !who.ok()) {
+    metrics_->CountAdminRejected(method, who.status().code());
+    return ToGrpcStatus(who.status());
+  }
+  // The caller's deadline and cancellation, and its own credentials: the
+  // replica lends it no role of its own.
+  std::unique_ptr<grpc::ClientContext> forwarded =
+      grpc::ClientContext::FromServerContext(context);
+  for (const char* key : kForwardedMetadata) {
+    for (auto [it, end] = context.client_metadata().equal_range(key);
+         it != end; ++it) {
+      forwarded->AddMetadata(key,
+                             std::string(it->second.data(), it->second.size()));
+    }
+  }
+  const grpc::Status status = call(follower_->primary_admin(), forwarded.get());
+  if (status.ok()) return status;
+  metrics_->CountAdminRejected(method, static_cast<absl::StatusCode>(
+                                           status.error_code()));
+  return grpc::Status(
+      status.error_code(),
+      absl::StrCat("forwarded by read replica to ",
+                   follower_->state().primary, ": ", status.error_message()));
+}
+
+// On a replica, the calls it forwards go to the primary as they are.
+#define CUTOVER_ADMIN_FORWARD_FROM_REPLICA(Method)                       \
+  if (follower_ != nullptr && ForwardedByReplica(#Method)) {             \
+    return ForwardToPrimary(                                             \
+        *context, #Method,                                               \
+        [&](v1::Admin::Stub& primary, grpc::ClientContext* call) {       \
+          return primary.Method(call, *request, response);               \
+        });                                                              \
+  }
+
 // Each write: authorized, then the request converted into the registry's
 // command, which the registry carries out with the caller named; the
 // result (or error) converted back.
@@ -65,6 +122,7 @@ absl::StatusOr<Caller> AdminService::Authorize(
   grpc::Status AdminService::Method(grpc::ServerContext* context,        \
                                     const v1::Request* request,          \
                                     v1::Response* response) {            \
+    CUTOVER_ADMIN_FORWARD_FROM_REPLICA(Method)                           \
     CallGate::Pass pass(calls_);                                         \
     if (!pass.admitted()) return ShuttingDown();                         \
     absl::StatusOr<Caller> caller = Authorize(*context, #Method);        \
@@ -189,6 +247,7 @@ grpc::Status AdminService::ListFlagStatus(grpc::ServerContext* context,
 grpc::Status AdminService::GetBackfill(grpc::ServerContext* context,
                                        const v1::GetBackfillRequest* request,
                                        v1::BackfillJob* response) {
+  CUTOVER_ADMIN_FORWARD_FROM_REPLICA(GetBackfill)
   CUTOVER_ADMIN_AUTHORIZE(context, GetBackfill)
   return Reply(*metrics_, "GetBackfill",
                registry_->backfills().Get(request->flag_key(),

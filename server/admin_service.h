@@ -18,12 +18,17 @@
 //
 // On a read replica (a Follower given) only the reads of what the replica
 // holds are served (flags, segments, server info, which then says how the
-// replica follows); every other call, writes first, is refused with
-// FAILED_PRECONDITION naming the primary.
+// replica follows); the backfill driver's calls (StartBackfill,
+// CheckpointBackfill, GetBackfill) are sent on to the primary with the
+// caller's credentials and deadline, and its answer returned; every other
+// call, writes first, is refused with FAILED_PRECONDITION naming the
+// primary.
 //
 // Thread-safe.
 #ifndef CUTOVER_SERVER_ADMIN_SERVICE_H_
 #define CUTOVER_SERVER_ADMIN_SERVICE_H_
+
+#include <functional>
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -164,6 +169,12 @@ class AdminService final : public v1::Admin::Service {
   // its role, and on a replica whether a replica serves it.
   absl::StatusOr<Caller> Authorize(const grpc::ServerContext& context,
                                    const char* method) const;
+  // On a replica: `method` authorized here, then made to the primary by
+  // `call` with the caller's credentials, deadline and cancellation.
+  grpc::Status ForwardToPrimary(
+      const grpc::ServerContext& context, const char* method,
+      const std::function<grpc::Status(v1::Admin::Stub&,
+                                       grpc::ClientContext*)>& call);
 
   FlagRegistry* const registry_;
   RampEngine* const ramps_;

@@ -123,8 +123,15 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   limits.max_batch = config.max_batch;
   limits.max_watch_streams_per_peer = config.max_watch_streams_per_peer;
   const Authorizer* auth = daemon->authorizer_.get();
+  std::function<absl::Status(int64_t)> check_resume;
+  if (daemon->follower_ != nullptr) {
+    check_resume = [follower = daemon->follower_.get()](int64_t revision) {
+      return follower->CheckResumeFrom(revision);
+    };
+  }
   daemon->evaluation_ = std::make_unique<EvaluationService>(
-      &daemon->registry_->hub(), limits, metrics, auth);
+      &daemon->registry_->hub(), limits, metrics, auth,
+      std::move(check_resume));
   daemon->flagd_resolver_ = std::make_unique<FlagdResolver>(
       &daemon->registry_->hub(), limits, metrics, auth);
   daemon->flagd_v1_ =

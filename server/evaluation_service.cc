@@ -150,13 +150,15 @@ class WatchReactor final : public QueuedStreamReactor<v1::WatchEvent> {
 
 }  // namespace
 
-EvaluationService::EvaluationService(ChangeHub* hub, EvaluationLimits limits,
-                                     ServerMetrics* metrics,
-                                     const Authorizer* authorizer)
+EvaluationService::EvaluationService(
+    ChangeHub* hub, EvaluationLimits limits, ServerMetrics* metrics,
+    const Authorizer* authorizer,
+    std::function<absl::Status(int64_t)> check_resume)
     : hub_(hub),
       limits_(limits),
       metrics_(OrNoMetrics(metrics)),
       authorizer_(Authorizer::OrAllowAll(authorizer)),
+      check_resume_(std::move(check_resume)),
       decide_allocator_(std::make_unique<ArenaMessageAllocator<
                             v1::DecideRequest, v1::DecideResponse>>(false)),
       batch_allocator_(std::make_unique<ArenaMessageAllocator<
@@ -232,6 +234,9 @@ grpc::ServerWriteReactor<v1::WatchEvent>* EvaluationService::Watch(
         absl::StrCat("flag_keys: ", request->flag_keys_size(),
                      " keys, more than the limit of ", limits_.max_batch,
                      " (max_batch)"));
+  }
+  if (status.ok() && check_resume_ && request->from_revision() > 0) {
+    status = check_resume_(request->from_revision());
   }
   const std::string peer = PeerHost(context->peer());
   if (status.ok()) status = watch_streams_.Admit(peer);

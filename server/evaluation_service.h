@@ -11,9 +11,12 @@
 #define CUTOVER_SERVER_EVALUATION_SERVICE_H_
 
 #include "cutover/v1/cutover.grpc.pb.h"
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "grpcpp/support/message_allocator.h"
 #include "server/auth.h"
 #include "server/change_hub.h"
@@ -36,9 +39,12 @@ class EvaluationService final : public v1::Evaluation::CallbackService {
   // `metrics` counts decisions and streams (nullptr: nothing counted); it
   // must outlive the service.
   // `authorizer` decides who may call (nullptr: everyone).
-  EvaluationService(ChangeHub* hub, EvaluationLimits limits,
-                    ServerMetrics* metrics = nullptr,
-                    const Authorizer* authorizer = nullptr);
+  // `check_resume`, if set, may refuse a Watch resuming from a revision
+  // (a read replica behind it: Follower::CheckResumeFrom).
+  EvaluationService(
+      ChangeHub* hub, EvaluationLimits limits,
+      ServerMetrics* metrics = nullptr, const Authorizer* authorizer = nullptr,
+      std::function<absl::Status(int64_t)> check_resume = nullptr);
 
   grpc::ServerUnaryReactor* Decide(grpc::CallbackServerContext* context,
                                    const v1::DecideRequest* request,
@@ -56,6 +62,7 @@ class EvaluationService final : public v1::Evaluation::CallbackService {
   const EvaluationLimits limits_;
   ServerMetrics* const metrics_;
   const Authorizer* const authorizer_;
+  const std::function<absl::Status(int64_t)> check_resume_;
   // Arena-backed request and response holders (evaluation_service.cc).
   std::unique_ptr<grpc::MessageAllocator<v1::DecideRequest, v1::DecideResponse>>
       decide_allocator_;

@@ -27,13 +27,17 @@ struct Follower::Shared {
   grpc::ClientContext* stream ABSL_GUARDED_BY(mu) = nullptr;  // open stream
   State state ABSL_GUARDED_BY(mu);
   const FlagRegistry* registry ABSL_GUARDED_BY(mu) = nullptr;  // null: gone
-  // Reports for the primary, oldest first (state.reports_queued long).
+  // The highest revision this replica held before a RESET took it back to
+  // a lower one (the primary went back); 0: never.
+  int64_t went_back_from ABSL_GUARDED_BY(mu) = 0;
+  // Reports for the primary, oldest first.
   std::deque<v1::ReportMigrationOpsRequest> reports ABSL_GUARDED_BY(mu);
 
   State Read() const {
     absl::MutexLock lock(&mu);
     State out = state;
     if (registry != nullptr) out.revision = registry->store().revision();
+    out.reports_queued = reports.size();
     return out;
   }
 };
@@ -120,28 +124,32 @@ absl::StatusOr<std::unique_ptr<Follower>> Follower::Start(
     std::function<void()> on_synced) {
   std::unique_ptr<Follower> follower(
       new Follower(std::move(options), registry, std::move(on_synced)));
-  // Test the files now: a replica that cannot reach its primary for a
-  // configuration error should not start.
-  if (absl::StatusOr<std::shared_ptr<grpc::Channel>> probe =
-          MakeChannel(follower->Channel());
-      !probe.ok()) {
+  // One channel for the stream and the forwarded reports (with the follow
+  // token), one for forwarded Admin calls (without). Made now: a
+  // replica that cannot reach its primary for a configuration error (an
+  // unreadable CA file) should not start.
+  ChannelOptions channel;
+  channel.server = follower->options_.primary;
+  channel.tls_ca_file = follower->options_.ca_file;
+  channel.token = follower->options_.token;
+  channel.reconnect_initial_backoff = follower->options_.initial_backoff;
+  channel.reconnect_max_backoff = follower->options_.max_backoff;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> made = MakeChannel(channel);
+  if (!made.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("follow_ca_file: ", probe.status().message()));
+        absl::StrCat("follow_ca_file: ", made.status().message()));
   }
+  follower->channel_ = *std::move(made);
+  // Forwarded calls carry their caller's token, not the follow token.
+  channel.token.clear();
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> forwarding =
+      MakeChannel(channel);
+  if (!forwarding.ok()) return forwarding.status();
+  follower->primary_admin_ = v1::Admin::NewStub(*forwarding);
   follower->thread_ = std::thread([f = follower.get()] { f->Run(); });
   follower->forward_thread_ =
       std::thread([f = follower.get()] { f->ForwardReports(); });
   return follower;
-}
-
-ChannelOptions Follower::Channel() const {
-  ChannelOptions channel;
-  channel.server = options_.primary;
-  channel.tls_ca_file = options_.ca_file;
-  channel.token = options_.token;
-  channel.reconnect_initial_backoff = options_.initial_backoff;
-  channel.reconnect_max_backoff = options_.max_backoff;
-  return channel;
 }
 
 void Follower::ForwardReport(const v1::ReportMigrationOpsRequest& report) {
@@ -151,14 +159,28 @@ void Follower::ForwardReport(const v1::ReportMigrationOpsRequest& report) {
     ++shared_->state.reports_dropped;
   }
   shared_->reports.push_back(report);
-  shared_->state.reports_queued = shared_->reports.size();
+}
+
+absl::Status Follower::CheckResumeFrom(int64_t from_revision) const {
+  const State now = state();
+  if (from_revision <= now.revision) return absl::OkStatus();
+  // Ahead of this replica: from a history the primary discarded (it went
+  // back, e.g. to a restored backup, and so did this replica), the
+  // watcher is sent the primary's state (a RESET); otherwise this replica
+  // has not caught up yet.
+  {
+    absl::MutexLock lock(&shared_->mu);
+    if (from_revision <= shared_->went_back_from) return absl::OkStatus();
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "watch: this read replica is at revision ", now.revision,
+      ", behind from_revision ", from_revision,
+      ", and catching up with its primary ", now.primary,
+      ": resume from another replica or later"));
 }
 
 void Follower::ForwardReports() {
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      MakeChannel(Channel());
-  if (!channel.ok()) return;  // Start checked the same options
-  auto stub = v1::Telemetry::NewStub(*channel);
+  auto stub = v1::Telemetry::NewStub(channel_);
   absl::Duration backoff = options_.initial_backoff;
   const auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(shared_->mu) {
     return shared_->stopping || !shared_->reports.empty();
@@ -172,7 +194,6 @@ void Follower::ForwardReports() {
         // What is still queued is lost with the process: counted.
         shared_->state.reports_dropped += shared_->reports.size();
         shared_->reports.clear();
-        shared_->state.reports_queued = 0;
         return;
       }
       report = shared_->reports.front();
@@ -193,7 +214,6 @@ void Follower::ForwardReports() {
       if (!shared_->reports.empty()) shared_->reports.pop_front();
       ++(sent.ok() ? shared_->state.reports_forwarded
                    : shared_->state.reports_dropped);
-      shared_->state.reports_queued = shared_->reports.size();
       backoff = options_.initial_backoff;
       continue;
     }
@@ -253,10 +273,7 @@ bool Follower::Backoff(absl::Duration delay) {
 }
 
 absl::Status Follower::FollowOnce() {
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      MakeChannel(Channel());
-  if (!channel.ok()) return channel.status();
-  auto stub = v1::Evaluation::NewStub(*channel);
+  auto stub = v1::Evaluation::NewStub(channel_);
 
   grpc::ClientContext context;
   {
@@ -324,6 +341,7 @@ absl::Status Follower::FollowOnce() {
       }
       case v1::WatchEvent::SYNCED: {
         if (in_reset) {
+          const int64_t before = registry_->store().revision();
           failure = registry_->ResetReplicated(event.revision(),
                                                std::move(reset_flags),
                                                std::move(reset_segments));
@@ -332,6 +350,9 @@ absl::Status Follower::FollowOnce() {
           in_reset = false;
           absl::MutexLock lock(&shared_->mu);
           if (failure.ok()) ++shared_->state.resets;
+          if (failure.ok() && event.revision() < before) {
+            shared_->went_back_from = std::max(shared_->went_back_from, before);
+          }
         }
         absl::MutexLock lock(&shared_->mu);
         first_sync = failure.ok() && !shared_->state.synced;

@@ -33,9 +33,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "rpc/channel.h"
-#include "cutover/v1/cutover.pb.h"
+#include "cutover/v1/cutover.grpc.pb.h"
 
 namespace grpc {
+class Channel;
 class ClientContext;
 }  // namespace grpc
 
@@ -100,6 +101,18 @@ class Follower {
   // waits for the network.
   void ForwardReport(const v1::ReportMigrationOpsRequest& report);
 
+  // Whether a watcher that has seen `from_revision` may be served here
+  // (the Evaluation service asks before a Watch). A replica behind it
+  // refuses (UNAVAILABLE: the client tries again, on another replica when
+  // it balances over several), so that no watcher is sent back to an older
+  // state it has seen replaced; unless the primary itself went back past
+  // it (a RESET to a lower revision), whose state is then the truth.
+  absl::Status CheckResumeFrom(int64_t from_revision) const;
+
+  // The primary's Admin API on a channel that sends no token of its own:
+  // for calls a replica forwards with its caller's credentials.
+  v1::Admin::Stub& primary_admin() const { return *primary_admin_; }
+
   // The replica's gauges for Prometheus (cutover_replica_*), read at
   // scrape time; valid after the Follower is gone (it then reads the last
   // state).
@@ -122,12 +135,13 @@ class Follower {
   // The forwarding thread: sends queued reports in order, each until the
   // primary takes it (or refuses it as bad: dropped).
   void ForwardReports();
-  ChannelOptions Channel() const;
 
   const Options options_;
   FlagRegistry* const registry_;
   std::function<void()> on_synced_;
   std::shared_ptr<Shared> shared_;
+  std::shared_ptr<grpc::Channel> channel_;  // to the primary, set by Start
+  std::unique_ptr<v1::Admin::Stub> primary_admin_;  // set by Start
   std::thread thread_;
   std::thread forward_thread_;
 };

@@ -31,15 +31,31 @@ struct Exposition {
       const std::string& name,
       const std::map<std::string, std::string>& labels = {}) const {
     for (const Sample& sample : samples) {
-      if (sample.name != name) continue;
-      bool match = true;
-      for (const auto& [key, value] : labels) {
-        auto it = sample.labels.find(key);
-        if (it == sample.labels.end() || it->second != value) match = false;
-      }
-      if (match) return sample.value;
+      if (Matches(sample, name, labels)) return sample.value;
     }
     return std::nullopt;
+  }
+
+  // The sum of the samples with `name` whose labels include `labels`
+  // (nullopt if none), e.g. a counter over every label but one.
+  std::optional<double> Sum(
+      const std::string& name,
+      const std::map<std::string, std::string>& labels = {}) const {
+    std::optional<double> sum;
+    for (const Sample& sample : samples) {
+      if (Matches(sample, name, labels)) sum = sum.value_or(0) + sample.value;
+    }
+    return sum;
+  }
+
+  static bool Matches(const Sample& sample, const std::string& name,
+                      const std::map<std::string, std::string>& labels) {
+    if (sample.name != name) return false;
+    for (const auto& [key, value] : labels) {
+      auto it = sample.labels.find(key);
+      if (it == sample.labels.end() || it->second != value) return false;
+    }
+    return true;
   }
 
   // "name{a=\"1\",b=\"2\"}" for a sample, to compare two scrapes.

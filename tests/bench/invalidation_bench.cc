@@ -24,7 +24,17 @@
 // includes the synced write itself). With --auth=token the daemon checks
 // tokens and every stream sends the reader token (a stream is authorized
 // once, when it opens): fan-out and the daemon's memory with and without.
+//
+//   ./build/tests/bench/invalidation_bench --streams=300 --replicas=3
+//
+// Through read replicas: the same writes, with `replicas` cutoverd
+// --follow daemons on loopback and, for each count, that many streams on
+// the primary directly and that many spread over the replicas (count /
+// replicas each), all in the same run: per write, the time from its
+// acknowledgement to the last direct stream and to the last stream behind
+// a replica (which includes the replica's own synced write).
 #include <algorithm>
+#include <csignal>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -46,20 +56,47 @@ namespace {
 
 // The --streams mode: time from a write's acknowledgement to the last of
 // `count` Watch streams receiving it, for each count.
-int FanOut(const std::vector<int>& counts, int changes, bool with_tokens) {
+int FanOut(const std::vector<int>& counts, int changes, bool with_tokens,
+           int replica_count) {
   namespace bench = cutover::bench;
   bench::BenchDaemon daemon({}, with_tokens ? bench::BenchDaemon::Auth::kTokens
                                             : bench::BenchDaemon::Auth::kNone);
   if (!daemon.Start() || !daemon.CreateRolloutFlag("orders")) return 1;
+  std::vector<std::unique_ptr<cutover::testing::DaemonProcess>> replicas;
+  for (int i = 0; i < replica_count; ++i) {
+    replicas.push_back(std::make_unique<cutover::testing::DaemonProcess>(
+        daemon.dir() + "/replica-" + std::to_string(i),
+        std::vector<std::string>{"--follow", daemon.address()}));
+    if (!replicas.back()->Start()) {
+      std::fprintf(stderr, "replica: %s\n",
+                   replicas.back()->last_stderr().c_str());
+      return 1;
+    }
+  }
+  auto ms = [](Clock::duration d) {
+    return std::chrono::duration<double, std::milli>(d).count();
+  };
   int64_t version = 1;  // CreateRolloutFlag made version 1
   for (int count : counts) {
     bench::WatchStreams streams(daemon.address(), count, "orders",
                                 version + changes + 1, daemon.reader_token());
-    if (!streams.ok()) {
+    // Behind the replicas: a stream synced there has the flag's version
+    // the primary had when it opened.
+    std::vector<std::unique_ptr<bench::WatchStreams>> behind;
+    bool behind_ok = true;
+    for (const auto& replica : replicas) {
+      behind.push_back(std::make_unique<bench::WatchStreams>(
+          replica->address(), std::max(1, count / replica_count), "orders",
+          version + changes + 1));
+      behind_ok = behind_ok && behind.back()->ok() &&
+                  behind.back()->WaitAllSaw(version, 10000) !=
+                      Clock::time_point{};
+    }
+    if (!streams.ok() || !behind_ok) {
       std::fprintf(stderr, "%d watch streams did not all sync\n", count);
       return 1;
     }
-    std::vector<double> from_ack_ms, from_send_ms;
+    std::vector<double> from_ack_ms, from_send_ms, via_replica_ms;
     for (int change = 0; change < changes; ++change) {
       // Alternating stages: every write makes a new version.
       const auto sent = Clock::now();
@@ -74,11 +111,21 @@ int FanOut(const std::vector<int>& counts, int changes, bool with_tokens) {
                      static_cast<long long>(version));
         return 1;
       }
-      auto ms = [](Clock::duration d) {
-        return std::chrono::duration<double, std::milli>(d).count();
-      };
       from_ack_ms.push_back(std::max(0.0, ms(last - acked)));
       from_send_ms.push_back(ms(last - sent));
+      Clock::time_point last_behind{};
+      for (auto& streams_behind : behind) {
+        const auto seen = streams_behind->WaitAllSaw(version, 10000);
+        if (seen == Clock::time_point{}) {
+          std::fprintf(stderr, "version %lld did not reach every replica's "
+                       "streams\n", static_cast<long long>(version));
+          return 1;
+        }
+        last_behind = std::max(last_behind, seen);
+      }
+      if (!behind.empty()) {
+        via_replica_ms.push_back(std::max(0.0, ms(last_behind - acked)));
+      }
     }
     const double ack_p50 = bench::Quantile(from_ack_ms, 0.5);
     const double ack_p99 = bench::Quantile(from_ack_ms, 0.99);
@@ -90,8 +137,19 @@ int FanOut(const std::vector<int>& counts, int changes, bool with_tokens) {
                 "%.2f ms, p99 %.2f ms; daemon RSS %.0f MiB\n",
                 count, changes, ack_p50, ack_p99, ack_max, send_p50, send_p99,
                 bench::ProcessRssMiB(daemon.pid()));
+    if (!via_replica_ms.empty()) {
+      const double via_p50 = bench::Quantile(via_replica_ms, 0.5);
+      const double via_p99 = bench::Quantile(via_replica_ms, 0.99);
+      std::printf("%5d streams behind %d replicas, the same writes: ack to "
+                  "last stream p50 %.2f ms, p99 %.2f ms, max %.2f ms "
+                  "(p99 %.2fx the direct streams')\n",
+                  std::max(1, count / replica_count) * replica_count,
+                  replica_count, via_p50, via_p99, via_replica_ms.back(),
+                  ack_p99 > 0 ? via_p99 / ack_p99 : 0.0);
+    }
     std::fflush(stdout);
   }
+  for (auto& replica : replicas) replica->Stop(SIGTERM);
   return daemon.Stop() == 0 ? 0 : 1;
 }
 
@@ -100,9 +158,17 @@ int FanOut(const std::vector<int>& counts, int changes, bool with_tokens) {
 int main(int argc, char** argv) {
   const std::string streams = cutover::bench::Arg(argc, argv, "streams", "");
   if (!streams.empty()) {
+    const int replicas =
+        std::stoi(cutover::bench::Arg(argc, argv, "replicas", "0"));
+    const bool tokens =
+        cutover::bench::Arg(argc, argv, "auth", "none") == "token";
+    if (replicas > 0 && tokens) {
+      std::fprintf(stderr, "--replicas runs without tokens (--auth=none)\n");
+      return 2;
+    }
     return FanOut(cutover::bench::IntList(streams),
                   std::stoi(cutover::bench::Arg(argc, argv, "changes", "30")),
-                  cutover::bench::Arg(argc, argv, "auth", "none") == "token");
+                  tokens, replicas);
   }
   std::vector<std::string> positional;
   for (int i = 1; i < argc; ++i) {

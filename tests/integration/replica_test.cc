@@ -26,28 +26,12 @@
 #include "tests/integration/admin_calls.h"
 #include "tests/integration/call_by_name.h"
 #include "tests/integration/harness.h"
-#include "tests/prometheus_text.h"
+#include "tests/integration/replica_world.h"
 
 namespace cutover::testing {
 namespace {
 
 constexpr int kUsers = 200;
-
-int64_t Revision(const AdminClient& admin) {
-  absl::StatusOr<v1::ServerInfo> info =
-      admin.GetServerInfo(v1::GetServerInfoRequest());
-  return info.ok() ? info->revision() : -1;
-}
-
-// Waits (at most 20 s) until `replica` serves `revision`.
-bool WaitForRevision(const AdminClient& replica, int64_t revision) {
-  const absl::Time until = absl::Now() + absl::Seconds(20);
-  while (absl::Now() < until) {
-    if (Revision(replica) == revision) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return false;
-}
 
 // Flags (not archived) and segments of `admin`, as listed.
 struct State {
@@ -94,45 +78,6 @@ void RequireIdentical(const AdminClient& primary, const AdminClient& replica) {
   }
 }
 
-// A rollout of `live_percent` live, the rest shadow, on flag `key`.
-absl::StatusOr<v1::Flag> Rollout(const AdminClient& admin,
-                                 const std::string& key, int live_percent) {
-  v1::SetRolloutRequest request;
-  request.set_key(key);
-  // Shares in thousandths of a percent.
-  v1::Split* live = request.mutable_rollout()->add_splits();
-  live->set_stage(v1::LIVE);
-  live->set_weight(live_percent * 1000);
-  v1::Split* shadow = request.mutable_rollout()->add_splits();
-  shadow->set_stage(v1::SHADOW);
-  shadow->set_weight((100 - live_percent) * 1000);
-  return admin.SetRollout(request);
-}
-
-// Flags at shadow with a rule on a segment and a rollout: what a replica
-// must carry exactly.
-void Populate(const AdminClient& admin, int flags) {
-  v1::CreateSegmentRequest segment;
-  segment.mutable_segment()->set_key("beta");
-  segment.mutable_segment()->add_included("u-1");
-  segment.mutable_segment()->add_included("u-7");
-  REQUIRE(admin.CreateSegment(segment).ok());
-  for (int i = 0; i < flags; ++i) {
-    const std::string key = absl::StrCat("flag-", i);
-    REQUIRE(CreateFlag(admin, OffFlag(key)).ok());
-    REQUIRE(SetStage(admin, key, v1::DUALWRITE).ok());
-    REQUIRE(SetStage(admin, key, v1::SHADOW).ok());
-    v1::AddRuleRequest rule;
-    rule.set_key(key);
-    auto* clause = rule.mutable_rule()->add_clauses();
-    clause->set_op(v1::IN_SEGMENT);
-    clause->add_values("beta");
-    rule.mutable_rule()->mutable_serve()->set_stage(v1::DUALWRITE);
-    REQUIRE(admin.AddRule(rule).ok());
-    REQUIRE(Rollout(admin, key, 10 + i).ok());
-  }
-}
-
 // grpc.health.v1 Health/Check for `service`: the status byte of the
 // answer (1 SERVING, 2 NOT_SERVING), or -1 if the call failed.
 int HealthOf(const AdminClient& admin, const std::string& service) {
@@ -157,41 +102,16 @@ int HealthOf(const AdminClient& admin, const std::string& service) {
   return bytes.size() == 2 && bytes[0] == '\x08' ? bytes[1] : -1;
 }
 
-// The one sample of `name` a scrape of `daemon` shows (-1 if none).
-double ReplicaGauge(const DaemonProcess& daemon, const std::string& name) {
-  const RunResult scraped = HttpGet(
-      absl::StrCat("http://127.0.0.1:", daemon.metrics_port(), "/metrics"));
-  REQUIRE(scraped.exit_code == 0);
-  Exposition exposition;
-  std::string bad_line;
-  INFO(bad_line);
-  REQUIRE(ParseExposition(scraped.out, &exposition, &bad_line));
-  return exposition.Value(name).value_or(-1);
-}
-
-// A primary with `flags` flags (Populate) and a replica in sync with it,
-// each in its own folder of `dir`; both keep their ports across restarts.
-struct PrimaryAndReplica {
+// A primary and one replica; `replica` and `to_replica` name the one.
+struct PrimaryAndReplica : ReplicaSet {
   PrimaryAndReplica(const TempDir& dir, int flags,
                     std::vector<std::string> primary_args = {})
-      : primary(dir.path() + "/primary", std::move(primary_args)) {
-    REQUIRE(primary.Start());
-    primary.KeepPort();
-    to_primary = ConnectAdmin(primary.address());
-    Populate(*to_primary, flags);
-    replica = std::make_unique<DaemonProcess>(
-        dir.path() + "/replica",
-        std::vector<std::string>{"--follow", primary.address()});
-    REQUIRE(replica->Start());
-    replica->KeepPort();
-    to_replica = ConnectAdmin(replica->address());
-    REQUIRE(WaitForRevision(*to_replica, Revision(*to_primary)));
-  }
+      : ReplicaSet(dir, flags, 1, std::move(primary_args)),
+        replica(replicas[0]),
+        to_replica(to_replicas[0]) {}
 
-  DaemonProcess primary;
-  std::unique_ptr<DaemonProcess> replica;
-  std::unique_ptr<AdminClient> to_primary;
-  std::unique_ptr<AdminClient> to_replica;
+  std::unique_ptr<DaemonProcess>& replica;
+  std::unique_ptr<AdminClient>& to_replica;
 };
 
 TEST_CASE("a replica ends identical to its primary, decides as it does, and "
@@ -260,10 +180,10 @@ TEST_CASE("a replica ends identical to its primary, decides as it does, and "
   const RunResult version = RunCli(replica.address(), {"version"});
   CHECK_THAT(version.out, Catch::Contains("Replica:        following "));
 
-  CHECK(ReplicaGauge(replica, "cutover_replica_connected") == 1);
-  CHECK(ReplicaGauge(replica, "cutover_replica_synced") == 1);
-  CHECK(ReplicaGauge(replica, "cutover_replica_revision_lag") == 0);
-  CHECK(ReplicaGauge(replica, "cutover_replica_resets_total") == 1);
+  CHECK(MetricOf(replica, "cutover_replica_connected") == 1);
+  CHECK(MetricOf(replica, "cutover_replica_synced") == 1);
+  CHECK(MetricOf(replica, "cutover_replica_revision_lag") == 0);
+  CHECK(MetricOf(replica, "cutover_replica_resets_total") == 1);
 }
 
 TEST_CASE("a replica keeps answering with its primary killed, comes back "
@@ -296,7 +216,7 @@ TEST_CASE("a replica keeps answering with its primary killed, comes back "
                                                            restarted.flags));
   CHECK(HealthOf(*to_replica, "") == 1);
   CHECK(HealthOf(*to_replica, "cutover.v1.Evaluation") == 2);
-  CHECK(ReplicaGauge(replica, "cutover_replica_connected") == 0);
+  CHECK(MetricOf(replica, "cutover_replica_connected") == 0);
 
   // The primary back, with a change: replayed, no RESET.
   REQUIRE(primary.Start());
@@ -304,7 +224,7 @@ TEST_CASE("a replica keeps answering with its primary killed, comes back "
   REQUIRE(WaitForRevision(*to_replica, Revision(*to_primary)));
   RequireIdentical(*to_primary, *to_replica);
   CHECK(HealthOf(*to_replica, "cutover.v1.Evaluation") == 1);
-  CHECK(ReplicaGauge(replica, "cutover_replica_resets_total") == 0);
+  CHECK(MetricOf(replica, "cutover_replica_resets_total") == 0);
 }
 
 TEST_CASE("a replica that fell behind the primary's replay window takes a "
@@ -330,7 +250,7 @@ TEST_CASE("a replica that fell behind the primary's replay window takes a "
   to_replica = ConnectAdmin(replica.address());
   REQUIRE(WaitForRevision(*to_replica, Revision(*to_primary)));
   RequireIdentical(*to_primary, *to_replica);
-  CHECK(ReplicaGauge(replica, "cutover_replica_resets_total") == 1);
+  CHECK(MetricOf(replica, "cutover_replica_resets_total") == 1);
 }
 
 // A batch of `compared` compared reads of flag-0, `mismatches` of them
@@ -387,12 +307,12 @@ TEST_CASE("telemetry reported to a replica reaches the primary, also after "
   for (int i = 0; i < 5; ++i) {
     REQUIRE(to_replica->ReportMigrationOps(Comparisons(10, 1)).ok());
   }
-  CHECK(ReplicaGauge(replica, "cutover_replica_reports_queued") == 5);
+  CHECK(MetricOf(replica, "cutover_replica_reports_queued") == 5);
   REQUIRE(primary.Start());  // its telemetry window starts empty
   to_primary = ConnectAdmin(primary.address());
   CHECK(WaitForCompared(*to_primary, 50) == 50);
-  CHECK(ReplicaGauge(replica, "cutover_replica_reports_forwarded_total") == 6);
-  CHECK(ReplicaGauge(replica, "cutover_replica_reports_dropped_total") == 0);
+  CHECK(MetricOf(replica, "cutover_replica_reports_forwarded_total") == 6);
+  CHECK(MetricOf(replica, "cutover_replica_reports_dropped_total") == 0);
 }
 
 }  // namespace

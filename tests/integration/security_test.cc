@@ -30,6 +30,7 @@
 #include "server/auth.h"
 #include "tests/integration/call_by_name.h"
 #include "tests/integration/harness.h"
+#include "tests/integration/security_fixtures.h"
 
 namespace cutover::testing {
 namespace {
@@ -41,21 +42,6 @@ void WriteFile(const std::string& path, const std::string& text) {
   out << text;
 }
 
-// Three tokens, one per role, and the token file that accepts them.
-struct Tokens {
-  explicit Tokens(const std::string& dir) : file(dir + "/tokens") {
-    std::string lines = "# name role sha256\n";
-    for (Role role : {Role::kReader, Role::kOperator, Role::kAdmin}) {
-      const std::string token = NewToken();
-      by_role[role] = token;
-      absl::StrAppend(&lines, RoleName(role), "-bot ", RoleName(role), " ",
-                      TokenSha256Hex(token), "\n");
-    }
-    WriteFile(file, lines);
-  }
-  std::string file;
-  std::map<Role, std::string> by_role;
-};
 
 std::shared_ptr<grpc::Channel> Channel(const std::string& server,
                                        const std::string& token) {
@@ -352,18 +338,6 @@ TEST_CASE("AdminClient sends its token: the token's name is the actor, and "
   CHECK(history->entries(1).actor() == "admin-bot");
 }
 
-// The test PKI (MakeTestPki, tests/integration/harness.h) in `dir`.
-struct Pki {
-  explicit Pki(const std::string& dir) : dir(dir) {
-    const RunResult made = MakeTestPki(dir);
-    INFO("openssl: " << made.out << made.err);
-    REQUIRE(made.exit_code == 0);
-  }
-  std::string operator()(const std::string& file) const {
-    return dir + "/" + file;
-  }
-  std::string dir;
-};
 
 TEST_CASE("TLS: the CLI connects with the right CA only", "[security][tls]") {
   TempDir dir;
