@@ -28,6 +28,8 @@ echo "== invalidation_bench (ack to the last watching stream)"
 "$B/invalidation_bench" --streams=1,100,1000 --changes=100
 echo "== invalidation_bench (the same, every stream with a token)"
 "$B/invalidation_bench" --streams=1,100,1000 --changes=100 --auth=token
+echo "== invalidation_bench (through three read replicas, next to direct streams)"
+"$B/invalidation_bench" --streams=30,300,999 --replicas=3 --changes=100
 echo "== invalidation_bench (100 clients: local evaluation, then remote)"
 "$B/invalidation_bench" 100 30
 "$B/invalidation_bench" 100 30 --evaluation=remote
