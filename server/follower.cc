@@ -27,9 +27,6 @@ struct Follower::Shared {
   grpc::ClientContext* stream ABSL_GUARDED_BY(mu) = nullptr;  // open stream
   State state ABSL_GUARDED_BY(mu);
   const FlagRegistry* registry ABSL_GUARDED_BY(mu) = nullptr;  // null: gone
-  // The highest revision this replica held before a RESET took it back to
-  // a lower one (the primary went back); 0: never.
-  int64_t went_back_from ABSL_GUARDED_BY(mu) = 0;
   // Reports for the primary, oldest first.
   std::deque<v1::ReportMigrationOpsRequest> reports ABSL_GUARDED_BY(mu);
 
@@ -140,6 +137,7 @@ absl::StatusOr<std::unique_ptr<Follower>> Follower::Start(
         absl::StrCat("follow_ca_file: ", made.status().message()));
   }
   follower->channel_ = *std::move(made);
+  follower->primary_info_ = v1::Admin::NewStub(follower->channel_);
   // Forwarded calls carry their caller's token, not the follow token.
   channel.token.clear();
   absl::StatusOr<std::shared_ptr<grpc::Channel>> forwarding =
@@ -164,13 +162,20 @@ void Follower::ForwardReport(const v1::ReportMigrationOpsRequest& report) {
 absl::Status Follower::CheckResumeFrom(int64_t from_revision) const {
   const State now = state();
   if (from_revision <= now.revision) return absl::OkStatus();
-  // Ahead of this replica: from a history the primary discarded (it went
-  // back, e.g. to a restored backup, and so did this replica), the
-  // watcher is sent the primary's state (a RESET); otherwise this replica
-  // has not caught up yet.
-  {
-    absl::MutexLock lock(&shared_->mu);
-    if (from_revision <= shared_->went_back_from) return absl::OkStatus();
+  // Ahead of this replica: either it has not caught up yet, or the
+  // primary went back (a restored backup) and the watcher's revision is
+  // from a history the primary discarded. Only the primary can tell: if
+  // it is behind the watcher too, its state is the truth and the watcher
+  // is sent it (a RESET). Rare (a watcher moving between replicas), so
+  // one short call here is cheap.
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+  v1::ServerInfo primary;
+  if (primary_info_->GetServerInfo(&context, v1::GetServerInfoRequest(),
+                                   &primary)
+          .ok() &&
+      primary.revision() < from_revision) {
+    return absl::OkStatus();
   }
   return absl::UnavailableError(absl::StrCat(
       "watch: this read replica is at revision ", now.revision,
@@ -341,7 +346,6 @@ absl::Status Follower::FollowOnce() {
       }
       case v1::WatchEvent::SYNCED: {
         if (in_reset) {
-          const int64_t before = registry_->store().revision();
           failure = registry_->ResetReplicated(event.revision(),
                                                std::move(reset_flags),
                                                std::move(reset_segments));
@@ -350,9 +354,6 @@ absl::Status Follower::FollowOnce() {
           in_reset = false;
           absl::MutexLock lock(&shared_->mu);
           if (failure.ok()) ++shared_->state.resets;
-          if (failure.ok() && event.revision() < before) {
-            shared_->went_back_from = std::max(shared_->went_back_from, before);
-          }
         }
         absl::MutexLock lock(&shared_->mu);
         first_sync = failure.ok() && !shared_->state.synced;

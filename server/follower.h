@@ -105,8 +105,9 @@ class Follower {
   // (the Evaluation service asks before a Watch). A replica behind it
   // refuses (UNAVAILABLE: the client tries again, on another replica when
   // it balances over several), so that no watcher is sent back to an older
-  // state it has seen replaced; unless the primary itself went back past
-  // it (a RESET to a lower revision), whose state is then the truth.
+  // state it has seen replaced; unless the primary, asked then, is behind
+  // the watcher too (it went back, e.g. to a restored backup): its state
+  // is the truth. Blocks for the primary's answer, at most 1 s.
   absl::Status CheckResumeFrom(int64_t from_revision) const;
 
   // The primary's Admin API on a channel that sends no token of its own:
@@ -142,6 +143,8 @@ class Follower {
   std::shared_ptr<Shared> shared_;
   std::shared_ptr<grpc::Channel> channel_;  // to the primary, set by Start
   std::unique_ptr<v1::Admin::Stub> primary_admin_;  // set by Start
+  // The primary's Admin API with the follow token (GetServerInfo).
+  std::unique_ptr<v1::Admin::Stub> primary_info_;
   std::thread thread_;
   std::thread forward_thread_;
 };

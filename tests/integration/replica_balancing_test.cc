@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -265,6 +266,38 @@ TEST_CASE("a replica behind a watcher's revision refuses its Watch until it "
   const FirstEvent resumed = WatchFrom(*world.to_replicas[1], new_revision);
   CHECK(resumed.event.kind() == v1::WatchEvent::SYNCED);
   CHECK(resumed.event.revision() == new_revision);
+}
+
+TEST_CASE("after the primary is restored from a backup, a watcher from the "
+          "lost history is sent the restored state by a replica",
+          "[replica][balancing]") {
+  TempDir dir;
+  ReplicaSet world(dir, 1, 1);
+  v1::CreateBackupRequest backup;
+  backup.set_dir(dir.path() + "/backup");
+  REQUIRE(world.to_primary->CreateBackup(backup).ok());
+  const int64_t backup_revision = Revision(*world.to_primary);
+  REQUIRE(Rollout(*world.to_primary, "flag-0", 70).ok());
+  const int64_t lost_revision = Revision(*world.to_primary);
+  REQUIRE(WaitForRevision(*world.to_replicas[0], lost_revision));
+
+  // The restore (docs/operations.md): the primary's folder replaced by the
+  // backup, the primary started on it, at the backup's revision.
+  REQUIRE(world.primary.Stop(SIGTERM) == 0);
+  const std::string data = dir.path() + "/primary";
+  std::filesystem::remove_all(data);
+  std::filesystem::copy(dir.path() + "/backup", data,
+                        std::filesystem::copy_options::recursive);
+  REQUIRE(world.primary.Start());
+  world.to_primary = ConnectAdmin(world.primary.address());
+  REQUIRE(Revision(*world.to_primary) == backup_revision);
+  REQUIRE(WaitForRevision(*world.to_replicas[0], backup_revision));
+
+  // A watcher that saw the lost revision: the restored state, whole.
+  const FirstEvent reset = WatchFrom(*world.to_replicas[0], lost_revision);
+  INFO(reset.status.error_message());
+  CHECK(reset.event.kind() == v1::WatchEvent::RESET);
+  CHECK(reset.event.revision() == backup_revision);
 }
 
 }  // namespace
