@@ -5,7 +5,8 @@
 // when the primary is killed, comes back from its own store when restarted
 // alone, catches up without a RESET when the primary can replay, and takes
 // a RESET (ending identical) when it fell behind the primary's window;
-// telemetry reported to it reaches the primary, also after an outage.
+// telemetry reported to it reaches the primary, also after an outage; it
+// answers flagd's evaluation protocol as its primary does.
 #include <catch2/catch.hpp>
 
 #include <csignal>
@@ -20,11 +21,13 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cutover/v1/cutover.pb.h"
+#include "flagd/evaluation/v2/evaluation.pb.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "tests/integration/admin_calls.h"
 #include "tests/integration/call_by_name.h"
+#include "tests/integration/flagd_calls.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/replica_world.h"
 
@@ -184,6 +187,20 @@ TEST_CASE("a replica ends identical to its primary, decides as it does, and "
   CHECK(MetricOf(replica, "cutover_replica_synced") == 1);
   CHECK(MetricOf(replica, "cutover_replica_revision_lag") == 0);
   CHECK(MetricOf(replica, "cutover_replica_resets_total") == 1);
+
+  // flagd's evaluation protocol answers the same on both.
+  FlagdCaller flagd_at_primary(to_primary->channel(), "v2");
+  FlagdCaller flagd_at_replica(to_replica->channel(), "v2");
+  for (int u = 0; u < 50; ++u) {
+    flagd::evaluation::v2::ResolveStringRequest request;
+    request.set_flag_key("flag-1");
+    (*request.mutable_context()->mutable_fields())["targetingKey"]
+        .set_string_value(absl::StrCat("u-", u));
+    flagd::evaluation::v2::ResolveStringResponse want, got;
+    REQUIRE(flagd_at_primary.Call("ResolveString", request, &want).ok());
+    REQUIRE(flagd_at_replica.Call("ResolveString", request, &got).ok());
+    CHECK(google::protobuf::util::MessageDifferencer::Equals(want, got));
+  }
 }
 
 TEST_CASE("a replica keeps answering with its primary killed, comes back "
