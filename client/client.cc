@@ -41,6 +41,8 @@ ChannelOptions ChannelOptionsFor(const ClientOptions& options) {
       options.token.empty() ? TokenFromEnvironment() : options.token;
   channel.reconnect_initial_backoff = options.reconnect_initial_backoff;
   channel.reconnect_max_backoff = options.reconnect_max_backoff;
+  channel.keepalive_time = options.keepalive_time;
+  channel.keepalive_timeout = options.keepalive_timeout;
   return channel;
 }
 

@@ -149,6 +149,11 @@ struct ClientOptions {
   // The channel's own reconnection backoff uses the same bounds.
   absl::Duration reconnect_initial_backoff = absl::Milliseconds(100);
   absl::Duration reconnect_max_backoff = absl::Seconds(10);
+  // Keepalive pings on the channel (see rpc/channel.h): a daemon whose
+  // machine vanished is noticed after about keepalive_time +
+  // keepalive_timeout, and calls move off it. Zero: no pings.
+  absl::Duration keepalive_time = absl::Seconds(20);
+  absl::Duration keepalive_timeout = absl::Seconds(10);
   // Create waits at most this long for the Watch stream's first SYNCED,
   // so that the first decisions are not all misses. 0: do not wait.
   absl::Duration initial_sync_wait = absl::Seconds(1);

@@ -166,6 +166,18 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
                      static_cast<int>(absl::ToInt64Milliseconds(
                          options.reconnect_max_backoff)));
   }
+  if (options.keepalive_time > absl::ZeroDuration()) {
+    arguments.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+                     static_cast<int>(absl::ToInt64Milliseconds(
+                         options.keepalive_time)));
+    arguments.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                     static_cast<int>(absl::ToInt64Milliseconds(
+                         options.keepalive_timeout)));
+    // Also with no call open (a round-robin address between calls), and
+    // with no limit on pings between data frames (gRPC stops at 2).
+    arguments.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    arguments.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  }
   if (options.own_connection) {
     arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   }

@@ -56,6 +56,15 @@ struct ChannelOptions {
   // failed), which keep clients away from a restarted daemon for seconds.
   absl::Duration reconnect_initial_backoff = absl::ZeroDuration();
   absl::Duration reconnect_max_backoff = absl::ZeroDuration();
+  // Keepalive: a connection idle this long is sent an HTTP/2 ping, and
+  // closed if the ping is not answered within keepalive_timeout; its calls
+  // fail and new ones go to another address or a new connection. This is
+  // how a daemon whose machine vanished (no TCP reset, the connection
+  // half-open) is noticed in seconds rather than the kernel's ~15 minutes;
+  // until then a call sent on it waits out its deadline. cutoverd accepts
+  // pings down to one a second. Zero: no pings.
+  absl::Duration keepalive_time = absl::Seconds(20);
+  absl::Duration keepalive_timeout = absl::Seconds(10);
   // A connection of the channel's own. By default gRPC lets channels to
   // the same address with the same settings share one connection; load
   // generators that stand for several clients want one each.

@@ -158,6 +158,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     if (!extra->empty()) builder.AddListeningPort(*extra, *credentials);
   }
   builder.SetMaxReceiveMessageSize(config.max_request_bytes);
+  // Clients send keepalive pings (rpc/channel.h: every 20 s by default) to
+  // find a connection whose other end vanished without a reset; accept
+  // them down to one a second, also on connections with no call open,
+  // rather than gRPC's default of one per 5 minutes, past which a client
+  // is sent away for pinging too often.
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.RegisterService(daemon->evaluation_.get());
   builder.RegisterService(daemon->admin_.get());
   builder.RegisterService(daemon->telemetry_.get());

@@ -1,10 +1,14 @@
 // What the client library's integration tests share: client options for a
-// test daemon, a cutoverctl call that must succeed, and a bounded poll.
+// test daemon, a cutoverctl call that must succeed, a bounded poll, and a
+// SIGCONT for a paused daemon however a test ends.
 #ifndef CUTOVER_TESTS_INTEGRATION_CLIENT_HELPERS_H_
 #define CUTOVER_TESTS_INTEGRATION_CLIENT_HELPERS_H_
 
 #include <catch2/catch.hpp>
 
+#include <sys/types.h>
+
+#include <csignal>
 #include <string>
 #include <vector>
 
@@ -54,6 +58,15 @@ bool Eventually(Predicate done, absl::Duration limit = absl::Seconds(10)) {
   }
   return done();
 }
+
+// Sends SIGCONT to a SIGSTOPped daemon when the test ends, however it ends
+// (declared after the DaemonProcess, so it runs before the harness reaps).
+struct ContinueOnExit {
+  pid_t pid = -1;
+  ~ContinueOnExit() {
+    if (pid > 0) kill(pid, SIGCONT);
+  }
+};
 
 }  // namespace cutover::testing
 

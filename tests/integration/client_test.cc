@@ -207,14 +207,6 @@ pid_t DaemonPid(const std::string& data_dir) {
   return -1;
 }
 
-// Sends SIGCONT to a SIGSTOPped daemon when the test ends, however it ends
-// (declared after the DaemonProcess, so it runs before the harness reaps).
-struct ContinueOnExit {
-  pid_t pid = -1;
-  ~ContinueOnExit() {
-    if (pid > 0) kill(pid, SIGCONT);
-  }
-};
 
 TEST_CASE("decisions are cached and a change is seen by the next Decide",
           "[client]") {

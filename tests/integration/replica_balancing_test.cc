@@ -2,13 +2,17 @@
 // kRoundRobin over a gRPC target naming three replicas on loopback), with
 // real daemons: calls spread over every replica; a replica killed under
 // load, or the primary killed under load, costs no decision (no fallback,
-// no default: every answer the daemon's); the client's Watch resumes on
-// another replica from its revision, without a RESET; and a replica behind
-// a watcher's revision refuses it until it has caught up, so that no
-// watcher is taken back to a state it has seen replaced.
+// no default: every answer the daemon's); a replica that stops answering
+// without closing its connections is left within the keepalive; the
+// client's Watch resumes on another replica from its revision, without a
+// RESET; and a replica behind a watcher's revision refuses it until it has
+// caught up (or the primary went back), so that no watcher is taken back
+// to a state it has seen replaced.
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <signal.h>
+
 #include <csignal>
 #include <filesystem>
 #include <cstdint>
@@ -164,6 +168,47 @@ TEST_CASE("a client balancing over three replicas loses no decision when "
                    {{"kind", "resync"}}) <= 0);
   }
   CHECK(resumed >= 1);
+}
+
+TEST_CASE("a replica that stops answering with its connections left open "
+          "(its machine gone) is left by a balancing client within the "
+          "keepalive, and decisions stop falling back",
+          "[replica][balancing]") {
+  TempDir dir;
+  ReplicaSet world(dir, 2, 3);
+  ClientOptions options = RemoteOptionsFor(*world.replicas[0]);
+  options.server = world.ReplicasTarget();
+  options.load_balancing = ChannelOptions::LoadBalancing::kRoundRobin;
+  options.decide_deadline = absl::Milliseconds(200);
+  options.keepalive_time = absl::Seconds(2);
+  options.keepalive_timeout = absl::Seconds(1);
+  absl::StatusOr<std::unique_ptr<Client>> created = Client::Create(options);
+  REQUIRE(created.ok());
+  Client& client = **created;
+  REQUIRE(Eventually([&] { return client.watch_synced(); }));
+  DecideLoad load(&client);
+  REQUIRE(load.WaitFor(2000));
+
+  // SIGSTOP: the kernel keeps the sockets, so no reset tells the client;
+  // calls sent there wait out their deadline (and fall back) until the
+  // connection's unanswered ping closes it.
+  ContinueOnExit resume;
+  resume.pid = world.replicas[1]->pid();
+  REQUIRE(kill(resume.pid, SIGSTOP) == 0);
+  absl::SleepFor(options.keepalive_time + options.keepalive_timeout +
+                 absl::Seconds(3));
+  const ClientStats before = client.stats();
+  const uint64_t decided_before = load.decided();
+  REQUIRE(load.WaitFor(2000));
+  load.Stop();
+  const ClientStats after = client.stats();
+  INFO("decided " << load.decided() - decided_before
+                  << " after the keepalive; fallbacks before it "
+                  << before.local_serves);
+  CHECK(after.local_serves == before.local_serves);
+  CHECK(after.stale_serves == before.stale_serves);
+  CHECK(after.errors == 0);
+  CHECK(load.defaults() == 0);
 }
 
 TEST_CASE("with the primary killed under load, replicas answer every "
