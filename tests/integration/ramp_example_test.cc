@@ -381,6 +381,13 @@ TEST_CASE("with orders-demo under load a healthy plan reaches live for "
   CHECK(run["migrator.mismatches"] == 0);
   CHECK(run["telemetry.batches_sent"] > 0);
   CHECK(run["telemetry.send_failures"] == 0);
+  // On the way, the demo served shadow and live side by side (live 10%,
+  // 50%), as the steps said.
+  bool mixed = false;
+  for (const Mix& mix : MixLines(run.result.out)) {
+    mixed = mixed || (mix.count("shadow") == 1 && mix.count("live") == 1);
+  }
+  CHECK(mixed);
   const DemoRun check = world.Demo("db", {"check"});
   CHECK(check.facts.at("check.identical") == "yes");
   CHECK(check["check.old_rows"] == kOldRows + run["orders_placed"]);
