@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
@@ -414,13 +415,21 @@ v1::RampStatus BugStopsTheRamp(RampWorld& world, const std::string& on_breach,
   CHECK(first["migrator.mismatches"] == 0);
 
   Load buggy(world, "buggy", {"--seed", "2", "--corrupt-new-every", "3"});
+  // The mismatch check of every analysis seen, by its time.
+  std::map<int64_t, v1::RampCheckResult> seen;
   const v1::RampStatus stopped = world.WatchRamp(
       [&](const v1::RampStatus& s) { return s.state() == stopped_state; },
-      [](const v1::RampStatus& s) {
+      [&](const v1::RampStatus& s) {
         INFO(s.ShortDebugString());
         REQUIRE((Active(s) || s.last_analysis().verdict() == v1::CHECK_BREACH));
         if (s.last_analysis().verdict() == v1::CHECK_BREACH) {
           CHECK_FALSE(Active(s));  // a breach stops the ramp at once
+        }
+        if (s.has_last_analysis()) {
+          seen[absl::ToUnixNanos(absl::FromUnixSeconds(
+                   s.last_analysis().time().seconds()) +
+               absl::Nanoseconds(s.last_analysis().time().nanos()))] =
+              MismatchCheck(s.last_analysis());
         }
       });
   INFO("stopped: " << stopped.ShortDebugString());
@@ -430,6 +439,15 @@ v1::RampStatus BugStopsTheRamp(RampWorld& world, const std::string& on_breach,
   CHECK(mismatch.verdict() == v1::CHECK_BREACH);
   CHECK(mismatch.figure() > 0);
   CHECK(mismatch.samples() >= static_cast<uint64_t>(kMinSamples));
+  // Every earlier analysis seen let no mismatch through: none, or too few
+  // compared reads to judge (the breach is the first analysis able to).
+  REQUIRE_FALSE(seen.empty());
+  CHECK(std::prev(seen.end())->second.verdict() == v1::CHECK_BREACH);
+  for (auto it = seen.begin(); it != std::prev(seen.end()); ++it) {
+    INFO(it->second.line());
+    CHECK((it->second.figure() == 0 ||
+           it->second.verdict() == v1::CHECK_INCONCLUSIVE));
+  }
   // Stopped by the analysis that breached: its state was written then.
   CHECK(stopped.updated_by() == "ramp");
   CHECK(SameTime(stopped.update_time(), stopped.last_analysis().time()));
