@@ -196,6 +196,13 @@ int main(int argc, char** argv) {
                  "each thread waits this long after each request")
       ->check(CLI::Range(0, 60000))
       ->capture_default_str();
+  double print_mix_seconds = 0;
+  app.add_option("--print-mix", print_mix_seconds,
+                 "every this many seconds, print on stderr the stages the "
+                 "users were served in that time (\"orders-demo: mix: "
+                 "shadow=120 live=30\"); 0: never")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
   app.add_flag("--read-repair", read_repair,
                "in shadow, rewrite a user's orders into RocksDB from SQLite "
                "when the two lists differ");
@@ -403,10 +410,34 @@ int main(int argc, char** argv) {
     });
   }
 
+  // --print-mix: the stage mix of each period, while the load runs.
+  std::atomic<bool> traffic_done{false};
+  std::thread mix_thread;
+  if (print_mix_seconds > 0) {
+    mix_thread = std::thread([&] {
+      const absl::Duration period = absl::Seconds(print_mix_seconds);
+      cutover::examples::RepositoryStats before = repository.stats();
+      absl::Time next = absl::Now() + period;
+      while (!traffic_done.load()) {
+        if (absl::Now() < next) {
+          absl::SleepFor(absl::Milliseconds(10));
+          continue;
+        }
+        next = absl::Now() + period;
+        const cutover::examples::RepositoryStats now = repository.stats();
+        std::fprintf(stderr, "orders-demo: mix: %s\n",
+                     cutover::examples::StageMix(before, now).c_str());
+        before = now;
+      }
+    });
+  }
+
   const absl::Time start = absl::Now();
   const cutover::examples::TrafficResult result =
       cutover::examples::RunTraffic(repository, traffic);
   const absl::Duration elapsed = absl::Now() - start;
+  traffic_done.store(true);
+  if (mix_thread.joinable()) mix_thread.join();
   if (control.joinable()) control.join();
   if (backfill_thread.joinable()) backfill_thread.join();
   for (const std::string& error : result.sample_errors) {

@@ -28,6 +28,21 @@ std::string FormatOrders(const std::vector<Order>& orders) {
   });
 }
 
+std::string StageMix(const RepositoryStats& before,
+                     const RepositoryStats& after) {
+  std::vector<std::string> parts;
+  for (int s = static_cast<int>(kFirstStage); s <= static_cast<int>(kLastStage);
+       ++s) {
+    const size_t i = static_cast<size_t>(s);
+    const uint64_t n =
+        after.decisions_by_stage[i] - before.decisions_by_stage[i];
+    if (n > 0) {
+      parts.push_back(absl::StrCat(StageName(static_cast<Stage>(s)), "=", n));
+    }
+  }
+  return parts.empty() ? "none" : absl::StrJoin(parts, " ");
+}
+
 OrdersRepository::OrdersRepository(DecisionSource* decisions,
                                    Migrator* migrator, OrdersDatabase* old_db,
                                    OrdersDatabase* new_db,

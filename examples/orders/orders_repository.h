@@ -114,6 +114,13 @@ class OrdersRepository {
 // allowed to log row data).
 std::string FormatOrders(const std::vector<Order>& orders);
 
+// The decisions made between two snapshots of one repository's stats, by
+// stage, in stage order, stages without any left out: "shadow=120 live=30",
+// or "none". orders-demo --print-mix prints it, so that a watcher sees
+// which stages the users were served while a flag moves.
+std::string StageMix(const RepositoryStats& before,
+                     const RepositoryStats& after);
+
 }  // namespace cutover::examples
 
 #endif  // CUTOVER_EXAMPLES_ORDERS_ORDERS_REPOSITORY_H_

@@ -101,10 +101,12 @@ struct DemoRun {
 
 // A daemon on a fresh folder with the flag "orders" (old sqlite-orders,
 // new rocksdb-orders, at stage off), and the databases of orders-demo runs
-// in the same folder.
+// in the same folder. `daemon_args` are added to cutoverd's command line
+// (e.g. a --config).
 class OrdersWorld {
  public:
-  OrdersWorld() : daemon_(dir_.path() + "/data") {
+  explicit OrdersWorld(std::vector<std::string> daemon_args = {})
+      : daemon_(dir_.path() + "/data", std::move(daemon_args)) {
     const bool started = daemon_.Start();
     INFO("cutoverd stderr:\n" << daemon_.last_stderr());
     REQUIRE(started);
