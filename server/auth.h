@@ -151,12 +151,12 @@ class TokenTable {
 // the token. Copyable; empty for a stream opened without a token.
 class StreamTicket {
  public:
-  // Registers the stream just made: `end` is called (once, on the
-  // reloading thread, under the registry's lock, see
-  // server/token_streams.h) with UNAUTHENTICATED if a reload removes the
-  // token, or PERMISSION_DENIED if it lowers the token's role below the
-  // method's; at once if a reload did so since AllowStream. Keep the
-  // result until the stream is done (its destruction unregisters it).
+  // Registers the stream just made: `end` is called, at most once and
+  // under the registry's lock (server/token_streams.h), with
+  // UNAUTHENTICATED if a reload removes the token, or PERMISSION_DENIED if
+  // it lowers the token's role below the method's: on the reloading
+  // thread, or here already if a reload did so since AllowStream. Keep
+  // the result until the stream is done (its destruction unregisters it).
   // Null for an empty ticket: nothing to end.
   std::unique_ptr<StreamRegistration> Track(
       std::function<void(const absl::Status&)> end) const;
