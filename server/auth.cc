@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "credentials/token_hash.h"
 #include "grpcpp/server_context.h"
+#include "server/token_streams.h"
 
 namespace cutover {
 namespace {
@@ -112,27 +113,37 @@ std::optional<Role> RequiredRole(absl::string_view method) {
   return std::nullopt;
 }
 
+Authorizer::Authorizer(AuthConfig config)
+    : config_(std::move(config)), streams_(std::make_unique<TokenStreams>()) {}
+
+Authorizer::~Authorizer() = default;
+
 absl::StatusOr<std::unique_ptr<Authorizer>> Authorizer::Create(
     const AuthConfig& config) {
   std::unique_ptr<Authorizer> authorizer(new Authorizer(config));
   if (!config.enabled) return authorizer;
-  absl::StatusOr<bool> installed = authorizer->InstallTokens();
+  absl::StatusOr<bool> installed = authorizer->InstallTokens(nullptr);
   if (!installed.ok()) return installed.status();
   return authorizer;
 }
 
-absl::StatusOr<bool> Authorizer::ReloadTokenFile() {
+absl::StatusOr<bool> Authorizer::ReloadTokenFile(size_t* streams_ended) {
   if (!config_.enabled) return false;
-  return InstallTokens();
+  return InstallTokens(streams_ended);
 }
 
-absl::StatusOr<bool> Authorizer::InstallTokens() {
+absl::StatusOr<bool> Authorizer::InstallTokens(size_t* streams_ended) {
   auto tokens = TokenTable::Build(config_);
   if (!tokens.ok()) return tokens.status();
   absl::MutexLock lock(&mu_);
   if (!token_sets_.empty() && (*tokens)->SameAs(*token_sets_.back())) {
     return false;
   }
+  // The streams the new set no longer allows end before any call can see
+  // the set; a stream the old set allowed that registers after this is
+  // checked against the new one then (TokenStreams::Add).
+  const size_t ended = streams_->Revoke(tokens->get());
+  if (streams_ended != nullptr) *streams_ended += ended;
   // Release: a reader that loads the new pointer sees the whole set.
   tokens_.store(tokens->get(), std::memory_order_release);
   token_sets_.push_back(*std::move(tokens));
@@ -154,7 +165,7 @@ const Authorizer* Authorizer::OrAllowAll(const Authorizer* authorizer) {
 }
 
 absl::StatusOr<Principal> Authorizer::Identify(
-    const grpc::ServerContextBase& context) const {
+    const grpc::ServerContextBase& context, StreamTicket* ticket) const {
   const absl::string_view authorization =
       Metadata(context, kAuthorizationKey);
   if (!authorization.empty()) {
@@ -168,6 +179,11 @@ absl::StatusOr<Principal> Authorizer::Identify(
         tokens->Match(authorization.substr(sizeof(kBearerPrefix) - 1));
     if (match == nullptr) {
       return absl::UnauthenticatedError("authorization: token not accepted");
+    }
+    if (ticket != nullptr) {
+      ticket->streams_ = streams_.get();
+      ticket->token_ = match->sha256;
+      ticket->checked_ = tokens;
     }
     return Principal{match->name, match->role};
   }
@@ -203,11 +219,30 @@ absl::Status Authorizer::Allow(const grpc::ServerContextBase& context,
                                absl::string_view method) const {
   // The evaluation hot path: with nothing to check, build no names.
   if (!config_.enabled || IsOpen(method)) return absl::OkStatus();
-  return Authorize(context, method).status();
+  return Check(context, method, nullptr).status();
+}
+
+absl::StatusOr<StreamTicket> Authorizer::AllowStream(
+    const grpc::ServerContextBase& context, absl::string_view method) const {
+  StreamTicket ticket;
+  if (!config_.enabled || IsOpen(method)) return ticket;  // nothing to end
+  absl::StatusOr<Principal> caller = Check(context, method, &ticket);
+  if (!caller.ok()) return caller.status();
+  if (ticket.streams_ != nullptr) {
+    ticket.needed_ = *RequiredRole(method);  // Check found it
+    ticket.method_ = std::string(method);
+  }
+  return ticket;
 }
 
 absl::StatusOr<Principal> Authorizer::Authorize(
     const grpc::ServerContextBase& context, absl::string_view method) const {
+  return Check(context, method, nullptr);
+}
+
+absl::StatusOr<Principal> Authorizer::Check(
+    const grpc::ServerContextBase& context, absl::string_view method,
+    StreamTicket* ticket) const {
   if (!config_.enabled) {
     Principal caller;
     const absl::string_view actor = Metadata(context, kActorMetadataKey);
@@ -222,7 +257,7 @@ absl::StatusOr<Principal> Authorizer::Authorize(
         absl::StrCat("authorization: ", method, " is not in the role table"));
   }
   if (IsOpen(method)) return Principal{context.peer(), std::nullopt};
-  absl::StatusOr<Principal> caller = Identify(context);
+  absl::StatusOr<Principal> caller = Identify(context, ticket);
   if (!caller.ok()) return caller.status();
   if (static_cast<int>(*caller->role) < static_cast<int>(*needed)) {
     return absl::PermissionDeniedError(absl::StrCat(

@@ -19,6 +19,11 @@
 // constant-time comparison instead of a SHA-256; what it remembers belongs
 // to one set of tokens and is never used with another.
 //
+// Streams (Watch, flagd's EventStream and SyncFlags) are authorized once,
+// when they open, by AllowStream; one opened with a token is registered
+// (StreamTicket::Track, server/token_streams.h) and a reload that removes
+// the token, or lowers its role below the method's, ends it at once.
+//
 // Thread-safe: the configuration is immutable after Create; the token set
 // is replaced whole (readers load one pointer; every set made lives as
 // long as the Authorizer, and a reload that changes nothing makes none).
@@ -28,11 +33,13 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -43,6 +50,9 @@ class ServerContextBase;
 }  // namespace grpc
 
 namespace cutover {
+
+class StreamRegistration;
+class TokenStreams;
 
 // The longest token name (the actor in history) or x-cutover-actor kept.
 inline constexpr size_t kMaxActorLength = 128;
@@ -121,6 +131,9 @@ class TokenTable {
 
   // The entry `token` belongs to, or null. Thread-safe.
   const Entry* Match(absl::string_view token) const;
+  // The entry of the token whose SHA-256 is `digest` (the one Match would
+  // find for that token), or null.
+  const Entry* Find(const TokenDigest& digest) const;
   // The same names, roles and hashes in the same order.
   bool SameAs(const TokenTable& other) const;
   bool empty() const { return entries_.empty(); }
@@ -131,6 +144,30 @@ class TokenTable {
 
   std::vector<Entry> entries_;
   const uint64_t id_;  // unique in the process, never reused
+};
+
+// What AllowStream found out about a stream it allowed: the token the
+// stream was opened with, if any, to end the stream when a reload revokes
+// the token. Copyable; empty for a stream opened without a token.
+class StreamTicket {
+ public:
+  // Registers the stream just made: `end` is called, at most once and
+  // under the registry's lock (server/token_streams.h), with
+  // UNAUTHENTICATED if a reload removes the token, or PERMISSION_DENIED if
+  // it lowers the token's role below the method's: on the reloading
+  // thread, or here already if a reload did so since AllowStream. Keep
+  // the result until the stream is done (its destruction unregisters it).
+  // Null for an empty ticket: nothing to end.
+  std::unique_ptr<StreamRegistration> Track(
+      std::function<void(const absl::Status&)> end) const;
+
+ private:
+  friend class Authorizer;
+  TokenStreams* streams_ = nullptr;  // null: no token
+  TokenDigest token_{};
+  Role needed_ = Role::kReader;
+  const TokenTable* checked_ = nullptr;  // the set that allowed it
+  std::string method_;
 };
 
 class Authorizer {
@@ -153,6 +190,10 @@ class Authorizer {
   absl::Status Allow(const grpc::ServerContextBase& context,
                      absl::string_view method) const;
 
+  // Allow for a stream: also the ticket to Track it with once it is made.
+  absl::StatusOr<StreamTicket> AllowStream(
+      const grpc::ServerContextBase& context, absl::string_view method) const;
+
   bool enabled() const { return config_.enabled; }
 
   // Reads the configured tokens and the token file again. If the set
@@ -160,26 +201,35 @@ class Authorizer {
   // false if nothing changed. A bad file (an unreadable one, a bad line)
   // or a set with no token and no certificate role: INVALID_ARGUMENT
   // naming the line or the rule, and the current set stays. Any thread;
-  // reloads are serialized.
-  absl::StatusOr<bool> ReloadTokenFile();
+  // reloads are serialized. A set that replaces the current one first ends
+  // the streams it no longer allows (StreamTicket::Track); how many is
+  // added to `*streams_ended` when that is not null.
+  absl::StatusOr<bool> ReloadTokenFile(size_t* streams_ended = nullptr);
   // Token sets made so far (1 after Create, one more per changing reload).
   size_t token_sets() const;
+
+  ~Authorizer();
 
   // `authorizer`, or a shared one that allows every call (auth: none) if
   // it is null: what services that take an optional Authorizer* keep.
   static const Authorizer* OrAllowAll(const Authorizer* authorizer);
 
  private:
-  explicit Authorizer(AuthConfig config) : config_(std::move(config)) {}
+  explicit Authorizer(AuthConfig config);
   // Whether open_evaluation lets `method` through without a token.
   bool IsOpen(absl::string_view method) const;
   // Builds the token set from config_ and makes it the current one unless
   // it equals the current one: true if it did. The first call (Create)
   // always installs.
-  absl::StatusOr<bool> InstallTokens();
-  // The principal of `context` without checking any role.
-  absl::StatusOr<Principal> Identify(
-      const grpc::ServerContextBase& context) const;
+  absl::StatusOr<bool> InstallTokens(size_t* streams_ended);
+  // Authorize; fills `*ticket` (when not null) for a caller with a token.
+  absl::StatusOr<Principal> Check(const grpc::ServerContextBase& context,
+                                  absl::string_view method,
+                                  StreamTicket* ticket) const;
+  // The principal of `context` without checking any role; the token's
+  // entry and its set in `*ticket` (when not null) for a token.
+  absl::StatusOr<Principal> Identify(const grpc::ServerContextBase& context,
+                                     StreamTicket* ticket) const;
 
   const AuthConfig config_;
   // The accepted tokens now; null when auth is off.
@@ -189,6 +239,8 @@ class Authorizer {
   // stays valid.
   std::vector<std::unique_ptr<const TokenTable>> token_sets_
       ABSL_GUARDED_BY(mu_);
+  // The streams opened with a token (its own lock, taken after mu_).
+  const std::unique_ptr<TokenStreams> streams_;
 };
 
 }  // namespace cutover

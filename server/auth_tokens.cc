@@ -116,9 +116,14 @@ bool TokenTable::SameAs(const TokenTable& other) const {
 
 const TokenTable::Entry* TokenTable::MatchByHash(
     absl::string_view token) const {
-  const TokenDigest digest = TokenSha256(token);
-  // Every known hash is compared, so the time taken says nothing about
-  // which one (if any) matched.
+  // Every known hash is compared (Find), so the time taken says nothing
+  // about which one (if any) matched.
+  return Find(TokenSha256(token));
+}
+
+const TokenTable::Entry* TokenTable::Find(const TokenDigest& digest) const {
+  // The last entry with the digest; every entry is compared, each in
+  // constant time.
   const Entry* match = nullptr;
   for (const Entry& entry : entries_) {
     if (CRYPTO_memcmp(entry.sha256.data(), digest.data(), digest.size()) ==

@@ -269,7 +269,9 @@ bool Daemon::Alive() const {
 }
 
 void Daemon::ReloadTokenFile() {
-  const absl::StatusOr<bool> changed = authorizer_->ReloadTokenFile();
+  size_t streams_ended = 0;
+  const absl::StatusOr<bool> changed =
+      authorizer_->ReloadTokenFile(&streams_ended);
   if (!changed.ok()) {
     metrics_->CountTokenFileReload("failed");
     std::fprintf(stderr, "cutoverd: token file not reloaded, the old tokens "
@@ -278,9 +280,13 @@ void Daemon::ReloadTokenFile() {
     return;
   }
   metrics_->CountTokenFileReload(*changed ? "changed" : "unchanged");
+  if (streams_ended > 0) metrics_->CountStreamsRevoked(streams_ended);
   if (*changed) {
-    std::fprintf(stderr, "cutoverd: token file %s reloaded\n",
-                 config_.auth.token_file.c_str());
+    // How many streams, never whose token.
+    std::fprintf(stderr,
+                 "cutoverd: token file %s reloaded; %zu open streams ended "
+                 "(token removed or role lowered)\n",
+                 config_.auth.token_file.c_str(), streams_ended);
   }
 }
 

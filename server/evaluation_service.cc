@@ -228,7 +228,9 @@ grpc::ServerUnaryReactor* EvaluationService::DecideBatch(
 
 grpc::ServerWriteReactor<v1::WatchEvent>* EvaluationService::Watch(
     grpc::CallbackServerContext* context, const v1::WatchRequest* request) {
-  absl::Status status = authorizer_->Allow(*context, "Watch");
+  absl::StatusOr<StreamTicket> ticket =
+      authorizer_->AllowStream(*context, "Watch");
+  absl::Status status = ticket.status();
   if (status.ok() && request->flag_keys_size() > limits_.max_batch) {
     status = absl::InvalidArgumentError(
         absl::StrCat("flag_keys: ", request->flag_keys_size(),
@@ -243,8 +245,10 @@ grpc::ServerWriteReactor<v1::WatchEvent>* EvaluationService::Watch(
   if (!status.ok()) {
     return new RefusedStream<v1::WatchEvent>(ToGrpcStatus(status));
   }
-  return new WatchReactor(hub_, metrics_, *request,
-                          [this, peer] { watch_streams_.Release(peer); });
+  auto* reactor = new WatchReactor(
+      hub_, metrics_, *request, [this, peer] { watch_streams_.Release(peer); });
+  reactor->Track(*ticket);
+  return reactor;
 }
 
 }  // namespace cutover

@@ -137,10 +137,14 @@ template <class Event>
 grpc::ServerWriteReactor<Event>* OpenEventStream(
     FlagdResolver* resolver, grpc::CallbackServerContext* context) {
   const std::string peer = PeerHost(context->peer());
-  absl::Status status = resolver->AdmitStream(*context, peer);
-  if (!status.ok()) return new RefusedStream<Event>(ToGrpcStatus(status));
-  return new EventStreamReactor<Event>(
+  absl::StatusOr<StreamTicket> ticket = resolver->AdmitStream(*context, peer);
+  if (!ticket.ok()) {
+    return new RefusedStream<Event>(ToGrpcStatus(ticket.status()));
+  }
+  auto* reactor = new EventStreamReactor<Event>(
       resolver->hub(), [resolver, peer] { resolver->ReleaseStream(peer); });
+  reactor->Track(*ticket);
+  return reactor;
 }
 
 }  // namespace
@@ -207,12 +211,13 @@ absl::Status FlagdResolver::ResolveAll(
   return absl::OkStatus();
 }
 
-absl::Status FlagdResolver::AdmitStream(const grpc::ServerContextBase& call,
-                                        const std::string& peer) {
-  if (absl::Status s = authorizer_->Allow(call, "EventStream"); !s.ok()) {
-    return s;
-  }
-  return streams_.Admit(peer);
+absl::StatusOr<StreamTicket> FlagdResolver::AdmitStream(
+    const grpc::ServerContextBase& call, const std::string& peer) {
+  absl::StatusOr<StreamTicket> ticket =
+      authorizer_->AllowStream(call, "EventStream");
+  if (!ticket.ok()) return ticket.status();
+  if (absl::Status s = streams_.Admit(peer); !s.ok()) return s;
+  return ticket;
 }
 
 void FlagdResolver::ReleaseStream(const std::string& peer) {

@@ -65,9 +65,10 @@ class FlagdResolver {
 
   // Role check and admission of an event stream from the caller's address
   // (max_watch_streams_per_peer, counted apart from Watch's);
-  // ReleaseStream undoes the admission.
-  absl::Status AdmitStream(const grpc::ServerContextBase& call,
-                           const std::string& peer);
+  // ReleaseStream undoes the admission. The ticket tracks the stream
+  // (QueuedStreamReactor::Track) so a token revocation ends it.
+  absl::StatusOr<StreamTicket> AdmitStream(
+      const grpc::ServerContextBase& call, const std::string& peer);
   void ReleaseStream(const std::string& peer);
 
   ChangeHub* hub() const { return hub_; }

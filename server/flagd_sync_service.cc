@@ -147,12 +147,13 @@ FlagdPayload FlagdSync::Payload(
   return payload;
 }
 
-absl::Status FlagdSync::AdmitStream(const grpc::ServerContextBase& call,
-                                    const std::string& peer) {
-  if (absl::Status s = authorizer_->Allow(call, "SyncFlags"); !s.ok()) {
-    return s;
-  }
-  return streams_.Admit(peer);
+absl::StatusOr<StreamTicket> FlagdSync::AdmitStream(
+    const grpc::ServerContextBase& call, const std::string& peer) {
+  absl::StatusOr<StreamTicket> ticket =
+      authorizer_->AllowStream(call, "SyncFlags");
+  if (!ticket.ok()) return ticket.status();
+  if (absl::Status s = streams_.Admit(peer); !s.ok()) return s;
+  return ticket;
 }
 
 void FlagdSync::ReleaseStream(const std::string& peer) {
@@ -162,10 +163,15 @@ void FlagdSync::ReleaseStream(const std::string& peer) {
 grpc::ServerWriteReactor<fs::SyncFlagsResponse>* FlagdSync::SyncFlags(
     grpc::CallbackServerContext* context, const fs::SyncFlagsRequest* request) {
   const std::string peer = PeerHost(context->peer());
-  absl::Status status = AdmitStream(*context, peer);
-  if (!status.ok()) return new RefusedStream<fs::SyncFlagsResponse>(ToGrpcStatus(status));
-  return new SyncReactor(this, Selected(*context, request->selector()),
-                         [this, peer] { ReleaseStream(peer); });
+  absl::StatusOr<StreamTicket> ticket = AdmitStream(*context, peer);
+  if (!ticket.ok()) {
+    return new RefusedStream<fs::SyncFlagsResponse>(
+        ToGrpcStatus(ticket.status()));
+  }
+  auto* reactor = new SyncReactor(this, Selected(*context, request->selector()),
+                                  [this, peer] { ReleaseStream(peer); });
+  reactor->Track(*ticket);
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* FlagdSync::FetchAllFlags(

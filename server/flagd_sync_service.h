@@ -57,8 +57,9 @@ class FlagdSync final : public PathService {
   void ReleaseStream(const std::string& peer);
 
  private:
-  absl::Status AdmitStream(const grpc::ServerContextBase& call,
-                           const std::string& peer);
+  // The role check and the admission; the ticket as for FlagdResolver's.
+  absl::StatusOr<StreamTicket> AdmitStream(
+      const grpc::ServerContextBase& call, const std::string& peer);
 
   ChangeHub* const hub_;
   const EvaluationLimits limits_;

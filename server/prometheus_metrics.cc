@@ -329,6 +329,14 @@ PrometheusMetrics::PrometheusMetrics()
   for (const char* result : {"changed", "unchanged", "failed"}) {
     token_file_reloads_->Add({{"result", result}});
   }
+  streams_revoked_ =
+      &prometheus::BuildCounter()
+           .Name("cutover_streams_revoked_total")
+           .Help("Open streams (Watch, flagd EventStream and SyncFlags) a "
+                 "reload of the token file ended: token removed or role "
+                 "lowered.")
+           .Register(r)
+           .Add({});
 }
 
 PrometheusMetrics::~PrometheusMetrics() { StopServing(); }
@@ -431,6 +439,10 @@ void PrometheusMetrics::CountFlagdLeftOut(uint64_t flags) {
 
 void PrometheusMetrics::CountTokenFileReload(absl::string_view result) {
   token_file_reloads_->Add({{"result", std::string(result)}}).Increment();
+}
+
+void PrometheusMetrics::CountStreamsRevoked(uint64_t streams) {
+  streams_revoked_->Increment(static_cast<double>(streams));
 }
 
 }  // namespace cutover

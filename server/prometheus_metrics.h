@@ -98,6 +98,7 @@ class PrometheusMetrics final : public ServerMetrics {
   void CountClientDropped(uint64_t operations) override;
   void CountFlagdLeftOut(uint64_t flags) override;
   void CountTokenFileReload(absl::string_view result) override;
+  void CountStreamsRevoked(uint64_t streams) override;
 
  private:
   // Stage values 0..6 times Reason values 0..8.
@@ -154,6 +155,7 @@ class PrometheusMetrics final : public ServerMetrics {
   prometheus::Counter* client_dropped_;
   prometheus::Counter* flagd_left_out_;
   prometheus::Family<prometheus::Counter>* token_file_reloads_;
+  prometheus::Counter* streams_revoked_;
 
   mutable absl::Mutex decisions_mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<FlagDecisionCounters>>

@@ -6,16 +6,19 @@
 // callback API allows one outstanding write). A consumer that falls more
 // than `max_queued` messages behind is ended with RESOURCE_EXHAUSTED; the
 // hub's Close (shutdown) ends it with UNAVAILABLE, a failed write with
-// UNAVAILABLE, a cancelled call with CANCELLED. When gRPC is done with the
-// call, the stream leaves the hub, runs `on_done` (e.g. to release its
-// PeerStreamLimit slot) and deletes itself.
+// UNAVAILABLE, a cancelled call with CANCELLED, a token revoked by a reload
+// of the token file with UNAUTHENTICATED or PERMISSION_DENIED (Track). When
+// gRPC is done with the call, the stream leaves the token registry and the
+// hub, runs `on_done` (e.g. to release its PeerStreamLimit slot) and
+// deletes itself.
 //
 // A subclass calls hub()->Subscribe(this, revision) at the end of its
 // constructor (the hub may deliver at once, and OnEventLocked must be
 // callable by then), and may push messages before that under mu_.
 //
-// Thread-safe: the hub's threads (Deliver, Close) and gRPC's (the On*
-// callbacks) meet under mu_, which OnEventLocked and OnWrittenLocked run
+// Thread-safe: the hub's threads (Deliver, Close), the reloading thread
+// (End, under the token registry's lock, which comes before mu_) and
+// gRPC's (the On* callbacks) meet under mu_, which OnEventLocked and OnWrittenLocked run
 // under too. Made with new; deletes itself in OnDone.
 #ifndef CUTOVER_SERVER_QUEUED_STREAM_REACTOR_H_
 #define CUTOVER_SERVER_QUEUED_STREAM_REACTOR_H_
@@ -23,6 +26,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -31,7 +35,10 @@
 #include "absl/synchronization/mutex.h"
 #include "cutover/v1/cutover.pb.h"
 #include "grpcpp/support/server_callback.h"
+#include "rpc/grpc_status.h"
+#include "server/auth.h"
 #include "server/change_hub.h"
+#include "server/token_streams.h"
 
 namespace cutover {
 
@@ -71,7 +78,23 @@ class QueuedStreamReactor : public grpc::ServerWriteReactor<Message>,
     FinishLocked(grpc::Status::CANCELLED);
   }
 
+  // Ends the stream with `status` unless it is over. Any thread.
+  void End(const grpc::Status& status) {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(status);
+  }
+
+  // Ends the stream (End) if a reload of the token file revokes the token
+  // `ticket` (from Authorizer::AllowStream) was opened with. Called once,
+  // by the thread that made the stream, before handing it to gRPC.
+  void Track(const StreamTicket& ticket) {
+    registration_ = ticket.Track(
+        [this](const absl::Status& status) { End(ToGrpcStatus(status)); });
+  }
+
   void OnDone() override {
+    // First: once it returns, no reload calls End on this stream.
+    registration_.reset();
     hub_->Unsubscribe(this);
     on_done_();
     delete this;
@@ -132,6 +155,8 @@ class QueuedStreamReactor : public grpc::ServerWriteReactor<Message>,
   const std::string name_;
   const std::string behind_;
   const std::function<void()> on_done_;
+  // Set by Track before gRPC has the stream, reset by OnDone.
+  std::unique_ptr<StreamRegistration> registration_;
   // Front is the message being written while writing_; std::deque keeps
   // its address stable while others are pushed behind it.
   std::deque<Message> queue_ ABSL_GUARDED_BY(mu_);

@@ -89,6 +89,9 @@ class ServerMetrics {
   // A reading of the token file after it changed (server/auth.h):
   // "changed", "unchanged" or "failed" (the old tokens stay).
   virtual void CountTokenFileReload(absl::string_view /*result*/) {}
+  // Open streams a reload of the token file ended (their token removed, or
+  // its role lowered below the stream's method).
+  virtual void CountStreamsRevoked(uint64_t /*streams*/) {}
 };
 
 // Decisions of one call counted by kind, so that a DecideBatch of many
