@@ -1,11 +1,13 @@
-// The few admin writes and reads the fault drills (crash, storage faults,
-// soak) repeat, over an AdminClient (ConnectAdmin in harness.h).
+// The few admin writes and reads the integration tests repeat (fault
+// drills, ramps, replicas), over an AdminClient (ConnectAdmin in
+// harness.h).
 // Header-only.
 #ifndef CUTOVER_TESTS_INTEGRATION_ADMIN_CALLS_H_
 #define CUTOVER_TESTS_INTEGRATION_ADMIN_CALLS_H_
 
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "client/admin_client.h"
@@ -61,6 +63,27 @@ inline absl::StatusOr<v1::DecideResponse> Decide(const AdminClient& admin,
   request.set_flag_key(flag_key);
   request.mutable_context()->set_targeting_key(user);
   return admin.Decide(request);
+}
+
+// Flag `key`'s history, oldest first (empty if it cannot be read).
+inline std::vector<v1::HistoryEntry> HistoryOldestFirst(
+    const AdminClient& admin, const std::string& key) {
+  v1::GetHistoryRequest request;
+  request.set_key(key);
+  absl::StatusOr<v1::GetHistoryResponse> history = admin.GetHistory(request);
+  if (!history.ok()) return {};
+  return {history->entries().rbegin(), history->entries().rend()};
+}
+
+// The steps a guarded ramp took on flag `key` (history action ramp-step),
+// oldest first.
+inline std::vector<v1::HistoryEntry> RampSteps(const AdminClient& admin,
+                                               const std::string& key) {
+  std::vector<v1::HistoryEntry> steps;
+  for (const v1::HistoryEntry& entry : HistoryOldestFirst(admin, key)) {
+    if (entry.action() == "ramp-step") steps.push_back(entry);
+  }
+  return steps;
 }
 
 }  // namespace cutover::testing

@@ -39,6 +39,7 @@
 #include "client/admin_client.h"
 #include "cutover/v1/cutover.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "tests/integration/admin_calls.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/orders_world.h"
 
@@ -231,24 +232,10 @@ class RampWorld : private WindowConfig, public OrdersWorld {
     return status;
   }
 
-  // The flag's history, oldest first.
   std::vector<v1::HistoryEntry> History() {
-    v1::GetHistoryRequest request;
-    request.set_key("orders");
-    absl::StatusOr<v1::GetHistoryResponse> history =
-        admin_->GetHistory(request);
-    REQUIRE(history.ok());
-    return {history->entries().rbegin(), history->entries().rend()};
+    return HistoryOldestFirst(*admin_, "orders");
   }
-
-  // The history's ramp steps, oldest first.
-  std::vector<v1::HistoryEntry> Steps() {
-    std::vector<v1::HistoryEntry> steps;
-    for (const v1::HistoryEntry& entry : History()) {
-      if (entry.action() == "ramp-step") steps.push_back(entry);
-    }
-    return steps;
-  }
+  std::vector<v1::HistoryEntry> Steps() { return RampSteps(*admin_, "orders"); }
 
   v1::Flag Flag() {
     const RunResult got = Ctl({"flags", "get", "orders", "-o", "json"});

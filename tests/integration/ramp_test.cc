@@ -25,6 +25,7 @@
 #include "cutover/v1/cutover.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "tests/integration/cli_fixture.h"
+#include "tests/integration/admin_calls.h"
 #include "tests/integration/harness.h"
 
 namespace cutover::testing {
@@ -125,22 +126,9 @@ class RampFixture : private WindowConfig, public CliFixture {
   }
 
   std::vector<v1::HistoryEntry> History() {
-    v1::GetHistoryRequest request;
-    request.set_key("orders");
-    absl::StatusOr<v1::GetHistoryResponse> history =
-        admin_->GetHistory(request);
-    REQUIRE(history.ok());
-    return {history->entries().rbegin(), history->entries().rend()};
+    return HistoryOldestFirst(*admin_, "orders");
   }
-
-  // The history's ramp steps, oldest first.
-  std::vector<v1::HistoryEntry> Steps() {
-    std::vector<v1::HistoryEntry> steps;
-    for (const v1::HistoryEntry& entry : History()) {
-      if (entry.action() == "ramp-step") steps.push_back(entry);
-    }
-    return steps;
-  }
+  std::vector<v1::HistoryEntry> Steps() { return RampSteps(*admin_, "orders"); }
 
   v1::RampStatus Control(const std::string& action) {
     v1::RampStatus status;

@@ -47,9 +47,7 @@ TEST_CASE("over TLS with tokens, a replica follows its primary and forwards "
   Pki pki(dir.path());
   Tokens tokens(dir.path());
   const std::string tls_config = dir.path() + "/tls.yaml";
-  REQUIRE(ReplaceFile(tls_config,
-                      absl::StrCat("tls:\n  cert_file: ", pki("server.pem"),
-                                   "\n  key_file: ", pki("server.key"), "\n")));
+  REQUIRE(ReplaceFile(tls_config, pki.ServerTlsConfig()));
   const std::string follow_token = dir.path() + "/follow.token";
   REQUIRE(ReplaceFile(follow_token, tokens.by_role[Role::kReader] + "\n"));
 

@@ -44,6 +44,13 @@ struct Pki {
   std::string operator()(const std::string& file) const {
     return dir + "/" + file;
   }
+  // The config lines of a daemon serving TLS with the test server
+  // certificate ("tls:" and its cert_file and key_file), for a config
+  // file; more tls fields may follow.
+  std::string ServerTlsConfig() const {
+    return absl::StrCat("tls:\n  cert_file: ", (*this)("server.pem"),
+                        "\n  key_file: ", (*this)("server.key"), "\n");
+  }
   std::string dir;
 };
 

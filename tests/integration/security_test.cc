@@ -344,8 +344,7 @@ TEST_CASE("TLS: the CLI connects with the right CA only", "[security][tls]") {
   Pki pki(dir.path());
   Tokens tokens(dir.path());
   const std::string config = dir.path() + "/cutoverd.yaml";
-  WriteFile(config, absl::StrCat("tls:\n  cert_file: ", pki("server.pem"),
-                                 "\n  key_file: ", pki("server.key"), "\n"));
+  WriteFile(config, pki.ServerTlsConfig());
   DaemonProcess daemon(dir.path() + "/data",
                        {"--config", config, "--auth", "tokens", "--token-file",
                         tokens.file});
@@ -380,9 +379,8 @@ TEST_CASE("mutual TLS: a client certificate's common name gets its role, and "
   Tokens tokens(dir.path());
   const std::string config = dir.path() + "/cutoverd.yaml";
   WriteFile(config,
-            absl::StrCat("tls:\n  cert_file: ", pki("server.pem"),
-                         "\n  key_file: ", pki("server.key"),
-                         "\n  client_ca_file: ", pki("ca.pem"),
+            absl::StrCat(pki.ServerTlsConfig(),
+                         "  client_ca_file: ", pki("ca.pem"),
                          "\ncert_roles:\n  - common_name: deployer\n"
                          "    role: operator\n"));
   DaemonProcess daemon(dir.path() + "/data",
@@ -436,8 +434,7 @@ TEST_CASE("the client library sends its token over TLS, and without one it "
   Pki pki(dir.path());
   Tokens tokens(dir.path());
   const std::string config = dir.path() + "/cutoverd.yaml";
-  WriteFile(config, absl::StrCat("tls:\n  cert_file: ", pki("server.pem"),
-                                 "\n  key_file: ", pki("server.key"), "\n"));
+  WriteFile(config, pki.ServerTlsConfig());
   DaemonProcess daemon(dir.path() + "/data",
                        {"--config", config, "--auth", "tokens", "--token-file",
                         tokens.file});
