@@ -103,7 +103,7 @@ EOF
 cutoverd --config cutoverd.yaml --auth none 2> cutoverd.log &
 DAEMON=$!
 pids+=("$DAEMON")
-wait_for 20 '[ -s cutoverd.ready ]'
+wait_for 60 '[ -s cutoverd.ready ]'
 export CUTOVER_SERVER=127.0.0.1:$(cut -d' ' -f1 cutoverd.ready)
 
 step "2. The orders service serves traffic from the old database (SQLite)"
@@ -240,7 +240,7 @@ rm cutoverd.ready
 cutoverd --config cutoverd.yaml --auth none 2>> cutoverd.log &
 DAEMON=$!
 pids+=("$DAEMON")
-wait_for 20 '[ -s cutoverd.ready ]'
+wait_for 60 '[ -s cutoverd.ready ]'
 export CUTOVER_SERVER=127.0.0.1:$(cut -d' ' -f1 cutoverd.ready)
 
 step "13b. The kill switch caps everyone at the fallback: rampdown, old is stale"

@@ -179,7 +179,11 @@ class RampWorld : private WindowConfig, public OrdersWorld {
     Reconnect();
   }
 
-  void Reconnect() { admin_ = ConnectAdmin(daemon().address()); }
+  // Calls wait up to a minute: a sanitizer build under the demo's load can
+  // keep an answer for seconds; every wait here is bounded, not timed.
+  void Reconnect() {
+    admin_ = ConnectAdmin(daemon().address(), absl::Seconds(60));
+  }
 
   // kOldRows orders in SQLite, copied to RocksDB by the flag's backfill,
   // and the flag moved to shadow.
