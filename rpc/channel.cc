@@ -128,18 +128,6 @@ absl::StatusOr<std::string> TokenFromFile(const std::string& path,
   return token;
 }
 
-absl::StatusOr<ChannelOptions::LoadBalancing> ParseLoadBalancing(
-    const std::string& name, const char* option) {
-  if (name == "pick_first") return ChannelOptions::LoadBalancing::kPickFirst;
-  if (name == "round_robin") {
-    return ChannelOptions::LoadBalancing::kRoundRobin;
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat(option, ": \"", name,
-                   "\" is not a load-balancing policy (pick_first or "
-                   "round_robin)"));
-}
-
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
     const ChannelOptions& options) {
   auto credentials = Credentials(options);

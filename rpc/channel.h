@@ -80,11 +80,6 @@ std::string TokenFromEnvironment();
 absl::StatusOr<std::string> TokenFromFile(const std::string& path,
                                           const char* option);
 
-// "pick_first" or "round_robin" (gRPC's names, as a command line or a
-// config file spells them); INVALID_ARGUMENT naming `option` otherwise.
-absl::StatusOr<ChannelOptions::LoadBalancing> ParseLoadBalancing(
-    const std::string& name, const char* option);
-
 // INVALID_ARGUMENT naming the option for an unreadable file or a
 // certificate without its key. Connecting happens later, on first use.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
