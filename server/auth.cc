@@ -259,7 +259,7 @@ absl::StatusOr<Principal> Authorizer::Check(
   if (IsOpen(method)) return Principal{context.peer(), std::nullopt};
   absl::StatusOr<Principal> caller = Identify(context, ticket);
   if (!caller.ok()) return caller.status();
-  if (static_cast<int>(*caller->role) < static_cast<int>(*needed)) {
+  if (!RoleCovers(*caller->role, *needed)) {
     return absl::PermissionDeniedError(absl::StrCat(
         "authorization: role ", RoleName(*caller->role), " may not call ",
         method, " (needs ", RoleName(*needed), ")"));

@@ -65,6 +65,10 @@ enum class Role {
 };
 
 const char* RoleName(Role role);  // "reader", "operator", "admin"
+// Whether `role` may do what `needed` allows (it is `needed` or above).
+inline bool RoleCovers(Role role, Role needed) {
+  return static_cast<int>(role) >= static_cast<int>(needed);
+}
 std::optional<Role> ParseRole(absl::string_view name);
 
 // The role each rpc needs, by method name ("SetStage"); nullopt for a

@@ -22,7 +22,7 @@ absl::Status TokenStreams::Check(const TokenTable& table,
         "authorization: the token this ", method,
         " stream was opened with was revoked (no longer in the token file)"));
   }
-  if (static_cast<int>(entry->role) < static_cast<int>(needed)) {
+  if (!RoleCovers(entry->role, needed)) {
     return absl::PermissionDeniedError(absl::StrCat(
         "authorization: the role of the token this ", method,
         " stream was opened with was lowered to ", RoleName(entry->role),
