@@ -18,8 +18,8 @@
 //
 // Thread-safe: the hub's threads (Deliver, Close), the reloading thread
 // (End, under the token registry's lock, which comes before mu_) and
-// gRPC's (the On* callbacks) meet under mu_, which OnEventLocked and OnWrittenLocked run
-// under too. Made with new; deletes itself in OnDone.
+// gRPC's (the On* callbacks) meet under mu_, which OnEventLocked and
+// OnWrittenLocked run under too. Made with new; deletes itself in OnDone.
 #ifndef CUTOVER_SERVER_QUEUED_STREAM_REACTOR_H_
 #define CUTOVER_SERVER_QUEUED_STREAM_REACTOR_H_
 
