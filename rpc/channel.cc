@@ -21,8 +21,13 @@ constexpr int kMaxResponseBytes = 64 << 20;
 // The channel's service config: the load-balancing policy, and retries of
 // the two calls that only read when the daemon they reached went away
 // (UNAVAILABLE): a replica killed mid-call costs a retry, not a fallback.
-// Backoffs are short because Decide's own deadline is milliseconds; the
-// throttle stops retries while most calls fail (every daemon down).
+// Backoffs are short because Decide's own deadline is milliseconds.
+// Attempts are gRPC's most (5): while a killed replica is still in the
+// round-robin picker, concurrent calls can send a retry back to it. The
+// throttle stops retries while most calls fail (every daemon down): once
+// failures outnumber a tenth of the successes by 50. With 10 tokens
+// (6 failures) the calls in flight on one killed replica under four
+// threads' load sometimes used the budget up, and a call fell back.
 std::string ServiceConfigJson(ChannelOptions::LoadBalancing load_balancing) {
   const char* policy =
       load_balancing == ChannelOptions::LoadBalancing::kRoundRobin
@@ -33,14 +38,14 @@ std::string ServiceConfigJson(ChannelOptions::LoadBalancing load_balancing) {
       "name": [{"service": "cutover.v1.Evaluation", "method": "Decide"},
                {"service": "cutover.v1.Evaluation", "method": "DecideBatch"}],
       "retryPolicy": {
-        "maxAttempts": 3,
+        "maxAttempts": 5,
         "initialBackoff": "0.001s",
         "maxBackoff": "0.005s",
         "backoffMultiplier": 2,
         "retryableStatusCodes": ["UNAVAILABLE"]
       }
     }],
-    "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1}
+    "retryThrottling": {"maxTokens": 100, "tokenRatio": 0.1}
   })");
 }
 
