@@ -68,39 +68,7 @@ class Client::Stubs {
 };
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
-  if (options.server.empty()) {
-    return absl::InvalidArgumentError("server: required (host:port)");
-  }
-  if (options.decide_deadline <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("decide_deadline: must be > 0");
-  }
-  if (options.cache_max_entries == 0 || options.cache_shards == 0 ||
-      options.cache_max_bytes == 0) {
-    return absl::InvalidArgumentError(
-        "cache_max_entries, cache_max_bytes, cache_shards: must be > 0");
-  }
-  if (options.reconnect_initial_backoff < absl::Milliseconds(1) ||
-      options.reconnect_max_backoff < options.reconnect_initial_backoff ||
-      options.reconnect_max_backoff > absl::Hours(24)) {
-    return absl::InvalidArgumentError(
-        "reconnect_initial_backoff: must be >= 1 ms and <= "
-        "reconnect_max_backoff (at most 24 h)");
-  }
-  if (options.watch_idle_timeout <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("watch_idle_timeout: must be > 0");
-  }
-  if (options.unsynced_max_age < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("unsynced_max_age: must be >= 0");
-  }
-  if (options.snapshot_min_interval < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("snapshot_min_interval: must be >= 0");
-  }
-  if (options.decision_report_interval < absl::Milliseconds(1) ||
-      options.decision_report_deadline <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        "decision_report_interval: must be >= 1 ms; "
-        "decision_report_deadline: must be > 0");
-  }
+  if (absl::Status valid = options.Validate(); !valid.ok()) return valid;
   auto channel = MakeChannel(ChannelOptionsFor(options));
   if (!channel.ok()) return channel.status();
   std::unique_ptr<Client> client(
@@ -158,7 +126,7 @@ Client::Client(ClientOptions options, std::shared_ptr<grpc::Channel> channel)
       cache_(DecisionCache::Options{options_.cache_max_entries,
                                     options_.cache_max_bytes,
                                     options_.cache_shards, options_.cache_ttl}),
-      synced_(std::make_unique<SyncedFlags>()),
+      synced_(std::make_unique<SyncedFlags>(options_.flag_keys)),
       counters_(std::make_unique<Counters>()) {}
 
 Client::~Client() { Shutdown(); }
@@ -210,13 +178,16 @@ Decision Client::Decide(std::string_view flag_key, const Context& context,
   }
 }
 
-bool Client::ServableFresh(const DecisionCache::Hit& hit) const noexcept {
+bool Client::ServableFresh(const DecisionCache::Hit& hit,
+                           std::string_view flag_key) const {
   // (A zero unsynced_max_age trusts nothing: the cache's clock may read the
-  // same tick at Put and Get.)
+  // same tick at Put and Get.) A flag not held is not watched: its cached
+  // decisions are never known to be current.
   return hit.state == DecisionCache::State::kFresh &&
          (watch_synced_.load(std::memory_order_relaxed) || !options_.watch ||
           (options_.unsynced_max_age > absl::ZeroDuration() &&
-           hit.age <= options_.unsynced_max_age));
+           hit.age <= options_.unsynced_max_age)) &&
+         synced_->Holds(flag_key);
 }
 
 bool Client::DecideLocally(std::string_view flag_key, const Context& context,
@@ -244,7 +215,7 @@ Decision Client::DecideUncaught(std::string_view flag_key,
   Decision decision;
   if (DecideLocally(flag_key, context, decision)) return decision;
   const DecisionCache::Hit cached = cache_.Get(flag_key, context, decision);
-  if (ServableFresh(cached)) {
+  if (ServableFresh(cached, flag_key)) {
     counters_->Add(counters_->hits);
     decision.reason = Reason::kCached;
     return decision;
@@ -299,10 +270,13 @@ void Client::ServeUnanswered(std::string_view flag_key, const Context& context,
       decision.reason = Reason::kStale;
       return;
     }
-    absl::StrAppend(&error,
-                    synced != nullptr && synced->Contains(flag_key)
-                        ? "; the flag cannot be evaluated by this client"
-                        : "; the flag was never synced to this client");
+    absl::StrAppend(
+        &error,
+        !synced_->Holds(flag_key)
+            ? "; the flag is not among this client's flag_keys"
+        : synced != nullptr && synced->Contains(flag_key)
+            ? "; the flag cannot be evaluated by this client"
+            : "; the flag was never synced to this client");
   }
   // 3. Never seen: the caller's default.
   counters_->Add(counters_->errors, &Metrics::errors);
@@ -355,7 +329,7 @@ std::vector<Decision> Client::Prefetch(
         Decision decision;
         const DecisionCache::Hit cached =
             cache_.Get(flag_key, contexts[i], decision);
-        if (ServableFresh(cached)) {
+        if (ServableFresh(cached, flag_key)) {
           counters_->Add(counters_->hits);
           decision.reason = Reason::kCached;
         } else {
@@ -539,6 +513,7 @@ bool Client::RunWatchStream() {
   // harmless.
   v1::WatchRequest request;
   request.set_from_revision(synced_->resume_revision());
+  for (const std::string& key : options_.flag_keys) request.add_flag_keys(key);
   synced_->BeginStream();
   auto reader = stubs_->evaluation->Watch(&context, request);
   bool synced = false;

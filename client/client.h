@@ -32,8 +32,8 @@
 // unsynced_max_age are asked again rather than served as fresh.
 //
 // The client never invents a stage: it serves what the flag is known to
-// serve. The Watch stream delivers every flag and segment in full, and the
-// client keeps them, compiled by the same core as the daemon's, as its
+// serve. The Watch stream delivers every flag (or those of flag_keys) and
+// segment in full, and the client keeps them, compiled by the same core as the daemon's, as its
 // synced state (client/synced_flags.h), optionally saved to
 // snapshot_file and loaded from it at Create (before the stream syncs).
 // When the daemon cannot answer a Decide (deadline, unavailable, any RPC
@@ -110,7 +110,8 @@ struct ClientOptions {
   // kRemote: a decision not in the cache is the daemon's.
   // kLocal (the default): while the Watch stream is synced, decisions are
   // evaluated in this process from the synced flags, with no RPC per
-  // decision (the client holds every flag and segment; needs `watch`).
+  // decision (the client holds every flag, or those of flag_keys, and
+  // every segment; needs `watch`).
   // The client counts them and reports the counts to the daemon (below),
   // which adds them to cutover_decisions_total with where="client" (its
   // own are where="daemon"); a key the synced flags do not have is counted
@@ -118,6 +119,17 @@ struct ClientOptions {
   // daemon cannot answer.
   enum class Evaluation { kLocal, kRemote };
   Evaluation evaluation = Evaluation::kLocal;
+  // The flags this service decides, for one among very many (empty: every
+  // flag). The Watch stream then carries only these (WatchRequest.
+  // flag_keys; every segment still comes), so the client holds, evaluates
+  // locally and falls back on these alone, in either mode. A flag not named
+  // is the daemon's to decide on every call (a Decide RPC: the stream does
+  // not say when it changes, so its cached decisions are never served as
+  // fresh, only as STALE when the daemon cannot answer; never cached: the
+  // caller's default, ERROR). Each must be a flag key
+  // ([a-z0-9][a-z0-9._-]{0,127}); the daemon refuses a stream naming more
+  // than its max_batch (1000 by default).
+  std::vector<std::string> flag_keys;
   // Local mode: how often the counts of local decisions made since the
   // daemon last acknowledged a report are sent to it (Telemetry API,
   // ReportMigrationOpsRequest.decisions), from a background thread, and
@@ -183,6 +195,10 @@ struct ClientOptions {
   // the stream syncs and replaces the state. The folder must exist.
   std::string snapshot_file;
   absl::Duration snapshot_min_interval = absl::Seconds(1);
+
+  // INVALID_ARGUMENT naming the first field that breaks its rule (Create
+  // checks this first).
+  absl::Status Validate() const;
 };
 
 // Counters of a Client (monotonic, except cache_entries).
@@ -296,7 +312,8 @@ class Client final : public DecisionSource {
                      Decision& decision);
   // Whether a kFresh lookup may be served as CACHED without asking the
   // daemon (see unsynced_max_age).
-  bool ServableFresh(const DecisionCache::Hit& hit) const noexcept;
+  bool ServableFresh(const DecisionCache::Hit& hit,
+                     std::string_view flag_key) const;
   // The answer when the daemon did not answer with `status`; `decision`
   // holds the cached decision unless `cached` is a miss. See the order in
   // the file comment.

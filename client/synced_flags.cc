@@ -52,6 +52,11 @@ bool SyncedState::DecideInto(std::string_view flag_key, const Context& context,
   const FlagEntry* entry = FindFlag(flag_key);
   // As the daemon's EvaluationService: a flag it does not have, or an
   // archived one, is not found.
+  if (entry == nullptr &&
+      held_ != nullptr && !held_->contains(absl::string_view(
+                              flag_key.data(), flag_key.size()))) {
+    return false;  // not held here: not known to be missing
+  }
   if (entry == nullptr || entry->message.archived()) {
     out = SafeDecision(std::string(flag_key), Reason::kFlagNotFound);
     if (counter_slot != nullptr) {
@@ -97,6 +102,18 @@ std::optional<Decision> SyncedFlags::Decide(std::string_view flag_key,
   return state->Decide(flag_key, context);
 }
 
+SyncedFlags::SyncedFlags(const std::vector<std::string>& held_keys) {
+  if (!held_keys.empty()) {
+    held_ = std::make_shared<const absl::flat_hash_set<std::string>>(
+        held_keys.begin(), held_keys.end());
+  }
+}
+
+bool SyncedFlags::Holds(std::string_view flag_key) const {
+  return held_ == nullptr ||
+         held_->contains(absl::string_view(flag_key.data(), flag_key.size()));
+}
+
 int SyncedFlags::Load(const v1::ClientSnapshot& message) {
   auto state = std::make_unique<SyncedState>();
   state->revision_ = message.revision();
@@ -106,6 +123,8 @@ int SyncedFlags::Load(const v1::ClientSnapshot& message) {
     refused += state->segments_.contains(segment.key()) ? 0 : 1;
   }
   for (const v1::Flag& flag : message.flags()) {
+    // A file written with other flag keys: what is not held is left out.
+    if (!Holds(flag.key())) continue;
     PutFlag(flag, *state);
     const auto& entry = *state->flags_.at(flag.key());
     refused += entry.compiled == nullptr && !flag.archived() ? 1 : 0;
@@ -163,10 +182,13 @@ void SyncedFlags::ApplyChange(const v1::WatchEvent& event,
                               SyncedState& state) {
   switch (event.kind()) {
     case v1::WatchEvent::FLAG_UPSERTED:
-      PutFlag(event.flag(), state);
+      // The daemon sends only held flags (WatchRequest.flag_keys); a
+      // server that ignored the list is not followed.
+      if (Holds(event.flag().key())) PutFlag(event.flag(), state);
       break;
     case v1::WatchEvent::FLAG_ARCHIVED: {
       // The event carries the final state; archived whatever it says.
+      if (!Holds(event.flag().key())) break;
       v1::Flag flag = event.flag();
       flag.set_archived(true);
       PutFlag(flag, state);
@@ -218,6 +240,7 @@ std::unique_ptr<SyncedState> SyncedFlags::CopyPublished() const {
 
 void SyncedFlags::Publish(std::unique_ptr<SyncedState> state) {
   state->publish_id_ = NextId();
+  state->held_ = held_;
   std::shared_ptr<const SyncedState> next(std::move(state));
   std::atomic_store(&published_, std::move(next));
   // After the store: a reader that sees the new generation loads (at

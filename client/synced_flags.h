@@ -40,6 +40,13 @@
 // Publishing copies the maps of pointers (not the flags): O(flags +
 // segments) per change, on the Watch thread.
 //
+// Held keys: a SyncedFlags made with a list of flag keys holds only those
+// flags (the client's ClientOptions::flag_keys, which its Watch stream
+// asks the daemon for); a flag outside the list is neither kept (from a
+// stream or a snapshot file) nor answered by its states' DecideInto,
+// which leaves it to the caller (false): it is not "not found", only not
+// held here. Segments are all held.
+//
 // Each flag key gets a counter slot (client/local_decision_counts.h) the
 // first time it is put in a state, kept in its FlagEntry, so that the
 // decision path counts local decisions without another lookup.
@@ -56,8 +63,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "client/local_decision_counts.h"
 #include "core/evaluate.h"
 #include "core/model.h"
@@ -90,7 +99,7 @@ class SyncedState {
   // The daemon's Decide at revision() into `out`, as Decide, except that a
   // flag this state does not have gets what the daemon answers for one it
   // does not have (off, FLAG_NOT_FOUND). False (out untouched) only for a
-  // flag this state cannot evaluate. When true and `counter_slot` is not
+  // flag this state cannot evaluate or does not hold (see Held keys). When true and `counter_slot` is not
   // null, *counter_slot is the flag's counter slot (kUnknownSlot for a
   // flag this state does not have).
   bool DecideInto(std::string_view flag_key, const Context& context,
@@ -114,6 +123,8 @@ class SyncedState {
   // Set by SyncedFlags::Publish (unique in the process); 0 before, and
   // FindFlag remembers nothing for such a state.
   uint64_t publish_id_ = 0;
+  // The held keys (SyncedFlags::held_), set by Publish; null: every flag.
+  std::shared_ptr<const absl::flat_hash_set<std::string>> held_;
   absl::flat_hash_map<std::string, std::shared_ptr<const FlagEntry>> flags_;
   absl::flat_hash_map<std::string, std::shared_ptr<const v1::Segment>>
       segment_messages_;
@@ -122,7 +133,8 @@ class SyncedState {
 
 class SyncedFlags {
  public:
-  SyncedFlags() = default;
+  // Holds every flag, or only those of `held_keys` when it is not empty.
+  explicit SyncedFlags(const std::vector<std::string>& held_keys = {});
   SyncedFlags(const SyncedFlags&) = delete;
   SyncedFlags& operator=(const SyncedFlags&) = delete;
 
@@ -140,6 +152,9 @@ class SyncedFlags {
   // every thread that read it has called again or exited: at most one old
   // state per idle thread (docs/architecture.md).
   const SyncedState* current() const noexcept;
+  // Whether this object holds the flag (see Held keys): always true
+  // without a list.
+  bool Holds(std::string_view flag_key) const;
   // The counter slots of the flag keys put in states so far.
   const FlagCounterSlots& counter_slots() const { return counter_slots_; }
   // snapshot()->Decide, nullopt without a state.
@@ -180,6 +195,8 @@ class SyncedFlags {
   // Publishes so far; current()'s readers compare it with their copy's.
   std::atomic<uint64_t> generation_{0};
   const uint64_t id_ = NextId();  // current()'s key, unique in the process
+  // The held keys; null: every flag. Immutable.
+  std::shared_ptr<const absl::flat_hash_set<std::string>> held_;
   // Written by PutFlag (the Watch thread), read by the decision reporter.
   FlagCounterSlots counter_slots_;
   // Watch thread only: the state being built before the stream's SYNCED

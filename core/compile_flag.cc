@@ -291,10 +291,8 @@ absl::StatusOr<std::shared_ptr<const CompiledFlag::Internal>> CompileFlagData(
     const Flag& flag) {
   auto internal = std::make_shared<CompiledFlag::Internal>();
 
-  if (!IsKeyLike(flag.key, kMaxKeyLength)) {
-    return FieldError(
-        "key", absl::StrCat("must match ", KeyPattern(kMaxKeyLength), ", got ",
-                            Quote(flag.key)));
+  if (absl::Status s = ValidateFlagKey(flag.key); !s.ok()) {
+    return FieldError("key", std::string(s.message()));
   }
   if (absl::Status s = CheckMaxLength("description", flag.description,
                                       kMaxDescriptionLength);
@@ -411,6 +409,12 @@ absl::StatusOr<std::shared_ptr<const CompiledFlag>> CompileFlag(Flag flag) {
   if (!internal.ok()) return internal.status();
   return std::shared_ptr<const CompiledFlag>(
       std::make_shared<CompiledFlag>(std::move(flag), *std::move(internal)));
+}
+
+absl::Status ValidateFlagKey(absl::string_view key) {
+  if (IsKeyLike(key, kMaxKeyLength)) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "must match ", KeyPattern(kMaxKeyLength), ", got ", Quote(key)));
 }
 
 absl::Status ValidateFlag(const Flag& flag) {

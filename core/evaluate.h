@@ -76,6 +76,9 @@ absl::StatusOr<std::shared_ptr<const CompiledSegment>> CompileSegment(
 
 // Validation only (CompileFlag(...).status()).
 absl::Status ValidateFlag(const Flag& flag);
+// Whether `key` may name a flag: INVALID_ARGUMENT "must match <pattern>,
+// got \"<key>\"" (no field name: the caller's field prefixes it).
+absl::Status ValidateFlagKey(absl::string_view key);
 absl::Status ValidateSegment(const Segment& segment);
 
 // The decision for `context`. Never fails: a context that cannot be

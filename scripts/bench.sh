@@ -36,7 +36,7 @@ echo "== invalidation_bench (100 clients: local evaluation, then remote)"
 echo "== client_bench (cache hit and local decision vs a map lookup)"
 "$B/client_bench" --benchmark_min_time=1
 echo "== client_memory_bench (a local client's heap per 1,000 flags)"
-"$B/client_memory_bench" --flags=1000,5000
+"$B/client_memory_bench" --flags=1000,5000 --named=10
 echo "== cost (instructions per call under callgrind, client and server)"
 "$(dirname "$0")/cost.sh" "${1:-build}"
 echo "== cost with a token on every call"

@@ -3,11 +3,14 @@
 // the same for a Client of an empty daemon, per 1,000 flags.
 //
 //   ./build/tests/bench/client_memory_bench [--flags=1000,10000]
+//       [--named=10]
 //
 // Each flag is what a migration flag looks like in use: three rules (a
 // tenant list of 20 values, a region list, a plan prefix), a 5% / 95%
 // rollout by tenant, targets and a description. The Client keeps each as
 // the message the daemon sent (for its snapshot file) and compiled.
+// --named=K also measures, at each count, a Client that names K of the
+// flags (ClientOptions::flag_keys): a service among very many flags.
 // Starts a real cutoverd on loopback (temporary data folder) and stops it.
 #include <malloc.h>
 
@@ -53,8 +56,10 @@ size_t HeapInUse() { return mallinfo2().uordblks; }
 
 // Heap bytes a synced local Client holds, from before Create to after sync.
 bool SyncedClientBytes(const std::string& address, int64_t expected_flags,
+                       const std::vector<std::string>& flag_keys,
                        size_t* bytes) {
   cutover::ClientOptions options;
+  options.flag_keys = flag_keys;
   options.server = address;
   options.evaluation = cutover::ClientOptions::Evaluation::kLocal;
   options.initial_sync_wait = absl::Seconds(60);
@@ -69,7 +74,7 @@ bool SyncedClientBytes(const std::string& address, int64_t expected_flags,
     return false;
   }
   *bytes = HeapInUse() - before;
-  if (expected_flags > 0) {
+  if (expected_flags > 0 && flag_keys.empty()) {
     // Of which the flags as the daemon sent them (kept for the snapshot
     // file); the rest is their compiled form, the maps and the channel.
     size_t messages = 0;
@@ -88,13 +93,14 @@ int main(int argc, char** argv) {
   namespace bench = cutover::bench;
   const std::vector<int> counts =
       bench::IntList(bench::Arg(argc, argv, "flags", "1000,10000"));
+  const int named = std::stoi(bench::Arg(argc, argv, "named", "0"));
   bench::BenchDaemon daemon;
   if (!daemon.Start()) return 1;
   size_t empty = 0;
   // The first Client of a process also sets up gRPC's globals: measure the
   // empty daemon twice and keep the second.
-  if (!SyncedClientBytes(daemon.address(), 0, &empty) ||
-      !SyncedClientBytes(daemon.address(), 0, &empty)) {
+  if (!SyncedClientBytes(daemon.address(), 0, {}, &empty) ||
+      !SyncedClientBytes(daemon.address(), 0, {}, &empty)) {
     return 1;
   }
   std::printf("client of an empty daemon: %.1f KiB\n", empty / 1024.0);
@@ -114,7 +120,7 @@ int main(int argc, char** argv) {
       }
     }
     size_t bytes = 0;
-    if (!SyncedClientBytes(daemon.address(), count, &bytes)) return 1;
+    if (!SyncedClientBytes(daemon.address(), count, {}, &bytes)) return 1;
     const double per_thousand =
         (static_cast<double>(bytes) - static_cast<double>(empty)) / count *
         1000.0;
@@ -122,6 +128,23 @@ int main(int argc, char** argv) {
                 "(%.0f bytes per flag)\n",
                 count, bytes / 1048576.0, per_thousand / 1048576.0,
                 per_thousand / 1000.0);
+    if (named > 0) {
+      std::vector<std::string> keys;
+      for (int i = 0; i < named && i < count; ++i) {
+        keys.push_back("table-" + std::to_string(i));
+      }
+      size_t named_bytes = 0;
+      if (!SyncedClientBytes(daemon.address(),
+                             static_cast<int64_t>(keys.size()), keys,
+                             &named_bytes)) {
+        return 1;
+      }
+      std::printf("%6d flags, %zu named: client holds %.1f KiB more than "
+                  "a client of an empty daemon\n",
+                  count, keys.size(),
+                  (static_cast<double>(named_bytes) -
+                   static_cast<double>(empty)) / 1024.0);
+    }
     std::fflush(stdout);
   }
   return daemon.Stop() == 0 ? 0 : 1;

@@ -414,6 +414,58 @@ TEST_CASE("a loaded snapshot is served but never resumed from, and the "
   CHECK(synced.snapshot()->segment_count() == 0);
 }
 
+TEST_CASE("with held keys only those flags are kept, from a stream or a "
+          "file, and a flag not held is left to the caller, not answered "
+          "as not found",
+          "[synced_flags]") {
+  SyncedFlags synced({"orders", "gone"});
+  CHECK(synced.Holds("orders"));
+  CHECK_FALSE(synced.Holds("payments"));
+
+  // A file written without the list: what is not held is left out.
+  v1::ClientSnapshot file;
+  file.set_revision(7);
+  *file.add_flags() = StageFlag("orders", Stage::kLive, 3);
+  *file.add_flags() = StageFlag("payments", Stage::kComplete, 2);
+  CHECK(synced.Load(file) == 0);
+  CHECK(synced.snapshot()->flag_count() == 1);
+  CHECK_FALSE(synced.snapshot()->Contains("payments"));
+
+  // A stream that sends a flag not held (a server ignoring the list): not
+  // followed; the held ones are.
+  synced.BeginStream();
+  synced.Apply(Event(v1::WatchEvent::RESET, 9));
+  synced.Apply(FlagEvent(v1::WatchEvent::FLAG_UPSERTED, 9,
+                         StageFlag("orders", Stage::kShadow, 4)));
+  synced.Apply(FlagEvent(v1::WatchEvent::FLAG_UPSERTED, 9,
+                         StageFlag("payments", Stage::kComplete, 2)));
+  synced.Apply(Event(v1::WatchEvent::SYNCED, 9));
+  synced.Apply(FlagEvent(v1::WatchEvent::FLAG_ARCHIVED, 10,
+                         StageFlag("payments", Stage::kComplete, 3)));
+  const std::shared_ptr<const SyncedState> state = synced.snapshot();
+  CHECK(state->flag_count() == 1);
+  CHECK_FALSE(state->Contains("payments"));
+
+  Decision decision;
+  REQUIRE(state->DecideInto("orders", User("u"), decision));
+  CHECK(decision.stage == Stage::kShadow);
+  CHECK(decision.flag_version == 4);
+  // Held but not in the state: the daemon does not have it either.
+  REQUIRE(state->DecideInto("gone", User("u"), decision));
+  CHECK(decision.reason == Reason::kFlagNotFound);
+  // Not held: not known to be missing; the caller must ask the daemon.
+  decision.stage = Stage::kRampDown;
+  CHECK_FALSE(state->DecideInto("payments", User("u"), decision));
+  CHECK(decision.stage == Stage::kRampDown);  // untouched
+  CHECK_FALSE(state->Decide("payments", User("u")).has_value());
+
+  // Without a list every flag is held.
+  SyncedFlags every;
+  CHECK(every.Holds("payments"));
+  every.Load(file);
+  CHECK(every.snapshot()->flag_count() == 2);
+}
+
 TEST_CASE("the snapshot file: written atomically, read back, corrupt files "
           "refused",
           "[synced_flags][snapshot_file]") {

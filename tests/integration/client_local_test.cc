@@ -237,5 +237,75 @@ TEST_CASE("local mode: a change reaches the next decision through Watch, "
   CHECK(away.reason == Reason::kStale);
 }
 
+TEST_CASE("flag_keys: the client holds and decides here only the named "
+          "flags, and another is the daemon's on every call, its cached "
+          "answer served only as STALE",
+          "[client][local]") {
+  TempDir dir;
+  DaemonProcess daemon(dir.path() + "/data");
+  REQUIRE(daemon.Start());
+  auto admin = ConnectAdmin(daemon.address(), absl::Seconds(20));
+  REQUIRE(admin->Apply(World()).ok());
+  ClientOptions options = LocalOptionsFor(daemon);
+  options.flag_keys = {"orders", "missing"};
+  auto client = Client::Create(options);
+  REQUIRE(client.ok());
+  REQUIRE((*client)->watch_synced());
+  // The stream carried the named flags and every segment.
+  const std::shared_ptr<const SyncedState> state = (*client)->synced_state();
+  CHECK(state->flag_count() == 1);
+  CHECK(state->Contains("orders"));
+  CHECK(state->segment_count() == 2);
+
+  // Named: decided here, as everywhere in local mode; a named flag the
+  // daemon does not have is not found, as the daemon says.
+  const Decision orders = (*client)->Decide("orders", UserContext(3));
+  CHECK(orders.reason != Reason::kError);
+  CHECK((*client)->Decide("missing", UserContext(3)).reason ==
+        Reason::kFlagNotFound);
+  CHECK((*client)->stats().local_decisions == 2);
+  CHECK((*client)->stats().cache_misses == 0);
+
+  // Not named: the daemon decides, every call (the stream would not tell
+  // this client of a change, so nothing cached is served as fresh).
+  CHECK((*client)->Decide("users", UserContext(3)).stage == Stage::kDualWrite);
+  CHECK((*client)->Decide("users", UserContext(3)).stage == Stage::kDualWrite);
+  CHECK((*client)->stats().cache_misses == 2);
+  CHECK((*client)->stats().cache_hits == 0);
+  Cli(daemon, {"stage", "users", "shadow"});
+  const Decision changed = (*client)->Decide("users", UserContext(3));
+  CHECK(changed.stage == Stage::kShadow);
+  CHECK(changed.flag_version == 2);
+
+  // The daemon away: the named flag from the synced state, the other from
+  // what the daemon last answered this user, both STALE; a flag neither
+  // held nor asked gets the caller's default, saying why.
+  REQUIRE(daemon.Stop(SIGTERM) == 0);
+  REQUIRE(Eventually([&] { return !(*client)->watch_synced(); }));
+  const Decision away = (*client)->Decide("orders", UserContext(3));
+  CHECK(away.stage == orders.stage);
+  CHECK(away.reason == Reason::kStale);
+  const Decision cached = (*client)->Decide("users", UserContext(3));
+  CHECK(cached.stage == Stage::kShadow);
+  CHECK(cached.reason == Reason::kStale);
+  const Decision never = (*client)->Decide("carts", UserContext(3));
+  CHECK(never.stage == Stage::kOff);
+  CHECK(never.reason == Reason::kError);
+  CHECK_THAT(never.error,
+             Catch::Contains("not among this client's flag_keys"));
+}
+
+TEST_CASE("flag_keys: a key that cannot name a flag is refused at Create, "
+          "naming its place",
+          "[client][local]") {
+  ClientOptions options;
+  options.flag_keys = {"orders", "Orders DB"};
+  const auto client = Client::Create(options);
+  REQUIRE(client.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(client.status().message()),
+             Catch::StartsWith("flag_keys[1]: must match ") &&
+                 Catch::Contains("\"Orders DB\""));
+}
+
 }  // namespace
 }  // namespace cutover::testing
