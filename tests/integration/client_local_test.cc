@@ -102,6 +102,26 @@ v1::ApplyRequest World() {
   return request;
 }
 
+// A daemon holding World() and a local Client of it, synced.
+struct SyncedWorld {
+  explicit SyncedWorld(const std::vector<std::string>& flag_keys = {})
+      : daemon(dir.path() + "/data") {
+    REQUIRE(daemon.Start());
+    admin = ConnectAdmin(daemon.address(), absl::Seconds(20));
+    REQUIRE(admin->Apply(World()).ok());
+    ClientOptions options = LocalOptionsFor(daemon);
+    options.flag_keys = flag_keys;
+    auto created = Client::Create(options);
+    REQUIRE(created.ok());
+    client = *std::move(created);
+    REQUIRE(client->watch_synced());
+  }
+  TempDir dir;
+  DaemonProcess daemon;
+  std::unique_ptr<AdminClient> admin;
+  std::unique_ptr<Client> client;
+};
+
 Context UserContext(int i) {
   Context context{absl::StrCat("u-", i), {}};
   context.attributes["tenant"] = absl::StrCat("t-", i % 37);
@@ -112,15 +132,10 @@ Context UserContext(int i) {
 TEST_CASE("local mode: 100,000 decisions equal the daemon's Decide at the "
           "same revision, with no RPC",
           "[client][local]") {
-  TempDir dir;
-  DaemonProcess daemon(dir.path() + "/data");
-  REQUIRE(daemon.Start());
-  auto admin = ConnectAdmin(daemon.address(), absl::Seconds(20));
-  REQUIRE(admin->Apply(World()).ok());
-  auto client = Client::Create(LocalOptionsFor(daemon));
-  REQUIRE(client.ok());
-  REQUIRE((*client)->watch_synced());
-  const int64_t revision = (*client)->watched_revision();
+  SyncedWorld world;
+  AdminClient* admin = world.admin.get();
+  Client* client = world.client.get();
+  const int64_t revision = client->watched_revision();
 
   const char* flags[] = {"orders", "carts", "users"};
   int compared = 0;
@@ -146,7 +161,7 @@ TEST_CASE("local mode: 100,000 decisions equal the daemon's Decide at the "
     for (int i = start; i < start + 1000; ++i) {
       const Decision expected =
           FromProto(daemon_answers->decisions(i - start));
-      const Decision local = (*client)->Decide(flag, UserContext(i));
+      const Decision local = client->Decide(flag, UserContext(i));
       INFO(flag << " user " << i);
       REQUIRE(local.stage == expected.stage);
       REQUIRE(local.reason == expected.reason);
@@ -169,34 +184,34 @@ TEST_CASE("local mode: 100,000 decisions equal the daemon's Decide at the "
                                  static_cast<int>(Reason::kDefault)});
   CHECK(rules == std::set<std::string>{"", "internal-first", "eu", "big"});
   CHECK(stages.size() == 2);
-  const ClientStats stats = (*client)->stats();
+  const ClientStats stats = client->stats();
   CHECK(stats.local_decisions == static_cast<uint64_t>(kUsers));
   CHECK(stats.cache_misses == 0);  // no Decide RPC
   CHECK(stats.cache_hits == 0);
-  CHECK((*client)->watched_revision() == revision);
+  CHECK(client->watched_revision() == revision);
 
   // Prefetch decides here too: Decide's answers, no DecideBatch.
   std::vector<Context> page;
   for (int i = 0; i < 1000; ++i) page.push_back(UserContext(i));
-  const std::vector<Decision> prefetched = (*client)->Prefetch("orders", page);
+  const std::vector<Decision> prefetched = client->Prefetch("orders", page);
   REQUIRE(prefetched.size() == page.size());
   for (size_t i = 0; i < page.size(); ++i) {
-    const Decision one = (*client)->Decide("orders", page[i]);
+    const Decision one = client->Decide("orders", page[i]);
     INFO("prefetched user " << i);
     REQUIRE(prefetched[i].stage == one.stage);
     REQUIRE(prefetched[i].reason == one.reason);
     REQUIRE(prefetched[i].rule_id == one.rule_id);
     REQUIRE(prefetched[i].bucket == one.bucket);
   }
-  CHECK((*client)->stats().local_decisions ==
+  CHECK(client->stats().local_decisions ==
         static_cast<uint64_t>(kUsers + 2000));
-  CHECK((*client)->stats().cache_misses == 0);
+  CHECK(client->stats().cache_misses == 0);
 
   // A flag the daemon does not have: its answer, made here.
-  const Decision unknown = (*client)->Decide("nope", UserContext(1));
+  const Decision unknown = client->Decide("nope", UserContext(1));
   CHECK(unknown.stage == Stage::kOff);
   CHECK(unknown.reason == Reason::kFlagNotFound);
-  CHECK((*client)->stats().cache_misses == 0);
+  CHECK(client->stats().cache_misses == 0);
 }
 
 TEST_CASE("local mode: a change reaches the next decision through Watch, "
@@ -241,39 +256,32 @@ TEST_CASE("flag_keys: the client holds and decides here only the named "
           "flags, and another is the daemon's on every call, its cached "
           "answer served only as STALE",
           "[client][local]") {
-  TempDir dir;
-  DaemonProcess daemon(dir.path() + "/data");
-  REQUIRE(daemon.Start());
-  auto admin = ConnectAdmin(daemon.address(), absl::Seconds(20));
-  REQUIRE(admin->Apply(World()).ok());
-  ClientOptions options = LocalOptionsFor(daemon);
-  options.flag_keys = {"orders", "missing"};
-  auto client = Client::Create(options);
-  REQUIRE(client.ok());
-  REQUIRE((*client)->watch_synced());
+  SyncedWorld world({"orders", "missing"});
+  DaemonProcess& daemon = world.daemon;
+  Client* client = world.client.get();
   // The stream carried the named flags and every segment.
-  const std::shared_ptr<const SyncedState> state = (*client)->synced_state();
+  const std::shared_ptr<const SyncedState> state = client->synced_state();
   CHECK(state->flag_count() == 1);
   CHECK(state->Contains("orders"));
   CHECK(state->segment_count() == 2);
 
   // Named: decided here, as everywhere in local mode; a named flag the
   // daemon does not have is not found, as the daemon says.
-  const Decision orders = (*client)->Decide("orders", UserContext(3));
+  const Decision orders = client->Decide("orders", UserContext(3));
   CHECK(orders.reason != Reason::kError);
-  CHECK((*client)->Decide("missing", UserContext(3)).reason ==
+  CHECK(client->Decide("missing", UserContext(3)).reason ==
         Reason::kFlagNotFound);
-  CHECK((*client)->stats().local_decisions == 2);
-  CHECK((*client)->stats().cache_misses == 0);
+  CHECK(client->stats().local_decisions == 2);
+  CHECK(client->stats().cache_misses == 0);
 
   // Not named: the daemon decides, every call (the stream would not tell
   // this client of a change, so nothing cached is served as fresh).
-  CHECK((*client)->Decide("users", UserContext(3)).stage == Stage::kDualWrite);
-  CHECK((*client)->Decide("users", UserContext(3)).stage == Stage::kDualWrite);
-  CHECK((*client)->stats().cache_misses == 2);
-  CHECK((*client)->stats().cache_hits == 0);
+  CHECK(client->Decide("users", UserContext(3)).stage == Stage::kDualWrite);
+  CHECK(client->Decide("users", UserContext(3)).stage == Stage::kDualWrite);
+  CHECK(client->stats().cache_misses == 2);
+  CHECK(client->stats().cache_hits == 0);
   Cli(daemon, {"stage", "users", "shadow"});
-  const Decision changed = (*client)->Decide("users", UserContext(3));
+  const Decision changed = client->Decide("users", UserContext(3));
   CHECK(changed.stage == Stage::kShadow);
   CHECK(changed.flag_version == 2);
 
@@ -281,14 +289,14 @@ TEST_CASE("flag_keys: the client holds and decides here only the named "
   // what the daemon last answered this user, both STALE; a flag neither
   // held nor asked gets the caller's default, saying why.
   REQUIRE(daemon.Stop(SIGTERM) == 0);
-  REQUIRE(Eventually([&] { return !(*client)->watch_synced(); }));
-  const Decision away = (*client)->Decide("orders", UserContext(3));
+  REQUIRE(Eventually([&] { return !client->watch_synced(); }));
+  const Decision away = client->Decide("orders", UserContext(3));
   CHECK(away.stage == orders.stage);
   CHECK(away.reason == Reason::kStale);
-  const Decision cached = (*client)->Decide("users", UserContext(3));
+  const Decision cached = client->Decide("users", UserContext(3));
   CHECK(cached.stage == Stage::kShadow);
   CHECK(cached.reason == Reason::kStale);
-  const Decision never = (*client)->Decide("carts", UserContext(3));
+  const Decision never = client->Decide("carts", UserContext(3));
   CHECK(never.stage == Stage::kOff);
   CHECK(never.reason == Reason::kError);
   CHECK_THAT(never.error,
