@@ -179,7 +179,7 @@ Decision Client::Decide(std::string_view flag_key, const Context& context,
 }
 
 bool Client::ServableFresh(const DecisionCache::Hit& hit,
-                           std::string_view flag_key) const {
+                           std::string_view flag_key) const noexcept {
   // (A zero unsynced_max_age trusts nothing: the cache's clock may read the
   // same tick at Put and Get.) A flag not held is not watched: its cached
   // decisions are never known to be current.

@@ -33,9 +33,10 @@
 //
 // The client never invents a stage: it serves what the flag is known to
 // serve. The Watch stream delivers every flag (or those of flag_keys) and
-// segment in full, and the client keeps them, compiled by the same core as the daemon's, as its
-// synced state (client/synced_flags.h), optionally saved to
-// snapshot_file and loaded from it at Create (before the stream syncs).
+// every segment in full, and the client keeps them, compiled by the same
+// core as the daemon's, as its synced state (client/synced_flags.h),
+// optionally saved to snapshot_file and loaded from it at Create (before
+// the stream syncs).
 // When the daemon cannot answer a Decide (deadline, unavailable, any RPC
 // error but INVALID_ARGUMENT), and no cached decision may be served as
 // fresh, the answer is, in this order:
@@ -50,7 +51,7 @@
 //   3. only for a flag the client has never seen (not in the synced state,
 //      not cached): the caller's default stage (off unless given), reason
 //      ERROR, with an error text that says the flag was never synced to
-//      this client.
+//      this client (or is not among flag_keys).
 // A request the daemon refused as INVALID_ARGUMENT (a context over the
 // daemon's limits) is not a daemon that cannot answer: it gets the
 // caller's default with reason ERROR and the daemon's message, as it
@@ -125,8 +126,9 @@ struct ClientOptions {
   // locally and falls back on these alone, in either mode. A flag not named
   // is the daemon's to decide on every call (a Decide RPC: the stream does
   // not say when it changes, so its cached decisions are never served as
-  // fresh, only as STALE when the daemon cannot answer; never cached: the
-  // caller's default, ERROR). Each must be a flag key
+  // fresh). When the daemon cannot answer, such a flag gets the daemon's
+  // last answer for that user (STALE), else the caller's default (ERROR).
+  // Each must be a flag key
   // ([a-z0-9][a-z0-9._-]{0,127}); the daemon refuses a stream naming more
   // than its max_batch (1000 by default).
   std::vector<std::string> flag_keys;
@@ -313,7 +315,7 @@ class Client final : public DecisionSource {
   // Whether a kFresh lookup may be served as CACHED without asking the
   // daemon (see unsynced_max_age).
   bool ServableFresh(const DecisionCache::Hit& hit,
-                     std::string_view flag_key) const;
+                     std::string_view flag_key) const noexcept;
   // The answer when the daemon did not answer with `status`; `decision`
   // holds the cached decision unless `cached` is a miss. See the order in
   // the file comment.

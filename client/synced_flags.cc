@@ -109,7 +109,7 @@ SyncedFlags::SyncedFlags(const std::vector<std::string>& held_keys) {
   }
 }
 
-bool SyncedFlags::Holds(std::string_view flag_key) const {
+bool SyncedFlags::Holds(std::string_view flag_key) const noexcept {
   return held_ == nullptr ||
          held_->contains(absl::string_view(flag_key.data(), flag_key.size()));
 }

@@ -99,9 +99,9 @@ class SyncedState {
   // The daemon's Decide at revision() into `out`, as Decide, except that a
   // flag this state does not have gets what the daemon answers for one it
   // does not have (off, FLAG_NOT_FOUND). False (out untouched) only for a
-  // flag this state cannot evaluate or does not hold (see Held keys). When true and `counter_slot` is not
-  // null, *counter_slot is the flag's counter slot (kUnknownSlot for a
-  // flag this state does not have).
+  // flag this state cannot evaluate or does not hold (see Held keys).
+  // When true and `counter_slot` is not null, *counter_slot is the flag's
+  // counter slot (kUnknownSlot for a flag this state does not have).
   bool DecideInto(std::string_view flag_key, const Context& context,
                   Decision& out, uint32_t* counter_slot = nullptr) const;
   // Whether the flag is in this state (archived or not, evaluable or not).
@@ -154,7 +154,7 @@ class SyncedFlags {
   const SyncedState* current() const noexcept;
   // Whether this object holds the flag (see Held keys): always true
   // without a list.
-  bool Holds(std::string_view flag_key) const;
+  bool Holds(std::string_view flag_key) const noexcept;
   // The counter slots of the flag keys put in states so far.
   const FlagCounterSlots& counter_slots() const { return counter_slots_; }
   // snapshot()->Decide, nullopt without a state.
