@@ -3,6 +3,7 @@
 // transport and the same request metadata, in one run.
 //
 //   ./build/tests/bench/prod_bench [--seconds=3] [--rounds=5] [--callers=16]
+//       [--settings=none,token,tls+token,mtls] [--metrics=on|off]
 //
 // One cutoverd per setting, one after the other (a temporary folder, a CA
 // and certificates made with the openssl command, a token file with a
@@ -19,7 +20,8 @@
 // and DecideBatch of 100 users. Then the daemon's CPU per call (from /proc)
 // for the empty RPC and Decide, each run alone. Targets
 // (docs/performance.md): Decide at least 0.95x the empty RPC in every
-// setting.
+// setting. --metrics=off runs the daemons without metrics (no endpoint,
+// nothing counted): what the metrics cost Decide under load.
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -53,6 +55,9 @@ int Main(int argc, char** argv) {
   const double seconds = std::stod(Arg(argc, argv, "seconds", "3"));
   const int rounds = std::stoi(Arg(argc, argv, "rounds", "5"));
   const int callers = std::stoi(Arg(argc, argv, "callers", "16"));
+  const std::string only =
+      "," + Arg(argc, argv, "settings", "none,token,tls+token,mtls") + ",";
+  const bool metrics = Arg(argc, argv, "metrics", "on") != "off";
   std::printf("prod_bench: %u cores visible, %.1f s per load, %d callers, "
               "%d alternating rounds\n",
               std::thread::hardware_concurrency(), seconds, callers, rounds);
@@ -88,6 +93,9 @@ int Main(int argc, char** argv) {
 
   int failures = 0;
   for (const Setting& setting : settings) {
+    if (only.find(absl::StrCat(",", setting.name, ",")) == std::string::npos) {
+      continue;
+    }
     const std::string folder = pki + setting.name;
     const std::string config = folder + ".yaml";
     {
@@ -103,6 +111,7 @@ int Main(int argc, char** argv) {
       }
     }
     std::vector<std::string> args = {"--config", config};
+    if (!metrics) args.insert(args.end(), {"--metrics-listen", "off"});
     if (setting.auth) {
       args.insert(args.end(), {"--auth", "tokens", "--token-file", token_file});
     }
@@ -143,7 +152,7 @@ int Main(int argc, char** argv) {
     const Load decide{&stub, kDecideMethod, &decide_request};
     const Load decide_batch{&stub, kDecideBatchMethod, &batch_request};
     RunClosedLoop(stub, kDecideMethod, decide_request, 4, 0.3);  // warm
-    std::printf("== %s\n", setting.name);
+    std::printf("== %s%s\n", setting.name, metrics ? "" : ", metrics off");
     auto r = RunRounds({health, decide, decide_batch}, callers, 0, seconds,
                        rounds);
     ReportLoad("Health/Check (empty)", callers, r[0]);

@@ -276,15 +276,19 @@ DaemonProcess::~DaemonProcess() {
 
 bool DaemonProcess::Start() {
   std::remove(ready_file_.c_str());
-  std::vector<std::string> args = {CutoverdPath(),  "--data-dir", data_dir_,
-                                   "--listen",      listen_,
-                                   "--metrics-listen", "127.0.0.1:0",
-                                   "--ready-file",  ready_file_};
-  // Tests run without authentication unless they configure it themselves
-  // (--auth on the command line overrides the config file).
-  if (std::find(extra_args_.begin(), extra_args_.end(), "--auth") ==
-      extra_args_.end()) {
-    args.insert(args.end(), {"--auth", "none"});
+  std::vector<std::string> args = {CutoverdPath(), "--data-dir", data_dir_,
+                                   "--listen",     listen_,
+                                   "--ready-file", ready_file_};
+  const auto given = [this](const char* flag) {
+    return std::find(extra_args_.begin(), extra_args_.end(), flag) !=
+           extra_args_.end();
+  };
+  // Tests run without authentication and with metrics on a free port
+  // unless they configure them themselves (the command line overrides
+  // the config file).
+  if (!given("--auth")) args.insert(args.end(), {"--auth", "none"});
+  if (!given("--metrics-listen")) {
+    args.insert(args.end(), {"--metrics-listen", "127.0.0.1:0"});
   }
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   args.insert(args.begin(), launcher_.begin(), launcher_.end());
