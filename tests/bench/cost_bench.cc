@@ -22,6 +22,8 @@
 // decide minus health_check with and without it is what authentication
 // costs per call.
 //
+// --metrics=off runs the daemon without metrics.
+//
 // --deadlock-detection=on keeps absl::Mutex's deadlock detection, which
 // Debian's Abseil leaves on and cutoverd turns off (server/main.cc); the
 // default, off, is what cutoverd runs with.
@@ -98,7 +100,10 @@ int Main(int argc, char** argv) {
   DaemonConfig config;
   config.data_dir = dir.path() + "/data";
   config.listen = "127.0.0.1:0";
-  config.metrics_listen = "127.0.0.1:0";
+  // --metrics=off: no endpoint, nothing counted (what metrics cost a call).
+  if (Arg(argc, argv, "metrics", "on") != "off") {
+    config.metrics_listen = "127.0.0.1:0";
+  }
   const bool with_token = Arg(argc, argv, "auth", "none") == "token";
   const std::string token = with_token ? NewToken() : "";
   config.auth.enabled = with_token;
