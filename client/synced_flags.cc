@@ -8,6 +8,16 @@
 #include "convert/convert.h"
 
 namespace cutover {
+namespace {
+
+// Whether `held` (null: every flag) has the key.
+bool HeldIn(const absl::flat_hash_set<std::string>* held,
+            std::string_view flag_key) noexcept {
+  return held == nullptr ||
+         held->contains(absl::string_view(flag_key.data(), flag_key.size()));
+}
+
+}  // namespace
 
 std::optional<Decision> SyncedState::Decide(std::string_view flag_key,
                                             const Context& context) const {
@@ -52,9 +62,7 @@ bool SyncedState::DecideInto(std::string_view flag_key, const Context& context,
   const FlagEntry* entry = FindFlag(flag_key);
   // As the daemon's EvaluationService: a flag it does not have, or an
   // archived one, is not found.
-  if (entry == nullptr &&
-      held_ != nullptr && !held_->contains(absl::string_view(
-                              flag_key.data(), flag_key.size()))) {
+  if (entry == nullptr && !HeldIn(held_.get(), flag_key)) {
     return false;  // not held here: not known to be missing
   }
   if (entry == nullptr || entry->message.archived()) {
@@ -110,8 +118,7 @@ SyncedFlags::SyncedFlags(const std::vector<std::string>& held_keys) {
 }
 
 bool SyncedFlags::Holds(std::string_view flag_key) const noexcept {
-  return held_ == nullptr ||
-         held_->contains(absl::string_view(flag_key.data(), flag_key.size()));
+  return HeldIn(held_.get(), flag_key);
 }
 
 int SyncedFlags::Load(const v1::ClientSnapshot& message) {

@@ -292,7 +292,7 @@ absl::StatusOr<std::shared_ptr<const CompiledFlag::Internal>> CompileFlagData(
   auto internal = std::make_shared<CompiledFlag::Internal>();
 
   if (absl::Status s = ValidateFlagKey(flag.key); !s.ok()) {
-    return FieldError("key", std::string(s.message()));
+    return FieldError("key", s.message());
   }
   if (absl::Status s = CheckMaxLength("description", flag.description,
                                       kMaxDescriptionLength);
