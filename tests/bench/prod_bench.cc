@@ -22,6 +22,7 @@
 // (docs/performance.md): Decide at least 0.95x the empty RPC in every
 // setting. --metrics=off runs the daemons without metrics (no endpoint,
 // nothing counted): what the metrics cost Decide under load.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -31,6 +32,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "client/admin_client.h"
 #include "rpc/channel.h"
 #include "credentials/token_hash.h"
@@ -55,8 +57,8 @@ int Main(int argc, char** argv) {
   const double seconds = std::stod(Arg(argc, argv, "seconds", "3"));
   const int rounds = std::stoi(Arg(argc, argv, "rounds", "5"));
   const int callers = std::stoi(Arg(argc, argv, "callers", "16"));
-  const std::string only =
-      "," + Arg(argc, argv, "settings", "none,token,tls+token,mtls") + ",";
+  const std::vector<std::string> only = absl::StrSplit(
+      Arg(argc, argv, "settings", "none,token,tls+token,mtls"), ',');
   const bool metrics = Arg(argc, argv, "metrics", "on") != "off";
   std::printf("prod_bench: %u cores visible, %.1f s per load, %d callers, "
               "%d alternating rounds\n",
@@ -82,6 +84,14 @@ int Main(int argc, char** argv) {
       {"tls+token", true, true, false, true},
       {"mtls", true, true, true, false},
   };
+  for (const std::string& name : only) {
+    if (std::none_of(std::begin(settings), std::end(settings),
+                     [&](const Setting& s) { return name == s.name; })) {
+      std::fprintf(stderr, "--settings: \"%s\" is not one of none, token, "
+                           "tls+token, mtls\n", name.c_str());
+      return 2;
+    }
+  }
   v1::DecideBatchRequest batch;
   for (int i = 0; i < 100; ++i) {
     *batch.add_items() = DecideRequestFor("orders", "user-" + std::to_string(i));
@@ -93,7 +103,7 @@ int Main(int argc, char** argv) {
 
   int failures = 0;
   for (const Setting& setting : settings) {
-    if (only.find(absl::StrCat(",", setting.name, ",")) == std::string::npos) {
+    if (std::find(only.begin(), only.end(), setting.name) == only.end()) {
       continue;
     }
     const std::string folder = pki + setting.name;
