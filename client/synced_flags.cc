@@ -246,38 +246,9 @@ std::unique_ptr<SyncedState> SyncedFlags::CopyPublished() const {
 }
 
 void SyncedFlags::Publish(std::unique_ptr<SyncedState> state) {
-  state->publish_id_ = NextId();
+  state->publish_id_ = NextPublishedId();
   state->held_ = held_;
-  std::shared_ptr<const SyncedState> next(std::move(state));
-  std::atomic_store(&published_, std::move(next));
-  // After the store: a reader that sees the new generation loads (at
-  // least) the new state.
-  generation_.fetch_add(1, std::memory_order_release);
-}
-
-uint64_t SyncedFlags::NextId() noexcept {
-  static std::atomic<uint64_t> next{1};
-  return next.fetch_add(1, std::memory_order_relaxed);
-}
-
-const SyncedState* SyncedFlags::current() const noexcept {
-  // This thread's copies of published states, one per SyncedFlags (by id,
-  // never reused; direct-mapped, so two objects on one slot only cost
-  // each other the slow path).
-  struct Slot {
-    uint64_t owner = 0;
-    uint64_t generation = 0;
-    std::shared_ptr<const SyncedState> state;
-  };
-  static thread_local Slot slots[4];
-  Slot& slot = slots[id_ % 4];
-  const uint64_t generation = generation_.load(std::memory_order_acquire);
-  if (slot.owner != id_ || slot.generation != generation) {
-    slot.state = snapshot();  // the slow path: once per thread and change
-    slot.owner = id_;
-    slot.generation = generation;
-  }
-  return slot.state.get();
+  published_.Store(std::move(state));
 }
 
 }  // namespace cutover

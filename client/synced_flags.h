@@ -70,6 +70,7 @@
 #include "client/local_decision_counts.h"
 #include "core/evaluate.h"
 #include "core/model.h"
+#include "core/published.h"
 #include "cutover/v1/client_snapshot.pb.h"
 #include "cutover/v1/cutover.pb.h"
 
@@ -140,18 +141,14 @@ class SyncedFlags {
 
   // The published state; null before anything was published.
   std::shared_ptr<const SyncedState> snapshot() const {
-    return std::atomic_load(&published_);
+    return published_.Load();
   }
   // The published state for the hot path, null before anything was
-  // published. Readers write nothing another thread reads while nothing is
-  // published: each thread keeps its own reference to the state with the
-  // generation it was published at, and checks one atomic counter (read
-  // only) per call; after a publish, a thread's next call takes the new
-  // state once (the slow path, snapshot()). The pointer is valid until
-  // this thread's next current() on this object. An old state lives until
-  // every thread that read it has called again or exited: at most one old
-  // state per idle thread (docs/architecture.md).
-  const SyncedState* current() const noexcept;
+  // published (Published::Current: no shared write per call). The pointer
+  // is valid until this thread's next current() on this object.
+  const SyncedState* current() const noexcept {
+    return published_.Current();
+  }
   // Whether this object holds the flag (see Held keys): always true
   // without a list.
   bool Holds(std::string_view flag_key) const noexcept;
@@ -189,12 +186,7 @@ class SyncedFlags {
   std::unique_ptr<SyncedState> CopyPublished() const;
   void Publish(std::unique_ptr<SyncedState> state);
 
-  static uint64_t NextId() noexcept;
-
-  std::shared_ptr<const SyncedState> published_;  // atomic_load/atomic_store
-  // Publishes so far; current()'s readers compare it with their copy's.
-  std::atomic<uint64_t> generation_{0};
-  const uint64_t id_ = NextId();  // current()'s key, unique in the process
+  Published<SyncedState> published_;
   // The held keys; null: every flag. Immutable.
   std::shared_ptr<const absl::flat_hash_set<std::string>> held_;
   // Written by PutFlag (the Watch thread), read by the decision reporter.

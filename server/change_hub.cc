@@ -53,7 +53,7 @@ void ChangeHub::Publish(std::shared_ptr<const Snapshot> next,
                         std::vector<v1::WatchEvent> events) {
   MarkSteps(events);
   absl::MutexLock lock(&mu_);
-  std::atomic_store(&snapshot_, std::move(next));
+  snapshot_.Store(std::move(next));
   for (v1::WatchEvent& event : events) {
     for (Subscriber* subscriber : subscribers_) subscriber->Deliver(event);
     ring_.push_back(std::move(event));
@@ -68,7 +68,7 @@ bool ChangeHub::Subscribe(Subscriber* subscriber, int64_t from_revision) {
     return false;
   }
   // The snapshot only changes under mu_, so it and the ring agree here.
-  const std::shared_ptr<const Snapshot> current = std::atomic_load(&snapshot_);
+  const std::shared_ptr<const Snapshot> current = snapshot_.Load();
   const int64_t oldest_kept =
       ring_.empty() ? current->revision + 1 : ring_.front().revision();
   const bool can_replay = from_revision > 0 &&
@@ -88,7 +88,7 @@ bool ChangeHub::Subscribe(Subscriber* subscriber, int64_t from_revision) {
 
 void ChangeHub::Replace(std::shared_ptr<const Snapshot> next) {
   absl::MutexLock lock(&mu_);
-  std::atomic_store(&snapshot_, next);
+  snapshot_.Store(next);
   ring_.clear();  // the old state's changes lead nowhere now
   for (Subscriber* subscriber : subscribers_) {
     DeliverStateLocked(subscriber, *next);
@@ -141,7 +141,7 @@ void ChangeHub::Heartbeat() {
   absl::MutexLock lock(&mu_);
   v1::WatchEvent heartbeat;
   heartbeat.set_kind(v1::WatchEvent::HEARTBEAT);
-  heartbeat.set_revision(std::atomic_load(&snapshot_)->revision);
+  heartbeat.set_revision(snapshot_.Load()->revision);
   for (Subscriber* subscriber : subscribers_) subscriber->Deliver(heartbeat);
 }
 

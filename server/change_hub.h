@@ -2,8 +2,10 @@
 // subscribers.
 //
 // Writers (FlagRegistry, one at a time) call Publish with the new snapshot
-// and the change event; readers call snapshot() on the hot path, which is
-// an atomic shared_ptr load and never waits for a writer's store I/O.
+// and the change event; readers never wait for a writer's store I/O: a
+// call's hot path reads current() (no write another thread reads), a
+// reader that keeps the snapshot takes snapshot() (an atomic shared_ptr
+// load).
 // A bounded ring of recent events (whole revisions: an Apply's several
 // events are kept or dropped together) lets a Watch resume from a revision;
 // older resumptions get a RESET and the whole state. The hub is the Watch
@@ -24,6 +26,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "core/published.h"
 #include "cutover/v1/cutover.pb.h"
 #include "server/snapshot.h"
 
@@ -46,10 +49,16 @@ class ChangeHub {
   ChangeHub(std::shared_ptr<const Snapshot> initial,
             std::vector<v1::WatchEvent> recent, size_t ring_capacity);
 
-  // The current snapshot. Lock-free for readers of the pointer.
+  // The current snapshot, shared: for a reader that keeps it (a stream, a
+  // write building on it).
   std::shared_ptr<const Snapshot> snapshot() const {
-    return std::atomic_load(&snapshot_);
+    return snapshot_.Load();
   }
+  // The current snapshot for a call's hot path, which writes no line other
+  // threads read (core/published.h): valid until this thread's next
+  // current() (so not across a call's reactor callbacks, nor past a
+  // handler that may call it again; take snapshot() there).
+  const Snapshot& current() const noexcept { return *snapshot_.Current(); }
 
   // Makes `next` current and sends `events`, the changes of its revision
   // in order, to every subscriber as one step (each but the last marked
@@ -84,7 +93,7 @@ class ChangeHub {
   // Drops the oldest revisions, each whole, until the ring fits.
   void TrimRingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  std::shared_ptr<const Snapshot> snapshot_;  // atomic_load/atomic_store
+  Published<Snapshot> snapshot_;  // never null
   mutable absl::Mutex mu_;
   std::deque<v1::WatchEvent> ring_ ABSL_GUARDED_BY(mu_);
   const size_t ring_capacity_;

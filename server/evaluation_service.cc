@@ -177,11 +177,11 @@ grpc::ServerUnaryReactor* EvaluationService::Decide(
   absl::Status status = authorizer_->Allow(*context, "Decide");
   if (status.ok()) status = CheckRequest(*request, limits_, -1);
   if (status.ok()) {
-    const auto snapshot = hub_->snapshot();
-    const DecisionKind kind = SnapshotDecider(*snapshot).Decide(
+    const Snapshot& snapshot = hub_->current();
+    const DecisionKind kind = SnapshotDecider(snapshot).Decide(
         *request, response->mutable_decision());
     metrics_->CountDecisions(kind.flag_label, kind.stage, kind.reason, 1);
-    response->set_revision(snapshot->revision);
+    response->set_revision(snapshot.revision);
     metrics_->ObserveDecideLatency(DecideRpc::kDecide, absl::Now() - start);
   }
   reactor->Finish(ToGrpcStatus(status));
@@ -208,16 +208,16 @@ grpc::ServerUnaryReactor* EvaluationService::DecideBatch(
     status = CheckRequest(request->items(i), limits_, i);
   }
   if (status.ok()) {
-    const auto snapshot = hub_->snapshot();
+    const Snapshot& snapshot = hub_->current();
     response->mutable_decisions()->Reserve(request->items_size());
     DecisionTally tally;
-    SnapshotDecider decider(*snapshot);
+    SnapshotDecider decider(snapshot);
     for (const auto& item : request->items()) {
       const DecisionKind kind = decider.Decide(item, response->add_decisions());
       tally.Add(kind.flag_label, kind.stage, kind.reason);
     }
     tally.Flush(*metrics_);
-    response->set_revision(snapshot->revision);
+    response->set_revision(snapshot.revision);
     metrics_->ObserveBatchSize(request->items_size());
     metrics_->ObserveDecideLatency(DecideRpc::kDecideBatch,
                                    absl::Now() - start);
