@@ -4,6 +4,7 @@
 //
 //   ./build/tests/bench/prod_bench [--seconds=3] [--rounds=5] [--callers=16]
 //       [--settings=none,token,tls+token,mtls] [--metrics=on|off]
+//       [--twin=metrics-off|PATH]
 //
 // One cutoverd per setting, one after the other (a temporary folder, a CA
 // and certificates made with the openssl command, a token file with a
@@ -21,7 +22,12 @@
 // for the empty RPC and Decide, each run alone. Targets
 // (docs/performance.md): Decide at least 0.95x the empty RPC in every
 // setting. --metrics=off runs the daemons without metrics (no endpoint,
-// nothing counted): what the metrics cost Decide under load.
+// nothing counted). --twin starts, per setting, a second daemon next to
+// the first and alternates rounds between the two (empty RPC and Decide
+// on each), so that a difference is measured in one run, not between runs
+// of a noisy machine: `metrics-off` is the same daemon with metrics off
+// (what metrics cost); a PATH is another cutoverd binary with the same
+// settings (e.g. one built before a change: what the change gains).
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
@@ -30,6 +36,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -60,6 +68,14 @@ int Main(int argc, char** argv) {
   const std::vector<std::string> only = absl::StrSplit(
       Arg(argc, argv, "settings", "none,token,tls+token,mtls"), ',');
   const bool metrics = Arg(argc, argv, "metrics", "on") != "off";
+  // The twin: "" (none), "metrics-off", or another cutoverd's path.
+  const std::string twin = Arg(argc, argv, "twin", "");
+  if (!twin.empty() && twin != "metrics-off" &&
+      access(twin.c_str(), X_OK) != 0) {
+    std::fprintf(stderr, "--twin: \"%s\" is neither metrics-off nor an "
+                         "executable file\n", twin.c_str());
+    return 2;
+  }
   std::printf("prod_bench: %u cores visible, %.1f s per load, %d callers, "
               "%d alternating rounds\n",
               std::thread::hardware_concurrency(), seconds, callers, rounds);
@@ -120,26 +136,23 @@ int Main(int argc, char** argv) {
         out << "cert_roles:\n  - common_name: deployer\n    role: reader\n";
       }
     }
-    std::vector<std::string> args = {"--config", config};
-    if (!metrics) args.insert(args.end(), {"--metrics-listen", "off"});
-    if (setting.auth) {
-      args.insert(args.end(), {"--auth", "tokens", "--token-file", token_file});
-    }
-    testing::DaemonProcess daemon(folder + "-data", args);
-    if (!daemon.Start()) {
-      std::fprintf(stderr, "%s: cannot start cutoverd: %s\n", setting.name,
-                   daemon.last_stderr().c_str());
-      return 1;
-    }
-    ChannelOptions options;
-    options.server = daemon.address();
-    options.own_connection = true;
-    if (setting.tls) options.tls_ca_file = pki + "ca.pem";
-    if (setting.mutual) {
-      options.tls_cert_file = pki + "client.pem";
-      options.tls_key_file = pki + "client.key";
-    }
-    {
+    // Starts the setting's daemon (metrics on or off) with the flag made,
+    // and gives its channel for the reader; null if that failed.
+    auto start =
+        [&](testing::DaemonProcess& daemon) -> std::shared_ptr<grpc::Channel> {
+      if (!daemon.Start()) {
+        std::fprintf(stderr, "%s: cannot start cutoverd: %s\n", setting.name,
+                     daemon.last_stderr().c_str());
+        return nullptr;
+      }
+      ChannelOptions options;
+      options.server = daemon.address();
+      options.own_connection = true;
+      if (setting.tls) options.tls_ca_file = pki + "ca.pem";
+      if (setting.mutual) {
+        options.tls_cert_file = pki + "client.pem";
+        options.tls_key_file = pki + "client.key";
+      }
       // The flag, made with the admin token on the same transport.
       AdminClientOptions admin_options;
       admin_options.channel = options;
@@ -151,13 +164,25 @@ int Main(int argc, char** argv) {
       *create.mutable_flag() = RolloutFlag("orders");
       if (!admin_client.ok() || !(*admin_client)->CreateFlag(create).ok()) {
         std::fprintf(stderr, "%s: cannot create the flag\n", setting.name);
-        return 1;
+        return nullptr;
       }
-    }
-    if (setting.send_token) options.token = reader;
-    auto channel = MakeChannel(options);
-    if (!channel.ok()) return 1;
-    grpc::GenericStub stub(*channel);
+      if (setting.send_token) options.token = reader;
+      auto channel = MakeChannel(options);
+      return channel.ok() ? *channel : nullptr;
+    };
+    auto args_with = [&](bool with_metrics) {
+      std::vector<std::string> args = {"--config", config};
+      if (!with_metrics) args.insert(args.end(), {"--metrics-listen", "off"});
+      if (setting.auth) {
+        args.insert(args.end(),
+                    {"--auth", "tokens", "--token-file", token_file});
+      }
+      return args;
+    };
+    testing::DaemonProcess daemon(folder + "-data", args_with(metrics));
+    const auto channel = start(daemon);
+    if (channel == nullptr) return 1;
+    grpc::GenericStub stub(channel);
     const Load health{&stub, kHealthCheckMethod, &health_request};
     const Load decide{&stub, kDecideMethod, &decide_request};
     const Load decide_batch{&stub, kDecideBatchMethod, &batch_request};
@@ -174,6 +199,7 @@ int Main(int argc, char** argv) {
     // the daemon over the empty RPC in this setting. Compared between
     // settings it says what a token or TLS adds per call.
     double cpu_us[2] = {0, 0};
+    double user_us[2] = {0, 0};
     for (int i = 0; i < 2; ++i) {
       const Load& load = i == 0 ? health : decide;
       const ProcessCpu before = ProcessCpu::Of(daemon.pid());
@@ -181,11 +207,72 @@ int Main(int argc, char** argv) {
                                            *load.request, callers, seconds);
       const ProcessCpu used = ProcessCpu::Of(daemon.pid()) - before;
       cpu_us[i] = run.calls > 0 ? used.total() * 1e6 / run.calls : 0;
+      user_us[i] = run.calls > 0 ? used.user * 1e6 / run.calls : 0;
     }
-    std::printf("  daemon CPU per call: empty %.1f us, Decide %.1f us, "
-                "Decide - empty %.1f us\n",
-                cpu_us[0], cpu_us[1], cpu_us[1] - cpu_us[0]);
+    std::printf("  daemon CPU per call: empty %.1f us (user %.1f), Decide "
+                "%.1f us (user %.1f), Decide - empty %.1f us\n",
+                cpu_us[0], user_us[0], cpu_us[1], user_us[1],
+                cpu_us[1] - cpu_us[0]);
     for (const LoadResult& load : r) failures += load.failures > 0;
+    if (!twin.empty()) {
+      // The twin, started next to this daemon, the two alternating in the
+      // same rounds.
+      const bool twin_metrics = twin != "metrics-off" && metrics;
+      testing::DaemonProcess other(folder + "-twin-data",
+                                   args_with(twin_metrics));
+      // Another binary: a shell that drops the built cutoverd's path from
+      // the command line and execs the twin's in its place.
+      if (twin != "metrics-off") {
+        other.SetLauncher({"/bin/sh", "-c", "shift; exec \"$0\" \"$@\"",
+                           twin});
+      }
+      const auto other_channel = start(other);
+      if (other_channel == nullptr) return 1;
+      grpc::GenericStub other_stub(other_channel);
+      const Load other_health{&other_stub, kHealthCheckMethod,
+                              &health_request};
+      const Load other_decide{&other_stub, kDecideMethod, &decide_request};
+      RunClosedLoop(other_stub, kDecideMethod, decide_request, 4, 0.3);
+      auto c = RunRounds({health, decide, other_health, other_decide},
+                         callers, 0, seconds, rounds);
+      const std::string name = twin == "metrics-off" ? "metrics off" : "twin";
+      const std::string mine = twin == "metrics-off" ? "metrics on" : "this";
+      std::printf("  next to the twin (%s) in the same rounds:\n",
+                  twin.c_str());
+      ReportLoad(("Health/Check, " + name).c_str(), callers, c[2]);
+      ReportLoad(("Health/Check, " + mine).c_str(), callers, c[0], &c[2],
+                 name.c_str());
+      ReportLoad(("Decide, " + name).c_str(), callers, c[3], &c[2], "empty");
+      ReportLoad(("Decide, " + mine).c_str(), callers, c[1], &c[3],
+                 name.c_str());
+      for (const LoadResult& load : c) failures += load.failures > 0;
+      // Each daemon's CPU per call (/proc: CPU time a VM's stolen time does
+      // not inflate), the four loads alone, in alternating rounds.
+      const Load* cpu_loads[4] = {&health, &decide, &other_health,
+                                  &other_decide};
+      const pid_t cpu_pids[4] = {daemon.pid(), daemon.pid(), other.pid(),
+                                 other.pid()};
+      ProcessCpu used[4];
+      int64_t calls[4] = {0, 0, 0, 0};
+      for (int round = 0; round < rounds; ++round) {
+        for (int i = 0; i < 4; ++i) {
+          const ProcessCpu before = ProcessCpu::Of(cpu_pids[i]);
+          calls[i] += RunClosedLoop(*cpu_loads[i]->stub, cpu_loads[i]->method,
+                                    *cpu_loads[i]->request, callers,
+                                    seconds / rounds)
+                          .calls;
+          used[i] += ProcessCpu::Of(cpu_pids[i]) - before;
+        }
+      }
+      const auto per_call = [&](int i) {
+        return calls[i] > 0 ? used[i].total() * 1e6 / calls[i] : 0.0;
+      };
+      std::printf("  daemon CPU per call: %s empty %.1f us, Decide %.1f us; "
+                  "%s empty %.1f us, Decide %.1f us\n",
+                  mine.c_str(), per_call(0), per_call(1), name.c_str(),
+                  per_call(2), per_call(3));
+      other.Stop(SIGTERM);
+    }
     daemon.Stop(SIGTERM);
   }
   return failures == 0 ? 0 : 1;
