@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "rpc/channel.h"
+#include "rpc/grpc_status.h"
 #include "client/client_counters.h"
 #include "client/decision_reporter.h"
 #include "client/snapshot_file.h"
@@ -558,12 +559,30 @@ bool Client::RunWatchStream() {
       watched_revision_ = event.revision();
     }
   }
-  (void)reader->Finish();
+  const grpc::Status status = reader->Finish();
   {
     std::lock_guard lock(mu_);
     watch_context_ = nullptr;
+    if (synced || stopping_) {
+      watch_error_ = absl::OkStatus();
+    } else {
+      absl::Status error = FromGrpcStatus(status);
+      if (error.ok()) error = absl::UnavailableError("the stream ended");
+      if (IsRefusal(error) && error != watch_error_) {
+        std::fprintf(stderr,
+                     "cutover client: the daemon refused the Watch stream "
+                     "(retrying with backoff): %s\n",
+                     error.ToString().c_str());
+      }
+      watch_error_ = std::move(error);
+    }
   }
   return synced;
+}
+
+absl::Status Client::watch_error() const {
+  std::lock_guard lock(mu_);
+  return watch_error_;
 }
 
 }  // namespace cutover

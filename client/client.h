@@ -130,7 +130,7 @@ struct ClientOptions {
   // last answer for that user (STALE), else the caller's default (ERROR).
   // Each must be a flag key
   // ([a-z0-9][a-z0-9._-]{0,127}); the daemon refuses a stream naming more
-  // than its max_batch (1000 by default).
+  // than its max_batch (1000 by default): watch_error() then says so.
   std::vector<std::string> flag_keys;
   // Local mode: how often the counts of local decisions made since the
   // daemon last acknowledged a report are sent to it (Telemetry API,
@@ -288,6 +288,12 @@ class Client final : public DecisionSource {
   int64_t watched_revision() const noexcept { return watched_revision_; }
   // Whether the Watch stream is connected and synced.
   bool watch_synced() const noexcept { return watch_synced_; }
+  // Why the last Watch stream ended before it synced (e.g. UNAVAILABLE for
+  // a daemon that is down, INVALID_ARGUMENT for more flag_keys than the
+  // daemon's max_batch); OK once a stream has synced. The client keeps
+  // retrying with backoff either way; a refusal (the daemon answered no)
+  // is also written to stderr, once per distinct refusal.
+  absl::Status watch_error() const;
   // The synced state (from the stream, or loaded from snapshot_file); null
   // before there is one.
   std::shared_ptr<const SyncedState> synced_state() const noexcept;
@@ -358,10 +364,11 @@ class Client final : public DecisionSource {
 
   // std::mutex rather than absl::Mutex: ThreadSanitizer sees pthread
   // locks, not those of Debian's uninstrumented Abseil (scripts/tsan.sh).
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable stop_cv_;  // notified when stopping_ is set
   bool stopping_ = false;                         // guarded by mu_
   grpc::ClientContext* watch_context_ = nullptr;  // guarded by mu_
+  absl::Status watch_error_;                      // guarded by mu_
   // When the current Watch stream last delivered something (or started),
   // in absl::ToUnixNanos of absl::Now().
   std::atomic<int64_t> watch_last_event_ns_{0};

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ThreadSanitizer run of the client library's tests (concurrent
+# ThreadSanitizer run of the client library's tests and the core's (concurrent
 # Decide from 8 threads, TSan-clean). Builds only the client library and its
 # test programs with -fsanitize=thread into ./build-tsan (or $1), and runs
 # them against the normal build's cutoverd and cutoverctl (./build, built
@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${1:-build-tsan}"
 JOBS="${CUTOVER_JOBS:-2}"
-TARGETS=(client_test client_reporter_test client_integration_test)
+TARGETS=(core_test client_test client_reporter_test client_integration_test)
 
 [ -f build/CMakeCache.txt ] || ./scripts/build.sh build
 cmake --build build -j "$JOBS" --target cutoverd cutoverctl

@@ -237,6 +237,18 @@ TEST_CASE("status codes map one to one at the RPC edge", "[convert]") {
   CHECK(ToGrpcStatus(absl::OkStatus()).ok());
 }
 
+TEST_CASE("refusals are the server's no, not an unreachable server",
+          "[convert]") {
+  CHECK(IsRefusal(absl::InvalidArgumentError("flag_keys: too many")));
+  CHECK(IsRefusal(absl::PermissionDeniedError("reader")));
+  CHECK(IsRefusal(absl::UnauthenticatedError("no token")));
+  CHECK(IsRefusal(absl::ResourceExhaustedError("streams per peer")));
+  CHECK_FALSE(IsRefusal(absl::OkStatus()));
+  CHECK_FALSE(IsRefusal(absl::UnavailableError("connection refused")));
+  CHECK_FALSE(IsRefusal(absl::DeadlineExceededError("deadline")));
+  CHECK_FALSE(IsRefusal(absl::CancelledError("idle")));
+}
+
 }  // namespace
 }  // namespace cutover
 

@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include <fstream>
 #include <memory>
 #include <set>
 #include <string>
@@ -313,6 +314,42 @@ TEST_CASE("flag_keys: a key that cannot name a flag is refused at Create, "
   CHECK_THAT(std::string(client.status().message()),
              Catch::StartsWith("flag_keys[1]: must match ") &&
                  Catch::Contains("\"Orders DB\""));
+}
+
+TEST_CASE("flag_keys: more than the daemon's max_batch: the stream's refusal "
+          "is the client's watch_error, and calls are still answered",
+          "[client][local]") {
+  TempDir dir;
+  const std::string config = dir.path() + "/cutoverd.yaml";
+  std::ofstream(config) << "max_batch: 2\n";
+  DaemonProcess daemon(dir.path() + "/data", {"--config", config});
+  REQUIRE(daemon.Start());
+  auto admin = ConnectAdmin(daemon.address(), absl::Seconds(20));
+  REQUIRE(admin->Apply(World()).ok());
+
+  ClientOptions options = LocalOptionsFor(daemon);
+  options.flag_keys = {"orders", "carts", "users"};
+  options.initial_sync_wait = absl::Milliseconds(500);
+  auto created = Client::Create(options);
+  REQUIRE(created.ok());
+  Client& client = **created;
+  CHECK_FALSE(client.watch_synced());
+  const absl::Status error = client.watch_error();
+  CHECK(error.code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(error.message()),
+             Catch::Contains("flag_keys: 3 keys, more than the limit of 2"));
+  // Not synced: every call is the daemon's, and answered.
+  const Decision decision = client.Decide("orders", UserContext(7));
+  CHECK(decision.reason != Reason::kError);
+  CHECK(client.stats().cache_misses == 1);
+
+  // Within the limit, the stream syncs and the error is gone.
+  ClientOptions two = LocalOptionsFor(daemon);
+  two.flag_keys = {"orders", "carts"};
+  auto synced = Client::Create(two);
+  REQUIRE(synced.ok());
+  REQUIRE((*synced)->watch_synced());
+  CHECK((*synced)->watch_error().ok());
 }
 
 }  // namespace
