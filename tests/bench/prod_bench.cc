@@ -35,6 +35,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <unistd.h>
@@ -60,6 +61,31 @@ struct Setting {
   bool mutual;      // client certificates required, reader by name
   bool send_token;  // the reader token on every measured call
 };
+
+// The daemon CPU (/proc: time a VM's stolen time does not inflate) per
+// call of each load, each run alone on its daemon (pids[i]) for seconds /
+// rounds, the loads in turn, `rounds` times: {total, user} microseconds.
+std::vector<std::pair<double, double>> CpuPerCall(
+    const std::vector<const Load*>& loads, const std::vector<pid_t>& pids,
+    int callers, double seconds, int rounds) {
+  std::vector<ProcessCpu> used(loads.size());
+  std::vector<int64_t> calls(loads.size(), 0);
+  for (int round = 0; round < rounds; ++round) {
+    for (size_t i = 0; i < loads.size(); ++i) {
+      const ProcessCpu before = ProcessCpu::Of(pids[i]);
+      calls[i] += RunClosedLoop(*loads[i]->stub, loads[i]->method,
+                                *loads[i]->request, callers, seconds / rounds)
+                      .calls;
+      used[i] += ProcessCpu::Of(pids[i]) - before;
+    }
+  }
+  std::vector<std::pair<double, double>> per_call;
+  for (size_t i = 0; i < loads.size(); ++i) {
+    per_call.emplace_back(calls[i] > 0 ? used[i].total() * 1e6 / calls[i] : 0,
+                          calls[i] > 0 ? used[i].user * 1e6 / calls[i] : 0);
+  }
+  return per_call;
+}
 
 int Main(int argc, char** argv) {
   const double seconds = std::stod(Arg(argc, argv, "seconds", "3"));
@@ -198,21 +224,13 @@ int Main(int argc, char** argv) {
     // The daemon's CPU per call (/proc), each load alone: what Decide costs
     // the daemon over the empty RPC in this setting. Compared between
     // settings it says what a token or TLS adds per call.
-    double cpu_us[2] = {0, 0};
-    double user_us[2] = {0, 0};
-    for (int i = 0; i < 2; ++i) {
-      const Load& load = i == 0 ? health : decide;
-      const ProcessCpu before = ProcessCpu::Of(daemon.pid());
-      const LoadResult run = RunClosedLoop(*load.stub, load.method,
-                                           *load.request, callers, seconds);
-      const ProcessCpu used = ProcessCpu::Of(daemon.pid()) - before;
-      cpu_us[i] = run.calls > 0 ? used.total() * 1e6 / run.calls : 0;
-      user_us[i] = run.calls > 0 ? used.user * 1e6 / run.calls : 0;
-    }
+    const auto cpu = CpuPerCall({&health, &decide},
+                                {daemon.pid(), daemon.pid()}, callers,
+                                seconds, 1);
     std::printf("  daemon CPU per call: empty %.1f us (user %.1f), Decide "
                 "%.1f us (user %.1f), Decide - empty %.1f us\n",
-                cpu_us[0], user_us[0], cpu_us[1], user_us[1],
-                cpu_us[1] - cpu_us[0]);
+                cpu[0].first, cpu[0].second, cpu[1].first, cpu[1].second,
+                cpu[1].first - cpu[0].first);
     for (const LoadResult& load : r) failures += load.failures > 0;
     if (!twin.empty()) {
       // The twin, started next to this daemon, the two alternating in the
@@ -246,31 +264,15 @@ int Main(int argc, char** argv) {
       ReportLoad(("Decide, " + mine).c_str(), callers, c[1], &c[3],
                  name.c_str());
       for (const LoadResult& load : c) failures += load.failures > 0;
-      // Each daemon's CPU per call (/proc: CPU time a VM's stolen time does
-      // not inflate), the four loads alone, in alternating rounds.
-      const Load* cpu_loads[4] = {&health, &decide, &other_health,
-                                  &other_decide};
-      const pid_t cpu_pids[4] = {daemon.pid(), daemon.pid(), other.pid(),
-                                 other.pid()};
-      ProcessCpu used[4];
-      int64_t calls[4] = {0, 0, 0, 0};
-      for (int round = 0; round < rounds; ++round) {
-        for (int i = 0; i < 4; ++i) {
-          const ProcessCpu before = ProcessCpu::Of(cpu_pids[i]);
-          calls[i] += RunClosedLoop(*cpu_loads[i]->stub, cpu_loads[i]->method,
-                                    *cpu_loads[i]->request, callers,
-                                    seconds / rounds)
-                          .calls;
-          used[i] += ProcessCpu::Of(cpu_pids[i]) - before;
-        }
-      }
-      const auto per_call = [&](int i) {
-        return calls[i] > 0 ? used[i].total() * 1e6 / calls[i] : 0.0;
-      };
+      // Each daemon's CPU per call, the four loads in alternating rounds.
+      const auto twin_cpu = CpuPerCall(
+          {&health, &decide, &other_health, &other_decide},
+          {daemon.pid(), daemon.pid(), other.pid(), other.pid()}, callers,
+          seconds, rounds);
       std::printf("  daemon CPU per call: %s empty %.1f us, Decide %.1f us; "
                   "%s empty %.1f us, Decide %.1f us\n",
-                  mine.c_str(), per_call(0), per_call(1), name.c_str(),
-                  per_call(2), per_call(3));
+                  mine.c_str(), twin_cpu[0].first, twin_cpu[1].first,
+                  name.c_str(), twin_cpu[2].first, twin_cpu[3].first);
       other.Stop(SIGTERM);
     }
     daemon.Stop(SIGTERM);
