@@ -361,6 +361,10 @@ absl::StatusOr<std::shared_ptr<const CompiledFlag::Internal>> CompileFlagData(
   }
 
   internal->membership.Build(internal->rules);
+  if (!internal->buckets_by_targeting_key) {
+    internal->bucket_attribute_number =
+        internal->membership.AttributeNumber(internal->bucket_attribute);
+  }
 
   if (absl::Status s = CompileServe(flag.default_serve, "default_serve",
                                     &internal->default_serve);

@@ -19,9 +19,16 @@ using internal::AllClausesMatch;
 using internal::CompiledServe;
 
 // The value a user is bucketed by; empty if the context lacks it.
+// `indexed`: the value the membership probe found for a bucket attribute
+// it indexes (bucket_attribute_number >= 0), null if the user has none.
 absl::string_view BucketValue(const CompiledFlag::Internal& internal,
-                              const Context& context) {
+                              const Context& context,
+                              const std::string* indexed) {
   if (internal.buckets_by_targeting_key) return context.targeting_key;
+  if (internal.bucket_attribute_number >= 0) {
+    return indexed != nullptr ? absl::string_view(*indexed)
+                              : absl::string_view();
+  }
   const auto it = context.attributes.find(internal.bucket_attribute);
   return it == context.attributes.end() ? absl::string_view() : it->second;
 }
@@ -34,9 +41,11 @@ struct Resolved {
 
 Resolved ResolveServe(const CompiledServe& serve,
                       const CompiledFlag::Internal& internal,
-                      const Context& context) {
+                      const Context& context,
+                      const std::string* indexed_bucket_value) {
   if (!serve.is_rollout) return {serve.stage, -1};
-  const absl::string_view value = BucketValue(internal, context);
+  const absl::string_view value =
+      BucketValue(internal, context, indexed_bucket_value);
   // Without a bucket value every such user would share one bucket and move
   // together; serve them the rollout's least advanced (safest) stage instead.
   if (value.empty()) return {serve.unbucketed_stage, -1};
@@ -116,7 +125,9 @@ void DecideInto(const CompiledFlag& compiled, const SegmentIndex& segments,
   const CompiledServe* serve = &internal.default_serve;
   const Rule* matched_rule = nullptr;
   // The rules' in / not_in clauses first, all at once (MembershipIndex).
-  const internal::ClauseBits bits = internal.membership.Probe(context);
+  const std::string* indexed_bucket_value = nullptr;
+  const internal::ClauseBits bits = internal.membership.Probe(
+      context, internal.bucket_attribute_number, &indexed_bucket_value);
   const internal::CompiledRule* const rules = internal.rules.data();
   const size_t rule_count = internal.rules.size();
   for (size_t i = 0; i < rule_count; ++i) {
@@ -133,7 +144,8 @@ void DecideInto(const CompiledFlag& compiled, const SegmentIndex& segments,
     }
   }
 
-  const Resolved resolved = ResolveServe(*serve, internal, context);
+  const Resolved resolved =
+      ResolveServe(*serve, internal, context, indexed_bucket_value);
   if (!flag.enabled) {
     // The kill switch: no user is served past the data-safe fallback stage;
     // users below it keep their stage (nobody is moved forward).

@@ -83,6 +83,9 @@ struct CompiledFlag::Internal {
   // bucket_by empty or "key": bucket by Context::targeting_key.
   bool buckets_by_targeting_key = true;
   std::string bucket_attribute;
+  // bucket_attribute's number in `membership` when indexed clauses read it
+  // (Probe then finds the user's value), else -1 (a lookup of its own).
+  int bucket_attribute_number = -1;
   double compare_sample_rate = 1.0;
   // What a disabled flag serves at most (FallbackStage, core/currency.h).
   Stage fallback_stage = Stage::kOff;

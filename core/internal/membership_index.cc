@@ -45,9 +45,20 @@ void MembershipIndex::Build(std::vector<CompiledRule>& rules) {
   }
 }
 
-ClauseBits MembershipIndex::Probe(const Context& context) const {
+int MembershipIndex::AttributeNumber(const std::string& name) const {
+  for (size_t i = 0; i < attributes_.size(); ++i) {
+    if (!attributes_[i].reads_targeting_key && attributes_[i].name == name) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+ClauseBits MembershipIndex::Probe(const Context& context, int keep,
+                                  const std::string** kept) const {
   ClauseBits bits;
-  for (const Attribute& attribute : attributes_) {
+  for (size_t i = 0; i < attributes_.size(); ++i) {
+    const Attribute& attribute = attributes_[i];
     const std::string* value = nullptr;
     if (attribute.reads_targeting_key) {
       if (!context.targeting_key.empty()) value = &context.targeting_key;
@@ -55,6 +66,7 @@ ClauseBits MembershipIndex::Probe(const Context& context) const {
       const auto it = context.attributes.find(attribute.name);
       if (it != context.attributes.end()) value = &it->second;
     }
+    if (static_cast<int>(i) == keep) *kept = value;
     // A user without the attribute matches no clause on it, not_in
     // included (core/internal/clauses.cc says why).
     if (value == nullptr) continue;

@@ -44,8 +44,15 @@ class MembershipIndex {
   // each rule's masks and removing its indexed clauses.
   void Build(std::vector<CompiledRule>& rules);
 
+  // The number of the indexed attribute `name` (a context attribute, not
+  // the targeting key), -1 if no indexed clause reads it: Probe's `keep`.
+  int AttributeNumber(const std::string& name) const;
   // The bits for `context`. Without indexed clauses: all zero, no lookup.
-  ClauseBits Probe(const Context& context) const;
+  // With `keep` an attribute's number (-1: none), also sets *kept to the
+  // user's value of that attribute (null if absent), from the same lookup:
+  // Decide reads a flag's bucket_by this way when its rules index it.
+  ClauseBits Probe(const Context& context, int keep,
+                   const std::string** kept) const;
 
  private:
   struct Attribute {

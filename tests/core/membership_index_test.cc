@@ -4,7 +4,10 @@
 // among them), more than 64 indexable clauses in some, and random users
 // with attributes present, absent or empty. The first rule whose clauses
 // all hold, clause by clause as docs/architecture.md defines them, must be
-// the rule Decide reports.
+// the rule Decide reports. The flags' default serve is a rollout bucketed
+// by one of those attributes, or by one no rule reads: a user no rule
+// matches gets the bucket of their own value (Decide reads an indexed
+// bucket attribute from the index's lookup).
 #include <catch2/catch.hpp>
 
 #include <map>
@@ -14,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "core/bucketing.h"
 #include "core/evaluate.h"
 #include "tests/printers.h"
 
@@ -73,6 +77,14 @@ std::string FirstMatchingRule(const Flag& flag, const Context& context) {
   return "";
 }
 
+// The bucket a user gets for `flag`: -1 without a value to bucket by.
+int32_t ExpectedBucket(const Flag& flag, const Context& context) {
+  const std::string attribute = flag.bucket_by.empty() ? "key" : flag.bucket_by;
+  const std::string* value = ValueOf(context, attribute);
+  if (value == nullptr || value->empty()) return -1;
+  return static_cast<int32_t>(BucketFor(flag.key, *value));
+}
+
 // An enabled flag serving off, without rules.
 Flag EmptyFlag() {
   Flag flag;
@@ -90,6 +102,12 @@ Flag RandomFlag(std::mt19937& random, int rules, int min_clauses,
   auto pick = [&random](size_t n) {
     return std::uniform_int_distribution<size_t>(0, n - 1)(random);
   };
+  const std::vector<std::string> bucket_by = {"", "key", "tenant", "region",
+                                              "plan", "group"};
+  flag.bucket_by = bucket_by[pick(bucket_by.size())];
+  flag.default_serve.stage.reset();
+  flag.default_serve.rollout =
+      Rollout{{{Stage::kLive, 50000}, {Stage::kShadow, 50000}}};
   for (int r = 0; r < rules; ++r) {
     Rule rule;
     rule.id = "r" + std::to_string(r);
@@ -139,6 +157,7 @@ void CheckAgainstPlainReading(uint32_t seed, int flags, int rules,
   int matched = 0;
   int matched_late = 0;  // by one of the second half of the rules
   int checked = 0;
+  int bucketed = 0;  // users no rule matched who had a value to bucket by
   for (int f = 0; f < flags; ++f) {
     const Flag flag = RandomFlag(random, rules, min_clauses, max_clauses);
     absl::StatusOr<std::shared_ptr<const CompiledFlag>> compiled =
@@ -151,7 +170,11 @@ void CheckAgainstPlainReading(uint32_t seed, int flags, int rules,
       INFO("seed " << seed << " flag " << f << " user " << u);
       REQUIRE(decision.rule_id == expected);
       REQUIRE(decision.reason ==
-              (expected.empty() ? Reason::kDefault : Reason::kRuleMatch));
+              (expected.empty() ? Reason::kSplit : Reason::kRuleMatch));
+      if (expected.empty()) {
+        REQUIRE(decision.bucket == ExpectedBucket(flag, user));
+        bucketed += decision.bucket >= 0 ? 1 : 0;
+      }
       matched += expected.empty() ? 0 : 1;
       if (!expected.empty() && std::stoi(expected.substr(1)) >= rules / 2) {
         ++matched_late;
@@ -163,6 +186,7 @@ void CheckAgainstPlainReading(uint32_t seed, int flags, int rules,
   CHECK(matched > checked / 20);
   CHECK(matched < checked - checked / 20);
   CHECK(matched_late > checked / 100);
+  CHECK(bucketed > checked / 20);
 }
 
 TEST_CASE("merged in/not_in clauses decide as the rules read one by one") {
