@@ -385,12 +385,17 @@ void LoadResult::Add(const LoadResult& other) {
                       other.latencies_us.end());
 }
 
+size_t RoundOrder(int round, size_t turn, size_t loads) {
+  return round % 2 == 0 ? turn : loads - 1 - turn;
+}
+
 std::vector<LoadResult> RunRounds(const std::vector<Load>& loads, int callers,
                                   double rate, double seconds, int rounds) {
   std::vector<LoadResult> results(loads.size());
   const double slice = seconds / rounds;
   for (int round = 0; round < rounds; ++round) {
-    for (size_t i = 0; i < loads.size(); ++i) {
+    for (size_t turn = 0; turn < loads.size(); ++turn) {
+      const size_t i = RoundOrder(round, turn, loads.size());
       const Load& load = loads[i];
       LoadResult r =
           rate > 0 ? RunOpenLoop(*load.stub, load.method, *load.request, rate,

@@ -154,10 +154,17 @@ struct Load {
   const grpc::ByteBuffer* request;
 };
 
-// Runs each load for seconds / rounds in turn, `rounds` times (A B C A B C
-// ...), closed loop with `callers` (or, if `rate` > 0, open loop at `rate`),
-// so that a busy moment of a shared machine hits every load alike. One
-// result per load, its round_rates set.
+// The load run at `turn` of `round`: the loads in order in even rounds, in
+// reverse in odd ones (A B C, C B A, A B C, ...), so that no load always
+// follows the same other load and a drift within a round (the machine
+// warming or cooling, what the previous load left behind) weighs on every
+// load alike.
+size_t RoundOrder(int round, size_t turn, size_t loads);
+
+// Runs each load for seconds / rounds in turn, `rounds` times (RoundOrder),
+// closed loop with `callers` (or, if `rate` > 0, open loop at `rate`), so
+// that a busy moment of a shared machine hits every load alike. One result
+// per load, its round_rates set.
 std::vector<LoadResult> RunRounds(const std::vector<Load>& loads, int callers,
                                   double rate, double seconds, int rounds);
 

@@ -5,7 +5,7 @@
 //       [--callers=1,16,64] [--phases=closed,open,api,batch]
 //       [--open-load=0.5] [--batch-loads=2x1,16x4]
 //
-// Loads compared with each other run in alternating rounds (A B A B ...,
+// Loads compared with each other run in alternating rounds (A B, B A, ...,
 // `seconds` per load in all) and ratios are medians over the rounds: on a
 // shared machine a busy moment then hits both sides.
 //

@@ -5,7 +5,7 @@
 //       [--callers=1,16,64]
 //
 // Closed loop with 1, 16, 64 calls in flight; the three loads run in
-// alternating rounds (A B C A B C ...) and ratios are medians over rounds,
+// alternating rounds (A B C, C B A, ...) and ratios are medians over rounds,
 // so a busy moment of a shared machine hits all of them. Both evaluation
 // calls ask for the same flag (a 5% / 95% rollout) and user (tenant=acme);
 // ResolveString's context is a Struct, Decide's a string map. Target:

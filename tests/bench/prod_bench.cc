@@ -64,14 +64,16 @@ struct Setting {
 
 // The daemon CPU (/proc: time a VM's stolen time does not inflate) per
 // call of each load, each run alone on its daemon (pids[i]) for seconds /
-// rounds, the loads in turn, `rounds` times: {total, user} microseconds.
+// rounds, the loads in turn (RoundOrder), `rounds` times: {total, user}
+// microseconds.
 std::vector<std::pair<double, double>> CpuPerCall(
     const std::vector<const Load*>& loads, const std::vector<pid_t>& pids,
     int callers, double seconds, int rounds) {
   std::vector<ProcessCpu> used(loads.size());
   std::vector<int64_t> calls(loads.size(), 0);
   for (int round = 0; round < rounds; ++round) {
-    for (size_t i = 0; i < loads.size(); ++i) {
+    for (size_t turn = 0; turn < loads.size(); ++turn) {
+      const size_t i = RoundOrder(round, turn, loads.size());
       const ProcessCpu before = ProcessCpu::Of(pids[i]);
       calls[i] += RunClosedLoop(*loads[i]->stub, loads[i]->method,
                                 *loads[i]->request, callers, seconds / rounds)
