@@ -26,23 +26,39 @@ uint32_t ScrambleBlock(uint32_t k) {
 
 }  // namespace
 
+// Defined before its callers so that they inline it.
+inline void StreamingMurmur3::MixBlock(uint32_t k) {
+  h_ ^= ScrambleBlock(k);
+  h_ = RotateLeft(h_, 13);
+  h_ = h_ * 5 + 0xe6546b64;
+}
+
 void StreamingMurmur3::Update(std::string_view data) {
   const auto* p = reinterpret_cast<const unsigned char*>(data.data());
   size_t n = data.size();
   length_ += static_cast<uint32_t>(n);
-  // Complete a block the previous piece left unfinished.
-  while (pending_size_ > 0 && n > 0) {
+  if (pending_size_ == 0) {
+    for (; n >= 4; p += 4, n -= 4) MixBlock(LoadLittleEndian32(p));
+  } else {
+    // Blocks straddle the words read: each is the pending bytes, then the
+    // word's first 4 - pending_size_ bytes; its last pending_size_ bytes
+    // are pending for the next (a word at a time, not a byte).
+    const int shift = 8 * pending_size_;  // 8, 16 or 24
+    for (; n >= 4; p += 4, n -= 4) {
+      const uint32_t word = LoadLittleEndian32(p);
+      MixBlock(pending_ | (word << shift));
+      pending_ = word >> (32 - shift);
+    }
+  }
+  // The last 0 to 3 bytes join the pending ones; a block that fills is
+  // mixed.
+  for (; n > 0; --n) {
     pending_ |= static_cast<uint32_t>(*p++) << (8 * pending_size_);
-    --n;
     if (++pending_size_ == 4) {
       MixBlock(pending_);
       pending_ = 0;
       pending_size_ = 0;
     }
-  }
-  for (; n >= 4; p += 4, n -= 4) MixBlock(LoadLittleEndian32(p));
-  for (; n > 0; --n) {
-    pending_ |= static_cast<uint32_t>(*p++) << (8 * pending_size_++);
   }
 }
 
@@ -57,12 +73,6 @@ uint32_t StreamingMurmur3::Finish() const {
   h *= 0xc2b2ae35;
   h ^= h >> 16;
   return h;
-}
-
-void StreamingMurmur3::MixBlock(uint32_t k) {
-  h_ ^= ScrambleBlock(k);
-  h_ = RotateLeft(h_, 13);
-  h_ = h_ * 5 + 0xe6546b64;
 }
 
 FlagBucketer::FlagBucketer(std::string_view flag_key) {

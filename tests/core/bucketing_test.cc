@@ -105,6 +105,31 @@ TEST_CASE("BucketFor hashes the concatenation whatever the split point",
   }
 }
 
+TEST_CASE("StreamingMurmur3 fed in any pieces hashes their concatenation",
+          "[bucketing]") {
+  // Pieces of 0 to 9 bytes, so that every count of pending bytes (0 to 3)
+  // meets pieces shorter and longer than a block.
+  std::mt19937 random(7);
+  for (int trial = 0; trial < 2000; ++trial) {
+    std::string whole(std::uniform_int_distribution<size_t>(0, 40)(random),
+                      '\0');
+    for (char& c : whole) {
+      c = static_cast<char>(std::uniform_int_distribution<int>(0, 255)(random));
+    }
+    const uint32_t seed = trial % 3 == 0 ? 0 : static_cast<uint32_t>(random());
+    StreamingMurmur3 pieces(seed);
+    size_t at = 0;
+    while (at < whole.size()) {
+      const size_t size = std::min(
+          whole.size() - at, std::uniform_int_distribution<size_t>(0, 9)(random));
+      pieces.Update(std::string_view(whole).substr(at, size));
+      at += size;
+    }
+    INFO("trial " << trial << ", " << whole.size() << " bytes");
+    CHECK(pieces.Finish() == MurmurHash3_x86_32(whole, seed));
+  }
+}
+
 TEST_CASE("StageForBucket lays buckets out most advanced stage first",
           "[bucketing]") {
   // Listed least advanced first on purpose: the order of splits is
