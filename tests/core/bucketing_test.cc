@@ -120,8 +120,9 @@ TEST_CASE("StreamingMurmur3 fed in any pieces hashes their concatenation",
     StreamingMurmur3 pieces(seed);
     size_t at = 0;
     while (at < whole.size()) {
-      const size_t size = std::min(
-          whole.size() - at, std::uniform_int_distribution<size_t>(0, 9)(random));
+      const size_t size =
+          std::min(whole.size() - at,
+                   std::uniform_int_distribution<size_t>(0, 9)(random));
       pieces.Update(std::string_view(whole).substr(at, size));
       at += size;
     }
