@@ -139,13 +139,17 @@ absl::StatusOr<bool> Authorizer::InstallTokens(size_t* streams_ended) {
   if (!token_sets_.empty() && (*tokens)->SameAs(*token_sets_.back())) {
     return false;
   }
-  // The streams the new set no longer allows end before any call can see
-  // the set; a stream the old set allowed that registers after this is
-  // checked against the new one then (TokenStreams::Add).
-  const size_t ended = streams_->Revoke(tokens->get());
-  if (streams_ended != nullptr) *streams_ended += ended;
+  // The new set first, then the streams it no longer allows end: a
+  // client told that its stream's token was revoked must find every call
+  // with that token refused from then on. (Ended first, the set stored
+  // after, a call could still pass with the removed token in between.)
   // Release: a reader that loads the new pointer sees the whole set.
   tokens_.store(tokens->get(), std::memory_order_release);
+  // Every stream is checked against the new set: those registered before
+  // this, here; one authorized by the old set that registers after this,
+  // in TokenStreams::Add (Revoke makes the new set the one it checks).
+  const size_t ended = streams_->Revoke(tokens->get());
+  if (streams_ended != nullptr) *streams_ended += ended;
   token_sets_.push_back(*std::move(tokens));
   return true;
 }

@@ -8,13 +8,18 @@
 #include <cstdio>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+
+#include "grpcpp/server_context.h"
+#include "grpcpp/test/server_context_test_spouse.h"
 
 #include "absl/strings/str_cat.h"
 #include "credentials/token_hash.h"
 #include "server/auth.h"
 #include "server/file_watch.h"
+#include "server/token_streams.h"
 #include "tests/integration/harness.h"
 
 namespace cutover {
@@ -129,6 +134,44 @@ TEST_CASE("ReloadTokenFile: a changed file replaces the set, the same one "
   REQUIRE_FALSE(empty.ok());
   CHECK(empty.status().message().find("no tokens") != std::string::npos);
   CHECK((*authorizer)->token_sets() == 2);
+}
+
+TEST_CASE("ReloadTokenFile: by the time a removed token's stream is told, "
+          "every call with that token is refused",
+          "[auth]") {
+  TempDir dir;
+  const std::string file = dir.path() + "/tokens";
+  const std::string alice = NewToken();
+  const std::string bob = NewToken();
+  REQUIRE(ReplaceFile(
+      file, Line("alice", "reader", alice) + Line("bob", "reader", bob)));
+  AuthConfig config;
+  config.token_file = file;
+  auto authorizer = Authorizer::Create(config);
+  REQUIRE(authorizer.ok());
+  grpc::ServerContext call;
+  grpc::testing::ServerContextTestSpouse spouse(&call);
+  spouse.AddClientMetadata("authorization", "Bearer " + alice);
+  REQUIRE((*authorizer)->Authorize(call, "Decide").ok());
+  auto ticket = (*authorizer)->AllowStream(call, "Watch");
+  REQUIRE(ticket.ok());
+  // What the stream's client, told of the revocation, would find on its
+  // next call: asked from within the stream's end.
+  std::optional<absl::Status> ended_with;
+  absl::Status next_call;
+  auto registration = ticket->Track([&](const absl::Status& status) {
+    ended_with = status;
+    next_call = (*authorizer)->Authorize(call, "Decide").status();
+  });
+  REQUIRE(registration != nullptr);
+  REQUIRE_FALSE(ended_with.has_value());
+
+  REQUIRE(ReplaceFile(file, Line("bob", "reader", bob)));
+  auto changed = (*authorizer)->ReloadTokenFile();
+  REQUIRE(changed.ok());
+  REQUIRE(ended_with.has_value());
+  CHECK(ended_with->code() == absl::StatusCode::kUnauthenticated);
+  CHECK(next_call.code() == absl::StatusCode::kUnauthenticated);
 }
 
 // Counts calls of a FileWatch's callback and waits for them, bounded.
