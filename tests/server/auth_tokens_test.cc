@@ -33,44 +33,55 @@ std::string Line(const std::string& name, const char* role,
   return absl::StrCat(name, " ", role, " ", TokenSha256Hex(token), "\n");
 }
 
+// A token file in a temporary folder, and two tokens to list in it.
+struct TokenFile {
+  AuthConfig Config() const {
+    AuthConfig config;
+    config.token_file = path;
+    return config;
+  }
+
+  TempDir dir;
+  const std::string path = dir.path() + "/tokens";
+  const std::string alice = NewToken();
+  const std::string bob = NewToken();
+};
+
 TEST_CASE("a token matches its set only: a thread's memory of accepted "
           "tokens never carries over to another set",
           "[auth]") {
-  TempDir dir;
-  const std::string file = dir.path() + "/tokens";
-  const std::string alice = NewToken();
-  const std::string bob = NewToken();
-  REQUIRE(ReplaceFile(
-      file, Line("alice", "reader", alice) + Line("bob", "admin", bob)));
-  AuthConfig config;
-  config.token_file = file;
+  const TokenFile tokens;
+  REQUIRE(ReplaceFile(tokens.path, Line("alice", "reader", tokens.alice) +
+                                        Line("bob", "admin", tokens.bob)));
+  const AuthConfig config = tokens.Config();
   auto first = TokenTable::Build(config);
   REQUIRE(first.ok());
-  const TokenTable::Entry* by_hash = (*first)->Match(alice);
+  const TokenTable::Entry* by_hash = (*first)->Match(tokens.alice);
   REQUIRE(by_hash != nullptr);
   CHECK(by_hash->name == "alice");
   CHECK(by_hash->role == Role::kReader);
   // Again on this thread (remembered), and on another (hashed).
-  CHECK((*first)->Match(alice) == by_hash);
+  CHECK((*first)->Match(tokens.alice) == by_hash);
   const TokenTable::Entry* elsewhere = nullptr;
-  std::thread([&] { elsewhere = (*first)->Match(alice); }).join();
+  std::thread([&] { elsewhere = (*first)->Match(tokens.alice); }).join();
   CHECK(elsewhere == by_hash);
-  CHECK((*first)->Match(bob)->name == "bob");
+  CHECK((*first)->Match(tokens.bob)->name == "bob");
   // Wrong tokens: one byte off, a prefix, longer, empty.
-  std::string off = alice;
+  std::string off = tokens.alice;
   off.back() = off.back() == 'A' ? 'B' : 'A';
   CHECK((*first)->Match(off) == nullptr);
-  CHECK((*first)->Match(alice.substr(0, alice.size() - 1)) == nullptr);
-  CHECK((*first)->Match(alice + "x") == nullptr);
+  CHECK((*first)->Match(tokens.alice.substr(0, tokens.alice.size() - 1)) ==
+        nullptr);
+  CHECK((*first)->Match(tokens.alice + "x") == nullptr);
   CHECK((*first)->Match("") == nullptr);
 
   // alice removed: the new set refuses her although this thread
   // remembers her token from the first set.
-  REQUIRE(ReplaceFile(file, Line("bob", "admin", bob)));
+  REQUIRE(ReplaceFile(tokens.path, Line("bob", "admin", tokens.bob)));
   auto second = TokenTable::Build(config);
   REQUIRE(second.ok());
-  CHECK((*second)->Match(alice) == nullptr);
-  CHECK((*second)->Match(bob)->name == "bob");
+  CHECK((*second)->Match(tokens.alice) == nullptr);
+  CHECK((*second)->Match(tokens.bob)->name == "bob");
   CHECK_FALSE((*second)->SameAs(**first));
   auto third = TokenTable::Build(config);
   REQUIRE(third.ok());
@@ -82,7 +93,7 @@ TEST_CASE("a token matches its set only: a thread's memory of accepted "
     many.push_back(NewToken());
     lines += Line("t" + std::to_string(i), "reader", many.back());
   }
-  REQUIRE(ReplaceFile(file, lines));
+  REQUIRE(ReplaceFile(tokens.path, lines));
   auto fourth = TokenTable::Build(config);
   REQUIRE(fourth.ok());
   for (int round = 0; round < 2; ++round) {
@@ -97,13 +108,9 @@ TEST_CASE("a token matches its set only: a thread's memory of accepted "
 TEST_CASE("ReloadTokenFile: a changed file replaces the set, the same one "
           "makes none, a bad one keeps the old set and names the line",
           "[auth]") {
-  TempDir dir;
-  const std::string file = dir.path() + "/tokens";
-  const std::string alice = NewToken();
-  const std::string bob = NewToken();
-  REQUIRE(ReplaceFile(file, Line("alice", "reader", alice)));
-  AuthConfig config;
-  config.token_file = file;
+  const TokenFile tokens;
+  REQUIRE(ReplaceFile(tokens.path, Line("alice", "reader", tokens.alice)));
+  const AuthConfig config = tokens.Config();
   auto authorizer = Authorizer::Create(config);
   REQUIRE(authorizer.ok());
   CHECK((*authorizer)->token_sets() == 1);
@@ -113,23 +120,23 @@ TEST_CASE("ReloadTokenFile: a changed file replaces the set, the same one "
   CHECK_FALSE(*same);
   CHECK((*authorizer)->token_sets() == 1);
 
-  REQUIRE(ReplaceFile(file, Line("bob", "reader", bob)));
+  REQUIRE(ReplaceFile(tokens.path, Line("bob", "reader", tokens.bob)));
   auto changed = (*authorizer)->ReloadTokenFile();
   REQUIRE(changed.ok());
   CHECK(*changed);
   CHECK((*authorizer)->token_sets() == 2);
 
-  REQUIRE(ReplaceFile(
-      file, Line("bob", "reader", bob) + "carol superuser 1234\n"));
+  REQUIRE(ReplaceFile(tokens.path, Line("bob", "reader", tokens.bob) +
+                                        "carol superuser 1234\n"));
   auto bad = (*authorizer)->ReloadTokenFile();
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
-  CHECK(bad.status().message().find(file + ":2") != std::string::npos);
+  CHECK(bad.status().message().find(tokens.path + ":2") != std::string::npos);
   CHECK((*authorizer)->token_sets() == 2);
 
   // An empty file with no other token and no certificate role: refused
   // as at start (the daemon would accept nobody), the old set stays.
-  REQUIRE(ReplaceFile(file, "# nobody\n"));
+  REQUIRE(ReplaceFile(tokens.path, "# nobody\n"));
   auto empty = (*authorizer)->ReloadTokenFile();
   REQUIRE_FALSE(empty.ok());
   CHECK(empty.status().message().find("no tokens") != std::string::npos);
@@ -139,19 +146,15 @@ TEST_CASE("ReloadTokenFile: a changed file replaces the set, the same one "
 TEST_CASE("ReloadTokenFile: by the time a removed token's stream is told, "
           "every call with that token is refused",
           "[auth]") {
-  TempDir dir;
-  const std::string file = dir.path() + "/tokens";
-  const std::string alice = NewToken();
-  const std::string bob = NewToken();
-  REQUIRE(ReplaceFile(
-      file, Line("alice", "reader", alice) + Line("bob", "reader", bob)));
-  AuthConfig config;
-  config.token_file = file;
+  const TokenFile tokens;
+  REQUIRE(ReplaceFile(tokens.path, Line("alice", "reader", tokens.alice) +
+                                        Line("bob", "reader", tokens.bob)));
+  const AuthConfig config = tokens.Config();
   auto authorizer = Authorizer::Create(config);
   REQUIRE(authorizer.ok());
   grpc::ServerContext call;
   grpc::testing::ServerContextTestSpouse spouse(&call);
-  spouse.AddClientMetadata("authorization", "Bearer " + alice);
+  spouse.AddClientMetadata("authorization", "Bearer " + tokens.alice);
   REQUIRE((*authorizer)->Authorize(call, "Decide").ok());
   auto ticket = (*authorizer)->AllowStream(call, "Watch");
   REQUIRE(ticket.ok());
@@ -166,7 +169,7 @@ TEST_CASE("ReloadTokenFile: by the time a removed token's stream is told, "
   REQUIRE(registration != nullptr);
   REQUIRE_FALSE(ended_with.has_value());
 
-  REQUIRE(ReplaceFile(file, Line("bob", "reader", bob)));
+  REQUIRE(ReplaceFile(tokens.path, Line("bob", "reader", tokens.bob)));
   auto changed = (*authorizer)->ReloadTokenFile();
   REQUIRE(changed.ok());
   REQUIRE(ended_with.has_value());
