@@ -219,24 +219,27 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     d->HeartbeatLoop();
   });
 
-  if (!config.ready_file.empty()) {
-    // Written whole to a temporary name, then renamed: a reader never sees
-    // half a line.
-    const std::string tmp = config.ready_file + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << daemon->grpc_port_ << " " << daemon->metrics_port_ << "\n";
-      if (!out) {
-        return absl::UnavailableError(
-            absl::StrCat("cannot write ready file ", tmp));
-      }
-    }
-    if (std::rename(tmp.c_str(), config.ready_file.c_str()) != 0) {
+  return daemon;
+}
+
+absl::Status Daemon::WriteReadyFile() const {
+  if (config_.ready_file.empty()) return absl::OkStatus();
+  // Written whole to a temporary name, then renamed: a reader never sees
+  // half a line.
+  const std::string tmp = config_.ready_file + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << grpc_port_ << " " << metrics_port_ << "\n";
+    if (!out) {
       return absl::UnavailableError(
-          absl::StrCat("cannot write ready file ", config.ready_file));
+          absl::StrCat("cannot write ready file ", tmp));
     }
   }
-  return daemon;
+  if (std::rename(tmp.c_str(), config_.ready_file.c_str()) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot write ready file ", config_.ready_file));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Daemon::StartFollowing() {

@@ -71,6 +71,12 @@ class Daemon {
   // Store::migrated_from_schema).
   int store_migrated_from_schema() const { return store_migrated_from_; }
 
+  // Writes "<grpc port> <metrics port>" to the configured ready_file (none
+  // configured: nothing). cutoverd calls it once it has said on stderr all
+  // it says at start, so whoever waits for the file reads every start-up
+  // line. UNAVAILABLE if the file cannot be written.
+  absl::Status WriteReadyFile() const;
+
   // Whether the daemon's heartbeat loop (which sends every Watch stream
   // its heartbeat through the change hub) has run within three heartbeat
   // intervals (at least 3 s): the liveness systemd's watchdog is fed on

@@ -88,6 +88,12 @@ int main(int argc, char** argv) {
                "in %s\n",
                (*daemon)->grpc_port(), (*daemon)->metrics_port(),
                config.data_dir.c_str());
+  if (absl::Status written = (*daemon)->WriteReadyFile(); !written.ok()) {
+    std::fprintf(stderr, "cutoverd: %s\n",
+                 std::string(written.message()).c_str());
+    (*daemon)->Shutdown();
+    return 1;
+  }
   // systemd (Type=notify): ready now; watchdog pings while the heartbeat
   // loop runs.
   cutover::ServiceManager service_manager(
