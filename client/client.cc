@@ -20,8 +20,6 @@
 namespace cutover {
 namespace {
 
-constexpr int kBatchLimit = 1000;
-
 std::chrono::system_clock::time_point DeadlineIn(absl::Duration duration) {
   return std::chrono::system_clock::now() +
          absl::ToChronoMicroseconds(duration);
@@ -60,13 +58,6 @@ Decision DefaultDecision(std::string_view flag_key, Stage stage,
 }
 
 }  // namespace
-
-class Client::Stubs {
- public:
-  explicit Stubs(const std::shared_ptr<grpc::Channel>& channel)
-      : evaluation(v1::Evaluation::NewStub(channel)) {}
-  std::unique_ptr<v1::Evaluation::Stub> evaluation;
-};
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   if (absl::Status valid = options.Validate(); !valid.ok()) return valid;
@@ -191,14 +182,29 @@ bool Client::ServableFresh(const DecisionCache::Hit& hit,
          synced_->Holds(flag_key);
 }
 
-bool Client::DecideLocally(std::string_view flag_key, const Context& context,
-                           Decision& decision) {
+Stage Client::DecideStage(std::string_view flag_key, const Context& context,
+                          Stage default_stage) noexcept {
+  try {
+    Verdict verdict;
+    if (EvaluateLocally(flag_key, context, verdict)) return verdict.stage;
+  } catch (...) {
+    // Out of memory or a bug: Decide answers, as it answers either.
+  }
+  return Decide(flag_key, context, default_stage).stage;
+}
+
+const SyncedState* Client::LocalState() const {
   if (options_.evaluation != ClientOptions::Evaluation::kLocal ||
       !watch_synced_.load(std::memory_order_acquire)) {
-    return false;
+    return nullptr;
   }
   // Synced: the daemon's answer at the state's revision, made here.
-  const SyncedState* state = synced_->current();
+  return synced_->current();
+}
+
+bool Client::DecideLocally(std::string_view flag_key, const Context& context,
+                           Decision& decision) {
+  const SyncedState* state = LocalState();
   uint32_t counter_slot = FlagCounterSlots::kUnknownSlot;
   if (state == nullptr ||
       !state->DecideInto(flag_key, context, decision, &counter_slot)) {
@@ -206,6 +212,19 @@ bool Client::DecideLocally(std::string_view flag_key, const Context& context,
   }
   counters_->local_decisions.Count(counter_slot, decision.stage,
                                    decision.reason);
+  return true;
+}
+
+bool Client::EvaluateLocally(std::string_view flag_key, const Context& context,
+                             Verdict& verdict) {
+  const SyncedState* state = LocalState();
+  uint32_t counter_slot = FlagCounterSlots::kUnknownSlot;
+  if (state == nullptr ||
+      !state->EvaluateInto(flag_key, context, verdict, &counter_slot)) {
+    return false;
+  }
+  counters_->local_decisions.Count(counter_slot, verdict.stage,
+                                   verdict.reason);
   return true;
 }
 
@@ -282,78 +301,6 @@ void Client::ServeUnanswered(std::string_view flag_key, const Context& context,
   // 3. Never seen: the caller's default.
   counters_->Add(counters_->errors, &Metrics::errors);
   decision = DefaultDecision(flag_key, default_stage, std::move(error));
-}
-
-std::vector<Decision> Client::Prefetch(
-    std::string_view flag_key, const std::vector<Context>& contexts) noexcept {
-  std::vector<Decision> decisions;
-  try {
-    // Local mode, synced: every decision made here (no cache to fill). A
-    // flag this library cannot evaluate fails on the first context.
-    decisions.reserve(contexts.size());
-    for (const Context& context : contexts) {
-      Decision decision;
-      if (!DecideLocally(flag_key, context, decision)) break;
-      decisions.push_back(std::move(decision));
-    }
-    if (decisions.size() == contexts.size()) return decisions;
-    decisions.clear();
-    for (size_t start = 0; start < contexts.size(); start += kBatchLimit) {
-      const size_t end = std::min(contexts.size(), start + kBatchLimit);
-      v1::DecideBatchRequest request;
-      for (size_t i = start; i < end; ++i) {
-        auto* item = request.add_items();
-        item->set_flag_key(flag_key.data(), flag_key.size());
-        item->mutable_context()->set_targeting_key(contexts[i].targeting_key);
-        auto& attributes = *item->mutable_context()->mutable_attributes();
-        for (const auto& [name, value] : contexts[i].attributes) {
-          attributes[name] = value;
-        }
-      }
-      v1::DecideBatchResponse response;
-      grpc::ClientContext call;
-      call.set_deadline(DeadlineIn(options_.decide_deadline));
-      const grpc::Status status =
-          stubs_->evaluation->DecideBatch(&call, request, &response);
-      for (size_t i = start; i < end; ++i) {
-        if (status.ok() &&
-            static_cast<int>(i - start) < response.decisions_size()) {
-          counters_->Add(counters_->misses, &Metrics::misses);
-          Decision decision =
-              FromProto(response.decisions(static_cast<int>(i - start)));
-          cache_.Put(flag_key, contexts[i], decision, response.revision());
-          decisions.push_back(std::move(decision));
-          continue;
-        }
-        // As Decide would: fresh if it may be served as such, else the
-        // synced state's or the cached decision as STALE, else off.
-        Decision decision;
-        const DecisionCache::Hit cached =
-            cache_.Get(flag_key, contexts[i], decision);
-        if (ServableFresh(cached, flag_key)) {
-          counters_->Add(counters_->hits);
-          decision.reason = Reason::kCached;
-        } else {
-          ServeUnanswered(
-              flag_key, contexts[i], cached,
-              status.ok() ? grpc::Status(grpc::StatusCode::INTERNAL,
-                                         "short DecideBatch response")
-                          : status,
-              Stage::kOff, decision);
-        }
-        decisions.push_back(std::move(decision));
-      }
-    }
-    if (Metrics* m = counters_->metrics.load(std::memory_order_acquire)) {
-      m->entries->Set(static_cast<double>(cache_.size()));
-    }
-  } catch (...) {
-    while (decisions.size() < contexts.size()) {
-      counters_->errors.fetch_add(1, std::memory_order_relaxed);
-      decisions.push_back(Decision());
-    }
-  }
-  return decisions;
 }
 
 ClientStats Client::stats() const noexcept {

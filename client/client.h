@@ -250,6 +250,13 @@ class Client final : public DecisionSource {
   // As Decide, with `default_stage` instead of off for a flag never seen.
   Decision Decide(std::string_view flag_key, const Context& context,
                   Stage default_stage) noexcept;
+  // The stage alone: Decide(flag_key, context, default_stage).stage, made
+  // and counted the same way, for a request path that only needs which
+  // database to read and which to write (PlanFor(stage)). In local mode
+  // while synced it reads and copies no string (the core's Verdict);
+  // otherwise it is Decide's stage.
+  Stage DecideStage(std::string_view flag_key, const Context& context,
+                    Stage default_stage = Stage::kOff) noexcept;
 
   // The decisions for many users of one flag, in order, e.g. for a page of
   // users about to be served. In local mode while synced, each is made
@@ -318,6 +325,12 @@ class Client final : public DecisionSource {
   // for a flag this library cannot evaluate.
   bool DecideLocally(std::string_view flag_key, const Context& context,
                      Decision& decision);
+  // As DecideLocally, the Verdict alone.
+  bool EvaluateLocally(std::string_view flag_key, const Context& context,
+                       Verdict& verdict);
+  // The synced state local evaluation answers from: null unless in local
+  // mode and synced.
+  const SyncedState* LocalState() const;
   // Whether a kFresh lookup may be served as CACHED without asking the
   // daemon (see unsynced_max_age).
   bool ServableFresh(const DecisionCache::Hit& hit,

@@ -1,5 +1,6 @@
-// Client's counters and their Prometheus export (client/client.h): an
-// internal header of the client library, included by its sources only.
+// Client's counters, their Prometheus export and its RPC stubs
+// (client/client.h): an internal header of the client library, included
+// by its sources only (client.cc, client_prefetch.cc).
 //
 // Counters: thread-safe (atomics; the hot paths' per thread). Metrics: set
 // once by Client::RegisterMetrics, then only incremented.
@@ -8,15 +9,26 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 
 #include "client/client.h"
 #include "client/local_decision_counts.h"
 #include "client/per_thread_counter.h"
+#include "cutover/v1/cutover.grpc.pb.h"
+#include "grpcpp/channel.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 
 namespace cutover {
+
+// The stubs Client calls the daemon through (one channel).
+class Client::Stubs {
+ public:
+  explicit Stubs(const std::shared_ptr<grpc::Channel>& channel)
+      : evaluation(v1::Evaluation::NewStub(channel)) {}
+  std::unique_ptr<v1::Evaluation::Stub> evaluation;
+};
 
 // Prometheus counters, set once by RegisterMetrics.
 class Client::Metrics {

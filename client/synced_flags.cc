@@ -57,25 +57,45 @@ const SyncedState::FlagEntry* SyncedState::FindFlag(
   return entry;
 }
 
-bool SyncedState::DecideInto(std::string_view flag_key, const Context& context,
-                             Decision& out, uint32_t* counter_slot) const {
+bool SyncedState::EvaluateInto(std::string_view flag_key,
+                               const Context& context, Verdict& out,
+                               uint32_t* counter_slot,
+                               const CompiledFlag** evaluated) const {
   const FlagEntry* entry = FindFlag(flag_key);
   // As the daemon's EvaluationService: a flag it does not have, or an
   // archived one, is not found.
   if (entry == nullptr && !HeldIn(held_.get(), flag_key)) {
     return false;  // not held here: not known to be missing
   }
-  if (entry == nullptr || entry->message.archived()) {
-    out = SafeDecision(std::string(flag_key), Reason::kFlagNotFound);
-    if (counter_slot != nullptr) {
-      *counter_slot = entry == nullptr ? FlagCounterSlots::kUnknownSlot
-                                       : entry->counter_slot;
-    }
-    return true;
+  const bool found = entry != nullptr && !entry->message.archived();
+  if (found && entry->compiled == nullptr) return false;
+  if (found) {
+    out = cutover::Evaluate(*entry->compiled, segments_, context);
+  } else {
+    out = Verdict{Stage::kOff, Reason::kFlagNotFound};
   }
-  if (entry->compiled == nullptr) return false;
-  cutover::DecideInto(*entry->compiled, segments_, context, out);
-  if (counter_slot != nullptr) *counter_slot = entry->counter_slot;
+  if (counter_slot != nullptr) {
+    *counter_slot = entry == nullptr ? FlagCounterSlots::kUnknownSlot
+                                     : entry->counter_slot;
+  }
+  if (evaluated != nullptr) {
+    *evaluated = found ? entry->compiled.get() : nullptr;
+  }
+  return true;
+}
+
+bool SyncedState::DecideInto(std::string_view flag_key, const Context& context,
+                             Decision& out, uint32_t* counter_slot) const {
+  Verdict verdict;
+  const CompiledFlag* evaluated = nullptr;
+  if (!EvaluateInto(flag_key, context, verdict, counter_slot, &evaluated)) {
+    return false;
+  }
+  if (evaluated == nullptr) {
+    out = SafeDecision(std::string(flag_key), Reason::kFlagNotFound);
+  } else {
+    DecisionFromVerdict(*evaluated, verdict, out);
+  }
   return true;
 }
 

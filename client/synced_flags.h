@@ -105,6 +105,13 @@ class SyncedState {
   // counter slot (kUnknownSlot for a flag this state does not have).
   bool DecideInto(std::string_view flag_key, const Context& context,
                   Decision& out, uint32_t* counter_slot = nullptr) const;
+  // As DecideInto, the Verdict alone (the core's Evaluate: no string read
+  // or copied). When true and `evaluated` is not null, *evaluated is the
+  // compiled flag evaluated, null for a flag not found (whose Decision
+  // DecideInto makes with SafeDecision).
+  bool EvaluateInto(std::string_view flag_key, const Context& context,
+                    Verdict& out, uint32_t* counter_slot = nullptr,
+                    const CompiledFlag** evaluated = nullptr) const;
   // Whether the flag is in this state (archived or not, evaluable or not).
   bool Contains(std::string_view flag_key) const;
   // The flag's entry, or null. Each thread remembers its last few lookups

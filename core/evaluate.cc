@@ -1,8 +1,9 @@
 // The decision: which stage a compiled flag serves one user, and why. Rules
 // in order (clauses -> segments), then the serve (a stage, or a rollout's
 // bucket). Everything it reads was prepared by CompileFlag
-// (core/compile_flag.cc), so Decide parses no value, compiles no regular
-// expression and allocates only the strings of the Decision it returns.
+// (core/compile_flag.cc), so Evaluate parses no value, compiles no regular
+// expression and allocates nothing; Decide adds the flag's names (the only
+// strings it copies) to what Evaluate found.
 #include "core/evaluate.h"
 
 #include <string_view>
@@ -107,23 +108,14 @@ Decision Decide(const CompiledFlag& compiled, const SegmentIndex& segments,
   return decision;
 }
 
-void DecideInto(const CompiledFlag& compiled, const SegmentIndex& segments,
-                const Context& context, Decision& decision) {
+Verdict Evaluate(const CompiledFlag& compiled, const SegmentIndex& segments,
+                 const Context& context) {
   const Flag& flag = compiled.flag();
   const CompiledFlag::Internal& internal = compiled.internal();
 
-  decision.flag_key = flag.key;
-  decision.old_target = flag.old_target;
-  decision.new_target = flag.new_target;
-  decision.flag_version = flag.version;
-  decision.compare_sample_rate = internal.compare_sample_rate;
-  decision.rule_id.clear();
-  decision.bucket = -1;
-  decision.error.clear();
-
   // Rules in order; the first whose clauses all match decides.
   const CompiledServe* serve = &internal.default_serve;
-  const Rule* matched_rule = nullptr;
+  int32_t matched_rule = -1;
   // The rules' in / not_in clauses first, all at once (MembershipIndex).
   const std::string* indexed_bucket_value = nullptr;
   const internal::ClauseBits bits = internal.membership.Probe(
@@ -139,32 +131,58 @@ void DecideInto(const CompiledFlag& compiled, const SegmentIndex& segments,
     }
     if (AllClausesMatch(rule.clauses, &segments, context)) {
       serve = &rule.serve;
-      matched_rule = &flag.rules[i];
+      matched_rule = static_cast<int32_t>(i);
       break;
     }
   }
 
   const Resolved resolved =
       ResolveServe(*serve, internal, context, indexed_bucket_value);
+  Verdict verdict;
   if (!flag.enabled) {
     // The kill switch: no user is served past the data-safe fallback stage;
     // users below it keep their stage (nobody is moved forward).
-    decision.stage = resolved.stage > internal.fallback_stage
-                         ? internal.fallback_stage
-                         : resolved.stage;
-    decision.plan = PlanFor(decision.stage);
-    decision.reason = Reason::kDisabled;
-    return;
+    verdict.stage = resolved.stage > internal.fallback_stage
+                        ? internal.fallback_stage
+                        : resolved.stage;
+    verdict.reason = Reason::kDisabled;
+    return verdict;
   }
-  decision.stage = resolved.stage;
-  decision.bucket = resolved.bucket;
-  decision.plan = PlanFor(decision.stage);
-  if (matched_rule != nullptr) {
-    decision.reason = Reason::kRuleMatch;
-    decision.rule_id = matched_rule->id;
+  verdict.stage = resolved.stage;
+  verdict.bucket = resolved.bucket;
+  verdict.rule_index = matched_rule;
+  if (matched_rule >= 0) {
+    verdict.reason = Reason::kRuleMatch;
   } else {
-    decision.reason = serve->is_rollout ? Reason::kSplit : Reason::kDefault;
+    verdict.reason = serve->is_rollout ? Reason::kSplit : Reason::kDefault;
   }
+  return verdict;
+}
+
+void DecisionFromVerdict(const CompiledFlag& compiled, const Verdict& verdict,
+                         Decision& decision) {
+  const Flag& flag = compiled.flag();
+  decision.flag_key = flag.key;
+  decision.stage = verdict.stage;
+  decision.plan = PlanFor(verdict.stage);
+  decision.old_target = flag.old_target;
+  decision.new_target = flag.new_target;
+  decision.reason = verdict.reason;
+  if (verdict.rule_index >= 0) {
+    decision.rule_id = flag.rules[static_cast<size_t>(verdict.rule_index)].id;
+  } else {
+    decision.rule_id.clear();
+  }
+  decision.bucket = verdict.bucket;
+  decision.flag_version = flag.version;
+  decision.error.clear();
+  decision.compare_sample_rate = compiled.internal().compare_sample_rate;
+}
+
+void DecideInto(const CompiledFlag& compiled, const SegmentIndex& segments,
+                const Context& context, Decision& decision) {
+  DecisionFromVerdict(compiled, Evaluate(compiled, segments, context),
+                      decision);
 }
 
 }  // namespace cutover

@@ -7,7 +7,8 @@
 // field, e.g. "rules[1].clauses[0].values[0]: invalid RE2 pattern: ...")
 // and precomputes what evaluation needs (RE2 programs, parsed numbers and
 // versions, rollouts ordered most advanced first), so Decide does no parsing
-// and no allocation beyond the Decision.
+// and no allocation beyond the Decision, and Evaluate (the Verdict alone,
+// for a request path that only routes) none at all.
 //
 // No I/O, clock, metrics or locks: Decide is a pure function of its
 // arguments. Compiled objects are immutable and safe to share across threads.
@@ -56,6 +57,18 @@ struct Decision {
   double compare_sample_rate = 1.0;
 };
 
+// What evaluating a flag for one user found, without the flag's names: the
+// stage (which database to read, which to write: PlanFor), why, and the
+// bucket and rule that decided. A request path that only routes needs no
+// more, and it copies like two ints; a Decision is this plus the flag's
+// key, targets, version and rule id (DecisionFromVerdict).
+struct Verdict {
+  Stage stage = Stage::kOff;
+  Reason reason = Reason::kUnspecified;
+  int32_t bucket = -1;      // set when a rollout decided
+  int32_t rule_index = -1;  // the matched rule in flag().rules (kRuleMatch)
+};
+
 // The safe decision: off, old database only, with the given reason.
 Decision SafeDecision(std::string flag_key, Reason reason,
                       std::string error = "");
@@ -88,9 +101,16 @@ Decision Decide(const CompiledFlag& flag, const SegmentIndex& segments,
                 const Context& context);
 // Decide into `out`, every field of which it sets: for a caller that
 // builds the Decision in place (the client's local evaluation returns it
-// without a move).
+// without a move). DecisionFromVerdict(flag, Evaluate(...), out).
 void DecideInto(const CompiledFlag& flag, const SegmentIndex& segments,
                 const Context& context, Decision& out);
+// The same evaluation without the names: no string is read or copied.
+Verdict Evaluate(const CompiledFlag& flag, const SegmentIndex& segments,
+                 const Context& context);
+// Sets every field of `out`: `verdict` (which Evaluate found for `flag`)
+// with the flag's key, targets, version, rule id and compare rate.
+void DecisionFromVerdict(const CompiledFlag& flag, const Verdict& verdict,
+                         Decision& out);
 
 // A flag after validation, ready to evaluate. Immutable.
 class CompiledFlag {

@@ -219,6 +219,30 @@ void BM_ClientDecideLocal(benchmark::State& state) {
 }
 BENCHMARK(BM_ClientDecideLocal)->Threads(1)->Threads(2)->Threads(8)->UseRealTime();
 
+// Client::DecideStage in local mode: the same evaluation of the same flag,
+// the stage alone (the core's Verdict: no Decision, no string copied), as
+// a request path that only routes asks. Compare with the map lookup,
+// which also reads one stage.
+void BM_ClientDecideStageLocal(benchmark::State& state) {
+  World& world = TheWorld();
+  size_t i = state.thread_index() * 7919;
+  for (auto _ : state) {
+    const Stage stage = world.local_client->DecideStage(
+        "ten-rules", world.users[i++ % kUsers]);
+    benchmark::DoNotOptimize(stage);
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    const ClientStats stats = world.local_client->stats();
+    state.counters["rpcs"] = static_cast<double>(stats.cache_misses);
+  }
+}
+BENCHMARK(BM_ClientDecideStageLocal)
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(8)
+    ->UseRealTime();
+
 }  // namespace
 }  // namespace cutover
 

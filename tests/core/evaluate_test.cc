@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -377,6 +378,67 @@ TEST_CASE("A rule serving a rollout reports the rule and the bucket",
   }
   CHECK(live > 0);    // both stages are served...
   CHECK(live < 200);  // ...to someone
+}
+
+// Evaluate is the same evaluation as Decide without the names: for every
+// way to a decision (a rule, a rule's rollout, the default rollout, the
+// kill switch), its Verdict is the Decision's stage, reason and bucket,
+// and its rule index names the Decision's rule.
+TEST_CASE("Evaluate finds what Decide finds, without the names",
+          "[evaluate]") {
+  Flag flag = BaseFlag();
+  flag.rules.push_back(MakeRule("beta", {{"key", Operator::kIn, {"u-beta"}}},
+                                StageServe(Stage::kShadow)));
+  flag.rules.push_back(
+      MakeRule("eu", {{"region", Operator::kIn, {"eu"}}},
+               RolloutServe({{Stage::kShadow, 50000}, {Stage::kLive, 50000}})));
+  flag.default_serve =
+      RolloutServe({{Stage::kOff, 50000}, {Stage::kDualWrite, 50000}});
+  std::set<int> reasons;
+  for (const bool enabled : {true, false}) {
+    flag.enabled = enabled;
+    const std::shared_ptr<const CompiledFlag> compiled = MustCompile(flag);
+    for (int i = 0; i < 300; ++i) {
+      const Context user =
+          i == 0 ? MakeContext("u-beta")
+                 : MakeContext("user-" + std::to_string(i),
+                               {{"region", i % 2 == 0 ? "eu" : "us"}});
+      const Decision decision = Decide(*compiled, {}, user);
+      const Verdict verdict = Evaluate(*compiled, {}, user);
+      INFO("enabled " << enabled << " user " << user.targeting_key);
+      CHECK(verdict.stage == decision.stage);
+      CHECK(verdict.reason == decision.reason);
+      CHECK(verdict.bucket == decision.bucket);
+      if (decision.rule_id.empty()) {
+        CHECK(verdict.rule_index == -1);
+      } else {
+        REQUIRE(verdict.rule_index >= 0);
+        CHECK(flag.rules[static_cast<size_t>(verdict.rule_index)].id ==
+              decision.rule_id);
+      }
+      // The Decision is the Verdict with the names.
+      Decision rebuilt;
+      rebuilt.error = "left over";
+      rebuilt.rule_id = "left over";
+      DecisionFromVerdict(*compiled, verdict, rebuilt);
+      CHECK(rebuilt.flag_key == decision.flag_key);
+      CHECK(rebuilt.stage == decision.stage);
+      CHECK(rebuilt.plan.read_authoritative ==
+            decision.plan.read_authoritative);
+      CHECK(rebuilt.old_target == decision.old_target);
+      CHECK(rebuilt.new_target == decision.new_target);
+      CHECK(rebuilt.reason == decision.reason);
+      CHECK(rebuilt.rule_id == decision.rule_id);
+      CHECK(rebuilt.bucket == decision.bucket);
+      CHECK(rebuilt.flag_version == decision.flag_version);
+      CHECK(rebuilt.error.empty());
+      CHECK(rebuilt.compare_sample_rate == decision.compare_sample_rate);
+      reasons.insert(static_cast<int>(verdict.reason));
+    }
+  }
+  CHECK(reasons == std::set<int>{static_cast<int>(Reason::kRuleMatch),
+                                 static_cast<int>(Reason::kSplit),
+                                 static_cast<int>(Reason::kDisabled)});
 }
 
 TEST_CASE("A default rollout is a SPLIT with the user's bucket",

@@ -169,6 +169,11 @@ void CheckAgainstPlainReading(uint32_t seed, int flags, int rules,
       const Decision decision = Decide(**compiled, {}, user);
       INFO("seed " << seed << " flag " << f << " user " << u);
       REQUIRE(decision.rule_id == expected);
+      const Verdict verdict = Evaluate(**compiled, {}, user);
+      REQUIRE(verdict.stage == decision.stage);
+      REQUIRE(verdict.bucket == decision.bucket);
+      REQUIRE(verdict.rule_index ==
+              (expected.empty() ? -1 : std::stoi(expected.substr(1))));
       REQUIRE(decision.reason ==
               (expected.empty() ? Reason::kSplit : Reason::kRuleMatch));
       if (expected.empty()) {

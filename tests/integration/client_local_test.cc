@@ -165,6 +165,8 @@ TEST_CASE("local mode: 100,000 decisions equal the daemon's Decide at the "
       const Decision local = client->Decide(flag, UserContext(i));
       INFO(flag << " user " << i);
       REQUIRE(local.stage == expected.stage);
+      // The stage alone, from the same evaluation without the names.
+      REQUIRE(client->DecideStage(flag, UserContext(i)) == expected.stage);
       REQUIRE(local.reason == expected.reason);
       REQUIRE(local.rule_id == expected.rule_id);
       REQUIRE(local.bucket == expected.bucket);
@@ -186,7 +188,8 @@ TEST_CASE("local mode: 100,000 decisions equal the daemon's Decide at the "
   CHECK(rules == std::set<std::string>{"", "internal-first", "eu", "big"});
   CHECK(stages.size() == 2);
   const ClientStats stats = client->stats();
-  CHECK(stats.local_decisions == static_cast<uint64_t>(kUsers));
+  // Each user decided twice (Decide, DecideStage), each counted.
+  CHECK(stats.local_decisions == static_cast<uint64_t>(2 * kUsers));
   CHECK(stats.cache_misses == 0);  // no Decide RPC
   CHECK(stats.cache_hits == 0);
   CHECK(client->watched_revision() == revision);
@@ -205,13 +208,16 @@ TEST_CASE("local mode: 100,000 decisions equal the daemon's Decide at the "
     REQUIRE(prefetched[i].bucket == one.bucket);
   }
   CHECK(client->stats().local_decisions ==
-        static_cast<uint64_t>(kUsers + 2000));
+        static_cast<uint64_t>(2 * kUsers + 2000));
   CHECK(client->stats().cache_misses == 0);
 
   // A flag the daemon does not have: its answer, made here.
   const Decision unknown = client->Decide("nope", UserContext(1));
   CHECK(unknown.stage == Stage::kOff);
   CHECK(unknown.reason == Reason::kFlagNotFound);
+  // The daemon's answer for it, whatever default the caller names.
+  CHECK(client->DecideStage("nope", UserContext(1), Stage::kDualWrite) ==
+        Stage::kOff);
   CHECK(client->stats().cache_misses == 0);
 }
 
@@ -251,6 +257,8 @@ TEST_CASE("local mode: a change reaches the next decision through Watch, "
   const Decision away = (*client)->Decide("orders", UserContext(1));
   CHECK(away.stage == Stage::kDualWrite);
   CHECK(away.reason == Reason::kStale);
+  CHECK((*client)->DecideStage("orders", UserContext(1)) ==
+        Stage::kDualWrite);
 }
 
 TEST_CASE("flag_keys: the client holds and decides here only the named "

@@ -254,6 +254,11 @@ TEST_CASE("decisions are cached and a change is seen by the next Decide",
       [&] { return (*client)->watched_revision() > before_segment; }));
   CHECK((*client)->Decide("orders", User("u-1")).stage == Stage::kDualWrite);
   CHECK((*client)->Decide("orders", User("u-2")).stage == Stage::kShadow);
+  // The stage alone is Decide's (here from the cache, then the daemon).
+  const uint64_t hits = (*client)->stats().cache_hits;
+  CHECK((*client)->DecideStage("orders", User("u-2")) == Stage::kShadow);
+  CHECK((*client)->stats().cache_hits == hits + 1);
+  CHECK((*client)->DecideStage("orders", User("u-3")) == Stage::kDualWrite);
 
   // Unknown flags answer off, not an error.
   Decision unknown = (*client)->Decide("nope", User("u-1"));
