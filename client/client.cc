@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <random>
 
+#include "absl/base/attributes.h"
 #include "absl/strings/str_cat.h"
 #include "rpc/channel.h"
 #include "rpc/grpc_status.h"
@@ -193,7 +194,10 @@ Stage Client::DecideStage(std::string_view flag_key, const Context& context,
   return Decide(flag_key, context, default_stage).stage;
 }
 
-const SyncedState* Client::LocalState() const {
+// Inlined into both local paths (it is most of what they do besides the
+// evaluation).
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline const SyncedState* Client::LocalState()
+    const {
   if (options_.evaluation != ClientOptions::Evaluation::kLocal ||
       !watch_synced_.load(std::memory_order_acquire)) {
     return nullptr;

@@ -1,6 +1,8 @@
 #include "client/synced_flags.h"
 
 #include <algorithm>
+#include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -57,10 +59,11 @@ const SyncedState::FlagEntry* SyncedState::FindFlag(
   return entry;
 }
 
-bool SyncedState::EvaluateInto(std::string_view flag_key,
-                               const Context& context, Verdict& out,
-                               uint32_t* counter_slot,
-                               const CompiledFlag** evaluated) const {
+// DecideInto's and EvaluateInto's one body: `Answer` is a Decision (the
+// core's DecideInto) or a Verdict (the core's Evaluate, no names).
+template <typename Answer>
+bool SyncedState::AnswerInto(std::string_view flag_key, const Context& context,
+                             Answer& out, uint32_t* counter_slot) const {
   const FlagEntry* entry = FindFlag(flag_key);
   // As the daemon's EvaluationService: a flag it does not have, or an
   // archived one, is not found.
@@ -69,34 +72,32 @@ bool SyncedState::EvaluateInto(std::string_view flag_key,
   }
   const bool found = entry != nullptr && !entry->message.archived();
   if (found && entry->compiled == nullptr) return false;
-  if (found) {
-    out = cutover::Evaluate(*entry->compiled, segments_, context);
+  if constexpr (std::is_same_v<Answer, Decision>) {
+    if (found) {
+      cutover::DecideInto(*entry->compiled, segments_, context, out);
+    } else {
+      out = SafeDecision(std::string(flag_key), Reason::kFlagNotFound);
+    }
   } else {
-    out = Verdict{Stage::kOff, Reason::kFlagNotFound};
+    out = found ? cutover::Evaluate(*entry->compiled, segments_, context)
+                : Verdict{Stage::kOff, Reason::kFlagNotFound};
   }
   if (counter_slot != nullptr) {
     *counter_slot = entry == nullptr ? FlagCounterSlots::kUnknownSlot
                                      : entry->counter_slot;
-  }
-  if (evaluated != nullptr) {
-    *evaluated = found ? entry->compiled.get() : nullptr;
   }
   return true;
 }
 
 bool SyncedState::DecideInto(std::string_view flag_key, const Context& context,
                              Decision& out, uint32_t* counter_slot) const {
-  Verdict verdict;
-  const CompiledFlag* evaluated = nullptr;
-  if (!EvaluateInto(flag_key, context, verdict, counter_slot, &evaluated)) {
-    return false;
-  }
-  if (evaluated == nullptr) {
-    out = SafeDecision(std::string(flag_key), Reason::kFlagNotFound);
-  } else {
-    DecisionFromVerdict(*evaluated, verdict, out);
-  }
-  return true;
+  return AnswerInto(flag_key, context, out, counter_slot);
+}
+
+bool SyncedState::EvaluateInto(std::string_view flag_key,
+                               const Context& context, Verdict& out,
+                               uint32_t* counter_slot) const {
+  return AnswerInto(flag_key, context, out, counter_slot);
 }
 
 bool SyncedState::Contains(std::string_view flag_key) const {

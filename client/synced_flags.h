@@ -106,12 +106,9 @@ class SyncedState {
   bool DecideInto(std::string_view flag_key, const Context& context,
                   Decision& out, uint32_t* counter_slot = nullptr) const;
   // As DecideInto, the Verdict alone (the core's Evaluate: no string read
-  // or copied). When true and `evaluated` is not null, *evaluated is the
-  // compiled flag evaluated, null for a flag not found (whose Decision
-  // DecideInto makes with SafeDecision).
+  // or copied); off with FLAG_NOT_FOUND where DecideInto says so.
   bool EvaluateInto(std::string_view flag_key, const Context& context,
-                    Verdict& out, uint32_t* counter_slot = nullptr,
-                    const CompiledFlag** evaluated = nullptr) const;
+                    Verdict& out, uint32_t* counter_slot = nullptr) const;
   // Whether the flag is in this state (archived or not, evaluable or not).
   bool Contains(std::string_view flag_key) const;
   // The flag's entry, or null. Each thread remembers its last few lookups
@@ -126,6 +123,10 @@ class SyncedState {
 
  private:
   friend class SyncedFlags;
+
+  template <typename Answer>
+  bool AnswerInto(std::string_view flag_key, const Context& context,
+                  Answer& out, uint32_t* counter_slot) const;
 
   int64_t revision_ = 0;
   // Set by SyncedFlags::Publish (unique in the process); 0 before, and

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/base/attributes.h"
 #include "core/bucketing.h"
 #include "core/internal/clauses.h"
 #include "core/internal/compiled.h"
@@ -40,10 +41,9 @@ struct Resolved {
   int32_t bucket = -1;
 };
 
-Resolved ResolveServe(const CompiledServe& serve,
-                      const CompiledFlag::Internal& internal,
-                      const Context& context,
-                      const std::string* indexed_bucket_value) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline Resolved ResolveServe(
+    const CompiledServe& serve, const CompiledFlag::Internal& internal,
+    const Context& context, const std::string* indexed_bucket_value) {
   if (!serve.is_rollout) return {serve.stage, -1};
   const absl::string_view value =
       BucketValue(internal, context, indexed_bucket_value);
@@ -108,8 +108,13 @@ Decision Decide(const CompiledFlag& compiled, const SegmentIndex& segments,
   return decision;
 }
 
-Verdict Evaluate(const CompiledFlag& compiled, const SegmentIndex& segments,
-                 const Context& context) {
+namespace {
+
+// Evaluate's and DecisionFromVerdict's bodies, inlined into DecideInto as
+// well, so that Decide makes one call, not three.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline Verdict EvaluateInline(
+    const CompiledFlag& compiled, const SegmentIndex& segments,
+    const Context& context) {
   const Flag& flag = compiled.flag();
   const CompiledFlag::Internal& internal = compiled.internal();
 
@@ -159,8 +164,8 @@ Verdict Evaluate(const CompiledFlag& compiled, const SegmentIndex& segments,
   return verdict;
 }
 
-void DecisionFromVerdict(const CompiledFlag& compiled, const Verdict& verdict,
-                         Decision& decision) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void NameVerdict(
+    const CompiledFlag& compiled, const Verdict& verdict, Decision& decision) {
   const Flag& flag = compiled.flag();
   decision.flag_key = flag.key;
   decision.stage = verdict.stage;
@@ -179,10 +184,21 @@ void DecisionFromVerdict(const CompiledFlag& compiled, const Verdict& verdict,
   decision.compare_sample_rate = compiled.internal().compare_sample_rate;
 }
 
+}  // namespace
+
+Verdict Evaluate(const CompiledFlag& compiled, const SegmentIndex& segments,
+                 const Context& context) {
+  return EvaluateInline(compiled, segments, context);
+}
+
+void DecisionFromVerdict(const CompiledFlag& compiled, const Verdict& verdict,
+                         Decision& decision) {
+  NameVerdict(compiled, verdict, decision);
+}
+
 void DecideInto(const CompiledFlag& compiled, const SegmentIndex& segments,
                 const Context& context, Decision& decision) {
-  DecisionFromVerdict(compiled, Evaluate(compiled, segments, context),
-                      decision);
+  NameVerdict(compiled, EvaluateInline(compiled, segments, context), decision);
 }
 
 }  // namespace cutover
