@@ -361,6 +361,13 @@ absl::StatusOr<std::shared_ptr<const CompiledFlag::Internal>> CompileFlagData(
   }
 
   internal->membership.Build(internal->rules);
+  internal->first_rule_without_list = internal->rules.size();
+  for (size_t i = 0; i < internal->rules.size(); ++i) {
+    if (internal->rules[i].must_list == 0) {
+      internal->first_rule_without_list = i;
+      break;
+    }
+  }
   if (!internal->buckets_by_targeting_key) {
     internal->bucket_attribute_number =
         internal->membership.AttributeNumber(internal->bucket_attribute);

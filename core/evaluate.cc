@@ -127,7 +127,10 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Verdict EvaluateInline(
       context, internal.bucket_attribute_number, &indexed_bucket_value);
   const internal::CompiledRule* const rules = internal.rules.data();
   const size_t rule_count = internal.rules.size();
-  for (size_t i = 0; i < rule_count; ++i) {
+  // Listed in none of the indexed lists: no rule that needs one matches.
+  const size_t first =
+      bits.contains == 0 ? internal.first_rule_without_list : 0;
+  for (size_t i = first; i < rule_count; ++i) {
     const internal::CompiledRule& rule = rules[i];
     if ((bits.contains & rule.must_list) != rule.must_list ||
         (bits.present & rule.must_have_attribute) != rule.must_have_attribute ||

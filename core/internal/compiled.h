@@ -77,6 +77,11 @@ struct CompiledFlag::Internal {
   std::vector<internal::CompiledRule> rules;  // parallel to Flag::rules
   // The rules' in / not_in clauses, looked up once per decision.
   internal::MembershipIndex membership;
+  // The first rule that needs no listing (must_list 0), rules.size() if
+  // none: a user whom no indexed list names (the common case: a tenant in
+  // none of the rules' lists) can match no rule before it, so Decide
+  // starts there.
+  size_t first_rule_without_list = 0;
   internal::CompiledServe default_serve;
   // BucketFor(flag key, ...) with the key hashed once.
   FlagBucketer bucketer;
