@@ -3,8 +3,8 @@
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <type_traits>
 
-#include "absl/base/attributes.h"
 #include "absl/strings/str_cat.h"
 #include "rpc/channel.h"
 #include "rpc/grpc_status.h"
@@ -187,57 +187,45 @@ Stage Client::DecideStage(std::string_view flag_key, const Context& context,
                           Stage default_stage) noexcept {
   try {
     Verdict verdict;
-    if (EvaluateLocally(flag_key, context, verdict)) return verdict.stage;
+    if (AnswerLocally(flag_key, context, verdict)) return verdict.stage;
   } catch (...) {
     // Out of memory or a bug: Decide answers, as it answers either.
   }
   return Decide(flag_key, context, default_stage).stage;
 }
 
-// Inlined into both local paths (it is most of what they do besides the
-// evaluation).
-ABSL_ATTRIBUTE_ALWAYS_INLINE inline const SyncedState* Client::LocalState()
-    const {
+template <typename Answer>
+bool Client::AnswerLocally(std::string_view flag_key, const Context& context,
+                           Answer& answer) {
   if (options_.evaluation != ClientOptions::Evaluation::kLocal ||
       !watch_synced_.load(std::memory_order_acquire)) {
-    return nullptr;
+    return false;
   }
   // Synced: the daemon's answer at the state's revision, made here.
-  return synced_->current();
-}
-
-bool Client::DecideLocally(std::string_view flag_key, const Context& context,
-                           Decision& decision) {
-  const SyncedState* state = LocalState();
+  const SyncedState* state = synced_->current();
+  if (state == nullptr) return false;
   uint32_t counter_slot = FlagCounterSlots::kUnknownSlot;
-  if (state == nullptr ||
-      !state->DecideInto(flag_key, context, decision, &counter_slot)) {
-    return false;
+  bool answered = false;
+  if constexpr (std::is_same_v<Answer, Decision>) {
+    answered = state->DecideInto(flag_key, context, answer, &counter_slot);
+  } else {
+    answered = state->EvaluateInto(flag_key, context, answer, &counter_slot);
   }
-  counters_->local_decisions.Count(counter_slot, decision.stage,
-                                   decision.reason);
+  if (!answered) return false;
+  counters_->local_decisions.Count(counter_slot, answer.stage, answer.reason);
   return true;
 }
-
-bool Client::EvaluateLocally(std::string_view flag_key, const Context& context,
-                             Verdict& verdict) {
-  const SyncedState* state = LocalState();
-  uint32_t counter_slot = FlagCounterSlots::kUnknownSlot;
-  if (state == nullptr ||
-      !state->EvaluateInto(flag_key, context, verdict, &counter_slot)) {
-    return false;
-  }
-  counters_->local_decisions.Count(counter_slot, verdict.stage,
-                                   verdict.reason);
-  return true;
-}
+template bool Client::AnswerLocally<Decision>(std::string_view,
+                                              const Context&, Decision&);
+template bool Client::AnswerLocally<Verdict>(std::string_view, const Context&,
+                                             Verdict&);
 
 // Every path returns `decision`, so that it is built in the caller's
 // Decision (no copy or move on a cache hit).
 Decision Client::DecideUncaught(std::string_view flag_key,
                                 const Context& context, Stage default_stage) {
   Decision decision;
-  if (DecideLocally(flag_key, context, decision)) return decision;
+  if (AnswerLocally(flag_key, context, decision)) return decision;
   const DecisionCache::Hit cached = cache_.Get(flag_key, context, decision);
   if (ServableFresh(cached, flag_key)) {
     counters_->Add(counters_->hits);

@@ -320,17 +320,13 @@ class Client final : public DecisionSource {
   Client(ClientOptions options, std::shared_ptr<grpc::Channel> channel);
   Decision DecideUncaught(std::string_view flag_key, const Context& context,
                           Stage default_stage);
-  // In local mode while synced: the decision made here from the synced
-  // state into `decision`, counted; false (nothing counted) otherwise, or
-  // for a flag this library cannot evaluate.
-  bool DecideLocally(std::string_view flag_key, const Context& context,
-                     Decision& decision);
-  // As DecideLocally, the Verdict alone.
-  bool EvaluateLocally(std::string_view flag_key, const Context& context,
-                       Verdict& verdict);
-  // The synced state local evaluation answers from: null unless in local
-  // mode and synced.
-  const SyncedState* LocalState() const;
+  // In local mode while synced: the answer made here from the synced
+  // state into `answer` (a Decision, or a Verdict: the stage without the
+  // names), counted; false (nothing counted) otherwise, or for a flag this
+  // library cannot evaluate. Defined for those two types in client.cc.
+  template <typename Answer>
+  bool AnswerLocally(std::string_view flag_key, const Context& context,
+                     Answer& answer);
   // Whether a kFresh lookup may be served as CACHED without asking the
   // daemon (see unsynced_max_age).
   bool ServableFresh(const DecisionCache::Hit& hit,

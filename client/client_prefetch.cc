@@ -28,7 +28,7 @@ std::vector<Decision> Client::Prefetch(
     decisions.reserve(contexts.size());
     for (const Context& context : contexts) {
       Decision decision;
-      if (!DecideLocally(flag_key, context, decision)) break;
+      if (!AnswerLocally(flag_key, context, decision)) break;
       decisions.push_back(std::move(decision));
     }
     if (decisions.size() == contexts.size()) return decisions;
