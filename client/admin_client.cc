@@ -1,11 +1,11 @@
 #include "client/admin_client.h"
 
-#include <chrono>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
+#include "rpc/channel.h"
 #include "rpc/grpc_status.h"
 
 namespace cutover {
@@ -54,10 +54,7 @@ absl::StatusOr<Response> AdminClient::Call(
                                  Response*),
     const Request& request) const {
   grpc::ClientContext context;
-  if (options_.deadline != absl::InfiniteDuration()) {
-    context.set_deadline(std::chrono::system_clock::now() +
-                         absl::ToChronoNanoseconds(options_.deadline));
-  }
+  context.set_deadline(DeadlineIn(options_.deadline));
   if (!options_.actor.empty()) {
     context.AddMetadata(kActorMetadataKey, options_.actor);
   }

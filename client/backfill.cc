@@ -1,7 +1,6 @@
 #include "client/backfill.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -13,14 +12,14 @@
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
+#include "rpc/channel.h"
 #include "rpc/grpc_status.h"
 
 namespace cutover {
 namespace {
 
 void Prepare(grpc::ClientContext& context, const BackfillOptions& options) {
-  context.set_deadline(std::chrono::system_clock::now() +
-                       absl::ToChronoMilliseconds(options.rpc_deadline));
+  context.set_deadline(DeadlineIn(options.rpc_deadline));
   context.AddMetadata("x-cutover-actor", options.actor);
 }
 

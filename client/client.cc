@@ -1,6 +1,5 @@
 #include "client/client.h"
 
-#include <chrono>
 #include <cstdio>
 #include <random>
 #include <type_traits>
@@ -20,11 +19,6 @@
 
 namespace cutover {
 namespace {
-
-std::chrono::system_clock::time_point DeadlineIn(absl::Duration duration) {
-  return std::chrono::system_clock::now() +
-         absl::ToChronoMicroseconds(duration);
-}
 
 // The channel options for `options`. The channel's own reconnection pace
 // follows the client's reconnect options, so that a restarted daemon is

@@ -3,13 +3,13 @@
 // calls that fill the cache, with Decide's fallbacks where it could not
 // answer. A part of Client (client/client.h), apart for its length.
 #include <algorithm>
-#include <chrono>
 
 #include "client/client.h"
 #include "client/client_counters.h"
 #include "convert/convert.h"
 #include "cutover/v1/cutover.grpc.pb.h"
 #include "grpcpp/client_context.h"
+#include "rpc/channel.h"
 
 namespace cutover {
 namespace {
@@ -47,8 +47,7 @@ std::vector<Decision> Client::Prefetch(
       }
       v1::DecideBatchResponse response;
       grpc::ClientContext call;
-      call.set_deadline(std::chrono::system_clock::now() +
-                        absl::ToChronoMicroseconds(options_.decide_deadline));
+      call.set_deadline(DeadlineIn(options_.decide_deadline));
       const grpc::Status status =
           stubs_->evaluation->DecideBatch(&call, request, &response);
       for (size_t i = start; i < end; ++i) {

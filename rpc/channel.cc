@@ -178,4 +178,8 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
       options.server, *credentials, arguments, std::move(interceptors));
 }
 
+std::chrono::system_clock::time_point DeadlineIn(absl::Duration timeout) {
+  return absl::ToChronoTime(absl::Now() + timeout);
+}
+
 }  // namespace cutover

@@ -14,6 +14,7 @@
 #ifndef CUTOVER_RPC_CHANNEL_H_
 #define CUTOVER_RPC_CHANNEL_H_
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -84,6 +85,11 @@ absl::StatusOr<std::string> TokenFromFile(const std::string& path,
 // certificate without its key. Connecting happens later, on first use.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
     const ChannelOptions& options);
+
+// The deadline `timeout` from now, in the form
+// grpc::ClientContext::set_deadline takes. An infinite timeout is no
+// deadline (the clock's maximum, which gRPC reads as none).
+std::chrono::system_clock::time_point DeadlineIn(absl::Duration timeout);
 
 }  // namespace cutover
 

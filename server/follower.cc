@@ -169,7 +169,7 @@ absl::Status Follower::CheckResumeFrom(int64_t from_revision) const {
   // is sent it (a RESET). Rare (a watcher moving between replicas), so
   // one short call here is cheap.
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+  context.set_deadline(DeadlineIn(absl::Seconds(1)));
   v1::ServerInfo primary;
   if (primary_info_->GetServerInfo(&context, v1::GetServerInfoRequest(),
                                    &primary)
@@ -204,8 +204,7 @@ void Follower::ForwardReports() {
       report = shared_->reports.front();
     }
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() +
-                                            options_.report_deadline));
+    context.set_deadline(DeadlineIn(options_.report_deadline));
     v1::ReportMigrationOpsResponse response;
     const grpc::Status sent =
         stub->ReportMigrationOps(&context, report, &response);
