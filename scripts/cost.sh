@@ -14,9 +14,10 @@ valgrind --tool=callgrind --collect-atstart=yes --callgrind-out-file="$OUT/cg.ou
   "$BUILD/tests/bench/cost_bench" --calls="$CALLS" "$@" > "$OUT/stdout" 2> "$OUT/valgrind.log" \
   || { cat "$OUT/valgrind.log" "$OUT/stdout"; exit 1; }
 printf '%-18s %8s %16s\n' call calls "instructions/call"
-for dump in "$OUT"/cg.out.*; do
+for dump in $(ls -v "$OUT"/cg.out.*); do
   name=$(sed -n 's/^desc: Trigger: Client Request: //p' "$dump")
-  [ -n "$name" ] || continue
+  # The set-up and each kind's warm-up calls are dumped as "(warm-up)".
+  [ -n "$name" ] && [ "$name" != "(warm-up)" ] || continue
   total=$(sed -n 's/^summary: //p' "$dump")
   calls=$(awk -v n="$name" '$1 == n { print $2 }' "$OUT/stdout")
   awk -v n="$name" -v t="$total" -v c="$calls" 'BEGIN { printf "%-18s %8d %16.0f\n", n, c, t / c }'

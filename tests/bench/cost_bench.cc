@@ -11,16 +11,24 @@
 // flag "orders" at live 5% / shadow 95%; flagd's ResolveString asks for
 // the same decision as Decide. One caller, one call at a time,
 // each sent as decide_bench sends them: a generic stub, requests serialized
-// once, responses left unparsed. For each kind of call: warm-up calls, then the
-// callgrind counters zeroed, `calls` calls, and the counters dumped under
-// the kind's name (CALLGRIND_* do nothing outside valgrind). Every thread
-// of the process counts: the client's, gRPC's and the daemon's.
+// once, responses left unparsed. For each kind of call: warm-up calls and
+// a dump of the counters named "(warm-up)", which cost.sh skips, then
+// `calls` calls and a dump under the kind's name (CALLGRIND_* do nothing
+// outside valgrind). Every thread of the process counts: the client's,
+// gRPC's and the daemon's. (A dump, not CALLGRIND_ZERO_STATS, ends the
+// warm-up: zeroing reaches only the calling thread, so gRPC's threads'
+// work before it, the daemon's start and the TLS handshake included,
+// was counted in the first kind's figure.)
 //
 // --auth=token runs the daemon with one token and sends it on every
 // call (the client library's channel, MakeChannel with the token: the
 // health check carries the header too, and is not checked), so that
 // decide minus health_check with and without it is what authentication
-// costs per call.
+// costs per call. --auth=tls+token does the same over TLS; --auth=mtls
+// over mutual TLS, no token, the role from the client certificate's name
+// (cert_roles), as prod_bench's settings of the same names. The TLS
+// handshake happens in the warm-up calls, so the counts are per call on
+// an established connection.
 //
 // --metrics=off runs the daemon without metrics.
 //
@@ -58,15 +66,15 @@ grpc::Status Call(grpc::GenericStub& stub, const std::string& method,
   return testing::CallByName(stub, method, request, nullptr, 0);
 }
 
-// `call` made `warmup` times, then `calls` times between a zero and a dump
-// of callgrind's counters; prints wall time per call. Aborts on a failure.
+// `call` made `warmup` times, then `calls` times between two dumps of
+// callgrind's counters; prints wall time per call. Aborts on a failure.
 void Measure(const char* name, int calls,
              const std::function<grpc::Status()>& call) {
   const int warmup = calls / 10 + 10;
   for (int i = 0; i < warmup; ++i) {
     if (!call().ok()) std::abort();
   }
-  CALLGRIND_ZERO_STATS;
+  CALLGRIND_DUMP_STATS_AT("(warm-up)");
   const auto start = Clock::now();
   for (int i = 0; i < calls; ++i) {
     const grpc::Status status = call();
@@ -104,9 +112,33 @@ int Main(int argc, char** argv) {
   if (Arg(argc, argv, "metrics", "on") != "off") {
     config.metrics_listen = "127.0.0.1:0";
   }
-  const bool with_token = Arg(argc, argv, "auth", "none") == "token";
+  const std::string auth = Arg(argc, argv, "auth", "none");
+  if (auth != "none" && auth != "token" && auth != "tls+token" &&
+      auth != "mtls") {
+    std::fprintf(stderr, "--auth: \"%s\" is not one of none, token, "
+                         "tls+token, mtls\n", auth.c_str());
+    return 2;
+  }
+  const bool with_token = auth == "token" || auth == "tls+token";
+  const bool with_tls = auth == "tls+token" || auth == "mtls";
   const std::string token = with_token ? NewToken() : "";
-  config.auth.enabled = with_token;
+  const std::string pki = dir.path() + "/";
+  if (with_tls) {
+    const testing::RunResult made = testing::MakeTestPki(dir.path());
+    if (made.exit_code != 0) {
+      std::fprintf(stderr, "openssl: %s%s\n", made.out.c_str(),
+                   made.err.c_str());
+      return 1;
+    }
+    config.tls.cert_file = pki + "server.pem";
+    config.tls.key_file = pki + "server.key";
+  }
+  config.auth.enabled = auth != "none";
+  if (auth == "mtls") {
+    // Admin, so that the set-up and the admin calls below are allowed.
+    config.tls.client_ca_file = pki + "ca.pem";
+    config.auth.cert_roles = {CertRoleSpec{"deployer", Role::kAdmin}};
+  }
   if (with_token) {
     // One token for every call here (the admin ones too); Decide checks
     // a token of any role the same way.
@@ -129,10 +161,15 @@ int Main(int argc, char** argv) {
   admin_options.channel.server =
       "127.0.0.1:" + std::to_string((*daemon)->grpc_port());
   std::shared_ptr<grpc::Channel> channel;
-  if (with_token) {
+  if (auth != "none") {
     ChannelOptions options;
     options.server = admin_options.channel.server;
     options.token = token;
+    if (with_tls) options.tls_ca_file = pki + "ca.pem";
+    if (auth == "mtls") {
+      options.tls_cert_file = pki + "client.pem";
+      options.tls_key_file = pki + "client.key";
+    }
     channel = *MakeChannel(options);
   } else {
     channel = grpc::CreateChannel(admin_options.channel.server,
@@ -148,10 +185,10 @@ int Main(int argc, char** argv) {
 
   grpc::GenericStub stub(channel);
   const grpc::ByteBuffer empty = testing::EmptyRequest();
-  Measure("health_check", calls,
-          [&] { return Call(stub, kHealthCheckMethod, empty); });
   const grpc::ByteBuffer decide =
       Serialize(DecideRequestFor("orders", "user-4242"));
+  Measure("health_check", calls,
+          [&] { return Call(stub, kHealthCheckMethod, empty); });
   Measure("decide", calls, [&] { return Call(stub, kDecideMethod, decide); });
   // flagd's ResolveString (v2) for the same flag, user and attribute.
   flagd::evaluation::v2::ResolveStringRequest resolve;

@@ -4,7 +4,7 @@
 //
 //   ./build/tests/bench/prod_bench [--seconds=3] [--rounds=5] [--callers=16]
 //       [--settings=none,token,tls+token,mtls] [--metrics=on|off]
-//       [--twin=metrics-off|PATH]
+//       [--twin=metrics-off|PATH] [--pin=on]
 //
 // One cutoverd per setting, one after the other (a temporary folder, a CA
 // and certificates made with the openssl command, a token file with a
@@ -28,6 +28,13 @@
 // of a noisy machine: `metrics-off` is the same daemon with metrics off
 // (what metrics cost); a PATH is another cutoverd binary with the same
 // settings (e.g. one built before a change: what the change gains).
+// --pin=on gives the daemons and the callers cores of their own, as a
+// deployment has them (its clients run on other machines): this process
+// (callers and gRPC threads) on the last core, every daemon on the others
+// (taskset). Each CPU-per-call line then also says how busy each side
+// was: a daemon near 100% of its core is the limit, and the throughput
+// ratio is its cost per call; callers near 100% mean the load, not the
+// daemon, set the pace.
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
@@ -38,9 +45,11 @@
 #include <utility>
 #include <vector>
 
+#include <sched.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "client/admin_client.h"
 #include "rpc/channel.h"
@@ -62,31 +71,67 @@ struct Setting {
   bool send_token;  // the reader token on every measured call
 };
 
+// What one load cost, run alone: the daemon's CPU per call (total and
+// user, microseconds) and how busy the daemon and this process (the
+// callers) were, in cores (CPU seconds per second of the load).
+struct CallCost {
+  double daemon_us = 0;
+  double daemon_user_us = 0;
+  double daemon_cores = 0;
+  double callers_cores = 0;
+};
+
 // The daemon CPU (/proc: time a VM's stolen time does not inflate) per
 // call of each load, each run alone on its daemon (pids[i]) for seconds /
-// rounds, the loads in turn (RoundOrder), `rounds` times: {total, user}
-// microseconds.
-std::vector<std::pair<double, double>> CpuPerCall(
-    const std::vector<const Load*>& loads, const std::vector<pid_t>& pids,
-    int callers, double seconds, int rounds) {
+// rounds, the loads in turn (RoundOrder), `rounds` times.
+std::vector<CallCost> CpuPerCall(const std::vector<const Load*>& loads,
+                                 const std::vector<pid_t>& pids, int callers,
+                                 double seconds, int rounds) {
   std::vector<ProcessCpu> used(loads.size());
+  std::vector<ProcessCpu> callers_used(loads.size());
   std::vector<int64_t> calls(loads.size(), 0);
   for (int round = 0; round < rounds; ++round) {
     for (size_t turn = 0; turn < loads.size(); ++turn) {
       const size_t i = RoundOrder(round, turn, loads.size());
       const ProcessCpu before = ProcessCpu::Of(pids[i]);
+      const ProcessCpu callers_before = ProcessCpu::Of(getpid());
       calls[i] += RunClosedLoop(*loads[i]->stub, loads[i]->method,
                                 *loads[i]->request, callers, seconds / rounds)
                       .calls;
       used[i] += ProcessCpu::Of(pids[i]) - before;
+      callers_used[i] += ProcessCpu::Of(getpid()) - callers_before;
     }
   }
-  std::vector<std::pair<double, double>> per_call;
+  std::vector<CallCost> costs(loads.size());
   for (size_t i = 0; i < loads.size(); ++i) {
-    per_call.emplace_back(calls[i] > 0 ? used[i].total() * 1e6 / calls[i] : 0,
-                          calls[i] > 0 ? used[i].user * 1e6 / calls[i] : 0);
+    if (calls[i] > 0) {
+      costs[i].daemon_us = used[i].total() * 1e6 / calls[i];
+      costs[i].daemon_user_us = used[i].user * 1e6 / calls[i];
+    }
+    costs[i].daemon_cores = used[i].total() / seconds;
+    costs[i].callers_cores = callers_used[i].total() / seconds;
   }
-  return per_call;
+  return costs;
+}
+
+// --pin=on: this process (and the threads it starts later) on the last
+// core it may use; the daemons' launcher, `taskset -c <the others>`. Empty
+// when it may use fewer than 2 cores or the affinity cannot be set.
+std::vector<std::string> PinCallersAndDaemons() {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return {};
+  std::vector<int> cores;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &allowed)) cores.push_back(cpu);
+  }
+  if (cores.size() < 2) return {};
+  cpu_set_t mine;
+  CPU_ZERO(&mine);
+  CPU_SET(cores.back(), &mine);
+  if (sched_setaffinity(0, sizeof(mine), &mine) != 0) return {};
+  cores.pop_back();
+  return {"/usr/bin/taskset", "-c", absl::StrJoin(cores, ",")};
 }
 
 int Main(int argc, char** argv) {
@@ -98,6 +143,7 @@ int Main(int argc, char** argv) {
   const bool metrics = Arg(argc, argv, "metrics", "on") != "off";
   // The twin: "" (none), "metrics-off", or another cutoverd's path.
   const std::string twin = Arg(argc, argv, "twin", "");
+  const bool pin = Arg(argc, argv, "pin", "off") == "on";
   if (!twin.empty() && twin != "metrics-off" &&
       access(twin.c_str(), X_OK) != 0) {
     std::fprintf(stderr, "--twin: \"%s\" is neither metrics-off nor an "
@@ -107,6 +153,15 @@ int Main(int argc, char** argv) {
   std::printf("prod_bench: %u cores visible, %.1f s per load, %d callers, "
               "%d alternating rounds\n",
               std::thread::hardware_concurrency(), seconds, callers, rounds);
+  // Before any thread starts: gRPC's threads inherit this process's cores.
+  const std::vector<std::string> daemon_launcher =
+      pin ? PinCallersAndDaemons() : std::vector<std::string>{};
+  if (pin && daemon_launcher.empty()) {
+    std::printf("not pinned: fewer than 2 cores to use, or no affinity\n");
+  } else if (pin) {
+    std::printf("pinned: callers on one core, daemons on core(s) %s\n",
+                daemon_launcher.back().c_str());
+  }
   testing::TempDir dir;
   const testing::RunResult pki_made = testing::MakeTestPki(dir.path());
   if (pki_made.exit_code != 0) {
@@ -208,6 +263,7 @@ int Main(int argc, char** argv) {
       return args;
     };
     testing::DaemonProcess daemon(folder + "-data", args_with(metrics));
+    daemon.SetLauncher(daemon_launcher);
     const auto channel = start(daemon);
     if (channel == nullptr) return 1;
     grpc::GenericStub stub(channel);
@@ -231,8 +287,12 @@ int Main(int argc, char** argv) {
                                 seconds, 1);
     std::printf("  daemon CPU per call: empty %.1f us (user %.1f), Decide "
                 "%.1f us (user %.1f), Decide - empty %.1f us\n",
-                cpu[0].first, cpu[0].second, cpu[1].first, cpu[1].second,
-                cpu[1].first - cpu[0].first);
+                cpu[0].daemon_us, cpu[0].daemon_user_us, cpu[1].daemon_us,
+                cpu[1].daemon_user_us, cpu[1].daemon_us - cpu[0].daemon_us);
+    std::printf("  cores busy (daemon / callers): empty %.2f / %.2f, "
+                "Decide %.2f / %.2f\n",
+                cpu[0].daemon_cores, cpu[0].callers_cores,
+                cpu[1].daemon_cores, cpu[1].callers_cores);
     for (const LoadResult& load : r) failures += load.failures > 0;
     if (!twin.empty()) {
       // The twin, started next to this daemon, the two alternating in the
@@ -242,10 +302,12 @@ int Main(int argc, char** argv) {
                                    args_with(twin_metrics));
       // Another binary: a shell that drops the built cutoverd's path from
       // the command line and execs the twin's in its place.
+      std::vector<std::string> launcher = daemon_launcher;
       if (twin != "metrics-off") {
-        other.SetLauncher({"/bin/sh", "-c", "shift; exec \"$0\" \"$@\"",
-                           twin});
+        launcher.insert(launcher.end(), {"/bin/sh", "-c",
+                                         "shift; exec \"$0\" \"$@\"", twin});
       }
+      other.SetLauncher(launcher);
       const auto other_channel = start(other);
       if (other_channel == nullptr) return 1;
       grpc::GenericStub other_stub(other_channel);
@@ -273,8 +335,9 @@ int Main(int argc, char** argv) {
           seconds, rounds);
       std::printf("  daemon CPU per call: %s empty %.1f us, Decide %.1f us; "
                   "%s empty %.1f us, Decide %.1f us\n",
-                  mine.c_str(), twin_cpu[0].first, twin_cpu[1].first,
-                  name.c_str(), twin_cpu[2].first, twin_cpu[3].first);
+                  mine.c_str(), twin_cpu[0].daemon_us, twin_cpu[1].daemon_us,
+                  name.c_str(), twin_cpu[2].daemon_us,
+                  twin_cpu[3].daemon_us);
       other.Stop(SIGTERM);
     }
     daemon.Stop(SIGTERM);
