@@ -31,10 +31,10 @@
 // --pin=on gives the daemons and the callers cores of their own, as a
 // deployment has them (its clients run on other machines): this process
 // (callers and gRPC threads) on the last core, every daemon on the others
-// (taskset). Each CPU-per-call line then also says how busy each side
-// was: a daemon near 100% of its core is the limit, and the throughput
-// ratio is its cost per call; callers near 100% mean the load, not the
-// daemon, set the pace.
+// (taskset). The first daemon's CPU-per-call line (not the twin's) then
+// also says how busy each side was: a daemon near 100% of its core is the
+// limit, and the throughput ratio is its cost per call; callers near 100%
+// mean the load, not the daemon, set the pace.
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
