@@ -3,7 +3,7 @@
 // call is done instead of every string and message one at a time (see
 // docs/performance.md). With `pooled`, arenas start in large blocks kept
 // for reuse (for large messages such as DecideBatch's). Used by the
-// evaluation services (Decide, DecideBatch, flagd's Resolve calls).
+// evaluation services (DecideBatch, flagd's Resolve calls).
 //
 // The allocator is thread-safe; each holder belongs to one call.
 #ifndef CUTOVER_SERVER_ARENA_MESSAGES_H_
@@ -61,7 +61,7 @@ class ArenaMessageHolder final
  public:
   explicit ArenaMessageHolder(BlockPool* pool) : pool_(pool) {
     google::protobuf::ArenaOptions options;
-    options.start_block_size = 4096;  // a Decide call fits
+    options.start_block_size = 4096;  // a single resolve fits
     options.max_block_size = 65536;
     if (pool_ != nullptr) {
       block_ = pool_->Take();

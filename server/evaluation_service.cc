@@ -1,5 +1,7 @@
 #include "server/evaluation_service.h"
 
+#include <climits>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -14,9 +16,14 @@
 #include "convert/convert.h"
 #include "core/evaluate.h"
 #include "google/protobuf/arena.h"
+#include "grpc/slice.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/slice.h"
 #include "rpc/grpc_status.h"
 #include "server/arena_messages.h"
+#include "server/decide_wire.h"
 #include "server/queued_stream_reactor.h"
+#include "server/unparsable_requests.h"
 
 namespace cutover {
 namespace {
@@ -58,43 +65,73 @@ absl::Status CheckRequest(const v1::DecideRequest& request,
   return absl::OkStatus();
 }
 
-// What a decision is counted as: the flag's label (a view of the
-// snapshot's key, or kUnknownFlagLabel), stage and reason.
-struct DecisionKind {
-  absl::string_view flag_label;
-  Stage stage;
-  Reason reason;
+// The first block of a Decide request's arena, on the handler's stack.
+constexpr size_t kDecideArenaBlock = 2048;
+
+// A Decide request's bytes, parsed as gRPC parses a typed method's. Bytes
+// that do not parse get the refusal every other method gives them
+// (UnparsableRequestMessage).
+absl::Status ParseDecideRequest(const grpc::ByteBuffer& bytes,
+                                v1::DecideRequest* request) {
+  grpc::Slice slice;
+  // One slice, unless the request came compressed or in pieces.
+  const bool read = bytes.TrySingleSlice(&slice).ok() ||
+              bytes.DumpToSingleSlice(&slice).ok();
+  if (!read || slice.size() > static_cast<size_t>(INT_MAX) ||
+      !request->ParseFromArray(slice.begin(), static_cast<int>(slice.size()))) {
+    return absl::InvalidArgumentError(
+        UnparsableRequestMessage("/cutover.v1.Evaluation/Decide"));
+  }
+  return absl::OkStatus();
+}
+
+// What a request was answered from: the flag's entry (nullptr when no
+// flag has the key, or it is archived: not found) and the verdict for the
+// request's user; and what it is counted as, the flag's label (a view of
+// the snapshot's key, or kUnknownFlagLabel).
+struct Evaluated {
+  const FlagEntry* entry = nullptr;
+  Verdict verdict{Stage::kOff, Reason::kFlagNotFound};
+  absl::string_view flag_label = kUnknownFlagLabel;
 };
 
-// Answers Decide requests from one snapshot. Consecutive requests for the
-// same flag (the usual batch: one flag, many users) look it up once, and
-// one core Context is reused for every request's conversion.
+// Evaluates Decide requests against one snapshot. Consecutive requests for
+// the same flag (the usual batch: one flag, many users) look it up once,
+// and one core Context is reused for every request's conversion.
 //
 // Not thread-safe: one per call.
 class SnapshotDecider {
  public:
   explicit SnapshotDecider(const Snapshot& snapshot) : snapshot_(snapshot) {}
 
-  DecisionKind Decide(const v1::DecideRequest& request, v1::Decision* out) {
+  Evaluated Evaluate(const v1::DecideRequest& request) {
+    Evaluated evaluated;
     if (flag_ == nullptr || request.flag_key() != flag_->first) {
       const FlagTable::Slot* found = snapshot_.flags.Find(request.flag_key());
-      if (found == nullptr) {
-        ToProto(SafeDecision(request.flag_key(), Reason::kFlagNotFound), out);
-        // Other keys are unbounded input: not a label of their own.
-        return {kUnknownFlagLabel, Stage::kOff, Reason::kFlagNotFound};
-      }
+      // Other keys are unbounded input: not a label of their own.
+      if (found == nullptr) return evaluated;
       flag_ = found;
     }
+    evaluated.flag_label = flag_->first;
     const FlagEntry& entry = *flag_->second;
-    if (entry.record.flag.archived) {
-      ToProto(SafeDecision(request.flag_key(), Reason::kFlagNotFound), out);
-      return {flag_->first, Stage::kOff, Reason::kFlagNotFound};  // its label
-    }
+    if (entry.record.flag.archived) return evaluated;  // with its label
     FromProto(request.context(), &context_);
-    const Decision decision =
-        cutover::Decide(*entry.compiled, snapshot_.segments, context_);
-    ToProto(decision, out);
-    return {flag_->first, decision.stage, decision.reason};
+    evaluated.entry = &entry;
+    evaluated.verdict =
+        cutover::Evaluate(*entry.compiled, snapshot_.segments, context_);
+    return evaluated;
+  }
+
+  // `evaluated` (which Evaluate returned for `request`) as a message.
+  void ToMessage(const v1::DecideRequest& request, const Evaluated& evaluated,
+                 v1::Decision* out) {
+    if (evaluated.entry == nullptr) {
+      ToProto(SafeDecision(request.flag_key(), Reason::kFlagNotFound), out);
+      return;
+    }
+    DecisionFromVerdict(*evaluated.entry->compiled, evaluated.verdict,
+                        decision_);
+    ToProto(decision_, out);
   }
 
  private:
@@ -102,6 +139,7 @@ class SnapshotDecider {
   // The flag last looked up, a view of the snapshot's entry.
   const FlagTable::Slot* flag_ = nullptr;
   Context context_;
+  Decision decision_;  // ToMessage's, reused
 };
 
 // One Watch stream: the hub's events, those of the requested flags (all
@@ -159,29 +197,54 @@ EvaluationService::EvaluationService(
       metrics_(OrNoMetrics(metrics)),
       authorizer_(Authorizer::OrAllowAll(authorizer)),
       check_resume_(std::move(check_resume)),
-      decide_allocator_(std::make_unique<ArenaMessageAllocator<
-                            v1::DecideRequest, v1::DecideResponse>>(false)),
       batch_allocator_(std::make_unique<ArenaMessageAllocator<
                            v1::DecideBatchRequest, v1::DecideBatchResponse>>(
           true)),
       watch_streams_(limits.max_watch_streams_per_peer, "watch") {
-  SetMessageAllocatorFor_Decide(decide_allocator_.get());
   SetMessageAllocatorFor_DecideBatch(batch_allocator_.get());
 }
 
 grpc::ServerUnaryReactor* EvaluationService::Decide(
-    grpc::CallbackServerContext* context, const v1::DecideRequest* request,
-    v1::DecideResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response) {
   auto* reactor = context->DefaultReactor();
   const absl::Time start = absl::Now();
-  absl::Status status = authorizer_->Allow(*context, "Decide");
+  // The request's arena starts in this frame: a request with a few
+  // attributes allocates nothing.
+  alignas(std::max_align_t) char arena_block[kDecideArenaBlock];
+  google::protobuf::ArenaOptions options;
+  options.initial_block = arena_block;
+  options.initial_block_size = sizeof(arena_block);
+  google::protobuf::Arena arena(options);
+  auto* request =
+      google::protobuf::Arena::CreateMessage<v1::DecideRequest>(&arena);
+  absl::Status status = ParseDecideRequest(*request_bytes, request);
+  if (status.ok()) status = authorizer_->Allow(*context, "Decide");
   if (status.ok()) status = CheckRequest(*request, limits_, -1);
   if (status.ok()) {
     const Snapshot& snapshot = hub_->current();
-    const DecisionKind kind = SnapshotDecider(snapshot).Decide(
-        *request, response->mutable_decision());
-    metrics_->CountDecisions(kind.flag_label, kind.stage, kind.reason, 1);
-    response->set_revision(snapshot.revision);
+    const Evaluated evaluated = SnapshotDecider(snapshot).Evaluate(*request);
+    metrics_->CountDecisions(evaluated.flag_label, evaluated.verdict.stage,
+                             evaluated.verdict.reason, 1);
+    std::string not_found_bytes;  // the answer's constant part, when no flag
+    DecideAnswer answer;
+    if (evaluated.entry != nullptr) {
+      answer = AnswerFor(*evaluated.entry->compiled,
+                         evaluated.entry->decision_bytes, evaluated.verdict,
+                         snapshot.revision);
+    } else {
+      not_found_bytes = ConstantDecisionBytes(
+          SafeDecision(request->flag_key(), Reason::kFlagNotFound));
+      answer.constant_bytes = not_found_bytes;
+      answer.stage = Stage::kOff;
+      answer.reason = Reason::kFlagNotFound;
+      answer.revision = snapshot.revision;
+    }
+    grpc_slice bytes = grpc_slice_malloc(DecideResponseSize(answer));
+    WriteDecideResponse(answer, GRPC_SLICE_START_PTR(bytes));
+    grpc::Slice slice(bytes, grpc::Slice::STEAL_REF);
+    grpc::ByteBuffer buffer(&slice, 1);
+    response->Swap(&buffer);
     metrics_->ObserveDecideLatency(DecideRpc::kDecide, absl::Now() - start);
   }
   reactor->Finish(ToGrpcStatus(status));
@@ -213,8 +276,10 @@ grpc::ServerUnaryReactor* EvaluationService::DecideBatch(
     DecisionTally tally;
     SnapshotDecider decider(snapshot);
     for (const auto& item : request->items()) {
-      const DecisionKind kind = decider.Decide(item, response->add_decisions());
-      tally.Add(kind.flag_label, kind.stage, kind.reason);
+      const Evaluated evaluated = decider.Evaluate(item);
+      decider.ToMessage(item, evaluated, response->add_decisions());
+      tally.Add(evaluated.flag_label, evaluated.verdict.stage,
+                evaluated.verdict.reason);
     }
     tally.Flush(*metrics_);
     response->set_revision(snapshot.revision);

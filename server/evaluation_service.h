@@ -1,10 +1,13 @@
 // EvaluationService: the gRPC Evaluation API (Decide, DecideBatch, Watch)
 // on gRPC's callback API. Decisions come from the ChangeHub's current
-// snapshot; a call never touches the store or waits for a writer. The
-// request and response of each Decide and DecideBatch call live on one
-// protobuf arena, freed at once when the call is done (a 1000-user batch
-// otherwise makes and frees some 20000 small objects one by one; see
-// docs/performance.md).
+// snapshot; a call never touches the store or waits for a writer.
+//
+// Decide, the hot path, is registered raw: it parses its request on an
+// arena in its own stack frame and writes its answer's bytes directly,
+// most of them serialized once per flag version (server/decide_wire.h).
+// DecideBatch's request and response live on one protobuf arena, freed at
+// once when the call is done (a 1000-user batch otherwise makes and frees
+// some 20000 small objects one by one; see docs/performance.md).
 //
 // Thread-safe.
 #ifndef CUTOVER_SERVER_EVALUATION_SERVICE_H_
@@ -17,6 +20,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/message_allocator.h"
 #include "server/auth.h"
 #include "server/change_hub.h"
@@ -34,7 +38,12 @@ struct EvaluationLimits {
   int max_watch_streams_per_peer = 1000;  // by client address
 };
 
-class EvaluationService final : public v1::Evaluation::CallbackService {
+// Decide raw, the others typed (see above).
+using EvaluationServiceBase = v1::Evaluation::WithRawCallbackMethod_Decide<
+    v1::Evaluation::WithCallbackMethod_DecideBatch<
+        v1::Evaluation::WithCallbackMethod_Watch<v1::Evaluation::Service>>>;
+
+class EvaluationService final : public EvaluationServiceBase {
  public:
   // `metrics` counts decisions and streams (nullptr: nothing counted); it
   // must outlive the service.
@@ -46,9 +55,10 @@ class EvaluationService final : public v1::Evaluation::CallbackService {
       ServerMetrics* metrics = nullptr, const Authorizer* authorizer = nullptr,
       std::function<absl::Status(int64_t)> check_resume = nullptr);
 
+  // A DecideRequest's bytes in, a DecideResponse's out.
   grpc::ServerUnaryReactor* Decide(grpc::CallbackServerContext* context,
-                                   const v1::DecideRequest* request,
-                                   v1::DecideResponse* response) override;
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* DecideBatch(
       grpc::CallbackServerContext* context,
       const v1::DecideBatchRequest* request,
@@ -64,8 +74,6 @@ class EvaluationService final : public v1::Evaluation::CallbackService {
   const Authorizer* const authorizer_;
   const std::function<absl::Status(int64_t)> check_resume_;
   // Arena-backed request and response holders (evaluation_service.cc).
-  std::unique_ptr<grpc::MessageAllocator<v1::DecideRequest, v1::DecideResponse>>
-      decide_allocator_;
   std::unique_ptr<
       grpc::MessageAllocator<v1::DecideBatchRequest, v1::DecideBatchResponse>>
       batch_allocator_;

@@ -117,8 +117,7 @@ absl::Status FlagRegistry::CommitStaged(
       const std::string& key = change.flag->flag.key;
       metrics_->CountAdminChange(key, action);
       published->flags = published->flags.With(
-          key, std::make_shared<const FlagEntry>(
-                   FlagEntry{*change.flag, staged[i].compiled_flag}));
+          key, MakeFlagEntry(*change.flag, staged[i].compiled_flag));
     } else {
       const std::string& key = change.segment->segment.key;
       metrics_->CountAdminChange("", action);

@@ -1,6 +1,10 @@
 #include "server/flag_table.h"
 
+#include <utility>
+
 #include "absl/hash/hash.h"
+#include "core/evaluate.h"
+#include "server/decide_wire.h"
 #include "server/snapshot.h"
 
 namespace cutover {
@@ -10,6 +14,13 @@ size_t FlagTable::ShardOf(absl::string_view key) {
   // keys that all shared those would crowd its groups.
   static_assert(kShards == 64, "six bits of the hash pick the shard");
   return absl::Hash<absl::string_view>()(key) >> (64 - 6);
+}
+
+std::shared_ptr<const FlagEntry> MakeFlagEntry(
+    FlagRecord record, std::shared_ptr<const CompiledFlag> compiled) {
+  std::string bytes = ConstantDecisionBytes(*compiled);
+  return std::make_shared<const FlagEntry>(
+      FlagEntry{std::move(record), std::move(compiled), std::move(bytes)});
 }
 
 FlagTable::FlagTable() {

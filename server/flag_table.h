@@ -28,11 +28,18 @@ namespace cutover {
 class CompiledFlag;  // core/evaluate.h
 
 // A flag as a snapshot holds it: the server's record (what the Admin API
-// reads) and the flag compiled for evaluation.
+// reads), the flag compiled for evaluation, and the part of a Decide
+// answer that is the same for every user (server/decide_wire.h).
 struct FlagEntry {
   FlagRecord record;
   std::shared_ptr<const CompiledFlag> compiled;
+  std::string decision_bytes;  // ConstantDecisionBytes(*compiled)
 };
+
+// The entry for `record` compiled as `compiled` (not null), its decision
+// bytes computed.
+std::shared_ptr<const FlagEntry> MakeFlagEntry(
+    FlagRecord record, std::shared_ptr<const CompiledFlag> compiled);
 
 class FlagTable {
  public:

@@ -78,8 +78,7 @@ absl::StatusOr<std::shared_ptr<Snapshot>> BuildSnapshot(
                                               compiled.status().message()));
     }
     std::string key = record.flag.key;
-    table[key] = std::make_shared<const FlagEntry>(
-        FlagEntry{std::move(record), *std::move(compiled)});
+    table[key] = MakeFlagEntry(std::move(record), *std::move(compiled));
   }
   snapshot->flags = FlagTable(std::move(table));
   return snapshot;

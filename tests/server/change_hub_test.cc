@@ -79,7 +79,7 @@ void AddFlag(Snapshot& snapshot, const v1::Flag& flag) {
   // The hub never evaluates, so no compiled flag is needed.
   snapshot.flags = snapshot.flags.With(
       flag.key(),
-      std::make_shared<const FlagEntry>(FlagEntry{FromApi(flag), nullptr}));
+      std::make_shared<const FlagEntry>(FlagEntry{FromApi(flag), nullptr, ""}));
 }
 
 v1::WatchEvent FlagEvent(int64_t revision, const std::string& key) {

@@ -17,7 +17,7 @@ FlagTable::Entry EntryAt(const std::string& key, int64_t version) {
   FlagRecord flag;
   flag.flag.key = key;
   flag.flag.version = version;
-  return std::make_shared<const FlagEntry>(FlagEntry{flag, nullptr});
+  return std::make_shared<const FlagEntry>(FlagEntry{flag, nullptr, ""});
 }
 
 // Every (key, version) the table holds, by iterating it.
