@@ -1,11 +1,12 @@
 // ArenaMessageAllocator: a gRPC callback MessageAllocator that puts one
 // call's request and response on one protobuf arena, freed whole when the
 // call is done instead of every string and message one at a time (see
-// docs/performance.md). With `pooled`, arenas start in large blocks kept
-// for reuse (for large messages such as DecideBatch's). Used by the
-// evaluation services (DecideBatch, flagd's Resolve calls).
+// docs/performance.md); used by flagd's Resolve calls. CallArena is such an
+// arena for a handler that parses its own request (DecideBatch); with a
+// BlockPool, arenas start in large blocks kept for reuse.
 //
-// The allocator is thread-safe; each holder belongs to one call.
+// The allocator and the pool are thread-safe; each holder and CallArena
+// belongs to one call.
 #ifndef CUTOVER_SERVER_ARENA_MESSAGES_H_
 #define CUTOVER_SERVER_ARENA_MESSAGES_H_
 
@@ -51,15 +52,13 @@ class BlockPool {
   std::vector<std::unique_ptr<char[]>> free_ ABSL_GUARDED_BY(mu_);
 };
 
-// One call's request and response on one arena: parsing the request and
-// building the response allocate from it, and releasing the call frees it
-// whole instead of every string and message one at a time. With a pool,
-// the arena starts in a block taken from it and given back after.
-template <class Request, class Response>
-class ArenaMessageHolder final
-    : public grpc::MessageHolder<Request, Response> {
+// One call's protobuf arena. With a pool, it starts in a block taken from
+// the pool and given back when the arena is gone.
+//
+// Belongs to one call.
+class CallArena {
  public:
-  explicit ArenaMessageHolder(BlockPool* pool) : pool_(pool) {
+  explicit CallArena(BlockPool* pool) : pool_(pool) {
     google::protobuf::ArenaOptions options;
     options.start_block_size = 4096;  // a single resolve fits
     options.max_block_size = 65536;
@@ -69,21 +68,39 @@ class ArenaMessageHolder final
       options.initial_block_size = BlockPool::kBlockSize;
     }
     arena_.emplace(options);
-    this->set_request(
-        google::protobuf::Arena::CreateMessage<Request>(&*arena_));
-    this->set_response(
-        google::protobuf::Arena::CreateMessage<Response>(&*arena_));
   }
-  void Release() override {
+  ~CallArena() {
     arena_.reset();  // it keeps its bookkeeping in the block: first
     if (pool_ != nullptr) pool_->Give(std::move(block_));
-    delete this;
   }
+  CallArena(const CallArena&) = delete;
+  CallArena& operator=(const CallArena&) = delete;
+
+  google::protobuf::Arena* arena() { return &*arena_; }
 
  private:
   BlockPool* const pool_;
   std::unique_ptr<char[]> block_;
   std::optional<google::protobuf::Arena> arena_;
+};
+
+// One call's request and response on one CallArena: parsing the request
+// and building the response allocate from it, and releasing the call frees
+// it whole instead of every string and message one at a time.
+template <class Request, class Response>
+class ArenaMessageHolder final
+    : public grpc::MessageHolder<Request, Response> {
+ public:
+  explicit ArenaMessageHolder(BlockPool* pool) : arena_(pool) {
+    this->set_request(
+        google::protobuf::Arena::CreateMessage<Request>(arena_.arena()));
+    this->set_response(
+        google::protobuf::Arena::CreateMessage<Response>(arena_.arena()));
+  }
+  void Release() override { delete this; }
+
+ private:
+  CallArena arena_;
 };
 
 template <class Request, class Response>

@@ -19,6 +19,13 @@ constexpr uint32_t Tag(int field_number, WireType type) {
   return (static_cast<uint32_t>(field_number) << 3) | type;
 }
 
+// A DecideBatchResponse is written as a DecideResponse with more answers.
+static_assert(int{v1::DecideBatchResponse::kDecisionsFieldNumber} ==
+                  int{v1::DecideResponse::kDecisionFieldNumber} &&
+              int{v1::DecideBatchResponse::kRevisionFieldNumber} ==
+                  int{v1::DecideResponse::kRevisionFieldNumber},
+              "DecideResponse and DecideBatchResponse share field numbers");
+
 constexpr uint32_t kDecisionTag =
     Tag(v1::DecideResponse::kDecisionFieldNumber, kLengthDelimited);
 constexpr uint32_t kRevisionTag =
@@ -88,6 +95,32 @@ uint8_t* WriteRaw(absl::string_view bytes, uint8_t* out) {
       bytes.data(), static_cast<int>(bytes.size()), out);
 }
 
+// One `decision` field, tag and length first.
+uint8_t* WriteDecision(const DecideAnswer& answer, uint8_t* out) {
+  out = CodedOutputStream::WriteTagToArray(kDecisionTag, out);
+  out = CodedOutputStream::WriteVarint32ToArray(
+      static_cast<uint32_t>(DecisionSize(answer)), out);
+  out = WriteRaw(answer.constant_bytes, out);
+  out = WriteRaw(StageBytesOf(answer.stage), out);
+  const int32_t reason = ToProto(answer.reason);
+  if (reason != 0) {
+    out = CodedOutputStream::WriteTagToArray(kReasonTag, out);
+    out = CodedOutputStream::WriteVarint32SignExtendedToArray(reason, out);
+  }
+  if (!answer.rule_id.empty()) {
+    out = CodedOutputStream::WriteTagToArray(kRuleIdTag, out);
+    out = CodedOutputStream::WriteVarint32ToArray(
+        static_cast<uint32_t>(answer.rule_id.size()), out);
+    out = WriteRaw(answer.rule_id, out);
+  }
+  if (answer.bucket != 0) {
+    out = CodedOutputStream::WriteTagToArray(kBucketTag, out);
+    out = CodedOutputStream::WriteVarint32SignExtendedToArray(answer.bucket,
+                                                              out);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string ConstantDecisionBytes(const Decision& decision) {
@@ -110,7 +143,7 @@ std::string ConstantDecisionBytes(const CompiledFlag& flag) {
 
 DecideAnswer AnswerFor(const CompiledFlag& flag,
                        absl::string_view constant_bytes,
-                       const Verdict& verdict, int64_t revision) {
+                       const Verdict& verdict) {
   DecideAnswer answer;
   answer.constant_bytes = constant_bytes;
   answer.stage = verdict.stage;
@@ -120,50 +153,40 @@ DecideAnswer AnswerFor(const CompiledFlag& flag,
     answer.rule_id = flag.flag().rules[rule].id;
   }
   answer.bucket = verdict.bucket;
-  answer.revision = revision;
   return answer;
 }
 
-size_t DecideResponseSize(const DecideAnswer& answer) {
-  const size_t decision = DecisionSize(answer);
-  size_t size = CodedOutputStream::VarintSize32(kDecisionTag) +
-                CodedOutputStream::VarintSize32(
-                    static_cast<uint32_t>(decision)) +
-                decision;
-  if (answer.revision != 0) {
+DecideAnswer NotFoundAnswer(absl::string_view constant_bytes) {
+  DecideAnswer answer;  // as SafeDecision
+  answer.constant_bytes = constant_bytes;
+  answer.stage = Stage::kOff;
+  answer.reason = Reason::kFlagNotFound;
+  return answer;
+}
+
+size_t DecideResponsesSize(absl::Span<const DecideAnswer> answers,
+                           int64_t revision) {
+  size_t size = 0;
+  for (const DecideAnswer& answer : answers) {
+    const size_t decision = DecisionSize(answer);
+    size += CodedOutputStream::VarintSize32(kDecisionTag) +
+            CodedOutputStream::VarintSize32(static_cast<uint32_t>(decision)) +
+            decision;
+  }
+  if (revision != 0) {
     size += CodedOutputStream::VarintSize32(kRevisionTag) +
-            CodedOutputStream::VarintSize64(
-                static_cast<uint64_t>(answer.revision));
+            CodedOutputStream::VarintSize64(static_cast<uint64_t>(revision));
   }
   return size;
 }
 
-void WriteDecideResponse(const DecideAnswer& answer, uint8_t* out) {
-  out = CodedOutputStream::WriteTagToArray(kDecisionTag, out);
-  out = CodedOutputStream::WriteVarint32ToArray(
-      static_cast<uint32_t>(DecisionSize(answer)), out);
-  out = WriteRaw(answer.constant_bytes, out);
-  out = WriteRaw(StageBytesOf(answer.stage), out);
-  const int32_t reason = ToProto(answer.reason);
-  if (reason != 0) {
-    out = CodedOutputStream::WriteTagToArray(kReasonTag, out);
-    out = CodedOutputStream::WriteVarint32SignExtendedToArray(reason, out);
-  }
-  if (!answer.rule_id.empty()) {
-    out = CodedOutputStream::WriteTagToArray(kRuleIdTag, out);
-    out = CodedOutputStream::WriteVarint32ToArray(
-        static_cast<uint32_t>(answer.rule_id.size()), out);
-    out = WriteRaw(answer.rule_id, out);
-  }
-  if (answer.bucket != 0) {
-    out = CodedOutputStream::WriteTagToArray(kBucketTag, out);
-    out = CodedOutputStream::WriteVarint32SignExtendedToArray(answer.bucket,
-                                                              out);
-  }
-  if (answer.revision != 0) {
+void WriteDecideResponses(absl::Span<const DecideAnswer> answers,
+                          int64_t revision, uint8_t* out) {
+  for (const DecideAnswer& answer : answers) out = WriteDecision(answer, out);
+  if (revision != 0) {
     out = CodedOutputStream::WriteTagToArray(kRevisionTag, out);
-    CodedOutputStream::WriteVarint64ToArray(
-        static_cast<uint64_t>(answer.revision), out);
+    CodedOutputStream::WriteVarint64ToArray(static_cast<uint64_t>(revision),
+                                            out);
   }
 }
 

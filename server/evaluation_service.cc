@@ -2,6 +2,7 @@
 
 #include <climits>
 #include <cstddef>
+#include <forward_list>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -13,9 +14,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "absl/types/span.h"
 #include "convert/convert.h"
 #include "core/evaluate.h"
 #include "google/protobuf/arena.h"
+#include "google/protobuf/message_lite.h"
 #include "grpc/slice.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/slice.h"
@@ -68,78 +71,82 @@ absl::Status CheckRequest(const v1::DecideRequest& request,
 // The first block of a Decide request's arena, on the handler's stack.
 constexpr size_t kDecideArenaBlock = 2048;
 
-// A Decide request's bytes, parsed as gRPC parses a typed method's. Bytes
-// that do not parse get the refusal every other method gives them
-// (UnparsableRequestMessage).
-absl::Status ParseDecideRequest(const grpc::ByteBuffer& bytes,
-                                v1::DecideRequest* request) {
+// A request's bytes, parsed as gRPC parses a typed method's. Bytes that do
+// not parse get the refusal every other method gives them
+// (UnparsableRequestMessage, naming `method`).
+absl::Status ParseRequest(const grpc::ByteBuffer& bytes,
+                          absl::string_view method,
+                          google::protobuf::MessageLite* request) {
   grpc::Slice slice;
   // One slice, unless the request came compressed or in pieces.
   const bool read = bytes.TrySingleSlice(&slice).ok() ||
-              bytes.DumpToSingleSlice(&slice).ok();
+                    bytes.DumpToSingleSlice(&slice).ok();
   if (!read || slice.size() > static_cast<size_t>(INT_MAX) ||
       !request->ParseFromArray(slice.begin(), static_cast<int>(slice.size()))) {
-    return absl::InvalidArgumentError(
-        UnparsableRequestMessage("/cutover.v1.Evaluation/Decide"));
+    return absl::InvalidArgumentError(UnparsableRequestMessage(method));
   }
   return absl::OkStatus();
 }
 
-// What a request was answered from: the flag's entry (nullptr when no
-// flag has the key, or it is archived: not found) and the verdict for the
-// request's user; and what it is counted as, the flag's label (a view of
-// the snapshot's key, or kUnknownFlagLabel).
-struct Evaluated {
-  const FlagEntry* entry = nullptr;
-  Verdict verdict{Stage::kOff, Reason::kFlagNotFound};
-  absl::string_view flag_label = kUnknownFlagLabel;
+// Makes `answers` and `revision` the call's response.
+void Respond(absl::Span<const DecideAnswer> answers, int64_t revision,
+             grpc::ByteBuffer* response) {
+  grpc_slice bytes = grpc_slice_malloc(DecideResponsesSize(answers, revision));
+  WriteDecideResponses(answers, revision, GRPC_SLICE_START_PTR(bytes));
+  grpc::Slice slice(bytes, grpc::Slice::STEAL_REF);
+  grpc::ByteBuffer buffer(&slice, 1);
+  response->Swap(&buffer);
+}
+
+// A request's answer, and what it is counted as: the flag's label (a view
+// of the snapshot's key, or kUnknownFlagLabel) with the answer's stage and
+// reason.
+struct Decided {
+  DecideAnswer answer;
+  absl::string_view flag_label;
 };
 
-// Evaluates Decide requests against one snapshot. Consecutive requests for
-// the same flag (the usual batch: one flag, many users) look it up once,
-// and one core Context is reused for every request's conversion.
+// Answers Decide requests from one snapshot. Consecutive requests for the
+// same flag (the usual batch: one flag, many users) look it up once, and
+// one core Context is reused for every request's conversion. The answers'
+// bytes are the snapshot's and the decider's: write them while both live.
 //
 // Not thread-safe: one per call.
 class SnapshotDecider {
  public:
   explicit SnapshotDecider(const Snapshot& snapshot) : snapshot_(snapshot) {}
 
-  Evaluated Evaluate(const v1::DecideRequest& request) {
-    Evaluated evaluated;
+  Decided Decide(const v1::DecideRequest& request) {
     if (flag_ == nullptr || request.flag_key() != flag_->first) {
       const FlagTable::Slot* found = snapshot_.flags.Find(request.flag_key());
       // Other keys are unbounded input: not a label of their own.
-      if (found == nullptr) return evaluated;
+      if (found == nullptr) return NotFound(request, kUnknownFlagLabel);
       flag_ = found;
     }
-    evaluated.flag_label = flag_->first;
     const FlagEntry& entry = *flag_->second;
-    if (entry.record.flag.archived) return evaluated;  // with its label
+    if (entry.record.flag.archived) return NotFound(request, flag_->first);
     FromProto(request.context(), &context_);
-    evaluated.entry = &entry;
-    evaluated.verdict =
-        cutover::Evaluate(*entry.compiled, snapshot_.segments, context_);
-    return evaluated;
-  }
-
-  // `evaluated` (which Evaluate returned for `request`) as a message.
-  void ToMessage(const v1::DecideRequest& request, const Evaluated& evaluated,
-                 v1::Decision* out) {
-    if (evaluated.entry == nullptr) {
-      ToProto(SafeDecision(request.flag_key(), Reason::kFlagNotFound), out);
-      return;
-    }
-    DecisionFromVerdict(*evaluated.entry->compiled, evaluated.verdict,
-                        decision_);
-    ToProto(decision_, out);
+    const Verdict verdict =
+        Evaluate(*entry.compiled, snapshot_.segments, context_);
+    return {AnswerFor(*entry.compiled, entry.decision_bytes, verdict),
+            flag_->first};
   }
 
  private:
+  Decided NotFound(const v1::DecideRequest& request,
+                   absl::string_view flag_label) {
+    not_found_bytes_.push_front(ConstantDecisionBytes(
+        SafeDecision(request.flag_key(), Reason::kFlagNotFound)));
+    return {NotFoundAnswer(not_found_bytes_.front()), flag_label};
+  }
+
   const Snapshot& snapshot_;
   // The flag last looked up, a view of the snapshot's entry.
   const FlagTable::Slot* flag_ = nullptr;
   Context context_;
-  Decision decision_;  // ToMessage's, reused
+  // The constant bytes of the answers for keys without a flag (a list:
+  // answers hold views of them; and an empty one allocates nothing).
+  std::forward_list<std::string> not_found_bytes_;
 };
 
 // One Watch stream: the hub's events, those of the requested flags (all
@@ -197,12 +204,7 @@ EvaluationService::EvaluationService(
       metrics_(OrNoMetrics(metrics)),
       authorizer_(Authorizer::OrAllowAll(authorizer)),
       check_resume_(std::move(check_resume)),
-      batch_allocator_(std::make_unique<ArenaMessageAllocator<
-                           v1::DecideBatchRequest, v1::DecideBatchResponse>>(
-          true)),
-      watch_streams_(limits.max_watch_streams_per_peer, "watch") {
-  SetMessageAllocatorFor_DecideBatch(batch_allocator_.get());
-}
+      watch_streams_(limits.max_watch_streams_per_peer, "watch") {}
 
 grpc::ServerUnaryReactor* EvaluationService::Decide(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
@@ -218,33 +220,17 @@ grpc::ServerUnaryReactor* EvaluationService::Decide(
   google::protobuf::Arena arena(options);
   auto* request =
       google::protobuf::Arena::CreateMessage<v1::DecideRequest>(&arena);
-  absl::Status status = ParseDecideRequest(*request_bytes, request);
+  absl::Status status =
+      ParseRequest(*request_bytes, "/cutover.v1.Evaluation/Decide", request);
   if (status.ok()) status = authorizer_->Allow(*context, "Decide");
   if (status.ok()) status = CheckRequest(*request, limits_, -1);
   if (status.ok()) {
     const Snapshot& snapshot = hub_->current();
-    const Evaluated evaluated = SnapshotDecider(snapshot).Evaluate(*request);
-    metrics_->CountDecisions(evaluated.flag_label, evaluated.verdict.stage,
-                             evaluated.verdict.reason, 1);
-    std::string not_found_bytes;  // the answer's constant part, when no flag
-    DecideAnswer answer;
-    if (evaluated.entry != nullptr) {
-      answer = AnswerFor(*evaluated.entry->compiled,
-                         evaluated.entry->decision_bytes, evaluated.verdict,
-                         snapshot.revision);
-    } else {
-      not_found_bytes = ConstantDecisionBytes(
-          SafeDecision(request->flag_key(), Reason::kFlagNotFound));
-      answer.constant_bytes = not_found_bytes;
-      answer.stage = Stage::kOff;
-      answer.reason = Reason::kFlagNotFound;
-      answer.revision = snapshot.revision;
-    }
-    grpc_slice bytes = grpc_slice_malloc(DecideResponseSize(answer));
-    WriteDecideResponse(answer, GRPC_SLICE_START_PTR(bytes));
-    grpc::Slice slice(bytes, grpc::Slice::STEAL_REF);
-    grpc::ByteBuffer buffer(&slice, 1);
-    response->Swap(&buffer);
+    SnapshotDecider decider(snapshot);
+    const Decided decided = decider.Decide(*request);
+    metrics_->CountDecisions(decided.flag_label, decided.answer.stage,
+                             decided.answer.reason, 1);
+    Respond({&decided.answer, 1}, snapshot.revision, response);
     metrics_->ObserveDecideLatency(DecideRpc::kDecide, absl::Now() - start);
   }
   reactor->Finish(ToGrpcStatus(status));
@@ -252,14 +238,18 @@ grpc::ServerUnaryReactor* EvaluationService::Decide(
 }
 
 grpc::ServerUnaryReactor* EvaluationService::DecideBatch(
-    grpc::CallbackServerContext* context,
-    const v1::DecideBatchRequest* request, v1::DecideBatchResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response) {
   auto* reactor = context->DefaultReactor();
   const absl::Time start = absl::Now();
-  absl::Status status =
-      authorizer_->Allow(*context, "DecideBatch");
+  CallArena arena(&batch_blocks_);
+  auto* request = google::protobuf::Arena::CreateMessage<
+      v1::DecideBatchRequest>(arena.arena());
+  absl::Status status = ParseRequest(
+      *request_bytes, "/cutover.v1.Evaluation/DecideBatch", request);
+  if (status.ok()) status = authorizer_->Allow(*context, "DecideBatch");
   if (!status.ok()) {
-    // refused; nothing else is looked at
+    // unparsable or refused; nothing else is looked at
   } else if (request->items_size() == 0) {
     status = absl::InvalidArgumentError("items: at least one item");
   } else if (request->items_size() > limits_.max_batch) {
@@ -272,17 +262,18 @@ grpc::ServerUnaryReactor* EvaluationService::DecideBatch(
   }
   if (status.ok()) {
     const Snapshot& snapshot = hub_->current();
-    response->mutable_decisions()->Reserve(request->items_size());
+    std::vector<DecideAnswer> answers;
+    answers.reserve(static_cast<size_t>(request->items_size()));
     DecisionTally tally;
     SnapshotDecider decider(snapshot);
     for (const auto& item : request->items()) {
-      const Evaluated evaluated = decider.Evaluate(item);
-      decider.ToMessage(item, evaluated, response->add_decisions());
-      tally.Add(evaluated.flag_label, evaluated.verdict.stage,
-                evaluated.verdict.reason);
+      const Decided decided = decider.Decide(item);
+      answers.push_back(decided.answer);
+      tally.Add(decided.flag_label, decided.answer.stage,
+                decided.answer.reason);
     }
     tally.Flush(*metrics_);
-    response->set_revision(snapshot.revision);
+    Respond(answers, snapshot.revision, response);
     metrics_->ObserveBatchSize(request->items_size());
     metrics_->ObserveDecideLatency(DecideRpc::kDecideBatch,
                                    absl::Now() - start);

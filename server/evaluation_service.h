@@ -2,12 +2,13 @@
 // on gRPC's callback API. Decisions come from the ChangeHub's current
 // snapshot; a call never touches the store or waits for a writer.
 //
-// Decide, the hot path, is registered raw: it parses its request on an
-// arena in its own stack frame and writes its answer's bytes directly,
-// most of them serialized once per flag version (server/decide_wire.h).
-// DecideBatch's request and response live on one protobuf arena, freed at
-// once when the call is done (a 1000-user batch otherwise makes and frees
-// some 20000 small objects one by one; see docs/performance.md).
+// Decide and DecideBatch are registered raw: each parses its request on a
+// protobuf arena (Decide's starts in its stack frame, DecideBatch's in a
+// block kept for reuse) and writes its answer's bytes directly, most of
+// them serialized once per flag version (server/decide_wire.h). The arena
+// is freed at once when the call is done (a 1000-user batch otherwise
+// makes and frees some 20000 small objects one by one; see
+// docs/performance.md).
 //
 // Thread-safe.
 #ifndef CUTOVER_SERVER_EVALUATION_SERVICE_H_
@@ -21,7 +22,7 @@
 
 #include "absl/status/status.h"
 #include "grpcpp/support/byte_buffer.h"
-#include "grpcpp/support/message_allocator.h"
+#include "server/arena_messages.h"
 #include "server/auth.h"
 #include "server/change_hub.h"
 #include "server/peer_stream_limit.h"
@@ -38,9 +39,9 @@ struct EvaluationLimits {
   int max_watch_streams_per_peer = 1000;  // by client address
 };
 
-// Decide raw, the others typed (see above).
+// Decide and DecideBatch raw, Watch typed (see above).
 using EvaluationServiceBase = v1::Evaluation::WithRawCallbackMethod_Decide<
-    v1::Evaluation::WithCallbackMethod_DecideBatch<
+    v1::Evaluation::WithRawCallbackMethod_DecideBatch<
         v1::Evaluation::WithCallbackMethod_Watch<v1::Evaluation::Service>>>;
 
 class EvaluationService final : public EvaluationServiceBase {
@@ -59,10 +60,10 @@ class EvaluationService final : public EvaluationServiceBase {
   grpc::ServerUnaryReactor* Decide(grpc::CallbackServerContext* context,
                                    const grpc::ByteBuffer* request,
                                    grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* DecideBatch(
-      grpc::CallbackServerContext* context,
-      const v1::DecideBatchRequest* request,
-      v1::DecideBatchResponse* response) override;
+  // A DecideBatchRequest's bytes in, a DecideBatchResponse's out.
+  grpc::ServerUnaryReactor* DecideBatch(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerWriteReactor<v1::WatchEvent>* Watch(
       grpc::CallbackServerContext* context,
       const v1::WatchRequest* request) override;
@@ -73,10 +74,8 @@ class EvaluationService final : public EvaluationServiceBase {
   ServerMetrics* const metrics_;
   const Authorizer* const authorizer_;
   const std::function<absl::Status(int64_t)> check_resume_;
-  // Arena-backed request and response holders (evaluation_service.cc).
-  std::unique_ptr<
-      grpc::MessageAllocator<v1::DecideBatchRequest, v1::DecideBatchResponse>>
-      batch_allocator_;
+  // The first blocks of DecideBatch's arenas.
+  BlockPool batch_blocks_;
   // Watch streams open per client address.
   PeerStreamLimit watch_streams_;
 };

@@ -1,6 +1,7 @@
-// Tests of the Decide answer's wire form: for many flags, users and
-// revisions, the bytes WriteDecideResponse writes parse as exactly the
-// DecideResponse the generated message makes of the same decision.
+// Tests of the Decide and DecideBatch answers' wire form: for many flags,
+// users and revisions, the bytes WriteDecideResponses writes parse as
+// exactly the DecideResponse (or DecideBatchResponse) the generated
+// messages make of the same decisions.
 #include "server/decide_wire.h"
 
 #include <catch2/catch.hpp>
@@ -13,6 +14,7 @@
 #include "convert/convert.h"
 #include "core/evaluate.h"
 #include "cutover/v1/cutover.pb.h"
+#include "absl/types/span.h"
 #include "google/protobuf/util/message_differencer.h"
 
 namespace cutover {
@@ -90,15 +92,20 @@ std::vector<Context> Users() {
   return users;
 }
 
-std::string Bytes(const DecideAnswer& answer) {
-  std::string bytes(DecideResponseSize(answer), '\0');
-  WriteDecideResponse(answer, reinterpret_cast<uint8_t*>(bytes.data()));
+std::string Bytes(absl::Span<const DecideAnswer> answers, int64_t revision) {
+  std::string bytes(DecideResponsesSize(answers, revision), '\0');
+  WriteDecideResponses(answers, revision,
+                       reinterpret_cast<uint8_t*>(bytes.data()));
   return bytes;
 }
+std::string Bytes(const DecideAnswer& answer, int64_t revision) {
+  return Bytes({&answer, 1}, revision);
+}
 
-// The bytes parse, and as `expected`.
-void CheckSame(const std::string& bytes, const v1::DecideResponse& expected) {
-  v1::DecideResponse parsed;
+// The bytes parse as a Response, and as `expected`.
+template <class Response>
+void CheckSame(const std::string& bytes, const Response& expected) {
+  Response parsed;
   REQUIRE(parsed.ParseFromString(bytes));
   std::string difference;
   google::protobuf::util::MessageDifferencer differ;
@@ -122,7 +129,7 @@ TEST_CASE("a written answer parses as the generated message of the same "
         ToProto(Decide(*compiled, no_segments, user),
                 expected.mutable_decision());
         expected.set_revision(revision);
-        CheckSame(Bytes(AnswerFor(*compiled, constant, verdict, revision)),
+        CheckSame(Bytes(AnswerFor(*compiled, constant, verdict), revision),
                   expected);
         reasons.push_back(verdict.reason);
         ++answers;
@@ -142,16 +149,11 @@ TEST_CASE("a written not-found answer parses as the safe decision's") {
   for (const std::string& key : keys) {
     const std::string constant =
         ConstantDecisionBytes(SafeDecision(key, Reason::kFlagNotFound));
-    DecideAnswer answer;
-    answer.constant_bytes = constant;
-    answer.stage = Stage::kOff;
-    answer.reason = Reason::kFlagNotFound;
-    answer.revision = 42;
     v1::DecideResponse expected;
     ToProto(SafeDecision(key, Reason::kFlagNotFound),
             expected.mutable_decision());
     expected.set_revision(42);
-    CheckSame(Bytes(answer), expected);
+    CheckSame(Bytes(NotFoundAnswer(constant), 42), expected);
   }
 }
 
@@ -173,9 +175,42 @@ TEST_CASE("every stage's plan is written as the stage table says") {
     v1::DecideResponse expected;
     ToProto(decision, expected.mutable_decision());
     INFO("stage " << i);
-    CheckSame(Bytes(answer), expected);
-    CHECK(Bytes(answer).size() == expected.ByteSizeLong());
+    CheckSame(Bytes(answer, 0), expected);
+    CHECK(Bytes(answer, 0).size() == expected.ByteSizeLong());
   }
+}
+
+TEST_CASE("written answers parse as the generated batch of the same "
+          "decisions, in order") {
+  const SegmentIndex no_segments;
+  std::vector<std::shared_ptr<const CompiledFlag>> flags;
+  std::vector<std::string> constants;
+  for (const Flag& flag : Flags()) {
+    flags.push_back(Compile(flag));
+    constants.push_back(ConstantDecisionBytes(*flags.back()));
+  }
+  const std::string missing =
+      ConstantDecisionBytes(SafeDecision("missing", Reason::kFlagNotFound));
+  // Items of every flag and of a missing one, interleaved.
+  std::vector<DecideAnswer> answers;
+  v1::DecideBatchResponse expected;
+  const std::vector<Context> users = Users();
+  for (size_t i = 0; i < users.size(); ++i) {
+    const size_t which = i % (flags.size() + 1);
+    if (which == flags.size()) {
+      answers.push_back(NotFoundAnswer(missing));
+      ToProto(SafeDecision("missing", Reason::kFlagNotFound),
+              expected.add_decisions());
+      continue;
+    }
+    const CompiledFlag& flag = *flags[which];
+    answers.push_back(AnswerFor(flag, constants[which],
+                                Evaluate(flag, no_segments, users[i])));
+    ToProto(Decide(flag, no_segments, users[i]), expected.add_decisions());
+  }
+  expected.set_revision(9);
+  CheckSame(Bytes(answers, 9), expected);
+  CHECK(expected.decisions_size() == 201);
 }
 
 }  // namespace
