@@ -193,7 +193,11 @@ absl::StatusOr<Principal> Authorizer::Identify(
   }
   const auto auth = context.auth_context();
   if (auth != nullptr && auth->IsPeerAuthenticated()) {
-    for (const auto& value : auth->FindPropertyValues(kCommonNameProperty)) {
+    // gRPC takes the name as a std::string: one for every call, not a new
+    // one per call (the name is past the short-string buffer).
+    static const std::string* const common_name_property =
+        new std::string(kCommonNameProperty);
+    for (const auto& value : auth->FindPropertyValues(*common_name_property)) {
       const absl::string_view common_name(value.data(), value.size());
       for (const CertRoleSpec& spec : config_.cert_roles) {
         if (spec.common_name == common_name) {

@@ -3,6 +3,9 @@
 // INVALID_ARGUMENT "request does not parse as cutover.v1.DecideRequest",
 // for every method that takes one request message (unary and
 // server-streaming), of every service registered, without code per method.
+// Methods registered raw (Evaluation's Decide and DecideBatch) get bytes,
+// which always "parse": their handlers parse and refuse with the same
+// message themselves.
 //
 // gRPC parses such a request before any handler runs and, when it does not
 // parse, answers by itself: UNIMPLEMENTED with no message on the callback

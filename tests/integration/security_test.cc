@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -230,7 +231,8 @@ TEST_CASE("request bytes that do not parse are refused before the caller "
           "[security][bad-input]") {
   // No handler runs for a request that does not parse, so the role check
   // (in the handlers) never comes: INVALID_ARGUMENT with a token or without
-  // (server/unparsable_requests.h). It names a public message type only.
+  // (server/unparsable_requests.h). Decide and DecideBatch parse their own
+  // bytes, before their role check. It names a public message type only.
   TempDir dir;
   Tokens tokens(dir.path());
   DaemonProcess daemon(dir.path() + "/data",
@@ -240,15 +242,22 @@ TEST_CASE("request bytes that do not parse are refused before the caller "
   REQUIRE(started);
   grpc::Slice truncated(std::string("\x0a\x10garbage"));
   const grpc::ByteBuffer garbage(&truncated, 1);
-  for (const std::string& token : {std::string(), NewToken(),
-                                   tokens.by_role[Role::kReader]}) {
-    grpc::GenericStub stub(Channel(daemon.address(), token));
-    const grpc::Status status = testing::CallByName(
-        stub, "/cutover.v1.Admin/SetStage", garbage, nullptr, kCallSeconds);
-    INFO(status.error_code() << " " << status.error_message());
-    CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-    CHECK(status.error_message() ==
-          "request does not parse as cutover.v1.SetStageRequest");
+  const std::vector<std::pair<std::string, std::string>> methods = {
+      {"/cutover.v1.Admin/SetStage", "cutover.v1.SetStageRequest"},
+      {"/cutover.v1.Evaluation/Decide", "cutover.v1.DecideRequest"},
+      {"/cutover.v1.Evaluation/DecideBatch", "cutover.v1.DecideBatchRequest"}};
+  for (const auto& [method, request_type] : methods) {
+    for (const std::string& token : {std::string(), NewToken(),
+                                     tokens.by_role[Role::kReader]}) {
+      grpc::GenericStub stub(Channel(daemon.address(), token));
+      const grpc::Status status =
+          testing::CallByName(stub, method, garbage, nullptr, kCallSeconds);
+      INFO(method << ": " << status.error_code() << " "
+                  << status.error_message());
+      CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+      CHECK(status.error_message() ==
+            "request does not parse as " + request_type);
+    }
   }
 }
 
