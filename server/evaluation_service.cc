@@ -24,7 +24,7 @@
 #include "grpcpp/support/slice.h"
 #include "rpc/grpc_status.h"
 #include "server/arena_messages.h"
-#include "server/decide_wire.h"
+#include "convert/decide_wire.h"
 #include "server/queued_stream_reactor.h"
 #include "server/unparsable_requests.h"
 

@@ -5,7 +5,7 @@
 // Decide and DecideBatch are registered raw: each parses its request on a
 // protobuf arena (Decide's starts in its stack frame, DecideBatch's in a
 // block kept for reuse) and writes its answer's bytes directly, most of
-// them serialized once per flag version (server/decide_wire.h). The arena
+// them serialized once per flag version (convert/decide_wire.h). The arena
 // is freed at once when the call is done (a 1000-user batch otherwise
 // makes and frees some 20000 small objects one by one; see
 // docs/performance.md).

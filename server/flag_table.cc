@@ -4,7 +4,7 @@
 
 #include "absl/hash/hash.h"
 #include "core/evaluate.h"
-#include "server/decide_wire.h"
+#include "convert/decide_wire.h"
 #include "server/snapshot.h"
 
 namespace cutover {

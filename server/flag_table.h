@@ -29,7 +29,7 @@ class CompiledFlag;  // core/evaluate.h
 
 // A flag as a snapshot holds it: the server's record (what the Admin API
 // reads), the flag compiled for evaluation, and the part of a Decide
-// answer that is the same for every user (server/decide_wire.h).
+// answer that is the same for every user (convert/decide_wire.h).
 struct FlagEntry {
   FlagRecord record;
   std::shared_ptr<const CompiledFlag> compiled;

@@ -24,6 +24,10 @@
 //     weight > 0), or, without a bucket value, LeastAdvancedStage;
 //   - Decide is deterministic (twice, the same decision);
 //   - a decision survives ToProto/FromProto;
+//   - the daemon's wire form of the same evaluation (convert/decide_wire.h:
+//     Evaluate, then the answer's bytes) parses as the DecideResponse the
+//     generated message makes of the decision, byte for byte once
+//     reserialized;
 //   - moving rollout weight onto the most advanced stage never moves a
 //     user back a stage (the ramp invariant of docs/bucketing.md).
 #include <cstddef>
@@ -37,6 +41,7 @@
 
 #include "absl/strings/string_view.h"
 #include "convert/convert.h"
+#include "convert/decide_wire.h"
 #include "core/bucketing.h"
 #include "core/currency.h"
 #include "core/evaluate.h"
@@ -180,6 +185,22 @@ Decision CheckedDecide(const CompiledFlag& compiled,
   ToProto(d, &proto);
   const Decision back = FromProto(proto);
   FUZZ_CHECK(SameDecision(d, back), Describe(d) + " vs " + Describe(back));
+
+  // The wire form: written from the verdict, read as the message.
+  const std::string constant = ConstantDecisionBytes(compiled);
+  const DecideAnswer answer =
+      AnswerFor(compiled, constant, Evaluate(compiled, segments, context));
+  const int64_t revision = compiled.flag().version;
+  std::string bytes(DecideResponsesSize({&answer, 1}, revision), '\0');
+  WriteDecideResponses({&answer, 1}, revision,
+                       reinterpret_cast<uint8_t*>(bytes.data()));
+  v1::DecideResponse written;
+  FUZZ_CHECK(written.ParseFromString(bytes), Describe(d));
+  v1::DecideResponse expected;
+  *expected.mutable_decision() = proto;
+  expected.set_revision(revision);
+  FUZZ_CHECK(written.SerializeAsString() == expected.SerializeAsString(),
+             Describe(d) + " vs " + Describe(FromProto(written.decision())));
   return d;
 }
 

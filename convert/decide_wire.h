@@ -19,8 +19,8 @@
 // generated messages say for the same decisions.
 //
 // Pure functions; thread-safe.
-#ifndef CUTOVER_SERVER_DECIDE_WIRE_H_
-#define CUTOVER_SERVER_DECIDE_WIRE_H_
+#ifndef CUTOVER_CONVERT_DECIDE_WIRE_H_
+#define CUTOVER_CONVERT_DECIDE_WIRE_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -71,4 +71,4 @@ void WriteDecideResponses(absl::Span<const DecideAnswer> answers,
 
 }  // namespace cutover
 
-#endif  // CUTOVER_SERVER_DECIDE_WIRE_H_
+#endif  // CUTOVER_CONVERT_DECIDE_WIRE_H_

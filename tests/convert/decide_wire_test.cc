@@ -2,7 +2,7 @@
 // users and revisions, the bytes WriteDecideResponses writes parse as
 // exactly the DecideResponse (or DecideBatchResponse) the generated
 // messages make of the same decisions.
-#include "server/decide_wire.h"
+#include "convert/decide_wire.h"
 
 #include <catch2/catch.hpp>
 

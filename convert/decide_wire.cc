@@ -1,4 +1,4 @@
-#include "server/decide_wire.h"
+#include "convert/decide_wire.h"
 
 #include <array>
 #include <cstdint>
