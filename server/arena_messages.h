@@ -2,8 +2,8 @@
 // call's request and response on one protobuf arena, freed whole when the
 // call is done instead of every string and message one at a time (see
 // docs/performance.md); used by flagd's Resolve calls. CallArena is such an
-// arena for a handler that parses its own request (DecideBatch); with a
-// BlockPool, arenas start in large blocks kept for reuse.
+// arena for a handler that parses its own request (DecideBatch), there
+// with a BlockPool: its arenas start in large blocks kept for reuse.
 //
 // The allocator and the pool are thread-safe; each holder and CallArena
 // belongs to one call.
@@ -84,14 +84,15 @@ class CallArena {
   std::optional<google::protobuf::Arena> arena_;
 };
 
-// One call's request and response on one CallArena: parsing the request
-// and building the response allocate from it, and releasing the call frees
-// it whole instead of every string and message one at a time.
+// One call's request and response on one CallArena (no pool: small
+// messages): parsing the request and building the response allocate from
+// it, and releasing the call frees it whole instead of every string and
+// message one at a time.
 template <class Request, class Response>
 class ArenaMessageHolder final
     : public grpc::MessageHolder<Request, Response> {
  public:
-  explicit ArenaMessageHolder(BlockPool* pool) : arena_(pool) {
+  ArenaMessageHolder() : arena_(nullptr) {
     this->set_request(
         google::protobuf::Arena::CreateMessage<Request>(arena_.arena()));
     this->set_response(
@@ -107,15 +108,9 @@ template <class Request, class Response>
 class ArenaMessageAllocator final
     : public grpc::MessageAllocator<Request, Response> {
  public:
-  // `pooled`: arenas start in reused blocks (for large messages).
-  explicit ArenaMessageAllocator(bool pooled)
-      : pool_(pooled ? std::make_unique<BlockPool>() : nullptr) {}
   grpc::MessageHolder<Request, Response>* AllocateMessages() override {
-    return new ArenaMessageHolder<Request, Response>(pool_.get());
+    return new ArenaMessageHolder<Request, Response>();
   }
-
- private:
-  const std::unique_ptr<BlockPool> pool_;
 };
 
 }  // namespace cutover

@@ -4,8 +4,6 @@
 #include <cstddef>
 #include <forward_list>
 #include <functional>
-#include <memory>
-#include <optional>
 #include <string>
 #include <utility>
 #include <vector>

@@ -39,7 +39,7 @@ class PathService : public grpc::Service {
     auto* unary = new grpc::internal::CallbackUnaryHandler<Request, Response>(
         std::move(handler));
     auto allocator =
-        std::make_shared<ArenaMessageAllocator<Request, Response>>(false);
+        std::make_shared<ArenaMessageAllocator<Request, Response>>();
     unary->SetMessageAllocator(allocator.get());
     allocators_.push_back(std::move(allocator));
     MarkMethodCallback(next_++, unary);
